@@ -1,0 +1,379 @@
+"""Neuron models of the reference engine, in discrete time with dt = 1 ms.
+
+Every cell is written in the form shared by OSTL (Bohnstingl et al., S1) and e-prop
+(Bellec et al., Methods eq. 11-12): neuron ``j`` has an internal state vector
+``s_j^t`` of size ``d`` and an output ``y_j^t``::
+
+    s^t = M(s^{t-1}, y^{t-1}, I^t)        I^t = W x^t + H y^{t-1}   (synaptic input)
+    y^t = f(s^t)
+
+The forward equations (:meth:`Cell.step`) are written once against :mod:`ostl.ops`
+and evaluated by NumPy (reference) and PyTorch (BPTT oracle). :meth:`Cell.derivatives`
+returns the per-neuron *local* partial derivatives that every learning rule is built
+from (:class:`LocalDerivatives`); the rules never look inside a cell.
+
+Time indexing. All cells use the OSTL convention: the input ``x^t`` of step ``t``
+enters ``s^t``; the neuron's own previous output ``y^{t-1}`` enters through the reset
+and the recurrent weights. e-prop writes its LIF model as
+``v^{t+1} = alpha v^t + W_rec z^t + W_in x^t - z^t v_th`` (Methods eq. 20); with
+``x'^{t+1} = x^t`` this is our ``v^t = alpha v^{t-1} + W_in x'^t + W_rec z^{t-1} -
+v_th z^{t-1}``: the same model with the input relabelled one step later.
+See ``docs/equations.md`` for the derivations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .activations import make_activation
+from .errors import ParameterError
+from .ops import NUMPY
+from .pseudo import make_pseudo
+from .validation import check_choice, check_nonnegative, check_positive, check_unit_interval_open
+
+DT_MS = 1.0  # the engine's time step; all time constants are in ms
+
+
+@dataclass
+class LocalDerivatives:
+    """Per-neuron partial derivatives of one step of a layer of ``n`` cells with
+    internal state size ``d``. Notation of OSTL (S1) / e-prop (Methods)::
+
+        state_decay       (n, d, d)  ds^t/ds^{t-1}    at fixed own output y^{t-1}
+        reset_path        (n, d)     ds^t/dy^{t-1}_j  through the reset
+        adaptation_path   (n, d)     ds^t/dy^{t-1}_j  through other own-spike paths
+                                                       (threshold adaptation)
+        input_gain        (n, d)     ds^t/dI^t        (g' of the SNU)
+        output_gain       (n, d)     dy^t/ds^t        (the pseudo-derivative h')
+        ds_dneuron_param  (n, d)     ds^t/db          explicit (soft reset: -y^{t-1})
+        dy_dneuron_param  (n,)       dy^t/db          explicit (SNU: h')
+
+    The *total* own-neuron Jacobian used by OSTL is
+    ``state_decay + (reset_path + adaptation_path) (x) output_gain^{t-1}``; e-prop's
+    partial Jacobian ``D`` keeps only the adaptation path (Methods, ALIF paragraph:
+    ``da^{t+1}/dv^t = h``) and drops the reset path.
+    """
+
+    state_decay: np.ndarray
+    reset_path: np.ndarray
+    adaptation_path: np.ndarray
+    input_gain: np.ndarray
+    output_gain: np.ndarray
+    ds_dneuron_param: np.ndarray
+    dy_dneuron_param: np.ndarray
+
+
+class _SpikeOutput:
+    """``h = Theta`` with a pseudo-derivative."""
+
+    def __init__(self, pseudo):
+        self.pseudo = make_pseudo(pseudo)
+
+    def value(self, ops, x):
+        return ops.heaviside(x, self.pseudo)
+
+    def derivative(self, x):
+        return self.pseudo.derivative(NUMPY, x)
+
+
+class _SigmoidOutput:
+    """``h = sigmoid`` (soft SNU, sSNU)."""
+
+    pseudo = None
+
+    def value(self, ops, x):
+        return ops.sigmoid(x)
+
+    def derivative(self, x):
+        s = NUMPY.sigmoid(x)
+        return s * (1.0 - s)
+
+
+def _make_output(output, pseudo):
+    check_choice("output", output, {"step", "sigmoid"})
+    return _SpikeOutput(pseudo) if output == "step" else _SigmoidOutput()
+
+
+class Cell:
+    """Base class. Subclasses define ``state_size``, ``state_names``, :meth:`step`,
+    :meth:`derivatives` and :meth:`spec`."""
+
+    kind = None
+    state_size = 1
+    state_names = ("s",)
+    #: name of the per-neuron trainable parameter (None: the cell has none)
+    neuron_param = None
+    #: whether a recurrent layer of this cell may connect a neuron to itself by default
+    default_autapses = True
+
+    def neuron_param_default(self):
+        return 0.0
+
+    def initial_state(self, ops, n):
+        return tuple(ops.zeros(n) for _ in range(self.state_size))
+
+    def step(self, ops, state, y_prev, current, neuron_param):
+        """One step: returns ``(new_state, y)``."""
+        raise NotImplementedError
+
+    def derivatives(self, state_prev, y_prev, current, state, y, neuron_param):
+        """NumPy local derivatives of the step that produced ``state, y``."""
+        raise NotImplementedError
+
+    def spec(self):
+        raise NotImplementedError
+
+    def __eq__(self, other):
+        return isinstance(other, Cell) and self.spec() == other.spec()
+
+    def __repr__(self):
+        params = {k: v for k, v in self.spec().items() if k != "kind"}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+
+
+def _col(a, n):
+    """(n,) -> (n, 1)"""
+    return np.asarray(a, dtype=np.float64).reshape(n, 1)
+
+
+class SNU(Cell):
+    """Spiking Neural Unit with full reset (OSTL eq. 1-2; Wozniak et al. 2020)::
+
+        s^t = g(W x^t + H y^{t-1} + d * s^{t-1} * (1 - y^{t-1}))
+        y^t = h(s^t + b)
+
+    Parameters
+    ----------
+    decay : float in [0, 1)
+        ``d``, membrane decay per step (e.g. 0.4 or 0.9 in the papers).
+    activation : 'identity' | 'relu' | 'leaky_relu' | dict
+        ``g``, the input activation (identity models the LIF neuron).
+    output : 'step' | 'sigmoid'
+        ``h``: Heaviside (spiking SNU) or sigmoid (soft SNU, sSNU).
+    pseudo : name or dict
+        pseudo-derivative of the Heaviside output (ignored for sigmoid output).
+
+    State ``s`` is the membrane potential; ``b`` (trainable per neuron, called
+    ``bias``) is the negative firing threshold: the neuron spikes when ``s > -b``.
+    """
+
+    kind = "snu"
+    neuron_param = "bias"
+
+    def __init__(self, decay=0.8, activation="identity", output="step", pseudo="tanh"):
+        self.decay = check_unit_interval_open("decay", decay)
+        self.activation = make_activation(activation, "activation (g)", {"identity", "relu", "leaky_relu"})
+        self.output = output
+        self.pseudo = make_pseudo(pseudo)
+        self._h = _make_output(output, self.pseudo)
+
+    def spec(self):
+        return {"kind": self.kind, "decay": self.decay, "activation": self.activation.spec(),
+                "output": self.output, "pseudo": self.pseudo.spec()}
+
+    def step(self, ops, state, y_prev, current, bias):
+        (s_prev,) = state
+        pre = current + self.decay * s_prev * (1.0 - y_prev)
+        s = self.activation.value(ops, pre)
+        y = self._h.value(ops, s + bias)
+        return (s,), y
+
+    def derivatives(self, state_prev, y_prev, current, state, y, bias):
+        (s_prev,) = state_prev
+        (s,) = state
+        n = s.shape[0]
+        pre = current + self.decay * s_prev * (1.0 - y_prev)
+        g_prime = self.activation.derivative(pre)
+        h_prime = self._h.derivative(s + bias)
+        return LocalDerivatives(
+            state_decay=(g_prime * self.decay * (1.0 - y_prev)).reshape(n, 1, 1),
+            reset_path=_col(-g_prime * self.decay * s_prev, n),
+            adaptation_path=np.zeros((n, 1)),
+            input_gain=_col(g_prime, n),
+            output_gain=_col(h_prime, n),
+            ds_dneuron_param=np.zeros((n, 1)),
+            dy_dneuron_param=h_prime,
+        )
+
+
+class SoftResetSNU(Cell):
+    """SNU with soft reset (OSTTP eq. 3-4)::
+
+        s^t = W x^t + H y^{t-1} + d * s^{t-1} - y^{t-1} * b
+        y^t = h(s^t - b)
+
+    On a spike the threshold ``b`` is subtracted instead of resetting ``s`` to 0, so
+    the membrane keeps information across spikes. ``b`` (trainable per neuron, called
+    ``threshold``) must be positive for the cell to behave as a spiking neuron.
+    """
+
+    kind = "soft_snu"
+    neuron_param = "threshold"
+
+    def __init__(self, decay=0.9, output="step", pseudo="fast_sigmoid", threshold=1.0):
+        self.decay = check_unit_interval_open("decay", decay)
+        self.output = output
+        self.pseudo = make_pseudo(pseudo)
+        self._h = _make_output(output, self.pseudo)
+        self.threshold = check_positive("threshold", threshold)
+
+    def neuron_param_default(self):
+        return self.threshold
+
+    def spec(self):
+        return {"kind": self.kind, "decay": self.decay, "output": self.output,
+                "pseudo": self.pseudo.spec(), "threshold": self.threshold}
+
+    def step(self, ops, state, y_prev, current, threshold):
+        (s_prev,) = state
+        s = current + self.decay * s_prev - y_prev * threshold
+        y = self._h.value(ops, s - threshold)
+        return (s,), y
+
+    def derivatives(self, state_prev, y_prev, current, state, y, threshold):
+        (s,) = state
+        n = s.shape[0]
+        h_prime = self._h.derivative(s - threshold)
+        return LocalDerivatives(
+            state_decay=np.full((n, 1, 1), self.decay),
+            reset_path=_col(-np.broadcast_to(threshold, (n,)), n),
+            adaptation_path=np.zeros((n, 1)),
+            input_gain=np.ones((n, 1)),
+            output_gain=_col(h_prime, n),
+            ds_dneuron_param=_col(-y_prev, n),
+            dy_dneuron_param=-h_prime,
+        )
+
+
+class LIF(Cell):
+    """Leaky integrate-and-fire neuron of e-prop (Methods eq. 20-21)::
+
+        v^t = alpha v^{t-1} + I^t - v_th z^{t-1}          alpha = exp(-dt / tau_m)
+        z^t = Theta((v^t - v_th) / v_th)
+
+    The pseudo-derivative is applied to the scaled voltage ``u = (v - v_th)/v_th``;
+    by the chain rule ``dz/dv = psi(u) / v_th`` (autodiff of the same expression
+    gives the same factor; e-prop writes ``h = gamma max(0, 1 - |u|)`` and absorbs
+    the ``1/v_th``). Recurrent LIF layers exclude self-connections (``i != j`` in
+    eq. 20) unless asked otherwise.
+    """
+
+    kind = "lif"
+    state_names = ("v",)
+    default_autapses = False
+
+    def __init__(self, tau_m=20.0, v_th=0.6, pseudo=None):
+        self.tau_m = check_positive("tau_m (ms)", tau_m)
+        self.v_th = check_positive("v_th", v_th)
+        self.pseudo = make_pseudo(pseudo if pseudo is not None else {"name": "piecewise_linear", "gamma": 0.3})
+
+    @property
+    def alpha(self):
+        return float(np.exp(-DT_MS / self.tau_m))
+
+    def spec(self):
+        return {"kind": self.kind, "tau_m": self.tau_m, "v_th": self.v_th, "pseudo": self.pseudo.spec()}
+
+    def step(self, ops, state, y_prev, current, neuron_param=None):
+        (v_prev,) = state
+        v = self.alpha * v_prev + current - self.v_th * y_prev
+        z = ops.heaviside((v - self.v_th) / self.v_th, self.pseudo)
+        return (v,), z
+
+    def derivatives(self, state_prev, y_prev, current, state, y, neuron_param=None):
+        (v,) = state
+        n = v.shape[0]
+        h = self.pseudo.derivative(NUMPY, (v - self.v_th) / self.v_th) / self.v_th
+        return LocalDerivatives(
+            state_decay=np.full((n, 1, 1), self.alpha),
+            reset_path=np.full((n, 1), -self.v_th),
+            adaptation_path=np.zeros((n, 1)),
+            input_gain=np.ones((n, 1)),
+            output_gain=_col(h, n),
+            ds_dneuron_param=np.zeros((n, 1)),
+            dy_dneuron_param=np.zeros(n),
+        )
+
+
+class ALIF(Cell):
+    """LIF neuron with threshold adaptation (e-prop Methods eq. 20, 25-26)::
+
+        v^t = alpha v^{t-1} + I^t - v_th z^{t-1}
+        a^t = rho a^{t-1} + z^{t-1}                        rho = exp(-dt / tau_a)
+        A^t = v_th + beta a^t
+        z^t = Theta((v^t - A^t) / v_th)
+
+    Internal state ``(v, a)``; ``dz/dv = psi(u)/v_th``, ``dz/da = -beta psi(u)/v_th``.
+    """
+
+    kind = "alif"
+    state_size = 2
+    state_names = ("v", "a")
+    default_autapses = False
+
+    def __init__(self, tau_m=20.0, tau_a=200.0, beta=1.8, v_th=0.6, pseudo=None):
+        self.tau_m = check_positive("tau_m (ms)", tau_m)
+        self.tau_a = check_positive("tau_a (ms)", tau_a)
+        self.beta = check_nonnegative("beta", beta)
+        self.v_th = check_positive("v_th", v_th)
+        self.pseudo = make_pseudo(pseudo if pseudo is not None else {"name": "piecewise_linear", "gamma": 0.3})
+
+    @property
+    def alpha(self):
+        return float(np.exp(-DT_MS / self.tau_m))
+
+    @property
+    def rho(self):
+        return float(np.exp(-DT_MS / self.tau_a))
+
+    def spec(self):
+        return {"kind": self.kind, "tau_m": self.tau_m, "tau_a": self.tau_a, "beta": self.beta,
+                "v_th": self.v_th, "pseudo": self.pseudo.spec()}
+
+    def step(self, ops, state, y_prev, current, neuron_param=None):
+        v_prev, a_prev = state
+        v = self.alpha * v_prev + current - self.v_th * y_prev
+        a = self.rho * a_prev + y_prev
+        threshold = self.v_th + self.beta * a
+        z = ops.heaviside((v - threshold) / self.v_th, self.pseudo)
+        return (v, a), z
+
+    def derivatives(self, state_prev, y_prev, current, state, y, neuron_param=None):
+        v, a = state
+        n = v.shape[0]
+        h = self.pseudo.derivative(NUMPY, (v - self.v_th - self.beta * a) / self.v_th) / self.v_th
+        decay = np.zeros((n, 2, 2))
+        decay[:, 0, 0] = self.alpha
+        decay[:, 1, 1] = self.rho
+        return LocalDerivatives(
+            state_decay=decay,
+            reset_path=np.tile([-self.v_th, 0.0], (n, 1)),
+            adaptation_path=np.tile([0.0, 1.0], (n, 1)),
+            input_gain=np.tile([1.0, 0.0], (n, 1)),
+            output_gain=np.stack([h, -self.beta * h], axis=1),
+            ds_dneuron_param=np.zeros((n, 2)),
+            dy_dneuron_param=np.zeros(n),
+        )
+
+
+CELLS = {cls.kind: cls for cls in (SNU, SoftResetSNU, LIF, ALIF)}
+
+
+def make_cell(spec):
+    """Build a cell from a kind name, a spec dict (``{'kind': 'snu', ...}``) or an instance."""
+    if isinstance(spec, Cell):
+        return spec
+    if isinstance(spec, str):
+        spec = {"kind": spec}
+    if not isinstance(spec, dict) or "kind" not in spec:
+        raise ParameterError(f"cell must be a name or a dict with 'kind', got {spec!r}")
+    spec = dict(spec)
+    kind = spec.pop("kind")
+    if kind not in CELLS:
+        raise ParameterError(f"cell must be one of {', '.join(repr(k) for k in sorted(CELLS))}, got {kind!r}")
+    try:
+        return CELLS[kind](**spec)
+    except TypeError as exc:
+        raise ParameterError(f"cell {kind!r}: {exc}") from None

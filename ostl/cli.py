@@ -1,0 +1,220 @@
+"""Command line: ``ostl train``, ``ostl grad``, ``ostl compare``, ``ostl make-problem``.
+
+Errors in the input (bad option values, malformed files) print one line to stderr and
+exit with status 2 before anything is simulated; set ``OSTL_DEBUG=1`` to see the
+traceback of an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+from .errors import OSTLError, ParameterError
+from .rules import FEEDBACK_KINDS, RULE_NAMES, TRACE_KINDS
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors in one line."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _fail(message, code=EXIT_USAGE):
+    sys.stderr.write(f"ostl: error: {message}\n")
+    return code
+
+
+# ---------------------------------------------------------------------------------------
+def cmd_grad(args):
+    from .problem import load_problem, problem_gradients
+
+    problem = load_problem(args.problem)
+    loss, grads = problem_gradients(problem, args.rule, seed=args.seed)
+    np.savez(args.out, loss=np.array(loss), **grads)
+    print(f"loss {loss:.12g}; gradients of rule {args.rule} written to {args.out}")
+    return 0
+
+
+def cmd_compare(args):
+    from .problem import COMPARED_RULES, GRAD_KEYS, load_problem, problem_gradients, relative_deviation
+
+    problem = load_problem(args.problem)
+    loss, reference = problem_gradients(problem, "bptt")
+    keys = list(GRAD_KEYS)
+    print(f"loss {loss:.12g} (T = {problem.x.shape[0]}, n = {problem.params['layer0.W'].shape[0]})")
+    print("largest relative deviation from BPTT, max|g - g_bptt| / max|g_bptt|")
+    print(f"{'rule':<12}" + "".join(f"{k:>12}" for k in keys))
+    for rule in COMPARED_RULES:
+        _, grads = problem_gradients(problem, rule, seed=args.seed)
+        print(f"{rule:<12}" + "".join(f"{relative_deviation(grads[k], reference[k]):>12.2e}" for k in keys))
+    return 0
+
+
+def cmd_make_problem(args):
+    from .problem import random_problem, save_problem
+
+    problem = random_problem(seed=args.seed, T=args.steps, n_in=args.n_in, n=args.n, n_out=args.n_out,
+                             decay=args.decay, output=args.output, pseudo=args.pseudo)
+    save_problem(args.out, **problem)
+    print(f"problem written to {args.out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
+_NETWORK_OPTIONS = ("task", "rule", "feedback", "traces", "cell", "hidden", "recurrent", "steps", "batch_size",
+                    "optimizer", "lr", "mode", "seed", "clip")
+
+
+def _build_trainer(args):
+    from . import presets
+    from .tasks import make_task
+    from .training import Trainer
+
+    task_spec = {"name": args.task or "pattern_generation", "seed": args.seed or 0}
+    if args.steps is not None:
+        if task_spec["name"] != "pattern_generation":
+            raise ParameterError("--steps applies to pattern_generation only")
+        task_spec["steps"] = args.steps
+    task = make_task(task_spec)
+    defaults = presets.TASK_DEFAULTS[task.name]
+    from .rules import make_rule
+
+    rule = make_rule(args.rule or "ostl", traces=args.traces, feedback=args.feedback)
+    cell = json.loads(args.cell) if args.cell and args.cell.lstrip().startswith("{") else args.cell
+    network = presets.build_network(task, rule, cell=cell, hidden=args.hidden, recurrent=args.recurrent)
+    optimizer = {"name": args.optimizer or "adam", "lr": args.lr if args.lr is not None else defaults["lr"]}
+    if args.clip is not None:
+        optimizer["clip"] = args.clip
+    return Trainer(task, network, rule, optimizer, mode=args.mode or "deferred",
+                   batch_size=args.batch_size or defaults["batch_size"], seed=args.seed or 0,
+                   backend=args.backend or "reference", init=presets.INIT_DEFAULTS)
+
+
+def cmd_train(args):
+    from . import presets
+    from .plotting import plot_training
+    from .training import Trainer
+
+    if args.resume:
+        conflicting = [f"--{o.replace('_', '-')}" for o in _NETWORK_OPTIONS if getattr(args, o) is not None]
+        if conflicting:
+            raise ParameterError(f"--resume restores the saved configuration; drop {', '.join(conflicting)}")
+        trainer = Trainer.load(args.resume, backend=args.backend)
+        out = args.out or os.path.dirname(os.path.abspath(args.resume))
+        iterations = args.iterations if args.iterations is not None else max(
+            trainer.iteration, presets.TASK_DEFAULTS[trainer.task.name]["iterations"])
+    else:
+        trainer = _build_trainer(args)
+        out = args.out or "ostl-run"
+        iterations = args.iterations if args.iterations is not None else presets.TASK_DEFAULTS[trainer.task.name][
+            "iterations"]
+    os.makedirs(out, exist_ok=True)
+    checkpoint = os.path.join(out, "state.npz")
+    if args.resume and os.path.abspath(args.resume) != os.path.abspath(checkpoint):
+        trainer.save(checkpoint)
+    try:
+        trainer.train(iterations, progress=not args.no_progress, checkpoint=checkpoint,
+                      checkpoint_every=args.checkpoint_every)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"ostl: interrupted at iteration {trainer.iteration}; state saved to {checkpoint} "
+                         f"(continue with: ostl train --resume {checkpoint})\n")
+        return 130
+    last = trainer.history[-1] if trainer.history else None
+    if last is None:
+        print(f"nothing to do: the run is already at iteration {trainer.iteration}")
+        return 0
+    first = trainer.history[0]
+    metric = trainer.task.metric_name
+    plot = None
+    if not args.no_plot:
+        plot = plot_training(os.path.join(out, "learning_curve.png"), trainer)
+    print(f"final: iteration {trainer.iteration}, loss {last['loss']:.6g} (initial {first['loss']:.6g}, "
+          f"{first['loss'] / max(last['loss'], 1e-300):.1f}x lower), {metric} {last[metric]:.6g}")
+    print(f"state: {checkpoint}" + (f"\nplot: {plot}" if plot else ""))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
+def make_parser():
+    parser = _Parser(prog="ostl", description="Online spatio-temporal learning for spiking networks.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train a network on a task (the main job)")
+    p.add_argument("--task", choices=["pattern_generation", "store_recall", "evidence_accumulation"])
+    p.add_argument("--backend", default=None, help="reference (default), brian2 or nest")
+    p.add_argument("--rule", choices=[r for r in RULE_NAMES if r != "bptt"])
+    p.add_argument("--feedback", choices=FEEDBACK_KINDS, help="override the rule's learning-signal kind")
+    p.add_argument("--traces", choices=TRACE_KINDS, help="override the rule's eligibility-trace kind")
+    p.add_argument("--cell", help="snu, soft_snu, lif, alif, or a JSON spec like "
+                                  "'{\"kind\": \"snu\", \"decay\": 0.8}'")
+    p.add_argument("--hidden", type=int, help="number of hidden neurons")
+    rec = p.add_mutually_exclusive_group()
+    rec.add_argument("--recurrent", dest="recurrent", action="store_const", const=True, default=None)
+    rec.add_argument("--feedforward", dest="recurrent", action="store_const", const=False)
+    p.add_argument("--steps", type=int, help="sequence length of pattern_generation (ms)")
+    p.add_argument("--iterations", type=int, help="total number of training iterations")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--optimizer", choices=["adam", "sgd"])
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--clip", type=float, help="clip the global gradient norm")
+    p.add_argument("--mode", choices=["deferred", "online"])
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", help="output directory (default: ostl-run, or that of --resume)")
+    p.add_argument("--resume", metavar="STATE", help="continue a saved run exactly")
+    p.add_argument("--checkpoint-every", type=int, default=10, metavar="K")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-plot", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("grad", help="gradients of one rule on a problem file")
+    p.add_argument("problem")
+    p.add_argument("--rule", required=True, choices=RULE_NAMES)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0, help="seed of random feedback matrices")
+    p.set_defaults(func=cmd_grad)
+
+    p = sub.add_parser("compare", help="every rule's deviation from BPTT on a problem file")
+    p.add_argument("problem")
+    p.add_argument("--seed", type=int, default=0, help="seed of random feedback matrices")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("make-problem", help="write a random problem file")
+    p.add_argument("out")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--n-in", type=int, default=4)
+    p.add_argument("--n", type=int, default=5)
+    p.add_argument("--n-out", type=int, default=2)
+    p.add_argument("--decay", type=float, default=0.8)
+    p.add_argument("--output", choices=["step", "sigmoid"], default="step")
+    p.add_argument("--pseudo", choices=["tanh", "fast_sigmoid"], default="tanh")
+    p.set_defaults(func=cmd_make_problem)
+    return parser
+
+
+def main(argv=None):
+    args = make_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except OSTLError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"{exc.filename or ''}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as exc:  # one line, not a traceback (OSTL_DEBUG=1 shows it)
+        if os.environ.get("OSTL_DEBUG"):
+            raise
+        return _fail(f"internal error: {type(exc).__name__}: {exc} (set OSTL_DEBUG=1 for the traceback)", 1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,393 @@
+"""Network structure of the reference engine: stateful layers of cells, stateless
+dense layers, and a readout with its loss.
+
+A :class:`Network` is a stack ``x -> layer 0 -> ... -> layer k-1 -> readout``. Its
+parameters live in a plain ``dict`` (name -> float64 array) so that rules, optimisers,
+checkpoints and the simulator plugins all speak about the same named arrays:
+
+=======================  ==============  ========================================
+name                     shape           meaning
+=======================  ==============  ========================================
+``layer{l}.W``           (n_l, n_{l-1})  feed-forward weights into layer ``l``
+``layer{l}.H``           (n_l, n_l)      recurrent weights (recurrent layers only)
+``layer{l}.bias``        (n_l,)          SNU bias ``b`` (trainable by default)
+``layer{l}.threshold``   (n_l,)          soft-reset SNU threshold ``b``
+``layer{l}.b``           (n_l,)          dense-layer bias
+``readout.W``            (n_out, n_k)    readout weights ``W_out``
+``readout.b``            (n_out,)        readout bias (optional)
+=======================  ==============  ========================================
+
+One time step (OSTL Algorithm 1 order): every layer in turn from the input upward
+(layer ``l`` sees ``y_{l-1}^t`` of the same step and its own ``y_l^{t-1}``), then the
+readout, then the loss ``E^t``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .activations import make_activation
+from .cells import Cell, make_cell
+from .errors import ParameterError
+from .ops import NUMPY
+from .validation import check_array, check_choice, check_int, check_unit_interval_open
+
+
+class Layer:
+    """A layer of ``size`` stateful cells.
+
+    Parameters
+    ----------
+    size : int
+    cell : Cell or spec (``'snu'``, ``{'kind': 'alif', 'tau_a': 500}``, ...)
+    recurrent : bool
+        adds the recurrent matrix ``H`` (``y^{t-1} -> s^t``).
+    train_neuron_param : bool
+        train the per-neuron parameter of the cell (SNU bias, soft-reset threshold).
+    autapses : bool or None
+        allow ``H[j, j] != 0``; default from the cell (SNU: yes, LIF/ALIF: no).
+    """
+
+    stateful = True
+
+    def __init__(self, size, cell="snu", recurrent=False, train_neuron_param=True, autapses=None):
+        self.size = check_int("layer size", size, minimum=1)
+        self.cell: Cell = make_cell(cell)
+        self.recurrent = bool(recurrent)
+        self.train_neuron_param = bool(train_neuron_param) and self.cell.neuron_param is not None
+        self.autapses = self.cell.default_autapses if autapses is None else bool(autapses)
+
+    def spec(self):
+        return {"type": "layer", "size": self.size, "cell": self.cell.spec(), "recurrent": self.recurrent,
+                "train_neuron_param": self.train_neuron_param, "autapses": self.autapses}
+
+    def param_shapes(self, prefix, n_pre):
+        shapes = {f"{prefix}.W": (self.size, n_pre)}
+        if self.recurrent:
+            shapes[f"{prefix}.H"] = (self.size, self.size)
+        if self.train_neuron_param:
+            shapes[f"{prefix}.{self.cell.neuron_param}"] = (self.size,)
+        return shapes
+
+    def neuron_param(self, params, prefix):
+        if self.cell.neuron_param is None:
+            return None
+        key = f"{prefix}.{self.cell.neuron_param}"
+        if key in params:
+            return params[key]
+        return self.cell.neuron_param_default()
+
+    def recurrent_mask(self):
+        """Mask of allowed entries of ``H`` (zero diagonal without autapses)."""
+        mask = np.ones((self.size, self.size))
+        if not self.autapses:
+            np.fill_diagonal(mask, 0.0)
+        return mask
+
+    def initial_carry(self, ops):
+        return self.cell.initial_state(ops, self.size), ops.zeros(self.size)
+
+    def current(self, ops, params, prefix, x, y_prev):
+        current = ops.matvec(params[f"{prefix}.W"], x)
+        if self.recurrent:
+            current = current + ops.matvec(params[f"{prefix}.H"], y_prev)
+        return current
+
+    def step(self, ops, params, prefix, carry, x):
+        state, y_prev = carry
+        current = self.current(ops, params, prefix, x, y_prev)
+        state, y = self.cell.step(ops, state, y_prev, current, self.neuron_param(params, prefix))
+        return (state, y), y
+
+
+class Dense:
+    """A stateless layer ``y = phi(W x + b)`` (OSTL S4)."""
+
+    stateful = False
+    recurrent = False
+
+    def __init__(self, size, activation="relu", bias=True):
+        self.size = check_int("layer size", size, minimum=1)
+        self.activation = make_activation(activation, "dense activation")
+        self.bias = bool(bias)
+
+    def spec(self):
+        return {"type": "dense", "size": self.size, "activation": self.activation.spec(), "bias": self.bias}
+
+    def param_shapes(self, prefix, n_pre):
+        shapes = {f"{prefix}.W": (self.size, n_pre)}
+        if self.bias:
+            shapes[f"{prefix}.b"] = (self.size,)
+        return shapes
+
+    def initial_carry(self, ops):
+        return None
+
+    def preactivation(self, ops, params, prefix, x):
+        pre = ops.matvec(params[f"{prefix}.W"], x)
+        if self.bias:
+            pre = pre + params[f"{prefix}.b"]
+        return pre
+
+    def step(self, ops, params, prefix, carry, x):
+        return None, self.activation.value(ops, self.preactivation(ops, params, prefix, x))
+
+
+LOSS_OF_ACTIVATION = {"linear": "mse", "sigmoid": "bce", "softmax": "ce"}
+
+
+class Readout:
+    """Output layer and loss.
+
+    ``a^t = leak * a^{t-1} + W_out y^t + b_out`` (``leak = 0``: stateless readout;
+    ``leak = kappa`` in (0, 1): e-prop's leaky readout, eq. 41, and OSTTP's leaky
+    integrator), followed by the activation and its canonical loss:
+
+    ============  ============================================  =====================
+    activation    loss E^t                                      name
+    ============  ============================================  =====================
+    ``linear``    ``0.5 * |a^t - y*^t|^2``                      MSE (OSTL eq. 17)
+    ``sigmoid``   ``-sum y* log s(a) + (1-y*) log(1-s(a))``     binary cross-entropy
+    ``softmax``   ``-sum y* log softmax(a)``                    softmax cross-entropy
+    ============  ============================================  =====================
+
+    For all three, ``dE^t/da^t = output^t - y*^t``. The total loss is
+    ``E = sum_t m^t E^t`` with an optional per-step mask ``m^t >= 0``.
+    """
+
+    def __init__(self, size, activation="linear", leak=0.0, bias=True):
+        self.size = check_int("readout size", size, minimum=1)
+        self.activation = check_choice("readout activation", activation, set(LOSS_OF_ACTIVATION))
+        self.leak = check_unit_interval_open("readout leak", leak)
+        self.bias = bool(bias)
+
+    @property
+    def loss(self):
+        return LOSS_OF_ACTIVATION[self.activation]
+
+    def spec(self):
+        return {"size": self.size, "activation": self.activation, "leak": self.leak, "bias": self.bias}
+
+    def param_shapes(self, n_pre):
+        shapes = {"readout.W": (self.size, n_pre)}
+        if self.bias:
+            shapes["readout.b"] = (self.size,)
+        return shapes
+
+    def initial_carry(self, ops):
+        return ops.zeros(self.size)
+
+    def potential(self, ops, params, a_prev, y):
+        a = ops.matvec(params["readout.W"], y)
+        if self.bias:
+            a = a + params["readout.b"]
+        if self.leak:
+            a = a + self.leak * a_prev
+        return a
+
+    def output(self, ops, a):
+        if self.activation == "linear":
+            return a
+        if self.activation == "sigmoid":
+            return ops.sigmoid(a)
+        return ops.softmax(a)
+
+    def loss_value(self, ops, a, target):
+        if self.activation == "linear":
+            diff = a - target
+            return 0.5 * ops.sum(diff * diff)
+        if self.activation == "sigmoid":
+            return -ops.sum(target * ops.log_sigmoid(a) + (1.0 - target) * ops.log_sigmoid(-a))
+        return -ops.sum(target * ops.log_softmax(a))
+
+
+@dataclass
+class ForwardResult:
+    """Outputs of a forward pass over ``T`` steps (NumPy arrays)."""
+
+    loss: float
+    outputs: np.ndarray  # (T, n_out) readout output (after activation)
+    potentials: np.ndarray  # (T, n_out) readout potential a^t
+    layer_outputs: list = field(default_factory=list)  # per layer (T, n_l)
+    layer_states: list = field(default_factory=list)  # per stateful layer (T, n_l, d), None for dense
+    step_losses: np.ndarray = None  # (T,) m^t E^t
+
+
+class Network:
+    """``x -> layers -> readout`` with named parameters (see module docstring)."""
+
+    def __init__(self, n_in, layers, readout):
+        self.n_in = check_int("n_in", n_in, minimum=1)
+        self.layers = [_make_layer(layer) for layer in layers]
+        if not isinstance(readout, Readout):
+            if isinstance(readout, dict):
+                readout = Readout(**readout)
+            else:
+                raise ParameterError(f"readout must be a Readout or a dict, got {readout!r}")
+        self.readout = readout
+
+    # -- structure ---------------------------------------------------------------------
+    @staticmethod
+    def prefix(index):
+        return f"layer{index}"
+
+    def layer_sizes(self):
+        return [self.n_in] + [layer.size for layer in self.layers]
+
+    @property
+    def n_out(self):
+        return self.readout.size
+
+    def spec(self):
+        return {"n_in": self.n_in, "layers": [layer.spec() for layer in self.layers],
+                "readout": self.readout.spec()}
+
+    @classmethod
+    def from_spec(cls, spec):
+        return cls(spec["n_in"], spec["layers"], Readout(**spec["readout"]))
+
+    def param_shapes(self):
+        shapes = {}
+        n_pre = self.n_in
+        for index, layer in enumerate(self.layers):
+            shapes.update(layer.param_shapes(self.prefix(index), n_pre))
+            n_pre = layer.size
+        shapes.update(self.readout.param_shapes(n_pre))
+        return shapes
+
+    def stateful_indices(self):
+        return [i for i, layer in enumerate(self.layers) if layer.stateful]
+
+    def masks(self):
+        """Connectivity masks (1 = trainable entry). Only recurrent layers without
+        autapses have one; parameters not listed are dense."""
+        masks = {}
+        for index, layer in enumerate(self.layers):
+            if layer.stateful and layer.recurrent and not layer.autapses:
+                masks[f"{self.prefix(index)}.H"] = layer.recurrent_mask()
+        return masks
+
+    # -- parameters ---------------------------------------------------------------------
+    def init_params(self, seed=0, weight_scale=1.0, recurrent_scale=None, readout_scale=None):
+        """Gaussian weights ``N(0, scale^2 / fan_in)`` (readout weights also times
+        ``1 - leak``); biases at the cell defaults."""
+        rng = np.random.default_rng(seed)
+        params = {}
+        recurrent_scale = weight_scale if recurrent_scale is None else recurrent_scale
+        readout_scale = weight_scale if readout_scale is None else readout_scale
+        for name, shape in self.param_shapes().items():
+            kind = name.split(".")[-1]
+            if kind in ("W", "H"):
+                scale = recurrent_scale if kind == "H" else weight_scale
+                if name.startswith("readout"):
+                    # a leaky readout sums ~1/(1 - leak) steps: keep its steady-state gain
+                    scale = readout_scale * (1.0 - self.readout.leak)
+                params[name] = rng.normal(0.0, scale / np.sqrt(shape[1]), size=shape)
+            else:
+                index = name.split(".")[0]
+                default = 0.0
+                if index.startswith("layer"):
+                    layer = self.layers[int(index[5:])]
+                    if layer.stateful:
+                        default = layer.cell.neuron_param_default()
+                params[name] = np.full(shape, float(default))
+        for name, mask in self.masks().items():
+            params[name] = params[name] * mask
+        return params
+
+    def check_params(self, params, name="params"):
+        """Validate names and shapes (and finiteness) of a parameter dict; returns a
+        float64 copy. Raises ParameterError naming the offending entry."""
+        if not isinstance(params, dict):
+            raise ParameterError(f"{name} must be a dict of arrays, got {type(params).__name__}")
+        shapes = self.param_shapes()
+        missing = sorted(set(shapes) - set(params))
+        if missing:
+            raise ParameterError(f"{name} is missing {', '.join(missing)}")
+        unknown = sorted(set(params) - set(shapes))
+        if unknown:
+            raise ParameterError(f"{name} has unknown entries {', '.join(unknown)}; expected {', '.join(shapes)}")
+        return {k: check_array(f"{name}['{k}']", params[k], shapes[k]).copy() for k in shapes}
+
+    def check_inputs(self, x, target=None, mask=None):
+        x = check_array("x", x, (None, self.n_in))
+        if x.shape[0] < 1:
+            raise ParameterError("x must have at least one time step, got 0")
+        out = [x]
+        if target is not None:
+            out.append(check_array("y_target", target, (x.shape[0], self.n_out)))
+        if mask is not None:
+            m = check_array("loss mask", mask, (x.shape[0],))
+            if np.any(m < 0):
+                raise ParameterError("loss mask must be >= 0 everywhere")
+            out.append(m)
+        return out
+
+    # -- forward ------------------------------------------------------------------------
+    def initial_carry(self, ops=NUMPY):
+        return [layer.initial_carry(ops) for layer in self.layers], self.readout.initial_carry(ops)
+
+    def step(self, ops, params, carry, x_t):
+        """One step of the whole network. Returns ``(carry, layer_outputs, a_t)``."""
+        layer_carries, a_prev = carry
+        new_carries, outputs = [], []
+        inp = x_t
+        for index, layer in enumerate(self.layers):
+            c, inp = layer.step(ops, params, self.prefix(index), layer_carries[index], inp)
+            new_carries.append(c)
+            outputs.append(inp)
+        a = self.readout.potential(ops, params, a_prev, inp)
+        return (new_carries, a), outputs, a
+
+    def forward(self, params, x, target=None, mask=None, ops=NUMPY):
+        """Run the network over ``x`` (T, n_in) from the zero state.
+
+        With ``ops=NUMPY`` returns a :class:`ForwardResult`; with the torch namespace
+        returns ``(loss_tensor, [a^t])`` for autodiff."""
+        carry = self.initial_carry(ops)
+        T = x.shape[0]
+        loss = 0.0
+        step_losses = np.zeros(T)
+        potentials, layer_outputs, layer_states = [], [[] for _ in self.layers], [[] for _ in self.layers]
+        for t in range(T):
+            carry, outputs, a = self.step(ops, params, carry, x[t])
+            potentials.append(a)
+            if target is not None:
+                e_t = self.readout.loss_value(ops, a, target[t])
+                if mask is not None:
+                    e_t = e_t * float(mask[t])
+                loss = loss + e_t
+                if ops is NUMPY:
+                    step_losses[t] = e_t
+            if ops is NUMPY:
+                for index, layer in enumerate(self.layers):
+                    layer_outputs[index].append(outputs[index])
+                    if layer.stateful:
+                        layer_states[index].append(np.stack(carry[0][index][0], axis=-1))
+        if ops is not NUMPY:
+            return loss, potentials
+        potentials = np.array(potentials)
+        return ForwardResult(
+            loss=float(loss),
+            outputs=np.array([self.readout.output(NUMPY, a) for a in potentials]),
+            potentials=potentials,
+            layer_outputs=[np.array(o) for o in layer_outputs],
+            layer_states=[np.array(s) if layer.stateful else None for s, layer in zip(layer_states, self.layers)],
+            step_losses=step_losses,
+        )
+
+
+def _make_layer(layer):
+    if isinstance(layer, (Layer, Dense)):
+        return layer
+    if isinstance(layer, dict):
+        spec = dict(layer)
+        kind = spec.pop("type", "layer")
+        if kind == "layer":
+            return Layer(**spec)
+        if kind == "dense":
+            return Dense(**spec)
+        raise ParameterError(f"layer type must be 'layer' or 'dense', got {kind!r}")
+    raise ParameterError(f"layers must be Layer/Dense objects or dicts, got {layer!r}")

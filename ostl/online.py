@@ -1,0 +1,227 @@
+"""The reference engine's online learner: forward simulation, eligibility traces,
+learning signals and weight updates, one discrete time step at a time.
+
+Order of one step ``t`` (OSTL Algorithm 1; every simulator plugin follows it):
+
+1. layers from the input upward: synaptic input, cell update, local derivatives,
+   eligibility vectors and traces;
+2. readout potential ``a^t``, output, loss ``m^t E^t``, error ``delta^t = m^t dE^t/da^t``;
+3. learning signals ``L_l^t`` (top-down chain or direct projections);
+4. gradient contributions ``L_l^t . e_l^t``; with ``mode='online'`` they are applied
+   at once (the next step sees the new weights), with ``mode='deferred'`` they are
+   summed and returned at the end of the sequence (apply them with an optimiser).
+
+Memory is what OSTL Table 1 says: eligibility vectors (``n x m`` values per
+feed-forward synapse matrix) and the current state; nothing grows with ``T`` unless
+you ask for recordings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ParameterError
+from .ops import NUMPY
+from .rules import make_rule
+from .traces import DenseTraces, ReadoutTraces, StatefulTraces
+from .validation import check_choice
+
+RECORDABLE = ("state", "output", "readout", "learning_signal", "eligibility_vector",
+              "eligibility_trace", "weights", "gradient")
+
+
+@dataclass
+class SequenceResult:
+    loss: float
+    outputs: np.ndarray  # (T, n_out)
+    grads: dict  # deferred: summed contributions; online: summed applied contributions
+    records: dict = field(default_factory=dict)
+    step_losses: np.ndarray = None
+
+
+class OnlineLearner:
+    """Runs one or more sequences through a :class:`~ostl.network.Network` while
+    computing a rule's online gradient estimate.
+
+    Parameters
+    ----------
+    network : Network
+    rule : str or Rule
+        ``ostl``, ``ostl_no_h``, ``ostl_rnd``, ``osttp``, ``eprop`` (see :mod:`ostl.rules`).
+    params : dict
+        network parameters; updated in place in ``mode='online'``.
+    mode : 'deferred' | 'online'
+    optimizer : Optimizer, required for ``mode='online'``
+    feedback : dict, optional
+        fixed feedback matrices (default: drawn from ``feedback_seed``).
+    trainable : iterable of parameter names, optional (default: all)
+    """
+
+    def __init__(self, network, rule, params, mode="deferred", optimizer=None, feedback=None,
+                 feedback_seed=0, trainable=None):
+        self.network = network
+        self.rule = make_rule(rule)
+        if self.rule.is_bptt:
+            raise ParameterError("rule 'bptt' is not an online rule; use ostl.bptt.bptt_gradients")
+        self.mode = check_choice("mode", mode, {"deferred", "online"})
+        if self.mode == "online" and optimizer is None:
+            raise ParameterError("mode 'online' needs an optimizer (e.g. ostl.optim.SGD(lr=...))")
+        self.optimizer = optimizer
+        # a validated float64 copy; in mode 'online' it is updated in place
+        self.params = network.check_params(params)
+        if feedback is None:
+            feedback = self.rule.make_feedback(network, feedback_seed)
+        self.feedback = self.rule.check_feedback(network, feedback)
+        shapes = network.param_shapes()
+        if trainable is None:
+            trainable = set(shapes)
+        else:
+            trainable = set(trainable)
+            unknown = sorted(trainable - set(shapes))
+            if unknown:
+                raise ParameterError(f"trainable names unknown parameters {', '.join(unknown)}")
+        self.trainable = trainable
+        self.masks = network.masks()
+        leak = network.readout.leak
+        self.traces = []
+        n_pre = network.n_in
+        for index, layer in enumerate(network.layers):
+            prefix = network.prefix(index)
+            if layer.stateful:
+                self.traces.append(StatefulTraces(layer, prefix, n_pre, self.rule.traces, leak, trainable))
+            else:
+                self.traces.append(DenseTraces(layer, prefix, leak, trainable))
+            n_pre = layer.size
+        self.readout_traces = ReadoutTraces(network.readout, trainable)
+
+    # ------------------------------------------------------------------------------------
+    def _learning_signals(self, delta, target_t, mask_t, slopes):
+        """``L_l^t`` for every layer (list, bottom to top)."""
+        net, fb, kind = self.network, self.feedback, self.rule.feedback
+        k = len(net.layers)
+        signals = [None] * k
+        if kind in ("symmetric", "random"):
+            top = self.params["readout.W"].T @ delta if kind == "symmetric" else fb["feedback.readout"] @ delta
+            signals[k - 1] = top
+            for index in range(k - 1, 0, -1):
+                modulated = signals[index] * slopes[index]
+                if kind == "symmetric":
+                    signals[index - 1] = self.params[f"{net.prefix(index)}.W"].T @ modulated
+                else:
+                    signals[index - 1] = fb[f"feedback.layer{index}"] @ modulated
+        elif kind == "random_direct":
+            for index in range(k):
+                signals[index] = fb[f"feedback.layer{index}"] @ delta
+        else:  # target_projection
+            for index in range(k):
+                signals[index] = mask_t * (fb[f"feedback.layer{index}"] @ target_t)
+        return signals
+
+    def _apply_masks(self, grads):
+        for name, mask in self.masks.items():
+            if name in grads:
+                grads[name] = grads[name] * mask
+        return grads
+
+    def reset(self):
+        for tr in self.traces:
+            tr.reset()
+        self.readout_traces.reset()
+
+    def run(self, x, target, mask=None, record=()):
+        """Process one sequence from the zero state. Returns a :class:`SequenceResult`."""
+        net = self.network
+        x, target, *rest = net.check_inputs(x, target, mask)
+        mask = rest[0] if rest else np.ones(x.shape[0])
+        record = set(record)
+        bad = sorted(record - set(RECORDABLE))
+        if bad:
+            raise ParameterError(f"record must be a subset of {', '.join(RECORDABLE)}, got {', '.join(bad)}")
+        rec = {key: [] for key in record}
+        self.reset()
+        params = self.params
+        layer_carries, a_prev = net.initial_carry(NUMPY)
+        total = {name: np.zeros_like(params[name]) for name in self.trainable}
+        T = x.shape[0]
+        outputs = np.zeros((T, net.n_out))
+        step_losses = np.zeros(T)
+        for t in range(T):
+            inp = x[t]
+            slopes = []
+            new_carries = []
+            for index, layer in enumerate(net.layers):
+                prefix = net.prefix(index)
+                if layer.stateful:
+                    state_prev, y_prev = layer_carries[index]
+                    current = layer.current(NUMPY, params, prefix, inp, y_prev)
+                    nparam = layer.neuron_param(params, prefix)
+                    state, y = layer.cell.step(NUMPY, state_prev, y_prev, current, nparam)
+                    deriv = layer.cell.derivatives(state_prev, y_prev, current, state, y, nparam)
+                    self.traces[index].update(deriv, inp, y_prev, params.get(f"{prefix}.H"))
+                    slopes.append(np.sum(deriv.output_gain * deriv.input_gain, axis=1))
+                    new_carries.append((state, y))
+                else:
+                    pre = layer.preactivation(NUMPY, params, prefix, inp)
+                    y = layer.activation.value(NUMPY, pre)
+                    slope = layer.activation.derivative(pre)
+                    self.traces[index].update(slope, inp)
+                    slopes.append(slope)
+                    new_carries.append(None)
+                inp = y
+            layer_carries = new_carries
+            a = net.readout.potential(NUMPY, params, a_prev, inp)
+            a_prev = a
+            out = net.readout.output(NUMPY, a)
+            outputs[t] = out
+            step_losses[t] = mask[t] * net.readout.loss_value(NUMPY, a, target[t])
+            delta = mask[t] * (out - target[t])
+            self.readout_traces.update(inp)
+            signals = self._learning_signals(delta, target[t], mask[t], slopes)
+            grads = self.readout_traces.gradient(delta)
+            for index, tr in enumerate(self.traces):
+                grads.update(tr.gradient(signals[index]))
+            grads = self._apply_masks(grads)
+            if record:
+                self._record(rec, layer_carries, out, a, signals, grads)
+            for name, g in grads.items():
+                total[name] += g
+            if self.mode == "online":
+                self.optimizer.step(params, grads)
+        records = {k: _stack(v) for k, v in rec.items()}
+        return SequenceResult(loss=float(step_losses.sum()), outputs=outputs, grads=total,
+                              records=records, step_losses=step_losses)
+
+    def _record(self, rec, carries, out, a, signals, grads):
+        if "state" in rec:
+            rec["state"].append([np.stack(c[0], axis=-1).copy() if c is not None else None for c in carries])
+        if "output" in rec:
+            rec["output"].append([None if c is None else c[1].copy() for c in carries])
+        if "readout" in rec:
+            rec["readout"].append(a.copy())
+        if "learning_signal" in rec:
+            rec["learning_signal"].append([s.copy() for s in signals])
+        if "eligibility_vector" in rec:
+            rec["eligibility_vector"].append(
+                {k: v.copy() for tr in self.traces if isinstance(tr, StatefulTraces) for k, v in tr.eps.items()})
+        if "eligibility_trace" in rec:
+            rec["eligibility_trace"].append(
+                {k: tr.effective(k).copy() for tr in self.traces if isinstance(tr, StatefulTraces) for k in tr.e})
+        if "weights" in rec:
+            rec["weights"].append({k: v.copy() for k, v in self.params.items()})
+        if "gradient" in rec:
+            rec["gradient"].append({k: v.copy() for k, v in grads.items()})
+
+
+def _stack(items):
+    """Turn a per-step list into arrays: lists of per-layer arrays -> list of (T, ...)
+    arrays, dicts -> dict of (T, ...) arrays, arrays -> (T, ...)."""
+    if not items:
+        return items
+    first = items[0]
+    if isinstance(first, dict):
+        return {k: np.array([it[k] for it in items]) for k in first}
+    if isinstance(first, list):
+        return [None if first[i] is None else np.array([it[i] for it in items]) for i in range(len(first))]
+    return np.array(items)

@@ -1,0 +1,148 @@
+"""Array namespaces: the neuron and readout equations are written once against this
+small interface and run either on NumPy (the reference engine) or on PyTorch (the
+autodiff BPTT oracle). One definition of the dynamics, two evaluators: the BPTT
+oracle cannot drift from the reference forward pass.
+
+The only non-trivial operation is :meth:`heaviside`, the spike nonlinearity. Its
+forward value is the Heaviside step ``1 if x > 0 else 0`` in both namespaces; under
+autodiff its derivative is the named pseudo-derivative (surrogate gradient).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class NumpyOps:
+    """Evaluate equations with NumPy in float64 (no gradients)."""
+
+    name = "numpy"
+
+    @staticmethod
+    def heaviside(x, pseudo):  # pseudo is unused in the forward pass
+        return (x > 0).astype(np.float64)
+
+    @staticmethod
+    def asarray(x):
+        return np.asarray(x, dtype=np.float64)
+
+    abs = staticmethod(np.abs)
+    tanh = staticmethod(np.tanh)
+    exp = staticmethod(np.exp)
+    log = staticmethod(np.log)
+    where = staticmethod(np.where)
+
+    @staticmethod
+    def maximum(x, value):
+        return np.maximum(x, value)
+
+    @staticmethod
+    def sigmoid(x):
+        # numerically stable logistic function
+        out = np.empty_like(x, dtype=np.float64)
+        pos = x >= 0
+        out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+        ex = np.exp(x[~pos])
+        out[~pos] = ex / (1.0 + ex)
+        return out
+
+    @staticmethod
+    def log_sigmoid(x):
+        return -np.logaddexp(0.0, -x)
+
+    @staticmethod
+    def log_softmax(x):
+        m = np.max(x)
+        z = x - m
+        return z - np.log(np.sum(np.exp(z)))
+
+    @staticmethod
+    def softmax(x):
+        z = np.exp(x - np.max(x))
+        return z / np.sum(z)
+
+    @staticmethod
+    def matvec(matrix, vector):
+        return matrix @ vector
+
+    @staticmethod
+    def sum(x):
+        return np.sum(x)
+
+    @staticmethod
+    def zeros(n):
+        return np.zeros(n, dtype=np.float64)
+
+
+class TorchOps:
+    """Evaluate the same equations with PyTorch (float64) so that autograd can
+    differentiate through the unrolled network (BPTT)."""
+
+    name = "torch"
+
+    def __init__(self):
+        import torch  # imported lazily: torch is only needed for the BPTT oracle
+
+        self.torch = torch
+
+        class _SurrogateSpike(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, pseudo):
+                ctx.save_for_backward(x)
+                ctx.pseudo = pseudo
+                return (x > 0).to(x.dtype)
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                (x,) = ctx.saved_tensors
+                return grad_output * ctx.pseudo.derivative(self, x), None
+
+        self._spike = _SurrogateSpike
+
+    def heaviside(self, x, pseudo):
+        return self._spike.apply(x, pseudo)
+
+    def asarray(self, x):
+        return self.torch.as_tensor(x, dtype=self.torch.float64)
+
+    def abs(self, x):
+        return self.torch.abs(x)
+
+    def tanh(self, x):
+        return self.torch.tanh(x)
+
+    def exp(self, x):
+        return self.torch.exp(x)
+
+    def log(self, x):
+        return self.torch.log(x)
+
+    def where(self, cond, a, b):
+        return self.torch.where(cond, a, b)
+
+    def maximum(self, x, value):
+        return self.torch.clamp(x, min=value)
+
+    def sigmoid(self, x):
+        return self.torch.sigmoid(x)
+
+    def log_sigmoid(self, x):
+        return self.torch.nn.functional.logsigmoid(x)
+
+    def log_softmax(self, x):
+        return self.torch.log_softmax(x, dim=-1)
+
+    def softmax(self, x):
+        return self.torch.softmax(x, dim=-1)
+
+    def matvec(self, matrix, vector):
+        return self.torch.mv(matrix, vector)
+
+    def sum(self, x):
+        return self.torch.sum(x)
+
+    def zeros(self, n):
+        return self.torch.zeros(n, dtype=self.torch.float64)
+
+
+NUMPY = NumpyOps()

@@ -1,0 +1,126 @@
+"""Optimisers: plain SGD and Adam, with optional clipping of the global gradient norm.
+
+``step(params, grads)`` updates the arrays of ``params`` in place (only the names in
+``grads``). Their state (``state_dict`` / ``load_state_dict``) is part of a training
+checkpoint so that a resumed run continues bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ParameterError
+from .validation import check_positive, check_range
+
+
+def clip_by_global_norm(grads, max_norm):
+    """Scale all gradients by ``min(1, max_norm / ||g||)`` (``||g||`` over all arrays)."""
+    if max_norm is None:
+        return grads
+    norm = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
+    if norm <= max_norm or norm == 0.0:
+        return grads
+    scale = max_norm / norm
+    return {k: g * scale for k, g in grads.items()}
+
+
+class Optimizer:
+    name = None
+
+    def __init__(self, lr, clip=None):
+        self.lr = check_positive("learning rate", lr)
+        self.clip = None if clip is None else check_positive("clip (max gradient norm)", clip)
+
+    def step(self, params, grads):
+        grads = clip_by_global_norm(grads, self.clip)
+        self._step(params, grads)
+
+    def _step(self, params, grads):
+        raise NotImplementedError
+
+    def spec(self):
+        return {"name": self.name, "lr": self.lr, "clip": self.clip, **self._hyper()}
+
+    def _hyper(self):
+        return {}
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+class SGD(Optimizer):
+    """``theta <- theta - lr * g``."""
+
+    name = "sgd"
+
+    def _step(self, params, grads):
+        for name, g in grads.items():
+            params[name] -= self.lr * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias correction."""
+
+    name = "adam"
+
+    def __init__(self, lr, beta1=0.9, beta2=0.999, eps=1e-8, clip=None):
+        super().__init__(lr, clip)
+        self.beta1 = check_range("beta1", beta1, 0.0, 1.0, high_closed=False)
+        self.beta2 = check_range("beta2", beta2, 0.0, 1.0, high_closed=False)
+        self.eps = check_positive("eps", eps)
+        self.t = 0
+        self.m = {}
+        self.v = {}
+
+    def _hyper(self):
+        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+    def _step(self, params, grads):
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        corr1 = 1.0 - b1 ** self.t
+        corr2 = 1.0 - b2 ** self.t
+        for name, g in grads.items():
+            m = self.m.get(name)
+            if m is None:
+                m = self.m[name] = np.zeros_like(g)
+                self.v[name] = np.zeros_like(g)
+            v = self.v[name]
+            m *= b1
+            m += (1.0 - b1) * g
+            v *= b2
+            v += (1.0 - b2) * g * g
+            params[name] -= self.lr * (m / corr1) / (np.sqrt(v / corr2) + self.eps)
+
+    def state_dict(self):
+        state = {"t": np.array(self.t)}
+        for name in self.m:
+            state[f"m/{name}"] = self.m[name]
+            state[f"v/{name}"] = self.v[name]
+        return state
+
+    def load_state_dict(self, state):
+        self.t = int(state["t"])
+        self.m = {k[2:]: np.array(v, dtype=np.float64) for k, v in state.items() if k.startswith("m/")}
+        self.v = {k[2:]: np.array(v, dtype=np.float64) for k, v in state.items() if k.startswith("v/")}
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def make_optimizer(spec):
+    if isinstance(spec, Optimizer):
+        return spec
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise ParameterError(f"optimizer must be a dict with 'name', got {spec!r}")
+    spec = dict(spec)
+    name = spec.pop("name")
+    if name not in OPTIMIZERS:
+        raise ParameterError(f"optimizer must be one of 'adam', 'sgd', got {name!r}")
+    try:
+        return OPTIMIZERS[name](**spec)
+    except TypeError as exc:
+        raise ParameterError(f"optimizer {name!r}: {exc}") from None

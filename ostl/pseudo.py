@@ -1,0 +1,117 @@
+"""Pseudo-derivatives (surrogate gradients) of the Heaviside spike function.
+
+The spike ``y = Theta(x)`` has derivative zero almost everywhere; gradient-based
+rules replace ``dTheta/dx`` by a named pseudo-derivative ``psi(x)``:
+
+=====================  ==================================  =========================
+name                   psi(x)                              source
+=====================  ==================================  =========================
+``tanh``               ``1 - tanh(x)**2``                  OSTTP, JSB setting
+``fast_sigmoid``       ``1 / (slope*|x| + 1)**2``          OSTTP, SHD (slope = 100)
+``piecewise_linear``   ``gamma * max(0, 1 - |x|)``         e-prop (gamma = 0.3)
+=====================  ==================================  =========================
+
+``x`` is the argument of the Heaviside function of the cell (``s + b`` for the SNU,
+``(v - A) / v_th`` for LIF/ALIF). The same formula serves the reference engine and,
+through :mod:`ostl.ops`, the autodiff oracle.
+"""
+
+from __future__ import annotations
+
+from .errors import ParameterError
+from .validation import check_positive
+
+
+class PseudoDerivative:
+    name = None
+
+    def derivative(self, ops, x):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        from .ops import NUMPY
+
+        return self.derivative(NUMPY, x)
+
+    def spec(self):
+        """A JSON-able description, inverse of :func:`make_pseudo`."""
+        return {"name": self.name, **self._params()}
+
+    def _params(self):
+        return {}
+
+    def __eq__(self, other):
+        return isinstance(other, PseudoDerivative) and self.spec() == other.spec()
+
+    def __hash__(self):
+        return hash(tuple(sorted(self.spec().items())))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
+        return f"{type(self).__name__}({args})"
+
+
+class TanhPseudo(PseudoDerivative):
+    """``psi(x) = 1 - tanh(x)^2`` (OSTTP, JSB)."""
+
+    name = "tanh"
+
+    def derivative(self, ops, x):
+        t = ops.tanh(x)
+        return 1.0 - t * t
+
+
+class FastSigmoidPseudo(PseudoDerivative):
+    """``psi(x) = 1 / (slope |x| + 1)^2``, the derivative of the fast sigmoid
+    ``x / (1 + slope |x|)`` up to a factor; OSTTP's SHD setting uses slope 100."""
+
+    name = "fast_sigmoid"
+
+    def __init__(self, slope=100.0):
+        self.slope = check_positive("pseudo-derivative slope", slope)
+
+    def _params(self):
+        return {"slope": self.slope}
+
+    def derivative(self, ops, x):
+        d = self.slope * ops.abs(x) + 1.0
+        return 1.0 / (d * d)
+
+
+class PiecewiseLinearPseudo(PseudoDerivative):
+    """``psi(x) = gamma * max(0, 1 - |x|)`` (e-prop, dampening factor gamma = 0.3)."""
+
+    name = "piecewise_linear"
+
+    def __init__(self, gamma=0.3):
+        self.gamma = check_positive("pseudo-derivative gamma", gamma)
+
+    def _params(self):
+        return {"gamma": self.gamma}
+
+    def derivative(self, ops, x):
+        return self.gamma * ops.maximum(1.0 - ops.abs(x), 0.0)
+
+
+PSEUDO_DERIVATIVES = {
+    cls.name: cls for cls in (TanhPseudo, FastSigmoidPseudo, PiecewiseLinearPseudo)
+}
+
+
+def make_pseudo(spec):
+    """Build a pseudo-derivative from a name, a spec dict or an instance."""
+    if isinstance(spec, PseudoDerivative):
+        return spec
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise ParameterError(f"pseudo must be a name or a dict with 'name', got {spec!r}")
+    spec = dict(spec)
+    name = spec.pop("name")
+    if name not in PSEUDO_DERIVATIVES:
+        allowed = ", ".join(repr(n) for n in sorted(PSEUDO_DERIVATIVES))
+        raise ParameterError(f"pseudo must be one of {allowed}, got {name!r}")
+    try:
+        return PSEUDO_DERIVATIVES[name](**spec)
+    except TypeError as exc:
+        raise ParameterError(f"pseudo {name!r}: {exc}") from None
