@@ -183,12 +183,12 @@ class OnlineLearner:
             for index, tr in enumerate(self.traces):
                 grads.update(tr.gradient(signals[index]))
             grads = self._apply_masks(grads)
-            if record:
-                self._record(rec, layer_carries, out, a, signals, grads)
             for name, g in grads.items():
                 total[name] += g
             if self.mode == "online":
                 self.optimizer.step(params, grads)
+            if record:  # after the update: 'weights' are those at the end of step t
+                self._record(rec, layer_carries, out, a, signals, grads)
         records = {k: _stack(v) for k, v in rec.items()}
         return SequenceResult(loss=float(step_losses.sum()), outputs=outputs, grads=total,
                               records=records, step_losses=step_losses)

@@ -77,8 +77,9 @@ def load_problem(path):
         if not np.all(np.isfinite(arr)):
             raise ProblemFileError(f"{path}: '{key}' contains NaN or inf")
     x, y, W, H, b, W_out = (arrays[k] for k in ARRAY_KEYS)
+    # sizes come from x (T, n_in), y_target (n_out) and b (n); all else must agree
     T, n_in = x.shape
-    n, n_out = W.shape[0], W_out.shape[0]
+    n, n_out = b.shape[0], y.shape[1]
     expected = {"y_target": (T, n_out), "W": (n, n_in), "H": (n, n), "b": (n,), "W_out": (n_out, n)}
     for key, shape in expected.items():
         if arrays[key].shape != shape:

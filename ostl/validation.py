@@ -38,8 +38,8 @@ def check_range(name, value, low=None, high=None, low_closed=True, high_closed=T
     if high is not None:
         ok &= value <= high if high_closed else value < high
     if not ok:
-        lo = "-inf" if low is None else _fmt(low)
-        hi = "inf" if high is None else _fmt(high)
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
         interval = ("[" if low_closed and low is not None else "(") + f"{lo}, {hi}" + (
             "]" if high_closed and high is not None else ")")
         raise ParameterError(f"{name} must be in {interval}, got {_fmt(value)}")
