@@ -119,7 +119,9 @@ class Cell:
         raise NotImplementedError
 
     def derivatives(self, state_prev, y_prev, current, state, y, neuron_param):
-        """NumPy local derivatives of the step that produced ``state, y``."""
+        """NumPy local derivatives of the step that produced ``state, y``. Works
+        elementwise: arrays of shape ``(n,)`` or with leading batch/time axes
+        ``(K, n)`` give fields of shape ``(..., n, d[, d])``."""
         raise NotImplementedError
 
     def spec(self):
@@ -131,11 +133,6 @@ class Cell:
     def __repr__(self):
         params = {k: v for k, v in self.spec().items() if k != "kind"}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
-
-
-def _col(a, n):
-    """(n,) -> (n, 1)"""
-    return np.asarray(a, dtype=np.float64).reshape(n, 1)
 
 
 class SNU(Cell):
@@ -183,17 +180,16 @@ class SNU(Cell):
     def derivatives(self, state_prev, y_prev, current, state, y, bias):
         (s_prev,) = state_prev
         (s,) = state
-        n = s.shape[0]
         pre = current + self.decay * s_prev * (1.0 - y_prev)
         g_prime = self.activation.derivative(pre)
         h_prime = self._h.derivative(s + bias)
         return LocalDerivatives(
-            state_decay=(g_prime * self.decay * (1.0 - y_prev)).reshape(n, 1, 1),
-            reset_path=_col(-g_prime * self.decay * s_prev, n),
-            adaptation_path=np.zeros((n, 1)),
-            input_gain=_col(g_prime, n),
-            output_gain=_col(h_prime, n),
-            ds_dneuron_param=np.zeros((n, 1)),
+            state_decay=(g_prime * self.decay * (1.0 - y_prev))[..., None, None],
+            reset_path=(-g_prime * self.decay * s_prev)[..., None],
+            adaptation_path=np.zeros(s.shape + (1,)),
+            input_gain=g_prime[..., None],
+            output_gain=h_prime[..., None],
+            ds_dneuron_param=np.zeros(s.shape + (1,)),
             dy_dneuron_param=h_prime,
         )
 
@@ -234,15 +230,14 @@ class SoftResetSNU(Cell):
 
     def derivatives(self, state_prev, y_prev, current, state, y, threshold):
         (s,) = state
-        n = s.shape[0]
         h_prime = self._h.derivative(s - threshold)
         return LocalDerivatives(
-            state_decay=np.full((n, 1, 1), self.decay),
-            reset_path=_col(-np.broadcast_to(threshold, (n,)), n),
-            adaptation_path=np.zeros((n, 1)),
-            input_gain=np.ones((n, 1)),
-            output_gain=_col(h_prime, n),
-            ds_dneuron_param=_col(-y_prev, n),
+            state_decay=np.full(s.shape + (1, 1), self.decay),
+            reset_path=-np.broadcast_to(threshold, s.shape)[..., None].astype(np.float64),
+            adaptation_path=np.zeros(s.shape + (1,)),
+            input_gain=np.ones(s.shape + (1,)),
+            output_gain=h_prime[..., None],
+            ds_dneuron_param=-np.asarray(y_prev, dtype=np.float64)[..., None] * np.ones(s.shape + (1,)),
             dy_dneuron_param=-h_prime,
         )
 
@@ -284,16 +279,15 @@ class LIF(Cell):
 
     def derivatives(self, state_prev, y_prev, current, state, y, neuron_param=None):
         (v,) = state
-        n = v.shape[0]
         h = self.pseudo.derivative(NUMPY, (v - self.v_th) / self.v_th) / self.v_th
         return LocalDerivatives(
-            state_decay=np.full((n, 1, 1), self.alpha),
-            reset_path=np.full((n, 1), -self.v_th),
-            adaptation_path=np.zeros((n, 1)),
-            input_gain=np.ones((n, 1)),
-            output_gain=_col(h, n),
-            ds_dneuron_param=np.zeros((n, 1)),
-            dy_dneuron_param=np.zeros(n),
+            state_decay=np.full(v.shape + (1, 1), self.alpha),
+            reset_path=np.full(v.shape + (1,), -self.v_th),
+            adaptation_path=np.zeros(v.shape + (1,)),
+            input_gain=np.ones(v.shape + (1,)),
+            output_gain=h[..., None],
+            ds_dneuron_param=np.zeros(v.shape + (1,)),
+            dy_dneuron_param=np.zeros(v.shape),
         )
 
 
@@ -342,19 +336,18 @@ class ALIF(Cell):
 
     def derivatives(self, state_prev, y_prev, current, state, y, neuron_param=None):
         v, a = state
-        n = v.shape[0]
         h = self.pseudo.derivative(NUMPY, (v - self.v_th - self.beta * a) / self.v_th) / self.v_th
-        decay = np.zeros((n, 2, 2))
-        decay[:, 0, 0] = self.alpha
-        decay[:, 1, 1] = self.rho
+        decay = np.zeros(v.shape + (2, 2))
+        decay[..., 0, 0] = self.alpha
+        decay[..., 1, 1] = self.rho
         return LocalDerivatives(
             state_decay=decay,
-            reset_path=np.tile([-self.v_th, 0.0], (n, 1)),
-            adaptation_path=np.tile([0.0, 1.0], (n, 1)),
-            input_gain=np.tile([1.0, 0.0], (n, 1)),
-            output_gain=np.stack([h, -self.beta * h], axis=1),
-            ds_dneuron_param=np.zeros((n, 2)),
-            dy_dneuron_param=np.zeros(n),
+            reset_path=np.broadcast_to([-self.v_th, 0.0], v.shape + (2,)).copy(),
+            adaptation_path=np.broadcast_to([0.0, 1.0], v.shape + (2,)).copy(),
+            input_gain=np.broadcast_to([1.0, 0.0], v.shape + (2,)).copy(),
+            output_gain=np.stack([h, -self.beta * h], axis=-1),
+            ds_dneuron_param=np.zeros(v.shape + (2,)),
+            dy_dneuron_param=np.zeros(v.shape),
         )
 
 

@@ -341,42 +341,55 @@ class Network:
         a = self.readout.potential(ops, params, a_prev, inp)
         return (new_carries, a), outputs, a
 
-    def forward(self, params, x, target=None, mask=None, ops=NUMPY):
+    def forward(self, params, x, target=None, mask=None, ops=NUMPY, block=128, record=True):
         """Run the network over ``x`` (T, n_in) from the zero state.
 
-        With ``ops=NUMPY`` returns a :class:`ForwardResult`; with the torch namespace
-        returns ``(loss_tensor, [a^t])`` for autodiff."""
-        carry = self.initial_carry(ops)
+        With ``ops=NUMPY`` returns a :class:`ForwardResult` (``record=False`` skips the
+        per-layer recordings); the NumPy path advances in blocks of ``block`` steps
+        (:func:`ostl.blocked.forward_block`). With the torch namespace returns
+        ``(loss_tensor, [a^t])`` for autodiff, step by step."""
+        if ops is not NUMPY:
+            return self._forward_autodiff(params, x, target, mask, ops)
+        from .blocked import forward_block
+
         T = x.shape[0]
-        loss = 0.0
+        carry = self.initial_carry(NUMPY)
+        potentials = np.zeros((T, self.n_out))
+        outputs = np.zeros((T, self.n_out))
         step_losses = np.zeros(T)
-        potentials, layer_outputs, layer_states = [], [[] for _ in self.layers], [[] for _ in self.layers]
-        for t in range(T):
-            carry, outputs, a = self.step(ops, params, carry, x[t])
+        layer_outputs = [np.zeros((T, layer.size)) for layer in self.layers] if record else []
+        layer_states = [np.zeros((T, layer.size, layer.cell.state_size)) if layer.stateful else None
+                        for layer in self.layers] if record else []
+        for t0 in range(0, T, block):
+            t1 = min(T, t0 + block)
+            carry, fw = forward_block(self, params, carry, x[t0:t1])
+            potentials[t0:t1] = fw.potentials
+            outputs[t0:t1] = fw.outputs
+            if target is not None:
+                step_losses[t0:t1] = self.readout.loss_value(NUMPY, fw.potentials, target[t0:t1])
+            if record:
+                for index, layer in enumerate(self.layers):
+                    layer_outputs[index][t0:t1] = fw.layer_outputs[index]
+                    if layer.stateful:
+                        layer_states[index][t0:t1] = fw.layer_states[index]
+        if mask is not None:
+            step_losses = step_losses * mask
+        return ForwardResult(loss=float(step_losses.sum()), outputs=outputs, potentials=potentials,
+                             layer_outputs=layer_outputs, layer_states=layer_states, step_losses=step_losses)
+
+    def _forward_autodiff(self, params, x, target, mask, ops):
+        carry = self.initial_carry(ops)
+        loss = 0.0
+        potentials = []
+        for t in range(x.shape[0]):
+            carry, _, a = self.step(ops, params, carry, x[t])
             potentials.append(a)
             if target is not None:
                 e_t = self.readout.loss_value(ops, a, target[t])
                 if mask is not None:
                     e_t = e_t * float(mask[t])
                 loss = loss + e_t
-                if ops is NUMPY:
-                    step_losses[t] = e_t
-            if ops is NUMPY:
-                for index, layer in enumerate(self.layers):
-                    layer_outputs[index].append(outputs[index])
-                    if layer.stateful:
-                        layer_states[index].append(np.stack(carry[0][index][0], axis=-1))
-        if ops is not NUMPY:
-            return loss, potentials
-        potentials = np.array(potentials)
-        return ForwardResult(
-            loss=float(loss),
-            outputs=np.array([self.readout.output(NUMPY, a) for a in potentials]),
-            potentials=potentials,
-            layer_outputs=[np.array(o) for o in layer_outputs],
-            layer_states=[np.array(s) if layer.stateful else None for s, layer in zip(layer_states, self.layers)],
-            step_losses=step_losses,
-        )
+        return loss, potentials
 
 
 def _make_layer(layer):

@@ -24,9 +24,11 @@ import numpy as np
 
 from .errors import ParameterError
 from .ops import NUMPY
+from .blocked import blockable, run_blocked
 from .rules import make_rule
+from .signals import learning_signals
 from .traces import DenseTraces, ReadoutTraces, StatefulTraces
-from .validation import check_choice
+from .validation import check_choice, check_int
 
 RECORDABLE = ("state", "output", "readout", "learning_signal", "eligibility_vector",
               "eligibility_trace", "weights", "gradient")
@@ -57,11 +59,16 @@ class OnlineLearner:
     feedback : dict, optional
         fixed feedback matrices (default: drawn from ``feedback_seed``).
     trainable : iterable of parameter names, optional (default: all)
+    block : int
+        deferred runs without per-step recordings are evaluated in blocks of this many
+        steps (:mod:`ostl.blocked`; same result to rounding, several times faster);
+        ``block=1`` forces the step-by-step evaluation.
     """
 
     def __init__(self, network, rule, params, mode="deferred", optimizer=None, feedback=None,
-                 feedback_seed=0, trainable=None):
+                 feedback_seed=0, trainable=None, block=128):
         self.network = network
+        self.block = check_int("block", block, minimum=1)
         self.rule = make_rule(rule)
         if self.rule.is_bptt:
             raise ParameterError("rule 'bptt' is not an online rule; use ostl.bptt.bptt_gradients")
@@ -97,27 +104,9 @@ class OnlineLearner:
         self.readout_traces = ReadoutTraces(network.readout, trainable)
 
     # ------------------------------------------------------------------------------------
-    def _learning_signals(self, delta, target_t, mask_t, slopes):
-        """``L_l^t`` for every layer (list, bottom to top)."""
-        net, fb, kind = self.network, self.feedback, self.rule.feedback
-        k = len(net.layers)
-        signals = [None] * k
-        if kind in ("symmetric", "random"):
-            top = self.params["readout.W"].T @ delta if kind == "symmetric" else fb["feedback.readout"] @ delta
-            signals[k - 1] = top
-            for index in range(k - 1, 0, -1):
-                modulated = signals[index] * slopes[index]
-                if kind == "symmetric":
-                    signals[index - 1] = self.params[f"{net.prefix(index)}.W"].T @ modulated
-                else:
-                    signals[index - 1] = fb[f"feedback.layer{index}"] @ modulated
-        elif kind == "random_direct":
-            for index in range(k):
-                signals[index] = fb[f"feedback.layer{index}"] @ delta
-        else:  # target_projection
-            for index in range(k):
-                signals[index] = mask_t * (fb[f"feedback.layer{index}"] @ target_t)
-        return signals
+    def _learning_signals(self, delta, target, mask, slopes):
+        return learning_signals(self.rule.feedback, self.network, self.params, self.feedback, delta, target, mask,
+                                slopes)
 
     def _apply_masks(self, grads):
         for name, mask in self.masks.items():
@@ -141,6 +130,9 @@ class OnlineLearner:
             raise ParameterError(f"record must be a subset of {', '.join(RECORDABLE)}, got {', '.join(bad)}")
         rec = {key: [] for key in record}
         self.reset()
+        if not record and self.block > 1 and blockable(self):
+            loss, total, outputs, step_losses = run_blocked(self, x, target, mask, self.block)
+            return SequenceResult(loss=loss, outputs=outputs, grads=total, step_losses=step_losses)
         params = self.params
         layer_carries, a_prev = net.initial_carry(NUMPY)
         total = {name: np.zeros_like(params[name]) for name in self.trainable}

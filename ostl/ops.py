@@ -39,7 +39,8 @@ class NumpyOps:
     @staticmethod
     def sigmoid(x):
         # numerically stable logistic function
-        out = np.empty_like(x, dtype=np.float64)
+        x = np.asarray(x, dtype=np.float64)
+        out = np.empty_like(x)
         pos = x >= 0
         out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
         ex = np.exp(x[~pos])
@@ -52,14 +53,13 @@ class NumpyOps:
 
     @staticmethod
     def log_softmax(x):
-        m = np.max(x)
-        z = x - m
-        return z - np.log(np.sum(np.exp(z)))
+        z = x - np.max(x, axis=-1, keepdims=True)
+        return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
 
     @staticmethod
     def softmax(x):
-        z = np.exp(x - np.max(x))
-        return z / np.sum(z)
+        z = np.exp(x - np.max(x, axis=-1, keepdims=True))
+        return z / np.sum(z, axis=-1, keepdims=True)
 
     @staticmethod
     def matvec(matrix, vector):
@@ -67,7 +67,8 @@ class NumpyOps:
 
     @staticmethod
     def sum(x):
-        return np.sum(x)
+        """Sum over the last axis (the neuron axis; leading axes are time steps)."""
+        return np.sum(x, axis=-1)
 
     @staticmethod
     def zeros(n):
@@ -139,7 +140,7 @@ class TorchOps:
         return self.torch.mv(matrix, vector)
 
     def sum(self, x):
-        return self.torch.sum(x)
+        return self.torch.sum(x, dim=-1)
 
     def zeros(self, n):
         return self.torch.zeros(n, dtype=self.torch.float64)
