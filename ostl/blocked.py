@@ -80,7 +80,8 @@ class BlockCoefficients:
                 np.multiply(B[k + 1], mm[k + 1], out=B[k])
                 B[k] += w[k]
             P = np.ones((K, n))  # P[k] = mm[k+1] * ... * mm[K-1]: a reversed cumulative product
-            np.cumprod(mm[:0:-1], axis=0, out=P[-2::-1]) if K > 1 else None
+            if K > 1:
+                P[:-1] = np.cumprod(mm[:0:-1], axis=0)[::-1]
             self.B, self.P = B[..., None], P[..., None, None]
             self.carry_G = (B[0] * mm[0])[:, None]
             self.carry_Z = (P[0] * mm[0])[:, None, None]

@@ -180,12 +180,18 @@ class SNU(Cell):
     def derivatives(self, state_prev, y_prev, current, state, y, bias):
         (s_prev,) = state_prev
         (s,) = state
-        pre = current + self.decay * s_prev * (1.0 - y_prev)
-        g_prime = self.activation.derivative(pre)
         h_prime = self._h.derivative(s + bias)
+        decay = self.decay * (1.0 - y_prev)
+        reset = -self.decay * s_prev
+        if self.activation.name == "identity":  # g' = 1: skip the pre-activation
+            g_prime = np.ones_like(s)
+        else:
+            g_prime = self.activation.derivative(current + self.decay * s_prev * (1.0 - y_prev))
+            decay *= g_prime
+            reset *= g_prime
         return LocalDerivatives(
-            state_decay=(g_prime * self.decay * (1.0 - y_prev))[..., None, None],
-            reset_path=(-g_prime * self.decay * s_prev)[..., None],
+            state_decay=decay[..., None, None],
+            reset_path=reset[..., None],
             adaptation_path=np.zeros(s.shape + (1,)),
             input_gain=g_prime[..., None],
             output_gain=h_prime[..., None],

@@ -52,13 +52,18 @@ class PseudoDerivative:
 
 
 class TanhPseudo(PseudoDerivative):
-    """``psi(x) = 1 - tanh(x)^2`` (OSTTP, JSB)."""
+    """``psi(x) = 1 - tanh(x)^2`` (OSTTP, JSB).
+
+    Evaluated as ``4 e^{-2|x|} / (1 + e^{-2|x|})^2`` (= sech^2 x), which is the same
+    function without the cancellation of ``1 - tanh^2`` for large ``|x|`` and about
+    twice as fast in NumPy."""
 
     name = "tanh"
 
     def derivative(self, ops, x):
-        t = ops.tanh(x)
-        return 1.0 - t * t
+        e = ops.exp(-2.0 * ops.abs(x))
+        d = 1.0 + e
+        return 4.0 * e / (d * d)
 
 
 class FastSigmoidPseudo(PseudoDerivative):
