@@ -1,0 +1,100 @@
+"""Brian2 synapse models: plastic synapses that keep their own eligibility vector,
+readout synapses, and learning-signal (feedback) pathways.
+
+A plastic synapse ``i -> j`` of a layer of cells with state size ``d`` keeps
+
+* ``eligibility_vector`` (``eligibility_vector_v``, ``eligibility_vector_a`` for ALIF):
+  ``eps^t = J_j^t eps^{t-1} + c_j^t x_i^t`` (OSTL eq. 14; e-prop eq. 22, 27),
+* ``eligibility_trace`` ``e^t = q_j^t . eps^t`` (OSTL eq. 12; e-prop eq. 23, 28), filtered
+  with the readout leak when the readout is leaky (e-prop eq. 45),
+* ``gradient`` -- the sum of ``L_j^t e^t`` (deferred updates), and with online Adam its
+  moments.
+
+``J``, ``c``, ``q`` and ``L`` are variables of the postsynaptic neuron (see
+:mod:`brian2_ostl.cells`); ``x_i`` is the presynaptic output of the same step (feed-forward)
+or of the previous step (recurrent).
+"""
+
+from __future__ import annotations
+
+
+def _post(name):
+    try:
+        float(name)
+        return name
+    except ValueError:
+        return f"{name}_post"
+
+
+def eligibility_model(cell_tr, leak, optimizer_kind):
+    lines = [f"eligibility_vector{label} : 1" for label in cell_tr.state_labels]
+    lines.append("eligibility_trace : 1          # e = q . eps")
+    if leak:
+        lines.append("eligibility_trace_filtered : 1 # e filtered with the readout leak")
+    lines.append("gradient : 1                   # sum_t L e (the rule's estimate of dE/dw)")
+    text = "\n".join(lines) + "\n"
+    if optimizer_kind == "adam":
+        text += adam_state_model()
+    return text
+
+
+def eligibility_update(cell_tr, presynaptic):
+    """Statements advancing the eligibility vector and trace by one step."""
+    J, q, c = cell_tr.jacobian_names, cell_tr.output_gain_names, cell_tr.input_gain_names
+    labels = cell_tr.state_labels
+    d = len(labels)
+    code = []
+    for a in range(d):
+        terms = [f"{_post(J[a][b])}*eligibility_vector{labels[b]}" for b in range(d)]
+        if c[a] != "0.0":
+            terms.append(presynaptic if c[a] == "1.0" else f"{_post(c[a])}*{presynaptic}")
+        target = f"eligibility_vector{labels[a]}" if d == 1 else f"new_eligibility_vector{labels[a]}"
+        code.append(f"{target} = " + " + ".join(terms))
+    if d > 1:
+        code += [f"eligibility_vector{label} = new_eligibility_vector{label}" for label in labels]
+    code.append("eligibility_trace = " + " + ".join(
+        f"{_post(q[a])}*eligibility_vector{labels[a]}" for a in range(d)))
+    return "\n".join(code)
+
+
+def learning_update(trace, signal, leak, mode, optimizer, weight="w", state_prefix=""):
+    """``gradient += L e`` and, online, the optimiser step on ``weight``.
+
+    ``trace`` is the eligibility expression, ``signal`` the learning-signal expression."""
+    code = []
+    if leak:
+        code.append(f"{trace}_filtered = leak*{trace}_filtered + {trace}")
+        trace = f"{trace}_filtered"
+    code.append(f"step_gradient = {signal}*{trace}")
+    code.append("gradient += step_gradient")
+    if mode == "online":
+        code.append(optimizer_statements(optimizer, weight, state_prefix))
+    return "\n".join(code)
+
+
+def adam_state_model(prefix=""):
+    """Adam moments and bias-correction powers of one parameter (per synapse or neuron)."""
+    return "".join(f"{prefix}adam_{name} : 1\n" for name in ("m", "v", "beta1_power", "beta2_power"))
+
+
+def optimizer_statements(optimizer, weight, prefix=""):
+    """One optimiser step on ``weight`` with ``step_gradient`` (ostl.optim, in statements).
+    ``prefix`` names the Adam state of neuron-level parameters (``bias_adam_m``, ...),
+    which must not clash with the synapses' own."""
+    if optimizer.name == "sgd":
+        return f"{weight} = {weight} - learning_rate*step_gradient"
+    m, v, p1, p2 = (f"{prefix}adam_{n}" for n in ("m", "v", "beta1_power", "beta2_power"))
+    return f"""{m} = adam_beta1*{m} + (1 - adam_beta1)*step_gradient
+{v} = adam_beta2*{v} + (1 - adam_beta2)*step_gradient**2
+{p1} = {p1}*adam_beta1
+{p2} = {p2}*adam_beta2
+{weight} = {weight} - learning_rate*({m}/(1 - {p1}))/(sqrt({v}/(1 - {p2})) + adam_epsilon)"""
+
+
+def optimizer_namespace(optimizer):
+    if optimizer is None:
+        return {}
+    ns = {"learning_rate": optimizer.lr}
+    if optimizer.name == "adam":
+        ns.update(adam_beta1=optimizer.beta1, adam_beta2=optimizer.beta2, adam_epsilon=optimizer.eps)
+    return ns
