@@ -11,7 +11,7 @@ STAMP   = $(VENV)/.ostl-installed
 $(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c requirements/constraints.txt -e '.[test,bptt]'
+	$(PIP) install --quiet -c requirements/constraints.txt -e '.[test,bptt,brian2]'
 	touch $(STAMP)
 
 ## the main job: a short pattern-generation training demo on the reference engine

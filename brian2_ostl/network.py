@@ -134,10 +134,13 @@ class Brian2Network:
         b2 = self.b2
         if self.standalone:
             # cpp_standalone builds one project per device session: start a fresh one
-            if getattr(b2.get_device(), "has_been_run", False) or Brian2Network._active_standalone is not None:
-                b2.device.reinit()
-            b2.set_device("cpp_standalone", build_on_run=False,
-                          directory=self._directory or tempfile.mkdtemp(prefix="ostl-brian2-"))
+            from brian2.devices.device import all_devices
+
+            cpp = all_devices["cpp_standalone"]
+            if cpp.has_been_run or Brian2Network._active_standalone is not None:
+                cpp.reinit()
+            self._directory = self._directory or tempfile.mkdtemp(prefix="ostl-brian2-")
+            b2.set_device("cpp_standalone", build_on_run=False, directory=self._directory)
             Brian2Network._active_standalone = self
         else:
             b2.set_device("runtime")
@@ -213,7 +216,7 @@ class Brian2Network:
             self.net.store("initial")
         else:
             self.net.run(self.steps * b2.ms, namespace=self.namespace)
-            b2.device.build(run=False)
+            b2.device.build(directory=self._directory, run=False)
         self._built = True
 
     def _connect(self, syn, autapses=True):
@@ -376,9 +379,9 @@ ones_filtered = leak*ones_filtered + 1
                     names.append("eligibility_trace_filtered" if self.network.readout.leak else "eligibility_trace")
             if "weights" in self.record:
                 names.append("w")
-            if names:
-                monitors[name] = b2.StateMonitor(syn, names, record=True, when="end",
-                                                 name="mon_" + name.replace(".", "_"))
+            if names:  # explicit indices: standalone cannot resolve record=True for synapses
+                monitors[name] = b2.StateMonitor(syn, names, record=np.arange(len(self._indices[name][0])),
+                                                 when="end", name="mon_" + name.replace(".", "_"))
         return monitors
 
     # ------------------------------------------------------------------------------------
