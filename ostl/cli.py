@@ -95,7 +95,16 @@ def _build_trainer(args):
         optimizer["clip"] = args.clip
     return Trainer(task, network, rule, optimizer, mode=args.mode or "deferred",
                    batch_size=args.batch_size or defaults["batch_size"], seed=args.seed or 0,
-                   backend=args.backend or "reference", init=presets.INIT_DEFAULTS)
+                   backend=args.backend or "reference", init=presets.INIT_DEFAULTS,
+                   backend_options=_backend_options(args))
+
+
+def _backend_options(args):
+    if args.brian2_target is not None:
+        if args.backend != "brian2":
+            raise ParameterError("--brian2-target needs --backend brian2")
+        return {"target": args.brian2_target}
+    return None
 
 
 def cmd_train(args):
@@ -107,7 +116,7 @@ def cmd_train(args):
         conflicting = [f"--{o.replace('_', '-')}" for o in _NETWORK_OPTIONS if getattr(args, o) is not None]
         if conflicting:
             raise ParameterError(f"--resume restores the saved configuration; drop {', '.join(conflicting)}")
-        trainer = Trainer.load(args.resume, backend=args.backend)
+        trainer = Trainer.load(args.resume, backend=args.backend, backend_options=_backend_options(args))
         out = args.out or os.path.dirname(os.path.abspath(args.resume))
         iterations = args.iterations if args.iterations is not None else max(
             trainer.iteration, presets.TASK_DEFAULTS[trainer.task.name]["iterations"])
@@ -149,7 +158,10 @@ def make_parser():
 
     p = sub.add_parser("train", help="train a network on a task (the main job)")
     p.add_argument("--task", choices=["pattern_generation", "store_recall", "evidence_accumulation"])
-    p.add_argument("--backend", default=None, help="reference (default), brian2 or nest")
+    p.add_argument("--backend", default=None, choices=["reference", "brian2", "nest"],
+                   help="reference (default, NumPy), brian2 or nest")
+    p.add_argument("--brian2-target", choices=["cpp_standalone", "numpy", "cython"],
+                   help="Brian2 code generation target (default cpp_standalone)")
     p.add_argument("--rule", choices=[r for r in RULE_NAMES if r != "bptt"])
     p.add_argument("--feedback", choices=FEEDBACK_KINDS, help="override the rule's learning-signal kind")
     p.add_argument("--traces", choices=TRACE_KINDS, help="override the rule's eligibility-trace kind")

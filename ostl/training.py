@@ -66,7 +66,9 @@ def make_backend(name, **kwargs):
     if name not in BACKENDS:
         from .errors import BackendUnavailableError
 
-        raise BackendUnavailableError(f"backend {name!r} is not available in this installation")
+        extra = {"brian2": "pip install -e '.[brian2]' (Brian2 2.9, PyNN, Neo)",
+                 "nest": "pip install -e '.[nest]' (NEST 3.10, NESTML 9) and see README"}[name]
+        raise BackendUnavailableError(f"backend {name!r} is not available in this installation: {extra}")
     return BACKENDS[name](**kwargs)
 
 
@@ -84,7 +86,8 @@ class Trainer:
     """
 
     def __init__(self, task, network, rule, optimizer, mode="deferred", batch_size=1, seed=0,
-                 backend="reference", init=None, trainable=None, params=None, feedback=None):
+                 backend="reference", init=None, trainable=None, params=None, feedback=None,
+                 backend_options=None):
         self.task = make_task(task)
         self.network = network if isinstance(network, Network) else Network.from_spec(network)
         if self.network.n_in != self.task.n_in:
@@ -103,6 +106,7 @@ class Trainer:
         self.seed = check_int("seed", seed, minimum=0)
         self.init = dict(init or {})
         self.backend_name = backend
+        self.backend_options = dict(backend_options or {})
         self.trainable = None if trainable is None else sorted(trainable)
         if params is None:
             params = self.network.init_params(seed=self.seed, **self.init)
@@ -114,13 +118,14 @@ class Trainer:
         self.history = []
         self.backend = make_backend(backend, network=self.network, rule=self.rule, mode=self.mode,
                                     feedback=self.feedback, trainable=self.trainable,
-                                    optimizer=self.optimizer, params=self.params)
+                                    optimizer=self.optimizer, params=self.params, **self.backend_options)
 
     # -- configuration -------------------------------------------------------------------
     def config(self):
         return {"task": self.task.spec(), "network": self.network.spec(), "rule": self.rule.spec(),
                 "optimizer": self.optimizer.spec(), "mode": self.mode, "batch_size": self.batch_size,
-                "seed": self.seed, "backend": self.backend_name, "init": self.init, "trainable": self.trainable}
+                "seed": self.seed, "backend": self.backend_name, "backend_options": self.backend_options,
+                "init": self.init, "trainable": self.trainable}
 
     # -- training ------------------------------------------------------------------------
     def run_iteration(self):
@@ -193,7 +198,7 @@ class Trainer:
                 os.unlink(tmp)
 
     @classmethod
-    def load(cls, path, backend=None):
+    def load(cls, path, backend=None, backend_options=None):
         """Restore a trainer saved with :meth:`save` (optionally on another backend)."""
         try:
             data = np.load(path, allow_pickle=False)
@@ -214,7 +219,8 @@ class Trainer:
             trainer = cls(config["task"], config["network"], _rule_from_spec(config["rule"]),
                           config["optimizer"], mode=config["mode"], batch_size=config["batch_size"],
                           seed=config["seed"], backend=backend or config["backend"], init=config["init"],
-                          trainable=config["trainable"], params=params, feedback=feedback)
+                          trainable=config["trainable"], params=params, feedback=feedback,
+                          backend_options=backend_options if backend else config.get("backend_options"))
         except ParameterError as exc:
             raise ProblemFileError(f"checkpoint {path} is inconsistent: {exc}") from None
         trainer.optimizer.load_state_dict(opt_state)
