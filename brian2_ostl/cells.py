@@ -43,7 +43,9 @@ class Brian2Cell:
     jacobian_names = (("jacobian",),)
     output_gain_names = ("pseudo_derivative",)
     input_gain_names = ("input_gain",)
-    state_labels = ("",)  # suffixes of the synaptic eligibility-vector components
+    #: suffixes of the synaptic eligibility-vector components: ``eligibility_vector``
+    #: (the membrane/state component) and, for ALIF, ``eligibility_vector_a``
+    state_labels = ("",)
     neuron_param = None  # Brian2 name of the trainable per-neuron parameter
 
     def __init__(self, cell, trace_kind):
@@ -52,6 +54,19 @@ class Brian2Cell:
 
     def model(self):
         return COMMON_MODEL + self.extra_model()
+
+    def dynamic_variables(self):
+        """Per-trial state (zeroed at trial starts): every declared variable except
+        parameters, the trainable neuron parameter and the summed inputs."""
+        names = []
+        for line in self.model().splitlines():
+            line = line.split("#")[0].strip()
+            if ":" not in line or "(constant" in line:
+                continue
+            name = line.split(":")[0].strip()
+            if name not in ("input_current", "recurrent_current", "learning_signal", self.neuron_param):
+                names.append(name)
+        return names
 
     def namespace(self):
         return {}
@@ -184,7 +199,7 @@ class ALIFCell(Brian2Cell):
     jacobian_names = (("jacobian_vv", "jacobian_va"), ("jacobian_av", "jacobian_aa"))
     output_gain_names = ("pseudo_derivative", "pseudo_derivative_a")
     input_gain_names = ("1.0", "0.0")
-    state_labels = ("_v", "_a")
+    state_labels = ("", "_a")  # eligibility_vector (membrane component) and eligibility_vector_a
 
     def extra_model(self):
         return """

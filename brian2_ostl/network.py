@@ -1,18 +1,8 @@
 """Build and run an :class:`ostl.Network` as Brian2 objects, step for step like the
-reference engine (:mod:`ostl.online`).
-
-Schedule (all in Brian2's ``groups`` slot, ordered by ``order``; monitors in ``end``):
-
-====================  ===============================================================
-order                 what
-====================  ===============================================================
-0                     input neurons read ``x^t`` from a TimedArray
-10 (l+1)              synapses sum the input and recurrent currents of layer ``l``
-10 (l+1) + 5          layer ``l`` advances one step (cell statements, factors)
-10 (k+1) .. + 7       readout: currents, potential, output, loss, error
-1000 + depth          learning signals, top layer first, then down the layers
-2000                  synapses and neurons: traces, gradients, online updates
-====================  ===============================================================
+reference engine (:mod:`ostl.online`). The wiring and schedule are those of
+:mod:`brian2_ostl.circuit`; this module adds the input and target TimedArrays, the
+choice of code-generation target, recording, and the exchange of parameters,
+gradients and optimiser state with the reference engine's data structures.
 """
 
 from __future__ import annotations
@@ -29,12 +19,8 @@ from ostl.rules import make_rule
 from ostl.validation import check_choice, check_int
 
 from .cells import translate_cell
-from .synapses import (adam_state_model, eligibility_model, eligibility_update, learning_update, optimizer_namespace,
-                       optimizer_statements)
-
-ORDER_INPUT = 0
-ORDER_SIGNALS = 1000
-ORDER_LEARNING = 2000
+from .circuit import (ORDER_INPUT, LayerSpec, build_circuit, exact_ieee_compilation, layer_model,
+                      readout_model)
 TARGETS = ("numpy", "cython", "cpp_standalone")
 RECORDABLE = ("state", "output", "eligibility_vector", "eligibility_trace", "learning_signal", "weights")
 
@@ -45,17 +31,6 @@ def _brian2():
     except ImportError:  # pragma: no cover
         raise BackendUnavailableError("the Brian2 backend needs brian2: pip install 'Brian2==2.9.0'") from None
     return brian2
-
-
-def connection_indices(n_pre, n_post, autapses=True):
-    """``(i, j)`` of every synapse of an all-to-all ``Synapses.connect()`` in Brian2's
-    creation order (presynaptic index outer); without autapses ``i == j`` is skipped."""
-    i, j = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
-    i, j = i.ravel(), j.ravel()
-    if not autapses:
-        keep = i != j
-        i, j = i[keep], j[keep]
-    return i, j
 
 
 def check_supported(network, rule):
@@ -145,70 +120,32 @@ class Brian2Network:
         else:
             b2.set_device("runtime")
             b2.prefs.codegen.target = self.target
-        # IEEE arithmetic: Brian2's default -ffast-math reassociates sums and lets
-        # results drift from the reference engine; exactness is worth the few percent
-        # (and fused multiply-adds round differently from NumPy's separate operations)
-        b2.prefs.codegen.cpp.extra_compile_args_gcc = [
-            flag for flag in b2.prefs.codegen.cpp.extra_compile_args_gcc
-            if flag not in ("-ffast-math", "-ffp-contract=fast")] + ["-ffp-contract=off"]
+        exact_ieee_compilation(b2)
         b2.defaultclock.dt = 1 * b2.ms
         net, T = self.network, self.steps
-        self.namespace = {"leak": net.readout.leak}
-        self.namespace.update(optimizer_namespace(self.optimizer if self.mode == "online" else None))
+        self.namespace = {}
         self.input_values = b2.TimedArray(np.zeros((T, net.n_in)), dt=1 * b2.ms, name="input_values")
         self.target_values = b2.TimedArray(np.zeros((T, net.n_out)), dt=1 * b2.ms, name="target_values")
         self.mask_values = b2.TimedArray(np.zeros(T), dt=1 * b2.ms, name="mask_values")
         for arr in (self.input_values, self.target_values, self.mask_values):
             self.namespace[arr.name] = arr
-        objects = []
         self.input = b2.NeuronGroup(net.n_in, "x : 1  # input x^t", name="input_neurons")
         self.input.run_regularly("x = input_values(t, i)", when="groups", order=ORDER_INPUT)
-        objects.append(self.input)
-        self.layers, self.cells = [], []
-        self.synapses = {}  # parameter name -> Synapses
-        k = len(net.layers)
-        leak = net.readout.leak
-        optimizer_kind = self.optimizer.name if (self.mode == "online" and self.optimizer) else None
-        pre_group, pre_var = self.input, "x"
+        self.layers, self.cells, specs = [], [], []
         for index, layer in enumerate(net.layers):
-            prefix = net.prefix(index)
             cell_tr = translate_cell(layer.cell, self.rule.traces)
+            group = b2.NeuronGroup(layer.size, layer_model(cell_tr), name=f"layer{index}")
             self.cells.append(cell_tr)
-            model = cell_tr.model()
-            neuron_param = cell_tr.neuron_param
-            train_neuron = neuron_param is not None and f"{prefix}.{layer.cell.neuron_param}" in self.trainable
-            if train_neuron:
-                model += f"{neuron_param}_trace_filtered : 1\n{neuron_param}_gradient : 1\n"
-                if optimizer_kind == "adam":
-                    model += adam_state_model(f"{neuron_param}_")
-            group = b2.NeuronGroup(layer.size, model, name=f"layer{index}")
-            update = cell_tr.update()
-            if index == k - 1:  # the layer the readout reads: its filtered output
-                update += "output_filtered = leak*output_filtered + y\n"
-            group.run_regularly(update, when="groups", order=10 * (index + 1) + 5)
-            for name, value in cell_tr.initial_values().items():
-                setattr(group, name, value)
-            if train_neuron:
-                trace = f"{neuron_param}_eligibility_trace"
-                code = learning_update(trace, "learning_signal", leak, self.mode, self.optimizer,
-                                       weight=neuron_param, state_prefix=f"{neuron_param}_").replace("gradient +=", f"{neuron_param}_gradient +=")
-                if leak:
-                    code = code.replace(f"{trace}_filtered", f"{neuron_param}_trace_filtered")
-                group.run_regularly(code, when="groups", order=ORDER_LEARNING)
-            objects.append(group)
             self.layers.append(group)
-            # feed-forward synapses into this layer
-            chain = index > 0 and self.rule.feedback == "symmetric"
-            syn = self._plastic(pre_group, group, pre_var, "input_current", cell_tr, f"{prefix}.W", index,
-                                chain_down=chain)
-            objects.append(syn)
-            if layer.recurrent:
-                objects.append(self._plastic(group, group, "y", "recurrent_current", cell_tr, f"{prefix}.H",
-                                             index, recurrent=True, autapses=layer.autapses))
-            pre_group, pre_var = group, "y"
-        self.readout = self._readout(pre_group)
-        objects.extend(self.readout_objects)
-        objects.extend(self._feedback_pathways())
+            specs.append(LayerSpec(group, cell_tr, net.prefix(index), layer.cell.neuron_param, layer.recurrent,
+                                   layer.autapses))
+        self.readout = b2.NeuronGroup(net.n_out, readout_model(), name="readout")
+        circuit = build_circuit(b2, self.input, "values", specs, self.readout, net.readout, self.rule, self.trainable,
+                                self.feedback, self.mode, self.optimizer, self.namespace,
+                                verify_order=not self.standalone)
+        self.synapses, self._indices = circuit.synapses, circuit.indices
+        self.feedback_synapses = circuit.feedback_synapses
+        objects = [self.input, *self.layers, self.readout, *circuit.objects]
         self.monitors = self._monitors()
         objects.extend(self.monitors.values())
         self.net = b2.Network(objects)
@@ -218,141 +155,6 @@ class Brian2Network:
             self.net.run(self.steps * b2.ms, namespace=self.namespace)
             b2.device.build(directory=self._directory, run=False)
         self._built = True
-
-    def _connect(self, syn, autapses=True):
-        """All-to-all connection with known index order (checked against Brian2 at runtime)."""
-        syn.connect(condition=None if autapses else "i != j")
-        indices = connection_indices(len(syn.source), len(syn.target), autapses)
-        if not self.standalone and not (np.array_equal(syn.i[:], indices[0]) and np.array_equal(syn.j[:], indices[1])):
-            raise RuntimeError(f"unexpected synapse order in {syn.name}")  # pragma: no cover
-        return indices
-
-    def _plastic(self, source, target, pre_var, current, cell_tr, name, index, chain_down=False, recurrent=False,
-                 autapses=True):
-        b2 = self.b2
-        trainable = name in self.trainable
-        optimizer_kind = self.optimizer.name if (self.mode == "online" and self.optimizer) else None
-        model = f"w : 1  # synaptic weight\n{current}_post = w*{pre_var}_pre : 1 (summed)\n"
-        if trainable:
-            model += eligibility_model(cell_tr, self.network.readout.leak, optimizer_kind) + "\n"
-        if chain_down:
-            model += "learning_signal_pre = w*learning_signal_post*slope_post : 1 (summed)\n"
-        syn = b2.Synapses(source, target, model, name=name.replace(".", "_"))
-        self._indices[name] = self._connect(syn, autapses=not recurrent or autapses)
-        syn.summed_updaters[f"{current}_post"].order = 10 * (index + 1)
-        if chain_down:
-            syn.summed_updaters["learning_signal_pre"].order = ORDER_SIGNALS + (len(self.network.layers) - index)
-        if trainable:
-            presynaptic = "y_prev_pre" if recurrent else f"{pre_var}_pre"
-            code = eligibility_update(cell_tr, presynaptic) + "\n" + learning_update(
-                "eligibility_trace", "learning_signal_post", self.network.readout.leak, self.mode, self.optimizer)
-            syn.run_regularly(code, when="groups", order=ORDER_LEARNING)
-        self.synapses[name] = syn
-        return syn
-
-    def _readout(self, top):
-        b2 = self.b2
-        ro = self.network.readout
-        model = """
-potential : 1          # a^t = leak a^{t-1} + sum_j W_out y_j^t + b_out
-readout_input : 1      # sum_j W_out y_j^t, summed by the readout synapses
-bias : 1               # b_out
-output : 1             # readout output (linear, sigmoid or softmax of a)
-target : 1             # y*^t
-loss_mask : 1          # m^t
-error : 1              # delta^t = m^t (output - target) = dE^t/da^t
-step_loss : 1          # m^t E^t, this neuron's share
-loss : 1               # sum_t of step_loss
-normalizer : 1         # softmax: sum_k exp(a_k)
-ones_filtered : 1      # the readout bias's eligibility
-bias_gradient : 1
-"""
-        if ro.bias and "readout.b" in self.trainable and self.mode == "online" and self.optimizer.name == "adam":
-            model += adam_state_model("bias_")
-        group = b2.NeuronGroup(ro.size, model, name="readout")
-        order = 10 * (len(self.network.layers) + 1)
-        group.run_regularly("""
-potential = leak*potential + readout_input + bias
-target = target_values(t, i)
-loss_mask = mask_values(t)
-ones_filtered = leak*ones_filtered + 1
-""", when="groups", order=order + 5)
-        if ro.activation == "linear":
-            out = "output = potential\nstep_loss = loss_mask*0.5*(potential - target)**2"
-        elif ro.activation == "sigmoid":
-            out = ("output = 1/(1 + exp(-potential))\n"
-                   "step_loss = loss_mask*(target*log(1 + exp(-potential)) + (1 - target)*log(1 + exp(potential)))")
-        else:
-            out = ("output = exp(potential)/normalizer\n"
-                   "step_loss = -loss_mask*target*(potential - log(normalizer))")
-        group.run_regularly(out + "\nerror = loss_mask*(output - target)\nloss += step_loss",
-                            when="groups", order=order + 7)
-        objects = [group]
-        if ro.activation == "softmax":
-            norm = b2.Synapses(group, group, "normalizer_post = exp(potential_pre) : 1 (summed)",
-                               name="readout_normalizer")
-            self._connect(norm)
-            norm.summed_updaters["normalizer_post"].order = order + 6
-            objects.append(norm)
-        model = "w : 1  # readout weight W_out\nreadout_input_post = w*y_pre : 1 (summed)\n"
-        trainable = "readout.W" in self.trainable
-        if trainable:
-            model += "gradient : 1\n"
-            if self.mode == "online" and self.optimizer.name == "adam":
-                model += adam_state_model()
-        if self.rule.feedback == "symmetric":
-            model += "learning_signal_pre = w*error_post : 1 (summed)\n"
-        syn = b2.Synapses(top, group, model, name="readout_W")
-        self._indices["readout.W"] = self._connect(syn)
-        syn.summed_updaters["readout_input_post"].order = order
-        if self.rule.feedback == "symmetric":
-            syn.summed_updaters["learning_signal_pre"].order = ORDER_SIGNALS
-        if trainable:
-            code = "step_gradient = error_post*output_filtered_pre\ngradient += step_gradient\n"
-            if self.mode == "online":
-                code += optimizer_statements(self.optimizer, "w")
-            syn.run_regularly(code, when="groups", order=ORDER_LEARNING)
-        if ro.bias and "readout.b" in self.trainable:
-            code = "step_gradient = error*ones_filtered\nbias_gradient += step_gradient\n"
-            if self.mode == "online":
-                code += optimizer_statements(self.optimizer, "bias", "bias_")
-            group.run_regularly(code, when="groups", order=ORDER_LEARNING)
-        self.synapses["readout.W"] = syn
-        objects.append(syn)
-        self.readout_objects = objects
-        return group
-
-    def _feedback_pathways(self):
-        b2 = self.b2
-        kind, fb = self.rule.feedback, self.feedback
-        objects = []
-        k = len(self.network.layers)
-        self.feedback_synapses = {}
-
-        def pathway(source, target, name, expression, matrix, order):
-            syn = b2.Synapses(source, target, f"B : 1  # fixed feedback weight\n"
-                                              f"learning_signal_post = B*{expression} : 1 (summed)", name=name)
-            i, j = self._connect(syn)
-            syn.B = matrix[j, i]
-            syn.summed_updaters["learning_signal_post"].order = order
-            self.feedback_synapses[name] = syn
-            objects.append(syn)
-
-        if kind == "random":
-            pathway(self.readout, self.layers[-1], "feedback_readout", "error_pre", fb["feedback.readout"],
-                    ORDER_SIGNALS)
-            for index in range(k - 1, 0, -1):
-                pathway(self.layers[index], self.layers[index - 1], f"feedback_layer{index}",
-                        "learning_signal_pre*slope_pre", fb[f"feedback.layer{index}"], ORDER_SIGNALS + k - index)
-        elif kind == "random_direct":
-            for index in range(k):
-                pathway(self.readout, self.layers[index], f"feedback_layer{index}", "error_pre",
-                        fb[f"feedback.layer{index}"], ORDER_SIGNALS)
-        elif kind == "target_projection":
-            for index in range(k):
-                pathway(self.readout, self.layers[index], f"feedback_layer{index}", "loss_mask_pre*target_pre",
-                        fb[f"feedback.layer{index}"], ORDER_SIGNALS)
-        return objects
 
     def _monitors(self):
         b2 = self.b2

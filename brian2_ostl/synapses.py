@@ -3,7 +3,7 @@ readout synapses, and learning-signal (feedback) pathways.
 
 A plastic synapse ``i -> j`` of a layer of cells with state size ``d`` keeps
 
-* ``eligibility_vector`` (``eligibility_vector_v``, ``eligibility_vector_a`` for ALIF):
+* ``eligibility_vector`` (and ``eligibility_vector_a``, the adaptation component, for ALIF):
   ``eps^t = J_j^t eps^{t-1} + c_j^t x_i^t`` (OSTL eq. 14; e-prop eq. 22, 27),
 * ``eligibility_trace`` ``e^t = q_j^t . eps^t`` (OSTL eq. 12; e-prop eq. 23, 28), filtered
   with the readout leak when the readout is leaky (e-prop eq. 45),
@@ -57,8 +57,10 @@ def eligibility_update(cell_tr, presynaptic):
     return "\n".join(code)
 
 
-def learning_update(trace, signal, leak, mode, optimizer, weight="w", state_prefix=""):
-    """``gradient += L e`` and, online, the optimiser step on ``weight``.
+def learning_update(trace, signal, leak, mode, optimizer, weight="w", state_prefix="", gradient="gradient"):
+    """``gradient += L e`` and the optimiser step on ``weight``: every step (``online``),
+    at the last step of each trial (``trial``: deferred updates inside the simulation),
+    or never (``deferred``: the caller applies the summed gradient).
 
     ``trace`` is the eligibility expression, ``signal`` the learning-signal expression."""
     code = []
@@ -66,9 +68,11 @@ def learning_update(trace, signal, leak, mode, optimizer, weight="w", state_pref
         code.append(f"{trace}_filtered = leak*{trace}_filtered + {trace}")
         trace = f"{trace}_filtered"
     code.append(f"step_gradient = {signal}*{trace}")
-    code.append("gradient += step_gradient")
+    code.append(f"{gradient} += step_gradient")
     if mode == "online":
         code.append(optimizer_statements(optimizer, weight, state_prefix))
+    elif mode == "trial":
+        code.append(optimizer_statements(optimizer, weight, state_prefix, gradient=gradient, gated=True))
     return "\n".join(code)
 
 
@@ -77,18 +81,34 @@ def adam_state_model(prefix=""):
     return "".join(f"{prefix}adam_{name} : 1\n" for name in ("m", "v", "beta1_power", "beta2_power"))
 
 
-def optimizer_statements(optimizer, weight, prefix=""):
-    """One optimiser step on ``weight`` with ``step_gradient`` (ostl.optim, in statements).
-    ``prefix`` names the Adam state of neuron-level parameters (``bias_adam_m``, ...),
-    which must not clash with the synapses' own."""
+def optimizer_statements(optimizer, weight, prefix="", gradient=None, gated=False):
+    """One optimiser step on ``weight`` (ostl.optim, in statements).
+
+    With ``gated``, the step uses the summed ``gradient``, happens only at the last step
+    of a trial (``trial_end``), and then clears the sum; written as
+    ``g*(new) + (1 - g)*old`` so that it is exactly the reference optimiser's arithmetic
+    when it applies and exactly a no-op otherwise. ``prefix`` names the Adam state of
+    neuron-level parameters (``bias_adam_m``, ...), which must not clash with synapses'."""
+    g = gradient if gated else "step_gradient"
+
+    def assign(var, expression):
+        if not gated:
+            return f"{var} = {expression}"
+        return f"{var} = trial_end*({expression}) + (1 - trial_end)*{var}"
+
+    lines = ["trial_end = int((timestep(t, dt) + 1) % trial_steps == 0)"] if gated else []
     if optimizer.name == "sgd":
-        return f"{weight} = {weight} - learning_rate*step_gradient"
-    m, v, p1, p2 = (f"{prefix}adam_{n}" for n in ("m", "v", "beta1_power", "beta2_power"))
-    return f"""{m} = adam_beta1*{m} + (1 - adam_beta1)*step_gradient
-{v} = adam_beta2*{v} + (1 - adam_beta2)*step_gradient**2
-{p1} = {p1}*adam_beta1
-{p2} = {p2}*adam_beta2
-{weight} = {weight} - learning_rate*({m}/(1 - {p1}))/(sqrt({v}/(1 - {p2})) + adam_epsilon)"""
+        lines.append(assign(weight, f"{weight} - learning_rate*{g}"))
+    else:
+        m, v, p1, p2 = (f"{prefix}adam_{n}" for n in ("m", "v", "beta1_power", "beta2_power"))
+        lines += [assign(m, f"adam_beta1*{m} + (1 - adam_beta1)*{g}"),
+                  assign(v, f"adam_beta2*{v} + (1 - adam_beta2)*{g}**2"),
+                  assign(p1, f"{p1}*adam_beta1"),
+                  assign(p2, f"{p2}*adam_beta2"),
+                  assign(weight, f"{weight} - learning_rate*({m}/(1 - {p1}))/(sqrt({v}/(1 - {p2})) + adam_epsilon)")]
+    if gated:
+        lines.append(f"{gradient} = (1 - trial_end)*{gradient}")
+    return "\n".join(lines)
 
 
 def optimizer_namespace(optimizer):

@@ -1,0 +1,276 @@
+"""Simulator-independent PyNN declarations of the ostl cell and synapse types.
+
+Written the way :mod:`pyNN.standardmodels` declares its models: default parameters,
+units, recordable variables and a translation table. The native names and units are
+the same for every backend (dimensionless model quantities, times in ms), so one class
+serves ``pyNN.brian2`` and ``pyNN.nest``; each backend supplies only its translation of
+the equations (:mod:`pyNN_ostl.brian2`, :mod:`pyNN_ostl.nest`).
+
+Numeric values are PyNN parameters (per neuron / per connection, with units); model
+*choices* (activation, pseudo-derivative, learning rule, optimiser) are constructor
+options, validated by the reference engine's own classes (:mod:`ostl.cells`,
+:mod:`ostl.rules`) so that both layers accept exactly the same models.
+
+Cell types
+    :class:`SNU`, :class:`SoftResetSNU`, :class:`LIF`, :class:`ALIF` -- hidden layers;
+    :class:`Readout` -- the output/error population (holds the target and the loss).
+Synapse types
+    :class:`OSTLSynapse` (rules ``ostl``, ``ostl_no_h``, ``ostl_rnd``, ``osttp``),
+    :class:`EPropSynapse` (``eprop``) -- plastic, each connection keeps its eligibility
+    vector; :class:`ReadoutSynapse` -- hidden to readout, learns its exact gradient;
+    :class:`LearningSignalConnection` -- readout to hidden: the pathway that carries
+    learning signals (feedback weights ``B``), declared like any projection.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pyNN.parameters import Sequence
+from pyNN.standardmodels import StandardCellType, StandardSynapseType, build_translations
+
+from ostl import cells as ostl_cells
+from ostl.errors import ParameterError
+from ostl.optim import make_optimizer
+from ostl.rules import make_rule
+from ostl.validation import check_choice, check_positive, check_unit_interval_open
+
+
+def _identity_translations(names, times=()):
+    return build_translations(*[(name, name) for name in names])
+
+
+class _OSTLCellType(StandardCellType):
+    """Common behaviour of the hidden-layer cells."""
+
+    #: the reference-engine cell class and how PyNN parameters map onto it
+    ostl_class = None
+    #: receptor types: feed-forward input and recurrent input (self-projections)
+    receptor_types = ("excitatory", "recurrent")
+    conductance_based = False
+    injectable = False
+    #: native names of the per-step factors and traces recordable like state variables
+    factor_variables = ("learning_signal", "pseudo_derivative")
+
+    def __init__(self, **parameters):
+        self.options = {k: parameters.pop(k) for k in list(parameters) if k in self.option_defaults}
+        for key, value in self.option_defaults.items():
+            self.options.setdefault(key, value)
+        super().__init__(**parameters)
+        self.ostl_cell()  # validate options and parameter values now, before any simulation
+
+    def ostl_cell(self, parameters=None):
+        """The reference-engine cell for these (homogeneous) parameters."""
+        values = {}
+        ps = self.parameter_space if parameters is None else parameters
+        for name in self.cell_parameters:
+            value = ps[name]
+            if hasattr(value, "base_value"):
+                value = value.base_value
+            arr = np.asarray(value, dtype=float)
+            if arr.size > 1 and not np.all(arr == arr.flat[0]):
+                raise ParameterError(f"{name} must be the same for all neurons of a population")
+            values[name] = float(arr.flat[0]) if arr.size else float(arr)
+        return self.ostl_class(**values, **self.options)
+
+    @property
+    def state_variable_translations(self):
+        return build_translations(*[(name, name) for name in self.recordable if name != "spikes"])
+
+    @property
+    def post_synaptic_variables(self):
+        return {"excitatory": "input_current", "recurrent": "recurrent_current"}
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.parameter_space}, {self.options})"
+
+
+class SNU(_OSTLCellType):
+    """Spiking Neural Unit with full reset (OSTL eq. 1-2; Wozniak et al. 2020).
+
+    ``s = g(I + d s (1 - y))``, ``y = h(s + bias)``. Options: ``activation``
+    (identity, relu, leaky_relu), ``output`` (step = spiking SNU, sigmoid = sSNU),
+    ``pseudo`` (tanh, fast_sigmoid, piecewise_linear)."""
+
+    ostl_class = ostl_cells.SNU
+    default_parameters = {"decay": 0.8, "bias": 0.0}
+    cell_parameters = ("decay",)
+    option_defaults = {"activation": "identity", "output": "step", "pseudo": "tanh"}
+    units = {"s": "dimensionless", "y": "dimensionless", "learning_signal": "dimensionless",
+             "pseudo_derivative": "dimensionless"}
+    recordable = ["spikes", "s", "y", "learning_signal", "pseudo_derivative"]
+    default_initial_values = {"s": 0.0, "y": 0.0}
+    translations = _identity_translations(["decay", "bias"])
+    neuron_parameter = "bias"
+
+
+class SoftResetSNU(_OSTLCellType):
+    """SNU with soft reset (OSTTP eq. 3-4): ``s = I + d s - y threshold``,
+    ``y = h(s - threshold)``."""
+
+    ostl_class = ostl_cells.SoftResetSNU
+    default_parameters = {"decay": 0.9, "threshold": 1.0}
+    cell_parameters = ("decay",)
+    option_defaults = {"output": "step", "pseudo": "fast_sigmoid"}
+    units = SNU.units
+    recordable = ["spikes", "s", "y", "learning_signal", "pseudo_derivative"]
+    default_initial_values = {"s": 0.0, "y": 0.0}
+    translations = _identity_translations(["decay", "threshold"])
+    neuron_parameter = "threshold"
+
+    def ostl_cell(self, parameters=None):
+        cell = super().ostl_cell(parameters)
+        ps = self.parameter_space if parameters is None else parameters
+        thr = np.asarray(getattr(ps["threshold"], "base_value", ps["threshold"]), dtype=float)
+        if np.any(thr <= 0):
+            raise ParameterError(f"threshold must be in (0, inf), got {thr.min()}")
+        return cell
+
+
+class LIF(_OSTLCellType):
+    """e-prop's leaky integrate-and-fire neuron (Methods eq. 20-21), time constant in ms."""
+
+    ostl_class = ostl_cells.LIF
+    default_parameters = {"tau_m": 20.0, "v_th": 0.6}
+    cell_parameters = ("tau_m", "v_th")
+    option_defaults = {"pseudo": {"name": "piecewise_linear", "gamma": 0.3}}
+    units = {"v": "dimensionless", "y": "dimensionless", "learning_signal": "dimensionless",
+             "pseudo_derivative": "dimensionless"}
+    recordable = ["spikes", "v", "y", "learning_signal", "pseudo_derivative"]
+    default_initial_values = {"v": 0.0, "y": 0.0}
+    translations = build_translations(("tau_m", "tau_m"), ("v_th", "v_th"))
+    neuron_parameter = None
+
+
+class ALIF(_OSTLCellType):
+    """e-prop's LIF neuron with threshold adaptation (Methods eq. 20, 25-26)."""
+
+    ostl_class = ostl_cells.ALIF
+    default_parameters = {"tau_m": 20.0, "tau_a": 200.0, "beta": 1.8, "v_th": 0.6}
+    cell_parameters = ("tau_m", "tau_a", "beta", "v_th")
+    option_defaults = {"pseudo": {"name": "piecewise_linear", "gamma": 0.3}}
+    units = dict(LIF.units, a="dimensionless")
+    recordable = ["spikes", "v", "a", "y", "learning_signal", "pseudo_derivative"]
+    default_initial_values = {"v": 0.0, "a": 0.0, "y": 0.0}
+    translations = build_translations(("tau_m", "tau_m"), ("tau_a", "tau_a"), ("beta", "beta"), ("v_th", "v_th"))
+    neuron_parameter = None
+
+
+class Readout(StandardCellType):
+    """Readout/error population: ``a = leak a + sum_j W_out y_j + bias``, output
+    ``activation(a)`` and its canonical loss (linear: MSE, sigmoid: binary, softmax:
+    softmax cross-entropy), error ``m (output - target)``.
+
+    ``target``: one :class:`pyNN.parameters.Sequence` per readout neuron with the target
+    value of every time step from t = 0 (ms); ``loss_mask``: one Sequence (shared) of
+    per-step loss weights (default: 1 everywhere)."""
+
+    default_parameters = {"leak": 0.0, "bias": 0.0, "target": Sequence([]), "loss_mask": Sequence([])}
+    units = {"potential": "dimensionless", "output": "dimensionless", "error": "dimensionless",
+             "target": "dimensionless"}
+    recordable = ["potential", "output", "error", "target"]
+    default_initial_values = {"potential": 0.0}
+    receptor_types = ("excitatory",)
+    conductance_based = False
+    injectable = False
+    translations = _identity_translations(["leak", "bias", "target", "loss_mask"])
+    option_defaults = {"activation": "linear"}
+
+    def __init__(self, activation="linear", **parameters):
+        self.options = {"activation": check_choice("readout activation", activation,
+                                                   {"linear", "sigmoid", "softmax"})}
+        super().__init__(**parameters)
+        leak = np.asarray(getattr(self.parameter_space["leak"], "base_value", self.parameter_space["leak"]))
+        check_unit_interval_open("readout leak", float(np.ravel(leak)[0]))
+
+    @property
+    def state_variable_translations(self):
+        return build_translations(*[(name, name) for name in self.recordable])
+
+    @property
+    def post_synaptic_variables(self):
+        return {"excitatory": "readout_input"}
+
+
+class _PlasticSynapse(StandardSynapseType):
+    """Common options of the plastic synapse types: the update ``mode`` ('deferred': sum
+    ``L e`` over a trial and apply it at the trial's end; 'online': apply every step),
+    the ``optimizer`` ('sgd' or 'adam') and the ``trial_duration`` in ms (states and
+    traces are reset at every trial start; deferred updates are applied at its end)."""
+
+    default_parameters = {"weight": 0.0, "delay": None, "learning_rate": 0.01}
+    translations = build_translations(("weight", "w"), ("delay", "delay"), ("learning_rate", "learning_rate"))
+    rule_names = ()
+
+    def __init__(self, rule=None, mode="deferred", optimizer="adam", trial_duration=None, feedback=None,
+                 **parameters):
+        rule = rule or self.rule_names[0]
+        check_choice("rule", rule, set(self.rule_names))
+        self.rule = make_rule(rule, feedback=feedback)
+        self.mode = check_choice("mode", mode, {"deferred", "online"})
+        self.optimizer_name = check_choice("optimizer", optimizer, {"sgd", "adam"})
+        self.trial_duration = None if trial_duration is None else check_positive("trial_duration (ms)",
+                                                                                  trial_duration)
+        if self.mode == "deferred" and self.trial_duration is None:
+            raise ParameterError("mode 'deferred' needs trial_duration (ms): the update is applied at each "
+                                 "trial's end")
+        super().__init__(**parameters)
+        lr = np.asarray(getattr(self.parameter_space["learning_rate"], "base_value",
+                                self.parameter_space["learning_rate"]), dtype=float)
+        check_positive("learning_rate", float(np.ravel(lr)[0]))
+
+    def optimizer(self, learning_rate):
+        return make_optimizer({"name": self.optimizer_name, "lr": learning_rate})
+
+    def _get_minimum_delay(self):
+        from pyNN.brian2.simulator import state
+
+        return state.dt
+
+
+class OSTLSynapse(_PlasticSynapse):
+    """Plastic synapse of the OSTL family: ``rule`` is ``ostl`` (exact traces;
+    feed-forward projections), ``ostl_no_h`` (recurrent layers, traces without H),
+    ``ostl_rnd`` (random feedback) or ``osttp`` (target projection)."""
+
+    rule_names = ("ostl", "ostl_no_h", "ostl_rnd", "osttp")
+
+
+class EPropSynapse(_PlasticSynapse):
+    """e-prop synapse (Bellec et al. 2020): LIF/ALIF eligibility traces; ``feedback``
+    'symmetric' (default) or 'random'."""
+
+    rule_names = ("eprop",)
+
+
+class ReadoutSynapse(StandardSynapseType):
+    """Hidden to readout: ``readout_input += w y``; learns from its exact gradient
+    ``sum_t error^t ybar^t`` with the optimiser of the hidden layers."""
+
+    default_parameters = {"weight": 0.0, "delay": None}
+    translations = build_translations(("weight", "w"), ("delay", "delay"))
+
+    def _get_minimum_delay(self):
+        from pyNN.brian2.simulator import state
+
+        return state.dt
+
+
+class LearningSignalConnection(StandardSynapseType):
+    """Readout to hidden: carries the learning signal ``L_j = sum_k B_jk (error or
+    target)_k`` to the neurons of a hidden layer (neuromodulatory pathway). Its weights
+    are the feedback matrix ``B``; with ``feedback='symmetric'`` the current readout
+    weights are used instead (``B = W_out^T``, the transported weights) and the
+    projection's own weights are ignored."""
+
+    default_parameters = {"weight": 0.0, "delay": None}
+    translations = build_translations(("weight", "B"), ("delay", "delay"))
+
+    def __init__(self, feedback="symmetric", **parameters):
+        self.feedback = check_choice("feedback", feedback,
+                                     {"symmetric", "random", "random_direct", "target_projection"})
+        super().__init__(**parameters)
+
+    def _get_minimum_delay(self):
+        from pyNN.brian2.simulator import state
+
+        return state.dt
