@@ -115,8 +115,9 @@ def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, ru
     ``input_kind`` is ``'values'`` (the group has a per-step variable ``x``) or
     ``'events'`` (spike events). ``readout_spec`` is the ``ostl.network.Readout``.
     ``optimizer`` acts inside the simulation in ``online`` mode and, with
-    ``trial_steps``, at every trial's end in ``deferred`` mode. ``namespace`` receives
-    the constants the code refers to."""
+    ``trial_steps``, at every trial's end in ``deferred`` mode. ``namespace`` (a dict
+    shared with the groups, which must have been created with it) receives the
+    constants the code refers to; every object created here uses it."""
     circuit = Circuit()
     leak = readout_spec.leak
     in_sim = mode == "online" or trial_steps is not None
@@ -165,10 +166,10 @@ def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, ru
             group.run_regularly(code, when="groups", order=ORDER_LEARNING)
         chain = index > 0 and rule.feedback == "symmetric"
         _plastic(b2, circuit, connect, reset_on_trial_start, pre_group, group, pre_var, "input_current", cell_tr,
-                 f"{spec.prefix}.W", index, k, leak, update_mode, optimizer, trainable, chain_down=chain)
+                 f"{spec.prefix}.W", index, k, leak, update_mode, optimizer, trainable, namespace, chain_down=chain)
         if spec.recurrent:
             _plastic(b2, circuit, connect, reset_on_trial_start, group, group, "y", "recurrent_current", cell_tr,
-                     f"{spec.prefix}.H", index, k, leak, update_mode, optimizer, trainable, recurrent=True,
+                     f"{spec.prefix}.H", index, k, leak, update_mode, optimizer, trainable, namespace, recurrent=True,
                      autapses=spec.autapses)
         pre_group, pre_var = group, "y"
 
@@ -192,22 +193,23 @@ ones_filtered = leak*ones_filtered + 1
     reset_on_trial_start(readout, ["potential", "ones_filtered", "output", "error"])
     if readout_spec.activation == "softmax":
         norm = b2.Synapses(readout, readout, "normalizer_post = exp(potential_pre) : 1 (summed)",
-                           name=f"{readout.name}_normalizer")
+                           name=f"{readout.name}_normalizer", namespace=namespace,
+                           clock=readout.clock)
         connect(norm)
         norm.summed_updaters["normalizer_post"].order = order + 6
         circuit.objects.append(norm)
-    model = "w : 1  # readout weight W_out\nreadout_input_post = w*y_pre : 1 (summed)\ngradient : 1\n" \
+    model = "weight : 1  # readout weight W_out\nreadout_input_post = weight*y_pre : 1 (summed)\ngradient : 1\n" \
         + adam_state_model()
     if rule.feedback == "symmetric":
-        model += "learning_signal_pre = w*error_post : 1 (summed)\n"
+        model += "learning_signal_pre = weight*error_post : 1 (summed)\n"
     top = layers[-1].group
-    syn = b2.Synapses(top, readout, model, name=f"{readout.name}_W")
+    syn = b2.Synapses(top, readout, model, name=f"{readout.name}_W", namespace=namespace, clock=readout.clock)
     circuit.indices["readout.W"] = connect(syn)
     syn.summed_updaters["readout_input_post"].order = order
     if rule.feedback == "symmetric":
         syn.summed_updaters["learning_signal_pre"].order = ORDER_SIGNALS
     if "readout.W" in trainable:
-        syn.run_regularly(_gradient_code("error_post*output_filtered_pre", update_mode, optimizer, "w", "",
+        syn.run_regularly(_gradient_code("error_post*output_filtered_pre", update_mode, optimizer, "weight", "",
                                          "gradient"), when="groups", order=ORDER_LEARNING)
     circuit.synapses["readout.W"] = syn
     circuit.objects.append(syn)
@@ -220,10 +222,11 @@ ones_filtered = leak*ones_filtered + 1
     groups = [spec.group for spec in layers]
 
     def pathway(source, target, name, expression, matrix, signal_order):
-        syn = b2.Synapses(source, target, "B : 1  # fixed feedback weight\n"
-                                          f"learning_signal_post = B*{expression} : 1 (summed)", name=name)
+        syn = b2.Synapses(source, target, "weight : 1  # fixed feedback weight (the matrix B)\n"
+                                          f"learning_signal_post = weight*{expression} : 1 (summed)", name=name,
+                          namespace=namespace, clock=target.clock)
         i, j = connect(syn)
-        syn.B = matrix[j, i]
+        syn.weight = matrix[j, i]
         syn.summed_updaters["learning_signal_post"].order = signal_order
         circuit.feedback_synapses[name] = syn
         circuit.objects.append(syn)
@@ -241,6 +244,11 @@ ones_filtered = leak*ones_filtered + 1
         for index in range(k):
             pathway(readout, groups[index], f"feedback_layer{index}", "loss_mask_pre*target_pre",
                     feedback[f"feedback.layer{index}"], ORDER_SIGNALS)
+    # Adam's bias-correction powers start at beta^0 = 1 (clients with state override them)
+    for obj in [*(spec.group for spec in layers), readout, *circuit.synapses.values()]:
+        for name in obj.variables:
+            if name.endswith("adam_beta1_power") or name.endswith("adam_beta2_power"):
+                setattr(obj, name, 1.0)
     return circuit
 
 
@@ -254,21 +262,21 @@ def _gradient_code(step_gradient, update_mode, optimizer, weight, prefix, gradie
 
 
 def _plastic(b2, circuit, connect, reset_on_trial_start, source, target, pre_var, current, cell_tr, name, index, k,
-             leak, update_mode, optimizer, trainable, chain_down=False, recurrent=False, autapses=True):
+             leak, update_mode, optimizer, trainable, namespace, chain_down=False, recurrent=False, autapses=True):
     """A plastic projection with its own eligibility vectors."""
     events = pre_var is None
     activity = "presynaptic_activity" if events else f"{pre_var}_pre"
-    model = "w : 1  # synaptic weight\n"
+    model = "weight : 1  # synaptic weight\n"
     if events:
         model += "presynaptic_activity : 1  # 1 in the step after a presynaptic spike\n"
-    model += f"{current}_post = w*{activity} : 1 (summed)\n"
+    model += f"{current}_post = weight*{activity} : 1 (summed)\n"
     trained = name in trainable
     if trained:
         model += eligibility_model(cell_tr, leak, "adam")
     if chain_down:
-        model += "learning_signal_pre = w*learning_signal_post*slope_post : 1 (summed)\n"
+        model += "learning_signal_pre = weight*learning_signal_post*slope_post : 1 (summed)\n"
     syn = b2.Synapses(source, target, model, on_pre="presynaptic_activity = 1" if events else None,
-                      name=name.replace(".", "_"))
+                      name=name.replace(".", "_"), namespace=namespace, clock=target.clock)
     circuit.indices[name] = connect(syn, autapses=not recurrent or autapses)
     syn.summed_updaters[f"{current}_post"].order = 10 * (index + 1)
     if chain_down:
@@ -277,7 +285,7 @@ def _plastic(b2, circuit, connect, reset_on_trial_start, source, target, pre_var
     if trained:
         presynaptic = "y_prev_pre" if recurrent else activity
         code = eligibility_update(cell_tr, presynaptic) + "\n" + learning_update(
-            "eligibility_trace", "learning_signal_post", leak, update_mode, optimizer)
+            "eligibility_trace", "learning_signal_post", leak, update_mode, optimizer, weight="weight")
         reset_on_trial_start(syn, [f"eligibility_vector{label}" for label in cell_tr.state_labels]
                              + ["eligibility_trace"] + (["eligibility_trace_filtered"] if leak else []))
     if events:

@@ -129,17 +129,17 @@ class Brian2Network:
         self.mask_values = b2.TimedArray(np.zeros(T), dt=1 * b2.ms, name="mask_values")
         for arr in (self.input_values, self.target_values, self.mask_values):
             self.namespace[arr.name] = arr
-        self.input = b2.NeuronGroup(net.n_in, "x : 1  # input x^t", name="input_neurons")
+        self.input = b2.NeuronGroup(net.n_in, "x : 1  # input x^t", name="input_neurons", namespace=self.namespace)
         self.input.run_regularly("x = input_values(t, i)", when="groups", order=ORDER_INPUT)
         self.layers, self.cells, specs = [], [], []
         for index, layer in enumerate(net.layers):
             cell_tr = translate_cell(layer.cell, self.rule.traces)
-            group = b2.NeuronGroup(layer.size, layer_model(cell_tr), name=f"layer{index}")
+            group = b2.NeuronGroup(layer.size, layer_model(cell_tr), name=f"layer{index}", namespace=self.namespace)
             self.cells.append(cell_tr)
             self.layers.append(group)
             specs.append(LayerSpec(group, cell_tr, net.prefix(index), layer.cell.neuron_param, layer.recurrent,
                                    layer.autapses))
-        self.readout = b2.NeuronGroup(net.n_out, readout_model(), name="readout")
+        self.readout = b2.NeuronGroup(net.n_out, readout_model(), name="readout", namespace=self.namespace)
         circuit = build_circuit(b2, self.input, "values", specs, self.readout, net.readout, self.rule, self.trainable,
                                 self.feedback, self.mode, self.optimizer, self.namespace,
                                 verify_order=not self.standalone)
@@ -152,7 +152,7 @@ class Brian2Network:
         if not self.standalone:
             self.net.store("initial")
         else:
-            self.net.run(self.steps * b2.ms, namespace=self.namespace)
+            self.net.run(self.steps * b2.ms, namespace={})  # objects carry their own namespace
             b2.device.build(directory=self._directory, run=False)
         self._built = True
 
@@ -180,7 +180,7 @@ class Brian2Network:
                 if "eligibility_trace" in self.record:
                     names.append("eligibility_trace_filtered" if self.network.readout.leak else "eligibility_trace")
             if "weights" in self.record:
-                names.append("w")
+                names.append("weight")
             if names:  # explicit indices: standalone cannot resolve record=True for synapses
                 monitors[name] = b2.StateMonitor(syn, names, record=np.arange(len(self._indices[name][0])),
                                                  when="end", name="mon_" + name.replace(".", "_"))
@@ -207,18 +207,18 @@ class Brian2Network:
             self.namespace["target_values"] = b2.TimedArray(target, dt=1 * b2.ms, name="target_values")
             self.namespace["mask_values"] = b2.TimedArray(mask, dt=1 * b2.ms, name="mask_values")
             for name, syn in self.synapses.items():
-                syn.w = params[name][self._syn_j(name), self._syn_i(name)]
+                syn.weight = params[name][self._syn_j(name), self._syn_i(name)]
             self._set_neuron_params(params)
             for (obj, var), value in opt_state.items():
                 setattr(obj, var, value)
-            self.net.run(self.steps * b2.ms, namespace=self.namespace)
+            self.net.run(self.steps * b2.ms, namespace={})  # objects carry their own namespace
         else:
             if Brian2Network._active_standalone is not self:
                 raise ParameterError("this cpp_standalone network was superseded by a later cpp_standalone build "
                                      "in the same process (Brian2 keeps one standalone project per session)")
             run_args = {self.input_values: x, self.target_values: target, self.mask_values: mask}
             for name, syn in self.synapses.items():
-                run_args[syn.w] = params[name][self._syn_j(name), self._syn_i(name)]
+                run_args[syn.weight] = params[name][self._syn_j(name), self._syn_i(name)]
             for (group, var), value in self._neuron_param_values(params).items():
                 run_args[getattr(group, var)] = value
             for (obj, var), value in opt_state.items():
@@ -299,7 +299,7 @@ class Brian2Network:
             grads[name] = g
             if self.mode == "online":
                 w = np.zeros(shapes[name])
-                w[jj, ii] = np.asarray(syn.w[:])
+                w[jj, ii] = np.asarray(syn.weight[:])
                 new_params[name] = w
         for index, layer in enumerate(net.layers):
             pname = self.cells[index].neuron_param
@@ -379,5 +379,5 @@ class Brian2Network:
                 var = "eligibility_trace_filtered" if net.readout.leak else "eligibility_trace"
                 rec["eligibility_trace"][name] = dense(getattr(mon, var)[:])
             if "weights" in self.record:
-                rec["weights"][name] = dense(mon.w[:])
+                rec["weights"][name] = dense(mon.weight[:])
         return rec

@@ -57,7 +57,7 @@ def eligibility_update(cell_tr, presynaptic):
     return "\n".join(code)
 
 
-def learning_update(trace, signal, leak, mode, optimizer, weight="w", state_prefix="", gradient="gradient"):
+def learning_update(trace, signal, leak, mode, optimizer, weight="weight", state_prefix="", gradient="gradient"):
     """``gradient += L e`` and the optimiser step on ``weight``: every step (``online``),
     at the last step of each trial (``trial``: deferred updates inside the simulation),
     or never (``deferred``: the caller applies the summed gradient).
@@ -85,9 +85,9 @@ def optimizer_statements(optimizer, weight, prefix="", gradient=None, gated=Fals
     """One optimiser step on ``weight`` (ostl.optim, in statements).
 
     With ``gated``, the step uses the summed ``gradient``, happens only at the last step
-    of a trial (``trial_end``), and then clears the sum; written as
-    ``g*(new) + (1 - g)*old`` so that it is exactly the reference optimiser's arithmetic
-    when it applies and exactly a no-op otherwise. ``prefix`` names the Adam state of
+    of a trial (``trial_end``), and then clears the sum; written so that it is exactly
+    the reference optimiser's arithmetic when it applies and exactly a no-op otherwise
+    (state: ``g*(new) + (1 - g)*old``; weight: ``w - (g*rate)*step``). ``prefix`` names the Adam state of
     neuron-level parameters (``bias_adam_m``, ...), which must not clash with synapses'."""
     g = gradient if gated else "step_gradient"
 
@@ -97,15 +97,19 @@ def optimizer_statements(optimizer, weight, prefix="", gradient=None, gated=Fals
         return f"{var} = trial_end*({expression}) + (1 - trial_end)*{var}"
 
     lines = ["trial_end = int((timestep(t, dt) + 1) % trial_steps == 0)"] if gated else []
+    # the weight step: (rate*gate)*...; the gate also keeps every denominator non-zero
+    # on steps without an update (1 - beta^0 = 0); with gate 1 both are exact no-ops
+    rate = "(trial_end*learning_rate)" if gated else "learning_rate"
+    keep = " + (1 - trial_end)" if gated else ""
     if optimizer.name == "sgd":
-        lines.append(assign(weight, f"{weight} - learning_rate*{g}"))
+        lines.append(f"{weight} = {weight} - {rate}*{g}")
     else:
         m, v, p1, p2 = (f"{prefix}adam_{n}" for n in ("m", "v", "beta1_power", "beta2_power"))
         lines += [assign(m, f"adam_beta1*{m} + (1 - adam_beta1)*{g}"),
                   assign(v, f"adam_beta2*{v} + (1 - adam_beta2)*{g}**2"),
                   assign(p1, f"{p1}*adam_beta1"),
                   assign(p2, f"{p2}*adam_beta2"),
-                  assign(weight, f"{weight} - learning_rate*({m}/(1 - {p1}))/(sqrt({v}/(1 - {p2})) + adam_epsilon)")]
+                  f"{weight} = {weight} - {rate}*({m}/(1 - {p1}{keep}))/(sqrt({v}/(1 - {p2}{keep})) + adam_epsilon)"]
     if gated:
         lines.append(f"{gradient} = (1 - trial_end)*{gradient}")
     return "\n".join(lines)

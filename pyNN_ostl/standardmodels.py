@@ -39,6 +39,13 @@ def _identity_translations(names, times=()):
     return build_translations(*[(name, name) for name in names])
 
 
+def _state_translations(names):
+    """Recordable variables (dimensionless; pyNN.brian2 applies the transforms as
+    functions, so they are written as functions)."""
+    return build_translations(*[(name, name, (lambda n: lambda **p: p[n])(name), (lambda n: lambda **p: p[n])(name))
+                                for name in names])
+
+
 class _OSTLCellType(StandardCellType):
     """Common behaviour of the hidden-layer cells."""
 
@@ -74,11 +81,19 @@ class _OSTLCellType(StandardCellType):
 
     @property
     def state_variable_translations(self):
-        return build_translations(*[(name, name) for name in self.recordable if name != "spikes"])
+        return _state_translations([name for name in self.recordable if name != "spikes"])
 
     @property
     def post_synaptic_variables(self):
         return {"excitatory": "input_current", "recurrent": "recurrent_current"}
+
+    # pyNN.brian2 builds the group with celltype.brian2_model(n, celltype.eqs, **params)
+    eqs = None
+
+    def brian2_model(self, n, equations=None, **parameters):
+        from .brian2 import LayerGroup
+
+        return LayerGroup(self, n, parameters)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.parameter_space}, {self.options})"
@@ -98,7 +113,7 @@ class SNU(_OSTLCellType):
     units = {"s": "dimensionless", "y": "dimensionless", "learning_signal": "dimensionless",
              "pseudo_derivative": "dimensionless"}
     recordable = ["spikes", "s", "y", "learning_signal", "pseudo_derivative"]
-    default_initial_values = {"s": 0.0, "y": 0.0}
+    default_initial_values = {name: 0.0 for name in recordable if name != "spikes"}
     translations = _identity_translations(["decay", "bias"])
     neuron_parameter = "bias"
 
@@ -113,7 +128,7 @@ class SoftResetSNU(_OSTLCellType):
     option_defaults = {"output": "step", "pseudo": "fast_sigmoid"}
     units = SNU.units
     recordable = ["spikes", "s", "y", "learning_signal", "pseudo_derivative"]
-    default_initial_values = {"s": 0.0, "y": 0.0}
+    default_initial_values = {name: 0.0 for name in recordable if name != "spikes"}
     translations = _identity_translations(["decay", "threshold"])
     neuron_parameter = "threshold"
 
@@ -136,7 +151,7 @@ class LIF(_OSTLCellType):
     units = {"v": "dimensionless", "y": "dimensionless", "learning_signal": "dimensionless",
              "pseudo_derivative": "dimensionless"}
     recordable = ["spikes", "v", "y", "learning_signal", "pseudo_derivative"]
-    default_initial_values = {"v": 0.0, "y": 0.0}
+    default_initial_values = {name: 0.0 for name in recordable if name != "spikes"}
     translations = build_translations(("tau_m", "tau_m"), ("v_th", "v_th"))
     neuron_parameter = None
 
@@ -150,7 +165,7 @@ class ALIF(_OSTLCellType):
     option_defaults = {"pseudo": {"name": "piecewise_linear", "gamma": 0.3}}
     units = dict(LIF.units, a="dimensionless")
     recordable = ["spikes", "v", "a", "y", "learning_signal", "pseudo_derivative"]
-    default_initial_values = {"v": 0.0, "a": 0.0, "y": 0.0}
+    default_initial_values = {name: 0.0 for name in recordable if name != "spikes"}
     translations = build_translations(("tau_m", "tau_m"), ("tau_a", "tau_a"), ("beta", "beta"), ("v_th", "v_th"))
     neuron_parameter = None
 
@@ -168,7 +183,7 @@ class Readout(StandardCellType):
     units = {"potential": "dimensionless", "output": "dimensionless", "error": "dimensionless",
              "target": "dimensionless"}
     recordable = ["potential", "output", "error", "target"]
-    default_initial_values = {"potential": 0.0}
+    default_initial_values = {name: 0.0 for name in recordable}
     receptor_types = ("excitatory",)
     conductance_based = False
     injectable = False
@@ -184,21 +199,50 @@ class Readout(StandardCellType):
 
     @property
     def state_variable_translations(self):
-        return build_translations(*[(name, name) for name in self.recordable])
+        return _state_translations(self.recordable)
 
     @property
     def post_synaptic_variables(self):
         return {"excitatory": "readout_input"}
 
+    eqs = None
 
-class _PlasticSynapse(StandardSynapseType):
+    def brian2_model(self, n, equations=None, **parameters):
+        from .brian2 import ReadoutGroup
+
+        return ReadoutGroup(self, n, parameters)
+
+
+class _LearningSynapseType(StandardSynapseType):
+    """Base of the learning synapse types. For pyNN.brian2 a projection first gets a
+    placeholder ``Synapses`` object (these class attributes); the learning circuit
+    replaces it at the first run (:mod:`pyNN_ostl.brian2`)."""
+
+    #: learned weights are signed: PyNN's sign checks (for biophysical synapses) do not apply
+    parameter_checks = {}
+    eqs = "weight : 1\nlearning_rate : 1\n"
+    pre = "weight = weight"
+    post = None
+    initial_conditions = {}
+
+    def _set_target_type(self, weight_units):
+        """Called by pyNN.brian2 only: Brian2 takes delays as time quantities."""
+        from copy import deepcopy
+
+        from brian2 import ms
+
+        self.translations = deepcopy(type(self).translations)
+        self.translations["delay"] = build_translations(("delay", "delay", ms))["delay"]
+
+
+class _PlasticSynapse(_LearningSynapseType):
     """Common options of the plastic synapse types: the update ``mode`` ('deferred': sum
     ``L e`` over a trial and apply it at the trial's end; 'online': apply every step),
     the ``optimizer`` ('sgd' or 'adam') and the ``trial_duration`` in ms (states and
     traces are reset at every trial start; deferred updates are applied at its end)."""
 
-    default_parameters = {"weight": 0.0, "delay": None, "learning_rate": 0.01}
-    translations = build_translations(("weight", "w"), ("delay", "delay"), ("learning_rate", "learning_rate"))
+    default_parameters = {"weight": 0.0, "delay": 1.0, "learning_rate": 0.01}
+    translations = build_translations(("weight", "weight"), ("delay", "delay"), ("learning_rate", "learning_rate"))
     rule_names = ()
 
     def __init__(self, rule=None, mode="deferred", optimizer="adam", trial_duration=None, feedback=None,
@@ -221,10 +265,6 @@ class _PlasticSynapse(StandardSynapseType):
     def optimizer(self, learning_rate):
         return make_optimizer({"name": self.optimizer_name, "lr": learning_rate})
 
-    def _get_minimum_delay(self):
-        from pyNN.brian2.simulator import state
-
-        return state.dt
 
 
 class OSTLSynapse(_PlasticSynapse):
@@ -242,35 +282,27 @@ class EPropSynapse(_PlasticSynapse):
     rule_names = ("eprop",)
 
 
-class ReadoutSynapse(StandardSynapseType):
+class ReadoutSynapse(_LearningSynapseType):
     """Hidden to readout: ``readout_input += w y``; learns from its exact gradient
     ``sum_t error^t ybar^t`` with the optimiser of the hidden layers."""
 
-    default_parameters = {"weight": 0.0, "delay": None}
-    translations = build_translations(("weight", "w"), ("delay", "delay"))
-
-    def _get_minimum_delay(self):
-        from pyNN.brian2.simulator import state
-
-        return state.dt
+    default_parameters = {"weight": 0.0, "delay": 1.0}
+    translations = build_translations(("weight", "weight"), ("delay", "delay"))
 
 
-class LearningSignalConnection(StandardSynapseType):
+
+class LearningSignalConnection(_LearningSynapseType):
     """Readout to hidden: carries the learning signal ``L_j = sum_k B_jk (error or
     target)_k`` to the neurons of a hidden layer (neuromodulatory pathway). Its weights
     are the feedback matrix ``B``; with ``feedback='symmetric'`` the current readout
     weights are used instead (``B = W_out^T``, the transported weights) and the
     projection's own weights are ignored."""
 
-    default_parameters = {"weight": 0.0, "delay": None}
-    translations = build_translations(("weight", "B"), ("delay", "delay"))
+    default_parameters = {"weight": 0.0, "delay": 1.0}
+    translations = build_translations(("weight", "weight"), ("delay", "delay"))
 
     def __init__(self, feedback="symmetric", **parameters):
         self.feedback = check_choice("feedback", feedback,
                                      {"symmetric", "random", "random_direct", "target_projection"})
         super().__init__(**parameters)
 
-    def _get_minimum_delay(self):
-        from pyNN.brian2.simulator import state
-
-        return state.dt
