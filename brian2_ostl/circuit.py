@@ -109,11 +109,13 @@ class Circuit:
 
 
 def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, rule, trainable, feedback, mode,
-                  optimizer, namespace, trial_steps=None, verify_order=True):
+                  optimizer, namespace, trial_steps=None, verify_order=True, store_traces=()):
     """Add the learning machinery to existing groups.
 
     ``input_kind`` is ``'values'`` (the group has a per-step variable ``x``) or
     ``'events'`` (spike events). ``readout_spec`` is the ``ostl.network.Readout``.
+    ``store_traces`` names the plastic parameters whose eligibility trace is kept as
+    a synaptic variable (to record it); elsewhere it is a temporary of the step.
     ``optimizer`` acts inside the simulation in ``online`` mode and, with
     ``trial_steps``, at every trial's end in ``deferred`` mode. ``namespace`` (a dict
     shared with the groups, which must have been created with it) receives the
@@ -166,10 +168,12 @@ def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, ru
             group.run_regularly(code, when="groups", order=ORDER_LEARNING)
         chain = index > 0 and rule.feedback == "symmetric"
         _plastic(b2, circuit, connect, reset_on_trial_start, pre_group, group, pre_var, "input_current", cell_tr,
-                 f"{spec.prefix}.W", index, k, leak, update_mode, optimizer, trainable, namespace, chain_down=chain)
+                 f"{spec.prefix}.W", index, k, leak, update_mode, optimizer, trainable, namespace, store_traces,
+                 chain_down=chain)
         if spec.recurrent:
             _plastic(b2, circuit, connect, reset_on_trial_start, group, group, "y", "recurrent_current", cell_tr,
-                     f"{spec.prefix}.H", index, k, leak, update_mode, optimizer, trainable, namespace, recurrent=True,
+                     f"{spec.prefix}.H", index, k, leak, update_mode, optimizer, trainable, namespace, store_traces,
+                     recurrent=True,
                      autapses=spec.autapses)
         pre_group, pre_var = group, "y"
 
@@ -248,7 +252,7 @@ ones_filtered = leak*ones_filtered + 1
     for obj in [*(spec.group for spec in layers), readout, *circuit.synapses.values()]:
         for name in obj.variables:
             if name.endswith("adam_beta1_power") or name.endswith("adam_beta2_power"):
-                setattr(obj, name, 1.0)
+                setattr(obj, name, "1.0")  # a string expression also works in standalone mode
     return circuit
 
 
@@ -262,7 +266,8 @@ def _gradient_code(step_gradient, update_mode, optimizer, weight, prefix, gradie
 
 
 def _plastic(b2, circuit, connect, reset_on_trial_start, source, target, pre_var, current, cell_tr, name, index, k,
-             leak, update_mode, optimizer, trainable, namespace, chain_down=False, recurrent=False, autapses=True):
+             leak, update_mode, optimizer, trainable, namespace, store_traces, chain_down=False, recurrent=False,
+             autapses=True):
     """A plastic projection with its own eligibility vectors."""
     events = pre_var is None
     activity = "presynaptic_activity" if events else f"{pre_var}_pre"
@@ -272,7 +277,7 @@ def _plastic(b2, circuit, connect, reset_on_trial_start, source, target, pre_var
     model += f"{current}_post = weight*{activity} : 1 (summed)\n"
     trained = name in trainable
     if trained:
-        model += eligibility_model(cell_tr, leak, "adam")
+        model += eligibility_model(cell_tr, leak, "adam", store_trace=name in store_traces)
     if chain_down:
         model += "learning_signal_pre = weight*learning_signal_post*slope_post : 1 (summed)\n"
     syn = b2.Synapses(source, target, model, on_pre="presynaptic_activity = 1" if events else None,
@@ -287,7 +292,8 @@ def _plastic(b2, circuit, connect, reset_on_trial_start, source, target, pre_var
         code = eligibility_update(cell_tr, presynaptic) + "\n" + learning_update(
             "eligibility_trace", "learning_signal_post", leak, update_mode, optimizer, weight="weight")
         reset_on_trial_start(syn, [f"eligibility_vector{label}" for label in cell_tr.state_labels]
-                             + ["eligibility_trace"] + (["eligibility_trace_filtered"] if leak else []))
+                             + (["eligibility_trace"] if name in store_traces else [])
+                             + (["eligibility_trace_filtered"] if leak else []))
     if events:
         code += "\npresynaptic_activity = 0"
     if code:

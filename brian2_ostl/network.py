@@ -142,7 +142,8 @@ class Brian2Network:
         self.readout = b2.NeuronGroup(net.n_out, readout_model(), name="readout", namespace=self.namespace)
         circuit = build_circuit(b2, self.input, "values", specs, self.readout, net.readout, self.rule, self.trainable,
                                 self.feedback, self.mode, self.optimizer, self.namespace,
-                                verify_order=not self.standalone)
+                                verify_order=not self.standalone,
+                                store_traces=set(self.trainable) if "eligibility_trace" in self.record else ())
         self.synapses, self._indices = circuit.synapses, circuit.indices
         self.feedback_synapses = circuit.feedback_synapses
         objects = [self.input, *self.layers, self.readout, *circuit.objects]
@@ -154,6 +155,9 @@ class Brian2Network:
         else:
             self.net.run(self.steps * b2.ms, namespace={})  # objects carry their own namespace
             b2.device.build(directory=self._directory, run=False)
+            # leave Brian2's runtime device active for other code in this process; the
+            # built project is run through its own device object
+            b2.set_device("runtime")
         self._built = True
 
     def _monitors(self):
@@ -223,7 +227,9 @@ class Brian2Network:
                 run_args[getattr(group, var)] = value
             for (obj, var), value in opt_state.items():
                 run_args[getattr(obj, var)] = value
-            b2.device.run(run_args=run_args)
+            from brian2.devices.device import all_devices
+
+            all_devices["cpp_standalone"].run(run_args=run_args)
         return self._collect(params)
 
     def _syn_i(self, name):

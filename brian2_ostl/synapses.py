@@ -26,9 +26,12 @@ def _post(name):
         return f"{name}_post"
 
 
-def eligibility_model(cell_tr, leak, optimizer_kind):
+def eligibility_model(cell_tr, leak, optimizer_kind, store_trace=True):
+    """Per-synapse learning state. Without ``store_trace`` the trace ``e`` is a
+    temporary of the step (one value less to load and store per synapse)."""
     lines = [f"eligibility_vector{label} : 1" for label in cell_tr.state_labels]
-    lines.append("eligibility_trace : 1          # e = q . eps")
+    if store_trace:
+        lines.append("eligibility_trace : 1          # e = q . eps")
     if leak:
         lines.append("eligibility_trace_filtered : 1 # e filtered with the readout leak")
     lines.append("gradient : 1                   # sum_t L e (the rule's estimate of dE/dw)")

@@ -306,7 +306,8 @@ class Controller:
         input_pop = ff[id(layers[0])].pre
         circuit = build_circuit(b2, input_pop.brian2_group, "events", specs, readout_group, readout_spec, rule,
                                 trainable, self.feedback, syn_type.mode, optimizer, namespace,
-                                trial_steps=trial_steps, verify_order=True)
+                                trial_steps=trial_steps, verify_order=True,
+                                store_traces=self._stored_traces(ff, rec, layers))
         for group in [*(s.group for s in specs), readout_group]:
             group.namespace_dict.update({k: v for k, v in namespace.items() if k not in group.namespace_dict})
         net = simulator.state.network
@@ -337,6 +338,16 @@ class Controller:
         self.circuit = circuit
         self.rule, self.optimizer, self.layers, self.readout = rule, optimizer, layers, readout
         self._make_synapse_monitors(net)
+
+    def _stored_traces(self, ff, rec, layers):
+        """Parameters whose eligibility trace is recorded (kept as a synaptic variable)."""
+        names = set()
+        for index, pop in enumerate(layers):
+            for kind, table in (("W", ff), ("H", rec)):
+                p = table.get(id(pop))
+                if p is not None and "eligibility_trace" in self.synapse_records.get(p, ()):
+                    names.add(f"layer{index}.{kind}")
+        return names
 
     @staticmethod
     def _feedback_synapse_names(rule, layers, readout, feedback):

@@ -19,3 +19,11 @@ def test_reference_quickstart():
     assert deviation < 1e-9
     losses = [float(line.split()[-1]) for line in result.stdout.splitlines()[1:]]
     assert losses[-1] < losses[0]
+
+
+def test_brian2_example():
+    result = _example("brian2_pattern_generation.py", "--iterations", "25", "--show-equations")
+    assert result.returncode == 0, result.stderr
+    assert "eligibility_vector = jacobian_post*eligibility_vector + input_gain_post*x_pre" in result.stdout
+    line = result.stdout.strip().splitlines()[-1]
+    assert float(line.split()[-2].rstrip("x")) > 2.0  # mse improvement factor after 25 iterations
