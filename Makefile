@@ -6,12 +6,27 @@ PY      = $(VENV)/bin/python
 PIP     = $(VENV)/bin/pip
 STAMP   = $(VENV)/.ostl-installed
 
-.PHONY: demo test test-all bench clean
+.PHONY: demo test test-all bench clean system-deps
 
-$(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
+# Debian packages the NEST models need to compile against the pip NEST (headers)
+SYSTEM_PACKAGES = libboost-dev libltdl-dev libgsl-dev
+SYSTEM_HEADERS  = /usr/include/boost/version.hpp /usr/include/ltdl.h /usr/include/gsl/gsl_errno.h
+
+system-deps:
+	@missing=0; for h in $(SYSTEM_HEADERS); do [ -e $$h ] || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing $(SYSTEM_PACKAGES) (for the NEST models)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	  else \
+	    echo "note: the NEST models need: apt-get install -y $(SYSTEM_PACKAGES) (as root); NEST tests will be skipped"; \
+	  fi; \
+	fi
+
+$(STAMP): setup.cfg pyproject.toml requirements/constraints.txt | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c requirements/constraints.txt -e '.[test,bptt,brian2]'
+	$(PIP) install --quiet -c requirements/constraints.txt -e '.[test,bptt,brian2,nest]'
 	touch $(STAMP)
 
 ## the main job: a short pattern-generation training demo on the reference engine

@@ -68,6 +68,16 @@ def cmd_make_problem(args):
     return 0
 
 
+def cmd_build_nest(args):
+    try:
+        import nestml_models
+    except ImportError:  # pragma: no cover - the package ships with ostl
+        raise ParameterError("the nestml_models package is missing from this installation") from None
+    path = nestml_models.build(force=args.force, quiet=not args.verbose)
+    print(f"NEST module: {path}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------
 _NETWORK_OPTIONS = ("task", "rule", "feedback", "traces", "cell", "hidden", "recurrent", "steps", "batch_size",
                     "optimizer", "lr", "mode", "seed", "clip")
@@ -197,6 +207,11 @@ def make_parser():
     p.add_argument("problem")
     p.add_argument("--seed", type=int, default=0, help="seed of random feedback matrices")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("build-nest", help="generate and compile the NESTML models into a NEST module (cached)")
+    p.add_argument("--force", action="store_true", help="rebuild even if a cached module exists")
+    p.add_argument("--verbose", action="store_true", help="show NESTML's and the compiler's messages")
+    p.set_defaults(func=cmd_build_nest)
 
     p = sub.add_parser("make-problem", help="write a random problem file")
     p.add_argument("out")
