@@ -1,0 +1,69 @@
+"""Our ``eprop`` rule against NEST 3.10's own e-prop (``eprop_iaf_bsshslm_2020``,
+``eprop_readout_bsshslm_2020``, ``eprop_synapse_bsshslm_2020``) on the sine-wave regression
+of NEST's test-suite (``test_eprop_bsshslm_2020_plasticity.py::test_eprop_regression``).
+
+What must agree, and the documented differences (docs/nest_eprop.md):
+
+* our transcription of NEST's setting reproduces the loss values NEST ships;
+* without firing-rate regularisation (``c_reg = 0``; the reference engine has none) the
+  reference engine trains to NEST's readout, step for step, for every iteration, and computes
+  NEST's weight updates for every recurrent and readout synapse;
+* input synapses agree except those of input neurons whose first spike falls on the second
+  step of the sequence (a NEST bookkeeping effect, pinned here so that a change is noticed).
+"""
+
+import numpy as np
+import pytest
+
+nest = pytest.importorskip("nest")
+
+from nestml_models import native_eprop  # noqa: E402
+
+# NEST 3.10, testsuite/pytests/synapses/test_eprop_bsshslm_2020_plasticity.py, loss_nest_reference
+NEST_REFERENCE_LOSS = [101.964356999041, 103.466731126205, 103.340607074771, 103.680244037686,
+                       104.412775748752]
+N_ITER = 5
+
+
+@pytest.fixture(scope="module")
+def unregularised():
+    return native_eprop.run_nest(n_iter=N_ITER, c_reg=0.0), native_eprop.run_reference(n_iter=N_ITER)
+
+
+def test_transcribed_setting_reproduces_nest_reference_losses():
+    result = native_eprop.run_nest(n_iter=N_ITER, c_reg=300.0)
+    np.testing.assert_allclose(result["loss"], NEST_REFERENCE_LOSS, rtol=1e-11)
+
+
+def test_reference_engine_trains_to_nest_readout_step_for_step(unregularised):
+    nest_run, reference_run = unregularised
+    # every iteration's readout depends on all weight updates before it
+    np.testing.assert_allclose(reference_run["readout"], nest_run["readout"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(reference_run["loss"], nest_run["loss"], rtol=1e-12)
+    assert not np.allclose(nest_run["loss"], nest_run["loss"][0]), "no learning happened"
+
+
+def _first_updates():
+    """NEST's and the reference engine's first weight update (NEST applies an update at the
+    first presynaptic spike of the next interval; synapses whose presynaptic neuron stays
+    silent there keep it pending and are left out)."""
+    nest_run = native_eprop.run_nest(n_iter=2, c_reg=0.0)
+    reference_run = native_eprop.run_reference(n_iter=1)
+    initial = native_eprop.draw_data()
+    return {name: (nest_run[name] - initial[name], reference_run[name] - initial[name])
+            for name in ("w_in", "w_rec", "w_out")}
+
+
+def test_first_weight_update_equals_nest():
+    first_spike_at_step_1 = native_eprop.draw_data()["spikes"][1]
+    assert 0 < first_spike_at_step_1.sum() < 10
+    for name, (nest_update, reference_update) in _first_updates().items():
+        applied = nest_update != 0.0
+        assert applied.mean() > 0.5, name
+        error = np.abs(nest_update - reference_update) / np.abs(reference_update).max()
+        agreeing = applied.copy()
+        if name == "w_in":
+            # the documented difference, confined to inputs whose first spike is at step 1
+            assert error[:, first_spike_at_step_1].max() > 1e-6
+            agreeing[:, first_spike_at_step_1] = False
+        assert error[agreeing].max() < 1e-9, name
