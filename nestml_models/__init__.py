@@ -1,8 +1,14 @@
-"""NESTML models of the ostl cells for NEST, one model per file, and their build
-(:mod:`nestml_models.build`): ``snu_neuron``, ``soft_reset_snu_neuron``, ``lif_neuron``,
-``alif_neuron`` and ``readout_neuron``. Each neuron computes, besides its dynamics, the
-per-step factors (pseudo-derivative, Jacobian, input gain) that the eligibility vectors of
-its incoming plastic synapses need.
+"""NEST models of the ostl rules.
+
+* NESTML neurons, one model per file: ``snu_neuron``, ``soft_reset_snu_neuron``,
+  ``lif_neuron``, ``alif_neuron`` and ``readout_neuron``. Each computes, besides its
+  dynamics, the per-step factors (pseudo-derivative, Jacobian, input gain) that the
+  eligibility vectors of its incoming plastic synapses need.
+* The C++ learning layer (``cpp/``): ``<neuron>_learning`` models derived from the generated
+  neurons archive those factors and receive learning signals; ``ostl_synapse`` keeps its
+  eligibility vector and catches up at every presynaptic spike (docs/design.md#nest).
+* :mod:`nestml_models.build`: generation and compilation into one cached extension module.
+* :mod:`nestml_models.network`: an ostl network, rule and optimiser as a NEST network.
 """
 
 from .build import build, install, model_files

@@ -32,13 +32,21 @@ from ostl.errors import BackendUnavailableError
 MODULE_NAME = "ostlmodule"
 MODELS_DIR = Path(__file__).resolve().parent
 BUILD_FLAGS = "-Wall -fopenmp -O2 -std=c++20 -D_GLIBCXX_USE_CXX11_ABI=0"
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 APT_PACKAGES = "libboost-dev libltdl-dev libgsl-dev"
 REQUIRED_HEADERS = {"boost/version.hpp": "libboost-dev", "ltdl.h": "libltdl-dev", "gsl/gsl_errno.h": "libgsl-dev"}
 
 
+CPP_DIR = MODELS_DIR / "cpp"
+
+
 def model_files():
     return sorted(MODELS_DIR.glob("*.nestml"))
+
+
+def learning_sources():
+    """The C++ learning layer (plastic synapse, history, learning signals; see cpp/*.h)."""
+    return sorted(CPP_DIR.glob("*.h"))
 
 
 def _nest():
@@ -77,7 +85,7 @@ def cache_key():
     import pynestml
 
     digest = hashlib.sha256()
-    for path in model_files():
+    for path in model_files() + learning_sources():
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     for part in (nest.__version__ if hasattr(nest, "__version__") else str(nest.build_info.get("version", "")),
@@ -117,7 +125,7 @@ def _write_nest_config(directory):
 
 
 def neuron_synapse_pairs():
-    """No plastic synapse models yet: see the issue note and docs/design.md."""
+    """No NESTML synapses: plasticity is the C++ learning layer (cpp/, docs/design.md#nest)."""
     return []
 
 
@@ -159,7 +167,34 @@ def build(force=False, quiet=True):
     if missing:
         raise BackendUnavailableError(f"NESTML generated no code for {', '.join(missing)}; "
                                       f"NESTML's messages are in {root / 'build.log'}")
+    _add_learning_layer(work_dir_of(target), root / "build.log", quiet)
     return target
+
+
+def _add_learning_layer(generated, log_path, quiet):
+    """Compile the C++ learning layer into the NESTML-generated module.
+
+    The learning neurons derive from the generated classes, so their private sections
+    become protected; the module's ``initialize`` also registers the learning models. The
+    module is then rebuilt and reinstalled with NESTML's own CMake set-up."""
+    for path in learning_sources():
+        shutil.copy(path, generated / path.name)
+    for name in model_names():
+        header = generated / f"{name}.h"
+        header.write_text(header.read_text().replace("\nprivate:\n", "\nprotected:\n"))
+    module_cpp = generated / f"{MODULE_NAME}.cpp"
+    text = module_cpp.read_text()
+    anchor = "void ostlmodule::initialize()\n{\n"
+    if anchor not in text:
+        raise BackendUnavailableError(f"unexpected NESTML module file {module_cpp} (NESTML version?)")
+    text = text.replace(anchor, anchor + "    ostl::register_learning_models();\n")
+    text = text.replace('#include "nest_extension_interface.h"\n',
+                        '#include "nest_extension_interface.h"\n#include "ostl_learning_models.h"\n')
+    module_cpp.write_text(text)
+    with _captured_output(log_path, quiet, append=True):
+        status = os.system(f"cd '{generated}' && make -j{os.cpu_count() or 1} install")
+    if status != 0:
+        raise BackendUnavailableError(f"compiling the learning models failed; messages in {log_path}")
 
 
 def model_names():
@@ -177,7 +212,7 @@ def work_dir_of(target):
 
 
 @contextlib.contextmanager
-def _captured_output(log_path, quiet):
+def _captured_output(log_path, quiet, append=False):
     """Send this process's stdout/stderr (and those of cmake, make and the compiler it
     starts) to ``log_path`` while building, if ``quiet``."""
     if not quiet:
@@ -186,7 +221,7 @@ def _captured_output(log_path, quiet):
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
-    with open(log_path, "w") as log:
+    with open(log_path, "a" if append else "w") as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         try:

@@ -55,7 +55,7 @@ def _run_nest(module, net, params, x, target, keep_reset, threads=1):
     import nestml_models
 
     nest.ResetKernel()
-    nest.set_verbosity("M_ERROR")
+    nest.verbosity = nest.VerbosityLevel.ERROR
     nestml_models.install()
     nest.set(resolution=1.0, local_num_threads=threads)
     layer = net.layers[0]

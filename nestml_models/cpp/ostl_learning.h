@@ -1,0 +1,379 @@
+/*
+ *  ostl_learning.h -- event-based learning of the ostl rules in NEST.
+ *
+ *  The NESTML neurons of this directory compute, every step, the factors that the eligibility
+ *  vector of an incoming synapse needs (OSTL eq. 12-16, e-prop eq. 22-28; docs/equations.md):
+ *
+ *      eps^t = J^t eps^{t-1} + c^t x^t      eligibility vector (D = 1, or 2 for ALIF)
+ *      e^t   = q^t . eps^t                  eligibility trace
+ *      ebar^t = kappa ebar^{t-1} + e^t      trace filtered with the readout leak kappa
+ *      G    += L^t ebar^t                   gradient of the trial (deferred update)
+ *
+ *  A learning neuron keeps a short history of (J, c, q, L) per step (LearningHistory); a
+ *  plastic synapse keeps only its own state (SynapseLearningState) and catches up on the
+ *  history when a presynaptic spike arrives -- the organisation of NEST's e-prop models
+ *  (eprop_archiving_node, eprop_synapse). At the last step of every trial the synapse applies
+ *  the optimiser (SGD or Adam, ostl.optim's arithmetic) to its summed gradient.
+ *
+ *  Time. Every step is one NEST update (resolution 1 ms, delays 1 step). Trials of
+ *  ``trial_steps`` active updates start at ``first_step`` and are separated by
+ *  ``pause_steps`` silent updates. Learning signals reach a neuron two updates after the
+ *  step they belong to, so a spike arriving at update A can integrate the history up to
+ *  A - 3 only; later steps stay pending (bit mask). A pause of at least two steps lets the
+ *  last trial's update complete before the next trial's first spike is transmitted.
+ */
+
+#ifndef OSTL_LEARNING_H
+#define OSTL_LEARNING_H
+
+#include <cmath>
+#include <cstdint>
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <string>
+
+namespace ostl
+{
+
+//! Steps between a neuron's update and the arrival of its complete learning signal.
+constexpr long LEARNING_SIGNAL_LAG = 3;
+
+//! Smallest pause between trials that lets every deferred update complete in time.
+constexpr long MIN_PAUSE_STEPS = 2;
+
+//! Per-step factors of a neuron with a D-dimensional state.
+template < int D >
+struct StepFactors
+{
+  double jacobian[ D ][ D ] = {};     //!< J = ds^t / ds^{t-1}
+  double input_gain[ D ] = {};        //!< c = ds^t / dI^t
+  double output_gain[ D ] = {};       //!< q = dy^t / ds^t
+  double learning_signal = 0.0;       //!< L^t, summed from the learning-signal events
+};
+
+//! Optimiser settings shared by all synapses of a model (ostl.optim).
+struct OptimizerSettings
+{
+  bool adam = false;
+  double learning_rate = 0.0;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double epsilon = 1e-8;
+};
+
+//! Everything a plastic synapse keeps besides its weight.
+struct SynapseLearningState
+{
+  long processed_step = -1;              //!< last update index integrated
+  std::uint64_t pending_spikes = 0;      //!< bit k: a spike arrives at update processed_step + 1 + k
+  double eligibility_vector[ 2 ] = { 0.0, 0.0 };
+  double eligibility_trace_filtered = 0.0;
+  double gradient = 0.0;                 //!< sum of L ebar over the current trial
+  double adam_m = 0.0;
+  double adam_v = 0.0;
+  long optimizer_steps = 0;              //!< trials completed (Adam's bias correction)
+  long held_trial = -1;                  //!< trial whose history this synapse still needs (-1: none)
+
+  bool
+  is_idle() const
+  {
+    return pending_spikes == 0 and eligibility_vector[ 0 ] == 0.0 and eligibility_vector[ 1 ] == 0.0
+      and eligibility_trace_filtered == 0.0 and gradient == 0.0;
+  }
+};
+
+//! One optimiser step on ``weight`` with the summed gradient (ostl.optim.SGD / Adam).
+inline void
+apply_optimizer( const OptimizerSettings& opt, SynapseLearningState& s, double& weight )
+{
+  const double g = s.gradient;
+  ++s.optimizer_steps;
+  if ( opt.adam )
+  {
+    const double corr1 = 1.0 - std::pow( opt.beta1, static_cast< double >( s.optimizer_steps ) );
+    const double corr2 = 1.0 - std::pow( opt.beta2, static_cast< double >( s.optimizer_steps ) );
+    s.adam_m = opt.beta1 * s.adam_m + ( 1.0 - opt.beta1 ) * g;
+    s.adam_v = opt.beta2 * s.adam_v + ( 1.0 - opt.beta2 ) * g * g;
+    weight -= opt.learning_rate * ( s.adam_m / corr1 ) / ( std::sqrt( s.adam_v / corr2 ) + opt.epsilon );
+  }
+  else
+  {
+    weight -= opt.learning_rate * g;
+  }
+  s.gradient = 0.0;
+}
+
+//! Trial geometry of a neuron (its NESTML parameters).
+struct TrialGeometry
+{
+  long first_step = 0;
+  long trial_steps = 0;   //!< 0: one trial that never ends (no deferred update)
+  long pause_steps = 0;
+
+  long
+  period() const
+  {
+    return trial_steps + pause_steps;
+  }
+  //! Position of update ``t`` in its trial, or -1 outside a trial (before the start, in a pause).
+  long
+  phase( long t ) const
+  {
+    if ( t < first_step )
+    {
+      return -1;
+    }
+    if ( trial_steps == 0 )
+    {
+      return t - first_step;
+    }
+    const long p = ( t - first_step ) % period();
+    return p < trial_steps ? p : -1;
+  }
+  long
+  trial_of( long t ) const
+  {
+    return ( trial_steps == 0 or t < first_step ) ? 0 : ( t - first_step ) / period();
+  }
+  //! Last active update of the trial containing ``t`` (t must be in a trial).
+  long
+  trial_end( long t ) const
+  {
+    return first_step + trial_of( t ) * period() + trial_steps - 1;
+  }
+  //! First active update after ``t`` (t inside a pause or before the start).
+  long
+  next_trial_start( long t ) const
+  {
+    if ( t < first_step )
+    {
+      return first_step;
+    }
+    return first_step + ( trial_of( t ) + 1 ) * period();
+  }
+};
+
+/**
+ * Interface of a neuron that archives its factors for its incoming plastic synapses.
+ * ``ostl_synapse`` reaches it with one dynamic_cast at connection time.
+ */
+class LearningNode
+{
+public:
+  virtual ~LearningNode() = default;
+
+  //! Integrate the history into ``state`` up to ``until`` (inclusive, clipped to what is complete).
+  virtual void catch_up( SynapseLearningState& state, double& weight, long until, const OptimizerSettings& opt ) = 0;
+
+  //! Record a spike arriving at update ``arrival`` as pending input (after catch_up).
+  virtual void add_spike( SynapseLearningState& state, long arrival ) = 0;
+
+  //! Integrate what is complete without changing the neuron (for get_status).
+  virtual void catch_up_copy( SynapseLearningState& state, double& weight, const OptimizerSettings& opt ) const = 0;
+
+  //! Last update index whose learning signal is complete.
+  virtual long complete_step() const = 0;
+
+  virtual void register_plastic_synapse() = 0;
+};
+
+/**
+ * The history of per-step factors of one neuron and the replay of a synapse's state on it.
+ */
+template < int D >
+class LearningHistory
+{
+public:
+  TrialGeometry geometry;
+  double trace_filter = 0.0;   //!< kappa, the readout leak (0: unfiltered traces)
+
+  void
+  clear()
+  {
+    entries_.clear();
+    origin_ = 0;
+    holders_.clear();
+    last_step_ = -1;
+  }
+
+  //! Append the factors of update ``t`` (called once per update, in order).
+  StepFactors< D >&
+  append( long t )
+  {
+    if ( entries_.empty() )
+    {
+      origin_ = t;
+    }
+    last_step_ = t;
+    entries_.emplace_back();
+    if ( geometry.trial_steps > 0 and geometry.phase( t ) == 0 )
+    {
+      prune( t );
+    }
+    return entries_.back();
+  }
+
+  //! Add to the learning signal of update ``t`` (ignored outside the archived range).
+  void
+  add_learning_signal( long t, double value )
+  {
+    if ( t >= origin_ and t - origin_ < static_cast< long >( entries_.size() ) )
+    {
+      entries_[ t - origin_ ].learning_signal += value;
+    }
+  }
+
+  long
+  last_step() const
+  {
+    return last_step_;
+  }
+
+  //! Mark a spike arriving at update ``arrival`` as pending; from now on the synapse needs
+  //! the history from its next unprocessed step, so it registers with that trial.
+  void
+  add_spike( SynapseLearningState& s, long arrival )
+  {
+    const long offset = arrival - s.processed_step - 1;
+    if ( offset >= 0 and offset < 64 )
+    {
+      s.pending_spikes |= std::uint64_t( 1 ) << offset;
+      hold( s, s.processed_step + 1, true );
+    }
+  }
+
+  /**
+   * Advance ``s`` through updates processed_step + 1 .. until. Pending spikes are inputs
+   * x = 1 at their update; idle stretches are skipped without reading the history, except
+   * that every trial end still applies the optimiser (Adam moves with a zero gradient).
+   */
+  void
+  replay( SynapseLearningState& s, double& weight, long until, const OptimizerSettings& opt, bool update_holders )
+  {
+    long t = s.processed_step + 1;
+    while ( t <= until )
+    {
+      if ( s.is_idle() )
+      {
+        release( s, update_holders );
+        // nothing to integrate before the next trial end: apply the optimiser at trial ends only
+        if ( geometry.trial_steps == 0 )
+        {
+          t = until + 1;
+          break;
+        }
+        long phase = geometry.phase( t );
+        long end = phase >= 0 ? geometry.trial_end( t ) : geometry.trial_end( geometry.next_trial_start( t ) );
+        while ( end <= until )
+        {
+          apply_optimizer( opt, s, weight );
+          end += geometry.period();
+        }
+        t = until + 1;
+        break;
+      }
+      const long phase = geometry.phase( t );
+      const bool spike = s.pending_spikes & 1u;
+      s.pending_spikes >>= 1;
+      if ( phase < 0 )
+      {
+        // outside a trial: inputs are ignored and nothing is integrated
+        ++t;
+        continue;
+      }
+      hold( s, t, update_holders );
+      if ( phase == 0 )
+      {
+        s.eligibility_vector[ 0 ] = s.eligibility_vector[ 1 ] = 0.0;
+        s.eligibility_trace_filtered = 0.0;
+      }
+      if ( t >= origin_ )
+      {
+        integrate( s, entries_[ t - origin_ ], spike ? 1.0 : 0.0 );
+      }
+      if ( geometry.trial_steps > 0 and phase == geometry.trial_steps - 1 )
+      {
+        apply_optimizer( opt, s, weight );
+        s.eligibility_vector[ 0 ] = s.eligibility_vector[ 1 ] = 0.0;
+        s.eligibility_trace_filtered = 0.0;
+        release( s, update_holders );
+      }
+      ++t;
+    }
+    s.processed_step = std::max( s.processed_step, t - 1 );
+  }
+
+private:
+  std::deque< StepFactors< D > > entries_;
+  long origin_ = 0;
+  long last_step_ = -1;
+  std::map< long, long > holders_;   //!< trial -> synapses that still need its history
+
+  void
+  integrate( SynapseLearningState& s, const StepFactors< D >& f, double x ) const
+  {
+    double eps[ D ];
+    for ( int a = 0; a < D; ++a )
+    {
+      double value = 0.0;
+      for ( int b = 0; b < D; ++b )
+      {
+        value += f.jacobian[ a ][ b ] * s.eligibility_vector[ b ];
+      }
+      eps[ a ] = value + f.input_gain[ a ] * x;
+    }
+    double trace = 0.0;
+    for ( int a = 0; a < D; ++a )
+    {
+      s.eligibility_vector[ a ] = eps[ a ];
+      trace += f.output_gain[ a ] * eps[ a ];
+    }
+    s.eligibility_trace_filtered = trace_filter * s.eligibility_trace_filtered + trace;
+    s.gradient += f.learning_signal * s.eligibility_trace_filtered;
+  }
+
+  void
+  hold( SynapseLearningState& s, long t, bool update_holders )
+  {
+    if ( update_holders and s.held_trial < 0 )
+    {
+      s.held_trial = geometry.trial_of( t );
+      ++holders_[ s.held_trial ];
+    }
+  }
+
+  void
+  release( SynapseLearningState& s, bool update_holders )
+  {
+    if ( update_holders and s.held_trial >= 0 )
+    {
+      auto it = holders_.find( s.held_trial );
+      if ( it != holders_.end() and --( it->second ) <= 0 )
+      {
+        holders_.erase( it );
+      }
+      s.held_trial = -1;
+    }
+  }
+
+  //! Drop the history of trials that no synapse needs any more (at the start of trial of ``t``).
+  void
+  prune( long t )
+  {
+    long keep_from = geometry.first_step + geometry.trial_of( t ) * geometry.period();
+    if ( not holders_.empty() )
+    {
+      keep_from = std::min( keep_from, geometry.first_step + holders_.begin()->first * geometry.period() );
+    }
+    while ( origin_ < keep_from and not entries_.empty() )
+    {
+      entries_.pop_front();
+      ++origin_;
+    }
+  }
+};
+
+}  // namespace ostl
+
+#endif

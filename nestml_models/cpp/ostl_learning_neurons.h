@@ -1,0 +1,287 @@
+/*
+ *  ostl_learning_neurons.h -- learning versions of the NESTML neurons.
+ *
+ *  ``learning_neuron< Base, Factors >`` extends a NESTML-generated neuron (``Base``: the
+ *  dynamics, exactly as in the .nestml file) with what NESTML cannot express (see
+ *  docs/design.md#nest): after every update it archives the factors (J, c, q) that its
+ *  incoming ``ostl_synapse``s replay, and it receives learning signals as NEST's
+ *  ``LearningSignalConnectionEvent`` over ``eprop_learning_signal_connection`` (the
+ *  neuromodulatory pathway of NEST's e-prop). A readout (``Factors::is_readout``) archives
+ *  J = 0, c = q = 1 and its own error as learning signal for its incoming synapses, and sends
+ *  its error -- or, for OSTTP, its masked target -- to the hidden neurons every step.
+ *
+ *  Model names: ``<nestml name>_learning`` (snu_neuron_learning, ...). Extra parameters:
+ *  ``eligibility_filter`` (kappa, the readout leak that filters the eligibility traces) and,
+ *  for the readout, ``learning_signal`` ("error" or "target").
+ */
+
+#ifndef OSTL_LEARNING_NEURONS_H
+#define OSTL_LEARNING_NEURONS_H
+
+#include <string>
+#include <vector>
+
+#include "event_delivery_manager_impl.h"
+#include "exceptions.h"
+#include "kernel_manager.h"
+
+#include "ostl_learning.h"
+
+namespace ostl
+{
+
+//! Learning signals of update t arrive stamped t + this many steps (delay 1 from the readout,
+//! which sees a step one update later).
+constexpr long LEARNING_SIGNAL_STAMP_OFFSET = 2;
+
+template < class Base, class Factors >
+class learning_neuron : public Base, public LearningNode
+{
+public:
+  static constexpr int D = Factors::D;
+
+  learning_neuron()
+    : Base()
+  {
+  }
+
+  learning_neuron( const learning_neuron& n )
+    : Base( n )
+    , LearningNode()
+    , eligibility_filter_( n.eligibility_filter_ )
+    , send_target_( n.send_target_ )
+  {
+  }
+
+  using nest::Node::handle;
+  using nest::Node::handles_test_event;
+  using nest::Node::sends_secondary_event;
+  using Base::handle;
+  using Base::handles_test_event;
+
+  void
+  handle( nest::LearningSignalConnectionEvent& e ) override
+  {
+    const long stamp = e.get_stamp().get_steps();
+    long k = 0;
+    for ( auto it = e.begin(); it != e.end(); ++k )
+    {
+      const double value = e.get_weight() * e.get_coeffvalue( it );  // advances it
+      history_.add_learning_signal( stamp + k - LEARNING_SIGNAL_STAMP_OFFSET, value );
+    }
+  }
+
+  size_t
+  handles_test_event( nest::LearningSignalConnectionEvent&, size_t receptor_type ) override
+  {
+    if ( receptor_type != 0 )
+    {
+      throw nest::UnknownReceptorType( receptor_type, this->get_name() );
+    }
+    return 0;
+  }
+
+  void
+  sends_secondary_event( nest::LearningSignalConnectionEvent& ) override
+  {
+    if constexpr ( not Factors::is_readout )
+    {
+      throw nest::IllegalConnection( "only readout neurons send learning signals" );
+    }
+  }
+
+  void
+  get_status( Dictionary& d ) const override
+  {
+    Base::get_status( d );
+    d[ "eligibility_filter" ] = eligibility_filter_;
+    if constexpr ( Factors::is_readout )
+    {
+      d[ "learning_signal" ] = std::string( send_target_ ? "target" : "error" );
+    }
+  }
+
+  void
+  set_status( const Dictionary& d ) override
+  {
+    double filter = eligibility_filter_;
+    d.update_value( "eligibility_filter", filter );
+    if ( not( filter >= 0.0 and filter < 1.0 ) )
+    {
+      throw nest::BadProperty( "eligibility_filter must be in [0, 1) (the readout leak kappa)" );
+    }
+    bool send_target = send_target_;
+    if constexpr ( Factors::is_readout )
+    {
+      std::string kind = send_target_ ? "target" : "error";
+      d.update_value( "learning_signal", kind );
+      if ( kind != "error" and kind != "target" )
+      {
+        throw nest::BadProperty( "learning_signal must be 'error' or 'target' (OSTTP), got '" + kind + "'" );
+      }
+      send_target = kind == "target";
+    }
+    Base::set_status( d );
+    eligibility_filter_ = filter;
+    send_target_ = send_target;
+  }
+
+  // ---- LearningNode -------------------------------------------------------------------
+  void
+  catch_up( SynapseLearningState& s, double& weight, long until, const OptimizerSettings& opt ) override
+  {
+    history_.replay( s, weight, std::min( until, complete_step() ), opt, true );
+  }
+
+  void
+  add_spike( SynapseLearningState& s, long arrival ) override
+  {
+    history_.add_spike( s, arrival );
+  }
+
+  void
+  catch_up_copy( SynapseLearningState& s, double& weight, const OptimizerSettings& opt ) const override
+  {
+    // the replay does not change the history when it does not track holders
+    const_cast< LearningHistory< D >& >( history_ ).replay( s, weight, complete_step(), opt, false );
+  }
+
+  long
+  complete_step() const override
+  {
+    return history_.last_step() - ( Factors::is_readout ? 0 : LEARNING_SIGNAL_LAG - 1 );
+  }
+
+  void
+  register_plastic_synapse() override
+  {
+    ++plastic_synapses_;
+  }
+
+protected:
+  void
+  init_buffers_() override
+  {
+    Base::init_buffers_();
+    history_.clear();
+  }
+
+  void
+  pre_run_hook() override
+  {
+    Base::pre_run_hook();
+    history_.geometry.first_step = this->get_first_step();
+    history_.geometry.trial_steps = this->get_trial_steps();
+    history_.geometry.pause_steps = this->get_pause_steps();
+    history_.trace_filter = eligibility_filter_;
+    if ( plastic_synapses_ > 0 and this->get_trial_steps() > 0 and this->get_pause_steps() < MIN_PAUSE_STEPS )
+    {
+      throw nest::BadProperty( "pause_steps must be at least " + std::to_string( MIN_PAUSE_STEPS )
+        + " for a neuron with ostl_synapse inputs (the steps a learning signal needs to arrive), got "
+        + std::to_string( this->get_pause_steps() ) );
+    }
+  }
+
+  void
+  update( nest::Time const& origin, const long from, const long to ) override
+  {
+    std::vector< double > signal( to - from, 0.0 );
+    for ( long lag = from; lag < to; ++lag )
+    {
+      Base::update( origin, lag, lag + 1 );
+      const long t = origin.get_steps() + lag;
+      StepFactors< D >& f = history_.append( t );
+      Factors::read( *this, f );
+      if constexpr ( Factors::is_readout )
+      {
+        f.learning_signal = this->get_error();
+        signal[ lag - from ] = send_target_ ? this->get_mask_value() * this->get_target_value() : this->get_error();
+        if ( history_.geometry.phase( t ) < 0 )
+        {
+          signal[ lag - from ] = 0.0;
+        }
+      }
+    }
+    if constexpr ( Factors::is_readout )
+    {
+      nest::LearningSignalConnectionEvent event;
+      event.set_coeffarray( signal );
+      nest::kernel().event_delivery_manager.send_secondary( *this, event );
+    }
+  }
+
+private:
+  LearningHistory< D > history_;
+  double eligibility_filter_ = 0.0;
+  bool send_target_ = false;
+  long plastic_synapses_ = 0;
+};
+
+// ---- factor readers: which NESTML state variables are J, c, q ---------------------------
+
+struct SNUFactors
+{
+  static constexpr int D = 1;
+  static constexpr bool is_readout = false;
+  template < class N >
+  static void
+  read( const N& n, StepFactors< 1 >& f )
+  {
+    f.jacobian[ 0 ][ 0 ] = n.get_jacobian();
+    f.input_gain[ 0 ] = n.get_input_gain();
+    f.output_gain[ 0 ] = n.get_pseudo_derivative();
+  }
+};
+
+//! Soft-reset SNU and LIF: input gain 1.
+struct UnitGainFactors
+{
+  static constexpr int D = 1;
+  static constexpr bool is_readout = false;
+  template < class N >
+  static void
+  read( const N& n, StepFactors< 1 >& f )
+  {
+    f.jacobian[ 0 ][ 0 ] = n.get_jacobian();
+    f.input_gain[ 0 ] = 1.0;
+    f.output_gain[ 0 ] = n.get_pseudo_derivative();
+  }
+};
+
+struct ALIFFactors
+{
+  static constexpr int D = 2;
+  static constexpr bool is_readout = false;
+  template < class N >
+  static void
+  read( const N& n, StepFactors< 2 >& f )
+  {
+    f.jacobian[ 0 ][ 0 ] = n.get_jacobian_vv();
+    f.jacobian[ 0 ][ 1 ] = n.get_jacobian_va();
+    f.jacobian[ 1 ][ 0 ] = n.get_jacobian_av();
+    f.jacobian[ 1 ][ 1 ] = n.get_jacobian_aa();
+    f.input_gain[ 0 ] = 1.0;
+    f.input_gain[ 1 ] = 0.0;
+    f.output_gain[ 0 ] = n.get_pseudo_derivative();
+    f.output_gain[ 1 ] = n.get_pseudo_derivative_a();
+  }
+};
+
+//! Readout: dE/dW_out = sum_t delta^t ybar^t, i.e. J = 0, c = q = 1, L = delta.
+struct ReadoutFactors
+{
+  static constexpr int D = 1;
+  static constexpr bool is_readout = true;
+  template < class N >
+  static void
+  read( const N&, StepFactors< 1 >& f )
+  {
+    f.jacobian[ 0 ][ 0 ] = 0.0;
+    f.input_gain[ 0 ] = 1.0;
+    f.output_gain[ 0 ] = 1.0;
+  }
+};
+
+}  // namespace ostl
+
+#endif

@@ -1,0 +1,340 @@
+"""An ostl network, rule and optimiser as a NEST network that learns in NEST.
+
+:class:`NestNetwork` builds, from the same objects the reference engine takes
+(:class:`ostl.Network`, a rule, parameters, feedback matrices, an optimiser), a NEST network
+of the learning models of this package:
+
+* inputs: ``spike_generator`` -> ``parrot_neuron`` (one per input);
+* the hidden layer: ``<cell>_neuron_learning`` (SNU, soft-reset SNU, LIF, ALIF);
+* the readout: ``readout_neuron_learning`` with its target and loss mask from
+  ``step_current_generator``s;
+* plastic projections: ``ostl_synapse`` (inputs -> hidden, hidden -> hidden,
+  hidden -> readout), static ones ``static_synapse``;
+* learning signals: ``eprop_learning_signal_connection`` from every readout neuron to every
+  hidden neuron, weighted with the feedback matrix (``random``, ``random_direct``), the
+  readout weights (``symmetric``) or carrying the masked target (``target_projection``).
+
+Trials of ``T`` steps are separated by ``pause_steps`` silent steps, in which the deferred
+updates complete (docs/design.md#nest). :meth:`run_trial` simulates one trial (the training
+backend's unit); :meth:`run_trials` simulates many in one ``nest.Simulate``.
+
+Time: every connection has a delay of one step (1 ms at resolution 1 ms). Input step ``r`` of
+trial ``k`` reaches the hidden layer at update ``HIDDEN_FIRST_STEP + k * period + r``; the
+readout's trial starts one update later, so its step ``r`` sees the hidden step ``r``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ostl.cells import ALIF, LIF, SNU, SoftResetSNU
+from ostl.errors import ParameterError
+from ostl.network import Network
+from ostl.optim import make_optimizer
+from ostl.rules import make_rule
+from ostl.validation import check_int
+
+HIDDEN_FIRST_STEP = 2   # update index of the hidden layer's first trial step
+PAUSE_STEPS = 4         # >= 2 for the learning signals; 4 lets run_trial stop inside the pause
+TARGET_PORT, MASK_PORT = 0, 1   # receptor types of readout_neuron's continuous ports
+PSEUDO_CODES = {"tanh": 0, "fast_sigmoid": 1, "piecewise_linear": 2}
+ACTIVATION_CODES = {"identity": 0, "relu": 1, "leaky_relu": 2}
+
+
+def neuron_model(cell, keep_reset_path):
+    """NEST model name (without ``_learning``) and parameters of an ostl cell."""
+    pseudo = cell.pseudo.spec()
+    common = {"pseudo_gamma": pseudo.get("gamma", 0.3), "keep_reset_path": float(keep_reset_path)}
+    if isinstance(cell, (SNU, SoftResetSNU)):
+        common.update(pseudo=PSEUDO_CODES[pseudo["name"]], pseudo_slope=pseudo.get("slope", 100.0), decay=cell.decay)
+        if isinstance(cell, SNU):
+            common.update(activation=ACTIVATION_CODES[cell.activation.name],
+                          leak_alpha=getattr(cell.activation, "alpha", 0.01))
+            return "snu_neuron", common
+        return "soft_reset_snu_neuron", common
+    if isinstance(cell, ALIF):
+        return "alif_neuron", dict(common, tau_m=cell.tau_m, tau_a=cell.tau_a, beta=cell.beta, v_th=cell.v_th)
+    if isinstance(cell, LIF):
+        return "lif_neuron", dict(common, tau_m=cell.tau_m, v_th=cell.v_th)
+    raise ParameterError(f"cell {cell.kind!r} has no NEST model")
+
+
+def weight_names(network):
+    layer = network.layers[0]
+    return ["layer0.W"] + (["layer0.H"] if layer.recurrent else []) + ["readout.W"]
+
+
+def check_supported(network, rule, mode="deferred", optimizer=None, trainable=None):
+    """Refuse, before anything is built, what the NEST models cannot learn exactly."""
+    rule = make_rule(rule)
+    if rule.is_bptt:
+        raise ParameterError("rule 'bptt' is the autodiff oracle of the reference engine, not a simulator rule")
+    if len(network.layers) != 1 or not network.layers[0].stateful:
+        raise ParameterError("the NEST backend learns networks of one hidden layer of spiking cells "
+                             f"(got {len(network.layers)} layers); use the reference engine for deeper networks")
+    layer = network.layers[0]
+    if layer.recurrent and rule.traces == "exact":
+        raise ParameterError(
+            f"rule {rule.name!r} on a recurrent layer needs exact OSTL traces (O(n^4), not local to a synapse); "
+            "use the reference engine, or the local rules 'ostl_no_h' / 'eprop'")
+    if network.readout.activation == "softmax":
+        raise ParameterError("readout activation 'softmax' couples the readout neurons; the NEST readout "
+                             "supports 'linear' and 'sigmoid'")
+    if mode != "deferred":
+        raise ParameterError("mode must be 'deferred' on NEST: learning signals travel over delayed connections, "
+                             "so a per-step update cannot be exact; the weights change at every trial end")
+    if optimizer is not None and make_optimizer(optimizer).clip is not None:
+        raise ParameterError("gradient clipping needs the norm over all synapses, which no NEST synapse sees; "
+                             "use optimizer without clip on the NEST backend")
+    names = set(weight_names(network))
+    trainable = names if trainable is None else set(trainable)
+    fixed = sorted(trainable - names)
+    if fixed:
+        raise ParameterError(f"the NEST backend trains weights only ({', '.join(sorted(names))}); "
+                             f"{', '.join(fixed)} stay fixed: pass trainable without them")
+    return rule, trainable
+
+
+class NestNetwork:
+    """An ostl network learning in NEST (see the module docstring).
+
+    Parameters
+    ----------
+    network : ostl.Network (one hidden layer)
+    rule : rule name or :class:`ostl.rules.Rule`
+    params : dict of parameters as in the reference engine (biases stay fixed)
+    steps : trial length ``T``
+    feedback : dict of fixed feedback matrices (as :meth:`Rule.make_feedback` returns)
+    optimizer : ostl optimiser or spec (SGD or Adam; applied by every synapse at trial ends)
+    trainable : weight names to learn (default: all weights)
+    threads : NEST's ``local_num_threads``
+    record_outputs : record the readout output of every step (for metrics; costs time)
+    """
+
+    def __init__(self, network, rule, params, steps, feedback, optimizer, trainable=None, threads=1,
+                 record_outputs=True, pause_steps=PAUSE_STEPS):
+        self.network = network if isinstance(network, Network) else Network.from_spec(network)
+        self.optimizer = make_optimizer(optimizer)
+        self.rule, self.trainable = check_supported(self.network, rule, "deferred", self.optimizer, trainable)
+        self.steps = check_int("steps", steps, minimum=1)
+        self.pause_steps = check_int("pause_steps", pause_steps, minimum=PAUSE_STEPS)
+        self.threads = check_int("threads", threads, minimum=1)
+        self.params = self.network.check_params(params)
+        self.feedback = self.rule.check_feedback(self.network, feedback)
+        self.symmetric = self.rule.feedback == "symmetric"
+        self.record_outputs = bool(record_outputs)
+        self.trial = 0
+        self._build()
+
+    @property
+    def period(self):
+        return self.steps + self.pause_steps
+
+    # -- construction ----------------------------------------------------------------------
+    def _build(self):
+        os.environ.setdefault("PYNEST_QUIET", "1")
+        import nest
+
+        import nestml_models
+
+        self.nest = nest
+        nest.ResetKernel()
+        nest.verbosity = nest.VerbosityLevel.ERROR
+        nestml_models.install()
+        nest.set(resolution=1.0, local_num_threads=self.threads, print_time=False)
+        net, params, T = self.network, self.params, self.steps
+        layer, ro = net.layers[0], net.readout
+        model, cell_params = neuron_model(layer.cell, keep_reset_path=self.rule.traces != "eprop")
+        geometry = {"trial_steps": T, "pause_steps": self.pause_steps}
+        kappa = float(ro.leak)
+        self.inputs = nest.Create("spike_generator", net.n_in)
+        self.parrots = nest.Create("parrot_neuron", net.n_in)
+        nest.Connect(self.inputs, self.parrots, "one_to_one", {"delay": 1.0})
+        self.hidden = nest.Create(f"{model}_learning", layer.size,
+                                  dict(cell_params, first_step=HIDDEN_FIRST_STEP, eligibility_filter=kappa, **geometry))
+        if layer.cell.neuron_param is not None:
+            self.hidden.set({layer.cell.neuron_param: list(np.broadcast_to(layer.neuron_param(params, "layer0"),
+                                                                         layer.size).astype(float))})
+        readout_params = {"leak": kappa, "activation": {"linear": 0, "sigmoid": 1}[ro.activation], "use_mask": 1,
+                          "first_step": HIDDEN_FIRST_STEP + 1, "eligibility_filter": kappa,
+                          "learning_signal": "target" if self.rule.feedback == "target_projection" else "error"}
+        self.readout = nest.Create("readout_neuron_learning", ro.size, dict(readout_params, **geometry))
+        if ro.bias:
+            self.readout.set({"bias": list(params["readout.b"].astype(float))})
+        opt = self.optimizer
+        synapse = {"learning_rate": opt.lr, "optimizer": opt.name}
+        if opt.name == "adam":
+            synapse.update(adam_beta1=opt.beta1, adam_beta2=opt.beta2, adam_epsilon=opt.eps)
+        nest.SetDefaults("ostl_synapse", synapse)
+        self.projections = {}
+        self._connect("layer0.W", self.parrots, self.hidden, {"rule": "all_to_all"})
+        if layer.recurrent:
+            self._connect("layer0.H", self.hidden, self.hidden, {"rule": "all_to_all", "allow_autapses": layer.autapses})
+        self._connect("readout.W", self.hidden, self.readout, {"rule": "all_to_all"})
+        nest.Connect(self.readout, self.hidden, "all_to_all",
+                     {"synapse_model": "eprop_learning_signal_connection", "delay": 1.0,
+                      "weight": self._feedback_matrix()})
+        self.targets = nest.Create("step_current_generator", ro.size)
+        self.masks = nest.Create("step_current_generator", ro.size)
+        nest.Connect(self.targets, self.readout, "one_to_one", {"receptor_type": TARGET_PORT, "delay": 1.0})
+        nest.Connect(self.masks, self.readout, "one_to_one", {"receptor_type": MASK_PORT, "delay": 1.0})
+        # the readout's summed loss at the end of every trial (constant through the pause)
+        self.loss_recorder = nest.Create("multimeter", {"record_from": ["loss"], "interval": float(self.period),
+                                                        "offset": float(HIDDEN_FIRST_STEP + 1 + T)})
+        nest.Connect(self.loss_recorder, self.readout)
+        self.recorder = None
+        if self.record_outputs:
+            self.recorder = nest.Create("multimeter", {"record_from": ["output_value"], "interval": 1.0})
+            nest.Connect(self.recorder, self.readout)
+        self._loss_before = np.zeros(ro.size)
+
+    def _connect(self, name, pre, post, conn_spec):
+        nest = self.nest
+        plastic = name in self.trainable
+        weights = self.params[name]
+        nest.Connect(pre, post, conn_spec,
+                     {"synapse_model": "ostl_synapse" if plastic else "static_synapse", "delay": 1.0,
+                      "weight": weights})
+        self.projections[name] = (pre, post, "ostl_synapse" if plastic else "static_synapse")
+
+    def _feedback_matrix(self):
+        """Weight of the learning-signal connection readout k -> hidden j, shape (n_h, n_out)."""
+        kind = self.rule.feedback
+        if kind == "symmetric":
+            return self.params["readout.W"].T.copy()
+        key = "feedback.readout" if kind == "random" else "feedback.layer0"
+        return self.feedback[key].copy()
+
+    # -- running ---------------------------------------------------------------------------
+    def _schedule(self, x, target, mask, k):
+        """Set the generators for trial ``k`` (times in ms)."""
+        T = self.steps
+        start = HIDDEN_FIRST_STEP + k * self.period     # hidden update of step 0
+        spikes = np.asarray(x) > 0.5
+        for i, generator in enumerate(self.inputs):
+            times = np.nonzero(spikes[:, i])[0] + start - 1.0
+            generator.set(spike_times=times.astype(float))
+        # a continuous port is read at the end of the update: set one step early
+        times = np.arange(T) + start + 1 - 1.0
+        times = np.append(times, times[-1] + 1.0)
+        for j in range(self.network.n_out):
+            self.targets[j].set(amplitude_times=times, amplitude_values=np.append(target[:, j], 0.0))
+            self.masks[j].set(amplitude_times=times, amplitude_values=np.append(mask, 0.0))
+
+    def _check_trial(self, x, target, mask):
+        net = self.network
+        x, target, *rest = net.check_inputs(x, target, mask)
+        mask = rest[0] if rest else np.ones(x.shape[0])
+        if x.shape[0] != self.steps:
+            raise ParameterError(f"trial length must be {self.steps} steps (the network was built for it), "
+                                 f"got {x.shape[0]}")
+        if not np.all((x == 0.0) | (x == 1.0)):
+            raise ParameterError("the NEST backend takes binary spike input x (0 or 1 per step)")
+        return x, target, mask
+
+    def run_trial(self, x, target, mask=None):
+        """Simulate one trial (and the pause after it); returns (loss, outputs (T, n_out)).
+        The synapses apply their update at the trial's end."""
+        x, target, mask = self._check_trial(x, target, mask)
+        self._schedule(x, target, mask, self.trial)
+        # chunk boundaries sit two steps before a trial's first hidden update, so that the next
+        # trial's first input spike is still in the future
+        self.nest.Simulate(float(self.period))
+        loss, outputs = self._collect(self.trial)
+        self.trial += 1
+        if self.symmetric and "readout.W" in self.trainable:
+            # symmetric feedback: the learning-signal weights follow the readout weights
+            signals = self.nest.GetConnections(self.readout, self.hidden,
+                                               synapse_model="eprop_learning_signal_connection")
+            rows = np.asarray(signals.get("target")) - self.hidden[0].global_id
+            cols = np.asarray(signals.get("source")) - self.readout[0].global_id
+            signals.set(weight=self.weights()["readout.W"].T[rows, cols].tolist())
+        return loss, outputs
+
+    def run_trials(self, xs, targets, masks=None):
+        """Simulate several trials in one ``nest.Simulate`` (no outputs recorded); returns
+        the loss of each."""
+        if self.symmetric and "readout.W" in self.trainable:
+            raise ParameterError("symmetric feedback with a trained readout needs the feedback weights copied "
+                                 "after every trial: use run_trial, or feedback 'random'")
+        masks = [None] * len(xs) if masks is None else masks
+        checked = [self._check_trial(x, t, m) for x, t, m in zip(xs, targets, masks)]
+        T, n_trials = self.steps, len(checked)
+        start = HIDDEN_FIRST_STEP + self.trial * self.period
+        for i, generator in enumerate(self.inputs):
+            times = [np.nonzero(c[0][:, i] > 0.5)[0] + start + k * self.period - 1.0 for k, c in enumerate(checked)]
+            generator.set(spike_times=np.concatenate(times).astype(float))
+        times = np.concatenate([np.append(np.arange(T), T) + start + k * self.period for k in range(n_trials)])
+        for j in range(self.network.n_out):
+            self.targets[j].set(amplitude_times=times.astype(float), amplitude_values=np.concatenate(
+                [np.append(c[1][:, j], 0.0) for c in checked]))
+            self.masks[j].set(amplitude_times=times.astype(float), amplitude_values=np.concatenate(
+                [np.append(c[2], 0.0) for c in checked]))
+        self.nest.Simulate(float(n_trials * self.period))
+        self.trial += n_trials
+        self._loss_before = np.asarray(self.readout.get("loss"), dtype=float).reshape(-1)
+        if self.recorder is not None:
+            self.recorder.n_events = 0
+        return self.trial_losses()[-n_trials:]
+
+    def trial_losses(self):
+        """The loss of every trial simulated so far (summed over the readout neurons)."""
+        events = self.loss_recorder.get("events")
+        times = np.asarray(events["times"])
+        cumulative = np.zeros(self.trial)
+        for time, value in zip(times, np.asarray(events["loss"])):
+            k = int(round((time - (HIDDEN_FIRST_STEP + 1 + self.steps)) / self.period))
+            if 0 <= k < self.trial:
+                cumulative[k] += value
+        return np.diff(np.concatenate([[0.0], cumulative]))
+
+    def _collect(self, k, outputs=True):
+        loss_now = np.asarray(self.readout.get("loss"), dtype=float).reshape(-1)
+        loss = float(np.sum(loss_now - self._loss_before))
+        self._loss_before = loss_now
+        out = None
+        if outputs and self.recorder is not None:
+            events = self.recorder.get("events")
+            times = np.asarray(events["times"]).round().astype(int)
+            senders = np.asarray(events["senders"]) - self.readout[0].global_id
+            # readout update u is recorded at u + 1 ms; step r of trial k is u = first + k period + r
+            steps = times - 1 - (HIDDEN_FIRST_STEP + 1 + k * self.period)
+            keep = (steps >= 0) & (steps < self.steps)
+            out = np.zeros((self.steps, self.network.n_out))
+            out[steps[keep], senders[keep]] = np.asarray(events["output_value"])[keep]
+            self.recorder.n_events = 0
+        return loss, out
+
+    # -- state -----------------------------------------------------------------------------
+    def _connections(self, name):
+        """The projection's connections with their (post, pre) indices. NEST sorts
+        connections when a simulation starts, so the order is read together with the values."""
+        pre, post, model = self.projections[name]
+        conns = self.nest.GetConnections(pre, post, synapse_model=model)
+        rows = np.asarray(conns.get("target")) - post[0].global_id
+        cols = np.asarray(conns.get("source")) - pre[0].global_id
+        return conns, rows, cols
+
+    def weights(self):
+        """The current weights (each synapse caught up to its last complete step)."""
+        return {name: self.synapse_state(name, "weight", fill=self.params[name]) for name in self.projections}
+
+    def synapse_state(self, name, key, fill=None):
+        """A per-synapse quantity (``weight``, ``eligibility_vector``, ``gradient``, ``adam_m``,
+        ...) as a matrix (post, pre[, 2]); entries without a connection from ``fill`` (or 0)."""
+        conns, rows, cols = self._connections(name)
+        values = np.asarray(conns.get(key), dtype=float)
+        out = np.zeros(self.params[name].shape + values.shape[1:])
+        if fill is not None:
+            out[...] = fill
+        out[rows, cols] = values
+        return out
+
+    def set_synapse_state(self, name, **matrices):
+        """Set per-synapse quantities from (post, pre) matrices (e.g. the optimiser state)."""
+        conns, rows, cols = self._connections(name)
+        columns = {key: np.asarray(value)[rows, cols] for key, value in matrices.items()}
+        conns.set([{key: (int(v[n]) if key == "optimizer_steps" else float(v[n])) for key, v in columns.items()}
+                   for n in range(len(rows))])

@@ -1,0 +1,206 @@
+"""Learning in NEST (ostl_synapse + the learning neurons) equals the reference engine step
+for step: losses of every trial, the synapses' eligibility vectors and gradients during a
+trial, and the weights after every deferred update, for every local rule.
+
+The reference runs the same trials with ``OnlineLearner`` (deferred mode) and the same
+optimiser applied after each trial, training the weights only (NEST keeps biases fixed).
+"""
+
+import numpy as np
+import pytest
+
+nest = pytest.importorskip("nest")
+pytest.importorskip("pynestml")
+
+from ostl import ALIF, LIF, SNU, Layer, Network, Readout, SoftResetSNU  # noqa: E402
+from ostl.errors import BackendUnavailableError, ParameterError  # noqa: E402
+from ostl.online import OnlineLearner  # noqa: E402
+from ostl.optim import make_optimizer  # noqa: E402
+from ostl.rules import make_rule  # noqa: E402
+
+from .helpers import poisson_input  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def network_class():
+    import nestml_models
+    from nestml_models.network import NestNetwork
+
+    try:
+        nestml_models.build()
+    except BackendUnavailableError as exc:  # pragma: no cover - depends on the machine
+        pytest.skip(str(exc))
+    return NestNetwork
+
+
+CASES = {
+    # name: (cell, recurrent, rule, feedback kind or None, optimiser, readout leak)
+    "ostl-snu-feedforward": (SNU(decay=0.8, pseudo="tanh"), False, "ostl", None, {"name": "sgd", "lr": 0.02}, 0.6),
+    "ostl_no_h-snu-recurrent": (SNU(decay=0.7, activation="relu", pseudo="fast_sigmoid"), True, "ostl_no_h", None,
+                                {"name": "adam", "lr": 0.01}, 0.0),
+    "ostl_rnd-soft_snu": (SoftResetSNU(decay=0.9, pseudo="fast_sigmoid", threshold=0.8), False, "ostl_rnd", None,
+                          {"name": "sgd", "lr": 0.02}, 0.5),
+    "osttp-snu": (SNU(decay=0.8, pseudo="tanh"), False, "osttp", None, {"name": "adam", "lr": 0.01}, 0.6),
+    "eprop-lif-recurrent-random": (LIF(tau_m=15.0, v_th=0.5), True, "eprop", "random", {"name": "sgd", "lr": 0.02},
+                                   0.7),
+    "eprop-alif-recurrent": (ALIF(tau_m=15.0, tau_a=60.0, beta=0.4, v_th=0.5), True, "eprop", None,
+                             {"name": "adam", "lr": 0.01}, 0.7),
+    "ostl_no_h-alif-recurrent": (ALIF(tau_m=20.0, tau_a=80.0, beta=0.3, v_th=0.6), True, "ostl_no_h", "random",
+                                 {"name": "sgd", "lr": 0.02}, 0.0),
+}
+
+
+def _setup(case, seed, n_in=12, n_hidden=10, n_out=2, steps=120, n_trials=3):
+    cell, recurrent, rule_name, feedback_kind, optimizer, leak = CASES[case]
+    rng = np.random.default_rng(seed)
+    net = Network(n_in, [Layer(n_hidden, cell, recurrent=recurrent)], Readout(n_out, leak=leak))
+    params = net.init_params(seed=seed + 10, weight_scale=3.0)
+    if "layer0.bias" in params:
+        params["layer0.bias"] = rng.normal(-0.3, 0.2, size=n_hidden)
+    params["readout.b"] = rng.normal(size=n_out)
+    rule = make_rule(rule_name, feedback=feedback_kind)
+    feedback = rule.make_feedback(net, seed=seed + 20)
+    trials = [(poisson_input(rng, steps, n_in, prob=0.2), rng.normal(size=(steps, n_out)),
+               (rng.random(steps) < 0.9).astype(float)) for _ in range(n_trials)]
+    return net, params, rule, feedback, trials, optimizer
+
+
+def _weights(net):
+    return ["layer0.W"] + (["layer0.H"] if net.layers[0].recurrent else []) + ["readout.W"]
+
+
+def _reference(net, params, rule, feedback, trials, optimizer):
+    names = _weights(net)
+    learner = OnlineLearner(net, rule, params, feedback=feedback, trainable=names, block=1)
+    opt = make_optimizer(optimizer)
+    losses, weights = [], []
+    for x, target, mask in trials:
+        result = learner.run(x, target, mask)
+        losses.append(result.loss)
+        opt.step(learner.params, {k: result.grads[k] for k in names})
+        weights.append({k: learner.params[k].copy() for k in names})
+    return np.array(losses), weights
+
+
+def _assert_weights(nest_weights, reference_weights, rtol=1e-9):
+    for name, ref in reference_weights.items():
+        scale = np.abs(ref).max()
+        np.testing.assert_allclose(nest_weights[name], ref, rtol=0, atol=rtol * scale, err_msg=name)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_nest_learning_equals_reference(network_class, case, seed):
+    net, params, rule, feedback, trials, optimizer = _setup(case, seed)
+    ref_losses, ref_weights = _reference(net, params, rule, feedback, trials, optimizer)
+    sim = network_class(net, rule, params, steps=trials[0][0].shape[0], feedback=feedback, optimizer=optimizer)
+    for k, (x, target, mask) in enumerate(trials):
+        loss, outputs = sim.run_trial(x, target, mask)
+        np.testing.assert_allclose(loss, ref_losses[k], rtol=1e-9)
+        _assert_weights(sim.weights(), ref_weights[k])
+    moved = max(np.abs(ref_weights[-1][n] - params[n]).max() for n in ref_weights[-1])
+    assert moved > 1e-3, "the weights did not learn"
+
+
+def test_eligibility_vectors_and_gradients_during_a_trial(network_class):
+    """The synapses' own state, read in the middle of a trial, is the reference's."""
+    net, params, rule, feedback, trials, optimizer = _setup("eprop-alif-recurrent", 3, steps=100, n_trials=1)
+    x, target, mask = trials[0]
+    learner = OnlineLearner(net, rule, params, feedback=feedback, trainable=_weights(net), block=1)
+    record = learner.run(x, target, mask, record=("eligibility_vector", "gradient")).records
+    sim = network_class(net, rule, params, steps=100, feedback=feedback, optimizer=optimizer)
+    x, target, mask = sim._check_trial(x, target, mask)
+    sim._schedule(x, target, mask, 0)
+    from nestml_models.network import HIDDEN_FIRST_STEP
+
+    connected = {name: net.masks().get(name, np.ones(params[name].shape)) > 0 for name in ("layer0.W", "layer0.H")}
+    checked = 0
+    for stop in (40, 77):
+        # simulate so that hidden step ``stop`` is complete: updates up to stop + 2 + lag 2
+        nest.Simulate(float(HIDDEN_FIRST_STEP + stop + 3) - nest.biological_time)
+        for name in ("layer0.W", "layer0.H"):
+            on = connected[name]   # no autapses: the reference's diagonal has no synapse in NEST
+            eps = sim.synapse_state(name, "eligibility_vector")
+            ref = record["eligibility_vector"][name][stop]       # (post, state, pre)
+            for a in (0, 1):
+                np.testing.assert_allclose(eps[..., a][on], ref[:, a, :][on], rtol=0, atol=1e-9 * np.abs(ref).max())
+            grad = sim.synapse_state(name, "gradient")
+            ref_grad = np.sum(record["gradient"][name][:stop + 1], axis=0)   # per-step contributions
+            np.testing.assert_allclose(grad[on], ref_grad[on], rtol=0, atol=1e-9 * np.abs(ref_grad).max())
+            checked += int(np.abs(ref).max() > 0)
+    assert checked == 4
+
+
+def test_large_network_1000_steps(network_class):
+    """50 inputs, 50 recurrent ALIF neurons, 1000 steps, two trials with Adam."""
+    net, params, rule, feedback, trials, optimizer = _setup("eprop-alif-recurrent", 7, n_in=50, n_hidden=50,
+                                                             steps=1000, n_trials=2)
+    ref_losses, ref_weights = _reference(net, params, rule, feedback, trials, optimizer)
+    sim = network_class(net, rule, params, steps=1000, feedback=feedback, optimizer=optimizer, record_outputs=False)
+    for k, (x, target, mask) in enumerate(trials):
+        loss, _ = sim.run_trial(x, target, mask)
+        np.testing.assert_allclose(loss, ref_losses[k], rtol=1e-9)
+    _assert_weights(sim.weights(), ref_weights[-1])
+
+
+def test_many_trials_in_one_simulate_equal_trial_by_trial(network_class):
+    net, params, rule, feedback, trials, optimizer = _setup("eprop-lif-recurrent-random", 4, n_trials=4)
+    ref_losses, ref_weights = _reference(net, params, rule, feedback, trials, optimizer)
+    sim = network_class(net, rule, params, steps=trials[0][0].shape[0], feedback=feedback, optimizer=optimizer,
+                        record_outputs=False)
+    losses = sim.run_trials([t[0] for t in trials], [t[1] for t in trials], [t[2] for t in trials])
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-9)
+    _assert_weights(sim.weights(), ref_weights[-1])
+
+
+def test_two_threads_give_the_same_weights(network_class):
+    net, params, rule, feedback, trials, optimizer = _setup("eprop-lif-recurrent-random", 5)
+    results = []
+    for threads in (1, 2):
+        sim = network_class(net, rule, params, steps=trials[0][0].shape[0], feedback=feedback, optimizer=optimizer,
+                            threads=threads, record_outputs=False)
+        for x, target, mask in trials:
+            sim.run_trial(x, target, mask)
+        results.append(sim.weights())
+    for name in results[0]:
+        # learning signals from several readouts may arrive in another order: equal to rounding
+        np.testing.assert_allclose(results[1][name], results[0][name], rtol=0,
+                                   atol=1e-12 * np.abs(results[0][name]).max())
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"mode": "online"}, "mode must be 'deferred' on NEST"),
+    ({"readout": "softmax"}, "softmax"),
+    ({"clip": 1.0}, "gradient clipping"),
+    ({"trainable": ["layer0.W", "layer0.bias"]}, "trains weights only"),
+    ({"rule": "ostl", "recurrent": True}, "exact OSTL traces"),
+])
+def test_unsupported_settings_are_refused_before_building(change, message):
+    from nestml_models.network import check_supported
+
+    readout = Readout(2, activation=change.get("readout", "linear"))
+    net = Network(3, [Layer(4, SNU(), recurrent=change.get("recurrent", False))], readout)
+    optimizer = {"name": "sgd", "lr": 0.1, **({"clip": change["clip"]} if "clip" in change else {})}
+    with pytest.raises(ParameterError, match=message):
+        check_supported(net, change.get("rule", "ostl_rnd"), change.get("mode", "deferred"), optimizer,
+                        change.get("trainable"))
+
+
+def test_bad_trials_and_models_are_refused(network_class):
+    net, params, rule, feedback, trials, optimizer = _setup("ostl_rnd-soft_snu", 0, steps=30, n_trials=1)
+    sim = network_class(net, rule, params, steps=30, feedback=feedback, optimizer=optimizer)
+    x, target, mask = trials[0]
+    with pytest.raises(ParameterError, match="trial length must be 30"):
+        sim.run_trial(x[:20], target[:20])
+    with pytest.raises(ParameterError, match="binary spike input"):
+        sim.run_trial(x * 0.5, target)
+    # NEST's own checks, with the parameter and its range
+    with pytest.raises(nest.NESTErrors.BadProperty, match="optimizer must be 'sgd' or 'adam'"):
+        nest.SetDefaults("ostl_synapse", {"optimizer": "rmsprop"})
+    with pytest.raises(nest.NESTErrors.BadProperty, match="delay must be one simulation step"):
+        nest.Connect(sim.parrots[:1], sim.hidden[:1], "one_to_one", {"synapse_model": "ostl_synapse", "delay": 2.0})
+    with pytest.raises(nest.NESTErrors.IllegalConnection, match="target must be a learning neuron"):
+        nest.Connect(sim.parrots[:1], sim.parrots[1:2], "one_to_one", {"synapse_model": "ostl_synapse"})
+    sim.hidden.set(pause_steps=1)
+    with pytest.raises(nest.NESTErrors.BadProperty, match="pause_steps must be at least 2"):
+        nest.Simulate(1.0)
