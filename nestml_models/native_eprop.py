@@ -41,89 +41,111 @@ def _superimposed_sines(steps, periods):
     return signal / max(np.abs(signal).max(), 1e-6)
 
 
-def draw_data(seed=1):
+def draw_data(seed=1, n_in=N_IN, n_rec=N_REC, n_out=N_OUT, steps=STEPS):
     """Weights, input and target drawn exactly as NEST's test does (global numpy seed)."""
     np.random.seed(seed)
     f32 = np.float32
-    w_in = np.array(np.random.randn(N_IN, N_REC).T / np.sqrt(N_IN), dtype=f32)
-    w_rec = np.array(np.random.randn(N_REC, N_REC).T / np.sqrt(N_REC), dtype=f32)
+    w_in = np.array(np.random.randn(n_in, n_rec).T / np.sqrt(n_in), dtype=f32)
+    w_rec = np.array(np.random.randn(n_rec, n_rec).T / np.sqrt(n_rec), dtype=f32)
     np.fill_diagonal(w_rec, 0.0)
-    w_out = np.array(np.random.randn(N_REC, N_OUT).T / np.sqrt(N_REC), dtype=f32)
-    b_fb = np.array(np.random.randn(N_REC, N_OUT) / np.sqrt(N_REC), dtype=f32)
-    spikes = (np.random.rand(STEPS, N_IN) < 0.05)
+    w_out = np.array(np.random.randn(n_rec, n_out).T / np.sqrt(n_rec), dtype=f32)
+    b_fb = np.array(np.random.randn(n_rec, n_out) / np.sqrt(n_rec), dtype=f32)
+    spikes = (np.random.rand(steps, n_in) < 0.05)
     spikes[0] = False
-    target = _superimposed_sines(STEPS, [1000, 500, 333, 200])
+    target = _superimposed_sines(steps, [1000, 500, 333, 200])
     return {"w_in": w_in.astype(float), "w_rec": w_rec.astype(float), "w_out": w_out.astype(float),
             "b_fb": b_fb.astype(float), "spikes": spikes, "target": target}
 
 
-def run_nest(n_iter=5, c_reg=300.0, seed=1, threads=1):
-    """Simulate NEST's native e-prop; returns ``{'loss': (n_iter,), 'w_in', 'w_rec', 'w_out'}``
-    (weights after training, shaped (post, pre))."""
-    os.environ.setdefault("PYNEST_QUIET", "1")
-    import nest
+class NativeNetwork:
+    """NEST's native e-prop network of the setting (any size), built and ready to simulate
+    ``n_iter`` sequences of the frozen input. ``record``: a multimeter on the readout."""
 
-    data = draw_data(seed)
-    step = 1.0
     offset_gen, delays = 1.0, 3.0
-    total_offset = offset_gen + delays
-    task = n_iter * STEPS * step
-    nest.ResetKernel()
-    nest.set(eprop_learning_window=STEPS * step, eprop_reset_neurons_on_update=True,
-             eprop_update_interval=STEPS * step, print_time=False, resolution=step,
-             total_num_virtual_procs=threads)
-    rec_params = {"C_m": 1.0, "c_reg": c_reg, "E_L": 0.0, "f_target": 10.0, "flush_event_send_interval": STEPS * step,
-                  "I_e": 0.0, "regular_spike_arrival": False, "surrogate_gradient_function": "piecewise_linear",
-                  "surrogate_gradient_height": 0.3 / V_TH, "surrogate_gradient_width": 1.0 * V_TH, "t_ref": 0.0,
-                  "tau_m": TAU_M, "V_m": 0.0, "V_th": V_TH}
-    out_params = {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "loss": "mean_squared_error", "regular_spike_arrival": False,
-                  "tau_m": TAU_M, "V_m": 0.0}
-    gen_in = nest.Create("spike_generator", N_IN)
-    parrots = nest.Create("parrot_neuron", N_IN)
-    rec = nest.Create("eprop_iaf_bsshslm_2020", N_REC, rec_params)
-    out = nest.Create("eprop_readout_bsshslm_2020", N_OUT, out_params)
-    gen_target = nest.Create("step_rate_generator", N_OUT)
-    mm = nest.Create("multimeter", {"interval": step, "record_from": ["readout_signal", "target_signal"],
-                                    "start": total_offset, "stop": total_offset + task})
-    nest.SetDefaults("eprop_synapse_bsshslm_2020", {
-        "optimizer": {"type": "gradient_descent", "batch_size": 1, "eta": ETA, "Wmin": -100.0, "Wmax": 100.0},
-        "average_gradient": False})
-    base = {"synapse_model": "eprop_synapse_bsshslm_2020", "delay": step, "tau_m_readout": TAU_M}
-    nest.Connect(gen_in, parrots, "one_to_one", {"synapse_model": "static_synapse", "delay": step})
-    nest.Connect(parrots, rec, {"rule": "all_to_all", "allow_autapses": False}, dict(base, weight=data["w_in"]))
-    nest.Connect(rec, rec, {"rule": "all_to_all", "allow_autapses": False}, dict(base, weight=data["w_rec"]))
-    nest.Connect(rec, out, {"rule": "all_to_all", "allow_autapses": False}, dict(base, weight=data["w_out"]))
-    nest.Connect(out, rec, {"rule": "all_to_all", "allow_autapses": False},
-                 {"synapse_model": "eprop_learning_signal_connection_bsshslm_2020", "delay": step,
-                  "weight": data["b_fb"]})
-    nest.Connect(gen_target, out, "one_to_one", {"synapse_model": "rate_connection_delayed", "delay": step,
-                                                 "receptor_type": 2})
-    nest.Connect(mm, out, "all_to_all", {"synapse_model": "static_synapse", "delay": step})
-    starts = np.arange(0.0, task, STEPS * step) + offset_gen
-    times = np.arange(0.0, STEPS * step, step)
-    gen_in.set([{"spike_times": np.hstack([times[data["spikes"][:, i]] + s for s in starts]).astype(np.float32)}
-                for i in range(N_IN)])
-    gen_target.set({"amplitude_times": np.arange(0.0, task, step) + total_offset,
-                    "amplitude_values": np.tile(data["target"], n_iter)})
-    nest.Simulate(task + total_offset + step)
-    ev = mm.get("events")
+
+    def __init__(self, data, n_iter, c_reg=0.0, threads=1, record=True):
+        os.environ.setdefault("PYNEST_QUIET", "1")
+        import nest
+
+        self.nest, self.data, self.n_iter = nest, data, n_iter
+        steps, (n_rec, n_in) = len(data["target"]), data["w_in"].shape
+        n_out = data["w_out"].shape[0]
+        self.steps, step = steps, 1.0
+        total_offset = self.offset_gen + self.delays
+        task = n_iter * steps * step
+        nest.ResetKernel()
+        nest.set(eprop_learning_window=steps * step, eprop_reset_neurons_on_update=True,
+                 eprop_update_interval=steps * step, print_time=False, resolution=step,
+                 total_num_virtual_procs=threads)
+        rec_params = {"C_m": 1.0, "c_reg": c_reg, "E_L": 0.0, "f_target": 10.0, "flush_event_send_interval":
+                      steps * step, "I_e": 0.0, "regular_spike_arrival": False,
+                      "surrogate_gradient_function": "piecewise_linear", "surrogate_gradient_height": 0.3 / V_TH,
+                      "surrogate_gradient_width": 1.0 * V_TH, "t_ref": 0.0, "tau_m": TAU_M, "V_m": 0.0,
+                      "V_th": V_TH}
+        out_params = {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "loss": "mean_squared_error",
+                      "regular_spike_arrival": False, "tau_m": TAU_M, "V_m": 0.0}
+        gen_in = nest.Create("spike_generator", n_in)
+        self.parrots = nest.Create("parrot_neuron", n_in)
+        self.rec = nest.Create("eprop_iaf_bsshslm_2020", n_rec, rec_params)
+        self.out = nest.Create("eprop_readout_bsshslm_2020", n_out, out_params)
+        gen_target = nest.Create("step_rate_generator", n_out)
+        self.mm = None
+        if record:
+            self.mm = nest.Create("multimeter", {"interval": step, "record_from": ["readout_signal", "target_signal"],
+                                                 "start": total_offset, "stop": total_offset + task})
+        nest.SetDefaults("eprop_synapse_bsshslm_2020", {
+            "optimizer": {"type": "gradient_descent", "batch_size": 1, "eta": ETA, "Wmin": -100.0, "Wmax": 100.0},
+            "average_gradient": False})
+        base = {"synapse_model": "eprop_synapse_bsshslm_2020", "delay": step, "tau_m_readout": TAU_M}
+        nest.Connect(gen_in, self.parrots, "one_to_one", {"synapse_model": "static_synapse", "delay": step})
+        no_autapses = {"rule": "all_to_all", "allow_autapses": False}
+        nest.Connect(self.parrots, self.rec, no_autapses, dict(base, weight=data["w_in"]))
+        nest.Connect(self.rec, self.rec, no_autapses, dict(base, weight=data["w_rec"]))
+        nest.Connect(self.rec, self.out, no_autapses, dict(base, weight=data["w_out"]))
+        nest.Connect(self.out, self.rec, no_autapses,
+                     {"synapse_model": "eprop_learning_signal_connection_bsshslm_2020", "delay": step,
+                      "weight": data["b_fb"]})
+        nest.Connect(gen_target, self.out, "one_to_one", {"synapse_model": "rate_connection_delayed", "delay": step,
+                                                         "receptor_type": 2})
+        if record:
+            nest.Connect(self.mm, self.out, "all_to_all", {"synapse_model": "static_synapse", "delay": step})
+        starts = np.arange(0.0, task, steps * step) + self.offset_gen
+        times = np.arange(0.0, steps * step, step)
+        gen_in.set([{"spike_times": np.hstack([times[data["spikes"][:, i]] + s for s in starts]).astype(np.float32)}
+                    for i in range(n_in)])
+        gen_target.set({"amplitude_times": np.arange(0.0, task, step) + total_offset,
+                        "amplitude_values": np.tile(data["target"], n_iter)})
+        self.end = task + total_offset + step
+
+    def simulate(self, duration=None):
+        self.nest.Simulate(float(self.end - self.nest.biological_time if duration is None else duration))
+
+    def weights(self):
+        def matrix(pre, post):
+            conns = self.nest.GetConnections(pre, post)
+            w = np.zeros((len(post), len(pre)))
+            src = np.asarray(conns.get("source")) - pre[0].global_id
+            tgt = np.asarray(conns.get("target")) - post[0].global_id
+            w[tgt, src] = conns.get("weight")
+            return w
+
+        return {"w_in": matrix(self.parrots, self.rec), "w_rec": matrix(self.rec, self.rec),
+                "w_out": matrix(self.rec, self.out)}
+
+
+def run_nest(n_iter=5, c_reg=300.0, seed=1, threads=1):
+    """Simulate NEST's native e-prop; returns ``{'loss': (n_iter,), 'readout', 'target', 'w_in',
+    'w_rec', 'w_out'}`` (weights after training, shaped (post, pre))."""
+    native = NativeNetwork(draw_data(seed), n_iter, c_reg=c_reg, threads=threads)
+    native.simulate()
+    ev = native.mm.get("events")
     readout = np.asarray(ev["readout_signal"]).reshape(n_iter, STEPS)
     target = np.asarray(ev["target_signal"]).reshape(n_iter, STEPS)
     loss = 0.5 * np.sum((readout - target) ** 2, axis=1)
-
-    def matrix(pre, post):
-        conns = nest.GetConnections(pre, post)
-        w = np.zeros((len(post), len(pre)))
-        src = np.asarray(conns.get("source")) - pre[0].global_id
-        tgt = np.asarray(conns.get("target")) - post[0].global_id
-        w[tgt, src] = conns.get("weight")
-        return w
-
-    return {"loss": loss, "readout": readout, "target": target, "w_in": matrix(parrots, rec),
-            "w_rec": matrix(rec, rec), "w_out": matrix(rec, out)}
+    return dict(native.weights(), loss=loss, readout=readout, target=target)
 
 
-def reference_setup(seed=1, shift=0):
+def reference_setup(seed=1, shift=0, data=None):
     """The same network, rule and data for the reference engine.
 
     NEST's neurons with ``regular_spike_arrival=False`` scale every incoming spike by
@@ -134,15 +156,16 @@ def reference_setup(seed=1, shift=0):
     neuron's update interval by its path delay from the generators, so input step ``k`` of the
     pattern is step ``k`` of the recurrent layer's interval and of the readout's: ``shift = 0``
     (measured: it is the only shift that reproduces NEST's readout)."""
-    data = draw_data(seed)
+    data = draw_data(seed) if data is None else data
+    (n_rec, n_in), n_out, steps = data["w_in"].shape, data["w_out"].shape[0], len(data["target"])
     alpha = kappa = float(np.exp(-1.0 / TAU_M))
-    net = Network(N_IN, [Layer(N_REC, LIF(tau_m=TAU_M, v_th=V_TH), recurrent=True)],
-                  Readout(N_OUT, "linear", leak=kappa, bias=False))
+    net = Network(n_in, [Layer(n_rec, LIF(tau_m=TAU_M, v_th=V_TH), recurrent=True)],
+                  Readout(n_out, "linear", leak=kappa, bias=False))
     scale = {"layer0.W": 1.0 - alpha, "layer0.H": 1.0 - alpha, "readout.W": 1.0 - kappa}
     params = {"layer0.W": data["w_in"] * scale["layer0.W"], "layer0.H": data["w_rec"] * scale["layer0.H"],
               "readout.W": data["w_out"] * scale["readout.W"]}
-    x = np.zeros((STEPS, N_IN))
-    x[shift:] = data["spikes"][:STEPS - shift]
+    x = np.zeros((steps, n_in))
+    x[shift:] = data["spikes"][:steps - shift]
     rule = make_rule("eprop", feedback="random")
     feedback = {"feedback.readout": data["b_fb"] * (1.0 - kappa)}
     return net, params, scale, rule, feedback, x, data["target"][:, None]

@@ -103,8 +103,14 @@ def _build_trainer(args):
     optimizer = {"name": args.optimizer or "adam", "lr": args.lr if args.lr is not None else defaults["lr"]}
     if args.clip is not None:
         optimizer["clip"] = args.clip
+    trainable = None
+    batch_size = args.batch_size or defaults["batch_size"]
+    if args.backend == "nest":
+        # NEST's synapses learn weights (biases stay fixed) and update after every trial
+        trainable = ["layer0.W", "readout.W"] + (["layer0.H"] if network.layers[0].recurrent else [])
+        batch_size = args.batch_size or 1
     return Trainer(task, network, rule, optimizer, mode=args.mode or "deferred",
-                   batch_size=args.batch_size or defaults["batch_size"], seed=args.seed or 0,
+                   batch_size=batch_size, seed=args.seed or 0, trainable=trainable,
                    backend=args.backend or "reference", init=presets.INIT_DEFAULTS,
                    backend_options=_backend_options(args))
 
@@ -114,6 +120,10 @@ def _backend_options(args):
         if args.backend != "brian2":
             raise ParameterError("--brian2-target needs --backend brian2")
         return {"target": args.brian2_target}
+    if args.nest_threads is not None:
+        if args.backend != "nest":
+            raise ParameterError("--nest-threads needs --backend nest")
+        return {"threads": args.nest_threads}
     return None
 
 
@@ -170,6 +180,8 @@ def make_parser():
     p.add_argument("--task", choices=["pattern_generation", "store_recall", "evidence_accumulation"])
     p.add_argument("--backend", default=None, choices=["reference", "brian2", "nest"],
                    help="reference (default, NumPy), brian2 or nest")
+    p.add_argument("--nest-threads", type=int, default=None, metavar="N",
+                   help="NEST's local_num_threads (backend nest)")
     p.add_argument("--brian2-target", choices=["cpp_standalone", "numpy", "cython"],
                    help="Brian2 code generation target (default cpp_standalone)")
     p.add_argument("--rule", choices=[r for r in RULE_NAMES if r != "bptt"])

@@ -52,7 +52,7 @@ BACKENDS = {"reference": ReferenceBackend}
 def _load_plugin_backends():
     """Simulator plugins register their backend on import (if their simulator is
     installed); failures are reported when the backend is asked for."""
-    for module in ("brian2_ostl.backend", "pyNN_ostl.nest_backend"):
+    for module in ("brian2_ostl.backend", "nestml_models.backend"):
         try:
             __import__(module)
         except ImportError:
@@ -119,6 +119,11 @@ class Trainer:
         self.backend = make_backend(backend, network=self.network, rule=self.rule, mode=self.mode,
                                     feedback=self.feedback, trainable=self.trainable,
                                     optimizer=self.optimizer, params=self.params, **self.backend_options)
+        # a backend that applies the optimiser inside its simulation (NEST) learns trial by trial
+        self.backend_applies_updates = getattr(self.backend, "applies_updates", False)
+        if self.backend_applies_updates and self.batch_size != 1:
+            raise ParameterError(f"batch_size must be 1 on the {backend} backend (its synapses update after every "
+                                 f"trial), got {self.batch_size}")
 
     # -- configuration -------------------------------------------------------------------
     def config(self):
@@ -131,7 +136,7 @@ class Trainer:
     def run_iteration(self):
         trials = [self.task.trial(self.iteration, j) for j in range(self.batch_size)]
         results = [self.backend.run(self.params, trial) for trial in trials]
-        if self.mode == "deferred":
+        if self.mode == "deferred" and not self.backend_applies_updates:
             grads = {k: sum(r.grads[k] for r in results) / self.batch_size for k in results[0].grads}
             self.optimizer.step(self.params, grads)
         loss = float(np.mean([r.loss for r in results]))

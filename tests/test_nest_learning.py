@@ -204,3 +204,47 @@ def test_bad_trials_and_models_are_refused(network_class):
     sim.hidden.set(pause_steps=1)
     with pytest.raises(nest.NESTErrors.BadProperty, match="pause_steps must be at least 2"):
         nest.Simulate(1.0)
+
+
+def test_trainer_on_nest_equals_reference_and_resumes_exactly(network_class, tmp_path):
+    from ostl import presets
+    from ostl.tasks import make_task
+    from ostl.training import Trainer
+
+    task = make_task({"name": "pattern_generation", "seed": 0, "steps": 150})
+    rule = make_rule("eprop", feedback="random")
+    net = presets.build_network(task, rule, cell="alif", hidden=16, recurrent=True)
+    names = _weights(net)
+    optimizer = {"name": "adam", "lr": 0.005}
+
+    def trainer(backend):
+        return Trainer(task, net, rule, optimizer, trainable=names, backend=backend, seed=3,
+                       init=presets.INIT_DEFAULTS)
+
+    reference, on_nest = trainer("reference"), trainer("nest")
+    reference.train(3)
+    on_nest.train(2)
+    path = tmp_path / "state.npz"
+    on_nest.save(path)
+    resumed = Trainer.load(path)
+    resumed.train(3)
+    np.testing.assert_allclose([h["loss"] for h in resumed.history], [h["loss"] for h in reference.history],
+                               rtol=1e-9)
+    _assert_weights(resumed.params, {n: reference.params[n] for n in names})
+    for name in names:
+        np.testing.assert_allclose(resumed.optimizer.m[name], reference.optimizer.m[name], rtol=0,
+                                   atol=1e-9 * np.abs(reference.optimizer.m[name]).max())
+    with pytest.raises(ParameterError, match="batch_size must be 1 on the nest backend"):
+        Trainer(task, net, rule, optimizer, trainable=names, backend="nest", batch_size=2)
+
+
+def test_command_line_trains_on_nest(network_class, tmp_path):
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "ostl", "train", "--backend", "nest", "--nest-threads", "2",
+                          "--steps", "100", "--hidden", "12", "--iterations", "3", "--no-progress", "--no-plot",
+                          "--out", tmp_path / "run"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "final: iteration 3" in run.stdout
+    assert (tmp_path / "run" / "state.npz").exists()

@@ -1,0 +1,60 @@
+"""Training backend ``nest`` for :class:`ostl.training.Trainer` and ``ostl train``.
+
+The network learns in NEST: every trial is simulated by :class:`nestml_models.network.NestNetwork`
+and the synapses apply the optimiser at the trial's end. After each trial the backend copies
+the weights and the optimiser state (Adam's moments and step) from the synapses into the
+trainer's parameters and optimiser, so the learning curve, checkpoints and ``--resume`` work as
+on the reference engine; a rebuilt simulation (a resumed run) starts from them. Biases stay
+fixed (the NEST models learn weights); ``batch_size`` must be 1 and ``mode`` deferred.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ostl.errors import ParameterError
+from ostl.online import SequenceResult
+from ostl.training import BACKENDS
+from ostl.validation import check_int
+
+from .network import NestNetwork, check_supported, weight_names
+
+
+class NestBackend:
+    name = "nest"
+    applies_updates = True   # the synapses apply the optimiser; the trainer must not
+
+    def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, threads=1):
+        self.trainable = sorted(weight_names(network) if trainable is None else trainable)
+        check_supported(network, rule, mode, optimizer, self.trainable)   # refuse before anything is built
+        if optimizer is None:
+            raise ParameterError("the NEST backend needs an optimizer (the synapses apply it)")
+        self.network, self.rule, self.feedback, self.optimizer = network, rule, feedback, optimizer
+        self.threads = check_int("threads", threads, minimum=1)
+        self._sim = None
+
+    def _simulator(self, params, steps):
+        if self._sim is None or self._sim.steps != steps:
+            self._sim = NestNetwork(self.network, self.rule, params, steps, self.feedback, self.optimizer,
+                                    trainable=self.trainable, threads=self.threads)
+            if self.optimizer.name == "adam" and self.optimizer.t > 0:
+                for name in self.trainable:
+                    self._sim.set_synapse_state(name, adam_m=self.optimizer.m[name], adam_v=self.optimizer.v[name],
+                                                optimizer_steps=np.full(params[name].shape, self.optimizer.t))
+        return self._sim
+
+    def run(self, params, trial):
+        sim = self._simulator(params, trial.x.shape[0])
+        loss, outputs = sim.run_trial(trial.x, trial.target, trial.mask)
+        weights = sim.weights()
+        for name in self.trainable:
+            params[name][...] = weights[name]
+        if self.optimizer.name == "adam":
+            self.optimizer.t += 1
+            for name in self.trainable:
+                self.optimizer.m[name] = sim.synapse_state(name, "adam_m")
+                self.optimizer.v[name] = sim.synapse_state(name, "adam_v")
+        return SequenceResult(loss=loss, outputs=outputs, grads=None)
+
+
+BACKENDS["nest"] = NestBackend
