@@ -1,12 +1,17 @@
-"""Pattern generation with OSTL in PyNN: the same script runs on pyNN.brian2 (and, with
-the NEST plugin, on pyNN.nest).
+"""Pattern generation with OSTL in PyNN: the same script runs on pyNN.brian2 and pyNN.nest
+and learns the same weights on both.
 
 A feed-forward layer of spiking SNUs learns, from frozen Poisson input, to make a leaky
 readout produce three sums of sines (e-prop's pattern-generation task). Each iteration
 is one trial of ``steps`` ms; the deferred OSTL update (Adam) is applied at every
 trial's end, inside the simulation, so the whole training is one ``sim.run``.
 
+Written to be portable: the last ``pause`` steps of every trial are silent (no input,
+loss mask 0; NEST completes each trial's update in them) and the biases stay fixed
+(``learn_bias=False``: NEST's synapses learn weights only).
+
     .venv/bin/python examples/pynn_pattern_generation.py --simulator brian2 [--iterations 100]
+    .venv/bin/python examples/pynn_pattern_generation.py --simulator nest
 
 Prints the mean squared error of the first and last iteration and writes a plot.
 """
@@ -27,26 +32,45 @@ def reference_network(n_in, n_hidden, n_out):
                    ReferenceReadout(n_out, "linear", leak=0.8))
 
 
+#: silent steps at the end of every trial (pyNN_ostl.nest.TRIAL_PAUSE_STEPS)
+PAUSE = 4
+
+
+def task_data(steps=500, n_in=50, n_out=3, pause=PAUSE):
+    """Input, target and loss mask of the one (frozen) trial: the first three input steps
+    and the last ``pause`` steps are silent; the loss is not counted in the pause and in
+    steps 0 and 1."""
+    trial = PatternGeneration(seed=0, n_in=n_in, n_out=n_out, steps=steps).trial(0, 0)
+    x = trial.x.copy()
+    # a spike source reaches the layer one step later: step 0 cannot receive input, and
+    # on pyNN.nest neither steps 1 and 2 (its spike sources cannot emit at 0 or 1 ms)
+    x[:3] = 0.0
+    x[steps - pause:] = 0.0
+    mask = np.ones(steps)
+    mask[steps - pause:] = 0.0
+    mask[:2] = 0.0   # NEST's readout gets no target in the simulation's first two steps
+    return x, trial.target, mask
+
+
 def build_and_run(sim, iterations=100, steps=500, n_in=50, n_hidden=32, n_out=3, seed=1, learning_rate=0.01,
-                  record_synapses=False):
+                  record_synapses=False, pause=PAUSE):
     """Build the network with ordinary PyNN calls, train, and return the results."""
     from pyNN.parameters import Sequence
 
     import pyNN_ostl as ostl
 
-    task = PatternGeneration(seed=0, n_in=n_in, n_out=n_out, steps=steps)
-    trial = task.trial(0, 0)
-    x = trial.x.copy()
-    x[0] = 0.0  # a spike source reaches the layer one step later: step 0 cannot receive input
+    x, target, mask = task_data(steps, n_in, n_out, pause)
     params = reference_network(n_in, n_hidden, n_out).init_params(seed=seed, weight_scale=2.0, readout_scale=1.0)
 
     sim.setup(timestep=1.0)
     inputs = sim.Population(n_in, sim.SpikeSourceArray(spike_times=ostl.spike_times(np.tile(x, (iterations, 1)))),
                             label="input")
-    hidden = sim.Population(n_hidden, ostl.SNU(decay=0.9, bias=0.0, pseudo="tanh"), label="hidden")
-    targets = np.tile(trial.target, (iterations, 1))
-    readout = sim.Population(n_out, ostl.Readout(leak=0.8, activation="linear",
-                                                 target=[Sequence(targets[:, k]) for k in range(n_out)]),
+    hidden = sim.Population(n_hidden, ostl.SNU(decay=0.9, bias=0.0, pseudo="tanh", learn_bias=False),
+                            label="hidden")
+    targets = np.tile(target, (iterations, 1))
+    readout = sim.Population(n_out, ostl.Readout(leak=0.8, activation="linear", learn_bias=False,
+                                                 target=[Sequence(targets[:, k]) for k in range(n_out)],
+                                                 loss_mask=Sequence(np.tile(mask, iterations))),
                              label="readout")
     plastic = ostl.OSTLSynapse(rule="ostl", weight=params["layer0.W"].T, learning_rate=learning_rate,
                                optimizer="adam", mode="deferred", trial_duration=steps)
@@ -55,17 +79,19 @@ def build_and_run(sim, iterations=100, steps=500, n_in=50, n_hidden=32, n_out=3,
                                         ostl.ReadoutSynapse(weight=params["readout.W"].T), label="hidden->readout")
     sim.Projection(readout, hidden, sim.AllToAllConnector(), ostl.LearningSignalConnection(feedback="symmetric"),
                    label="learning signal")
-    hidden.record(["spikes", "learning_signal"])
+    hidden.record(["spikes", "learning_signal"] if sim.__name__ == "pyNN.brian2" else ["spikes"])
     readout.record(["output"])
     if record_synapses:
         ostl.record_synapses(input_projection, ["weight", "eligibility_vector"])
     sim.run(iterations * steps)
 
-    output = np.asarray(readout.get_data().segments[0].filter(name="output")[0])[1:]  # drop the initial value
-    mse = ((output - targets) ** 2).reshape(iterations, steps, n_out).mean(axis=(1, 2))
-    loss = 0.5 * ((output - targets) ** 2).reshape(iterations, steps * n_out).sum(axis=1)
+    # the readout's step t is recorded at t + 1 ms
+    output = np.asarray(readout.get_data().segments[0].filter(name="output")[0])[1:1 + iterations * steps]
+    squared = (output - targets) ** 2 * np.tile(mask, iterations)[:, None]
+    mse = squared.reshape(iterations, steps, n_out).sum(axis=(1, 2)) / (mask.sum() * n_out)
+    loss = 0.5 * squared.reshape(iterations, steps * n_out).sum(axis=1)
     result = {
-        "mse": mse, "loss": loss, "output": output, "targets": targets, "x": x, "target": trial.target,
+        "mse": mse, "loss": loss, "output": output, "targets": targets, "x": x, "target": target, "mask": mask,
         "initial_params": params,
         "W": input_projection.get("weight", format="array").T,
         "W_out": readout_projection.get("weight", format="array").T,

@@ -10,7 +10,7 @@ of the learning models of this package:
   ``step_current_generator``s;
 * plastic projections: ``ostl_synapse`` (inputs -> hidden, hidden -> hidden,
   hidden -> readout), static ones ``static_synapse``;
-* learning signals: ``eprop_learning_signal_connection`` from every readout neuron to every
+* learning signals: ``ostl_learning_signal_connection`` (NEST's ``eprop_learning_signal_connection``, labelled) from every readout neuron to every
   hidden neuron, weighted with the feedback matrix (``random``, ``random_direct``), the
   readout weights (``symmetric``) or carrying the masked target (``target_projection``).
 
@@ -174,7 +174,7 @@ class NestNetwork:
             self._connect("layer0.H", self.hidden, self.hidden, {"rule": "all_to_all", "allow_autapses": layer.autapses})
         self._connect("readout.W", self.hidden, self.readout, {"rule": "all_to_all"})
         nest.Connect(self.readout, self.hidden, "all_to_all",
-                     {"synapse_model": "eprop_learning_signal_connection", "delay": 1.0,
+                     {"synapse_model": "ostl_learning_signal_connection", "delay": 1.0,
                       "weight": self._feedback_matrix()})
         self.targets = nest.Create("step_current_generator", ro.size)
         self.masks = nest.Create("step_current_generator", ro.size)
@@ -247,7 +247,7 @@ class NestNetwork:
         if self.symmetric and "readout.W" in self.trainable:
             # symmetric feedback: the learning-signal weights follow the readout weights
             signals = self.nest.GetConnections(self.readout, self.hidden,
-                                               synapse_model="eprop_learning_signal_connection")
+                                               synapse_model="ostl_learning_signal_connection")
             rows = np.asarray(signals.get("target")) - self.hidden[0].global_id
             cols = np.asarray(signals.get("source")) - self.readout[0].global_id
             signals.set(weight=self.weights()["readout.W"].T[rows, cols].tolist())

@@ -77,3 +77,5 @@ def spike_times(x, latency=1.0):
 
 if "pyNN.brian2" in sys.modules:  # register the Brian2 translation if that backend is in use
     from . import brian2 as _brian2  # noqa: F401
+if "pyNN.nest" in sys.modules:  # and the NEST translation
+    from . import nest as _nest  # noqa: F401

@@ -37,6 +37,7 @@ from ostl.errors import ParameterError
 from ostl.network import Layer, Network, Readout as OstlReadout
 
 from . import standardmodels as sm
+from .structure import describe, feedback_matrices, trainable_parameters
 
 #: a threshold that never fires: pyNN's placeholder synapses need a spike pathway on
 #: every source group; non-spiking groups (readout, sigmoid SNUs) get this one
@@ -179,101 +180,8 @@ class Controller:
             self.built = True
 
     # ------------------------------------------------------------------------------------
-    def _describe(self):
-        """Check the network and return its structure in depth order."""
-        if abs(simulator.state.dt - 1.0) > 1e-12:
-            raise ParameterError(f"the ostl models run in steps of 1 ms: call sim.setup(timestep=1.0), "
-                                 f"got timestep={simulator.state.dt}")
-        readouts = [p for p in self.projections if isinstance(p.post.celltype, sm.Readout)]
-        readout_pops = {id(p.post): p.post for p in readouts}
-        if len(readout_pops) != 1:
-            raise ParameterError("a learning network needs exactly one Readout population reached by a "
-                                 f"ReadoutSynapse projection, found {len(readout_pops)}")
-        readout = next(iter(readout_pops.values()))
-        plastic = [p for p in self.projections if isinstance(p.synapse_type, sm._PlasticSynapse)]
-        feedback = [p for p in self.projections if isinstance(p.synapse_type, sm.LearningSignalConnection)]
-        if not plastic:
-            raise ParameterError("no OSTLSynapse/EPropSynapse projection onto a hidden population")
-        for p in plastic:
-            if not isinstance(p.post.celltype, sm._OSTLCellType):
-                raise ParameterError(f"plastic projection {p.label!r} must target a population of an ostl cell type")
-            if p.pre is p.post and p.receptor_type != "recurrent":
-                raise ParameterError(f"the recurrent projection {p.label!r} needs receptor_type='recurrent'")
-        types = {(type(p.synapse_type).__name__, p.synapse_type.rule, p.synapse_type.mode,
-                  p.synapse_type.optimizer_name, p.synapse_type.trial_duration) for p in plastic}
-        if len(types) != 1:
-            raise ParameterError("all plastic projections must use the same synapse type, rule, mode, optimizer "
-                                 f"and trial_duration; found {sorted(map(str, types))}")
-        syn_type = plastic[0].synapse_type
-        rates = {float(np.ravel(np.asarray(p.synapse_type.parameter_space["learning_rate"].base_value))[0])
-                 for p in plastic}
-        if len(rates) != 1:
-            raise ParameterError(f"all plastic projections must share one learning_rate, got {sorted(rates)}")
-        # the feed-forward chain: input -> layer 0 -> ... -> layer k-1 -> readout
-        ff = {id(p.post): p for p in plastic if p.pre is not p.post}
-        rec = {id(p.post): p for p in plastic if p.pre is p.post}
-        sources = [p for p in plastic if p.pre is not p.post and not isinstance(p.pre.celltype, sm._OSTLCellType)]
-        if len(sources) != 1:
-            raise ParameterError("exactly one plastic projection must come from a spike source population "
-                                 f"(the input), found {len(sources)}")
-        layers = [sources[0].post]
-        while True:
-            nxt = [p.post for p in plastic if p.pre is layers[-1] and p.pre is not p.post]
-            if not nxt:
-                break
-            if len(nxt) > 1:
-                raise ParameterError("the hidden layers must form a chain (one feed-forward projection per layer)")
-            layers.append(nxt[0])
-        if len(ff) != len(layers):
-            raise ParameterError("every hidden population needs exactly one feed-forward plastic projection, "
-                                 "from the input or the layer below")
-        ro = [p for p in readouts if p.pre is layers[-1]]
-        if len(ro) != 1:
-            raise ParameterError("the ReadoutSynapse projection must come from the last hidden layer")
-        return readout, layers, ff, rec, ro[0], feedback, syn_type, rates.pop()
-
-    def _feedback_matrices(self, rule, layers, readout, feedback):
-        kinds = {p.synapse_type.feedback for p in feedback}
-        if rule.feedback not in kinds or len(kinds) != 1:
-            raise ParameterError(f"rule {rule.name!r} needs LearningSignalConnection(feedback={rule.feedback!r}) "
-                                 f"projections, found {sorted(kinds) or 'none'}")
-        index = {id(pop): i for i, pop in enumerate(layers)}
-        matrices, by_target = {}, {}
-        for p in feedback:
-            if p.pre is readout and id(p.post) in index:
-                by_target[("readout", index[id(p.post)])] = p
-            elif id(p.pre) in index and id(p.post) in index and index[id(p.pre)] == index[id(p.post)] + 1:
-                by_target[("layer", index[id(p.pre)])] = p
-            else:
-                raise ParameterError(f"LearningSignalConnection {p.label!r} must go from the readout to a hidden "
-                                     "layer (or, for chained random feedback, from a layer to the one below)")
-        k = len(layers)
-        if rule.feedback == "symmetric":
-            if ("readout", k - 1) not in by_target:
-                raise ParameterError("symmetric feedback: declare LearningSignalConnection('symmetric') from the "
-                                     "readout to the last hidden layer")
-            return {}
-        if rule.feedback == "random":
-            need = [("readout", k - 1)] + [("layer", i) for i in range(1, k)]
-        else:
-            need = [("readout", i) for i in range(k)]
-        missing = [n for n in need if n not in by_target]
-        if missing:
-            raise ParameterError(f"feedback {rule.feedback!r} needs LearningSignalConnection projections for "
-                                 f"{missing}")
-        for key in need:
-            B = by_target[key].get("weight", format="array", with_address=False)
-            B = np.nan_to_num(np.asarray(B, dtype=float)).T  # (target, source)
-            if key == ("readout", k - 1) and rule.feedback == "random":
-                matrices["feedback.readout"] = B
-            elif key[0] == "readout":
-                matrices[f"feedback.layer{key[1]}"] = B
-            else:
-                matrices[f"feedback.layer{key[1]}"] = B
-        return matrices
-
     def build(self):
-        readout, layers, ff, rec, ro, feedback, syn_type, learning_rate = self._describe()
+        readout, layers, ff, rec, ro, feedback, syn_type, learning_rate = describe(self.projections, simulator.state.dt)
         rule = syn_type.rule
         optimizer = syn_type.optimizer(learning_rate)
         exact_ieee_compilation(b2)
@@ -296,10 +204,10 @@ class Controller:
         readout_spec = OstlReadout(readout.size, readout.celltype.options["activation"], leak=readout_group.leak)
         self.ostl_network = Network(ff[id(layers[0])].pre.size, net_layers, readout_spec)
         check_supported(self.ostl_network, rule)
-        matrices = self._feedback_matrices(rule, layers, readout, feedback)
+        matrices = feedback_matrices(rule, layers, readout, feedback)
         self.feedback = rule.check_feedback(self.ostl_network, matrices)
-        # trainable: every weight and neuron parameter of the learning projections
-        trainable = set(self.ostl_network.param_shapes())
+        # trainable: every weight and the neuron parameters declared learned (learn_bias, ...)
+        trainable = trainable_parameters(self.ostl_network, layers, readout)
         trial_steps = None if syn_type.trial_duration is None else int(round(syn_type.trial_duration))
         # one namespace for the circuit; the groups' own namespaces receive its constants
         namespace = {}

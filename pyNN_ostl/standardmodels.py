@@ -35,6 +35,12 @@ from ostl.rules import make_rule
 from ostl.validation import check_choice, check_positive, check_unit_interval_open
 
 
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def _identity_translations(names, times=()):
     return build_translations(*[(name, name) for name in names])
 
@@ -59,6 +65,12 @@ class _OSTLCellType(StandardCellType):
     factor_variables = ("learning_signal", "pseudo_derivative")
 
     def __init__(self, **parameters):
+        #: whether the neuron parameter (bias / threshold) learns with the weights
+        #: (option ``learn_bias`` / ``learn_threshold``, default True; pyNN.nest learns weights only)
+        self.learned = {}
+        if self.neuron_parameter:
+            option = f"learn_{self.neuron_parameter}"
+            self.learned[self.neuron_parameter] = _check_bool(option, parameters.pop(option, True))
         self.options = {k: parameters.pop(k) for k in list(parameters) if k in self.option_defaults}
         for key, value in self.option_defaults.items():
             self.options.setdefault(key, value)
@@ -104,7 +116,8 @@ class SNU(_OSTLCellType):
 
     ``s = g(I + d s (1 - y))``, ``y = h(s + bias)``. Options: ``activation``
     (identity, relu, leaky_relu), ``output`` (step = spiking SNU, sigmoid = sSNU),
-    ``pseudo`` (tanh, fast_sigmoid, piecewise_linear)."""
+    ``pseudo`` (tanh, fast_sigmoid, piecewise_linear), ``learn_bias`` (default True: the
+    bias learns with the weights; pyNN.nest needs False)."""
 
     ostl_class = ostl_cells.SNU
     default_parameters = {"decay": 0.8, "bias": 0.0}
@@ -120,7 +133,7 @@ class SNU(_OSTLCellType):
 
 class SoftResetSNU(_OSTLCellType):
     """SNU with soft reset (OSTTP eq. 3-4): ``s = I + d s - y threshold``,
-    ``y = h(s - threshold)``."""
+    ``y = h(s - threshold)``. ``learn_threshold`` (default True; pyNN.nest needs False)."""
 
     ostl_class = ostl_cells.SoftResetSNU
     default_parameters = {"decay": 0.9, "threshold": 1.0}
@@ -173,7 +186,8 @@ class ALIF(_OSTLCellType):
 class Readout(StandardCellType):
     """Readout/error population: ``a = leak a + sum_j W_out y_j + bias``, output
     ``activation(a)`` and its canonical loss (linear: MSE, sigmoid: binary, softmax:
-    softmax cross-entropy), error ``m (output - target)``.
+    softmax cross-entropy), error ``m (output - target)``. ``learn_bias`` (default True: the
+    bias learns with the weights; pyNN.nest needs False).
 
     ``target``: one :class:`pyNN.parameters.Sequence` per readout neuron with the target
     value of every time step from t = 0 (ms); ``loss_mask``: one Sequence (shared) of
@@ -190,9 +204,11 @@ class Readout(StandardCellType):
     translations = _identity_translations(["leak", "bias", "target", "loss_mask"])
     option_defaults = {"activation": "linear"}
 
-    def __init__(self, activation="linear", **parameters):
+    def __init__(self, activation="linear", learn_bias=True, **parameters):
         self.options = {"activation": check_choice("readout activation", activation,
                                                    {"linear", "sigmoid", "softmax"})}
+        #: whether the readout bias learns with the weights (pyNN.nest learns weights only)
+        self.learned = {"bias": _check_bool("learn_bias", learn_bias)}
         super().__init__(**parameters)
         leak = np.asarray(getattr(self.parameter_space["leak"], "base_value", self.parameter_space["leak"]))
         check_unit_interval_open("readout leak", float(np.ravel(leak)[0]))

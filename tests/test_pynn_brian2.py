@@ -31,12 +31,13 @@ def _example_run(iterations):
 
 def _reference(result, iterations):
     net = example.reference_network(50, 32, 3)
-    learner = OnlineLearner(net, "ostl", result["initial_params"])
+    # the script keeps the biases fixed (learn_bias=False) and masks the trial's last steps
+    learner = OnlineLearner(net, "ostl", result["initial_params"], trainable=["layer0.W", "readout.W"])
     optimizer = Adam(0.01)
     losses = []
     records = None
     for it in range(iterations):
-        res = learner.run(result["x"], result["target"], record=("state", "output", "eligibility_vector")
+        res = learner.run(result["x"], result["target"], result["mask"], record=("state", "output", "eligibility_vector")
                           if it == 0 else ())
         records = records or res.records
         losses.append(res.loss)

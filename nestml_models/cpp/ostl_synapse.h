@@ -92,7 +92,8 @@ public:
   typedef nest::Connection< targetidentifierT > ConnectionBase;
 
   static constexpr nest::ConnectionModelProperties properties =
-    nest::ConnectionModelProperties::HAS_DELAY | nest::ConnectionModelProperties::IS_PRIMARY;
+    nest::ConnectionModelProperties::HAS_DELAY | nest::ConnectionModelProperties::IS_PRIMARY
+    | nest::ConnectionModelProperties::SUPPORTS_LBL;   // ostl_synapse_lbl (PyNN labels its projections)
 
   ostl_synapse() = default;
   ostl_synapse( const ostl_synapse& ) = default;

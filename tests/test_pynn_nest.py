@@ -1,0 +1,238 @@
+"""The PyNN layer on pyNN.nest: the same scripts as on pyNN.brian2 learn the same weights
+as the reference engine (and as pyNN.brian2), for every rule NEST supports; what NEST
+cannot run exactly is refused before the first step."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("nest")
+pytest.importorskip("pyNN.nest")
+
+import pyNN.nest as sim  # noqa: E402
+from pyNN.parameters import Sequence  # noqa: E402
+
+import nestml_models  # noqa: E402
+import pyNN_ostl as ostl  # noqa: E402
+from ostl import ALIF, LIF, SNU, Adam, Layer, Network, OnlineLearner, ParameterError, Readout  # noqa: E402
+from ostl import SoftResetSNU  # noqa: E402
+from ostl.errors import BackendUnavailableError  # noqa: E402
+from ostl.rules import make_rule  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
+import pynn_pattern_generation as example  # noqa: E402
+
+from .helpers import relative_deviation  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def nest_models():
+    try:
+        nestml_models.build()
+    except BackendUnavailableError as exc:  # pragma: no cover - depends on the machine
+        pytest.skip(str(exc))
+
+
+def _reference_example(result, iterations):
+    net = example.reference_network(50, 32, 3)
+    learner = OnlineLearner(net, "ostl", result["initial_params"], trainable=["layer0.W", "readout.W"])
+    optimizer = Adam(0.01)
+    losses = []
+    for _ in range(iterations):
+        res = learner.run(result["x"], result["target"], result["mask"])
+        losses.append(res.loss)
+        optimizer.step(learner.params, res.grads)
+    return learner.params, np.array(losses)
+
+
+def test_one_script_learns_the_same_weights_on_nest_brian2_and_the_reference():
+    """The portability contract: examples/pynn_pattern_generation.py, unchanged, on
+    pyNN.nest and pyNN.brian2 (relative 1e-6; measured ~1e-15)."""
+    import pyNN.brian2 as sim_brian2
+
+    iterations = 4
+    on_nest = example.build_and_run(sim, iterations=iterations)
+    on_brian2 = example.build_and_run(sim_brian2, iterations=iterations)
+    params, losses = _reference_example(on_nest, iterations)
+    for name, key in (("W", "layer0.W"), ("W_out", "readout.W")):
+        assert relative_deviation(on_nest[name], params[key]) < 1e-6, name
+        assert relative_deviation(on_brian2[name], params[key]) < 1e-6, name
+        assert relative_deviation(on_nest[name], on_brian2[name]) < 1e-6, name
+        assert relative_deviation(on_nest[name], on_nest["initial_params"][key]) > 1e-3  # it learned
+    np.testing.assert_allclose(on_nest["loss"], losses, rtol=1e-6)
+    np.testing.assert_allclose(on_nest["loss"], on_brian2["loss"], rtol=1e-6)
+    # recorded outputs and hidden spikes carry the same times on both simulators, except in
+    # the pause at each trial's end (NEST rests there, Brian2 runs on without input or loss)
+    steps = on_nest["target"].shape[0]
+    active = np.tile(np.arange(steps) < steps - example.PAUSE, iterations)
+    assert np.sum(~active) == iterations * example.PAUSE
+    np.testing.assert_allclose(on_nest["output"][active], on_brian2["output"][active], rtol=1e-6, atol=1e-9)
+    count = 0
+    for a, b in zip(on_nest["hidden"].spiketrains, on_brian2["hidden"].spiketrains):
+        a, b = (np.round(np.asarray(train.magnitude)).astype(int) for train in (a, b))   # ms = steps
+        keep_a, keep_b = (times[active[times]] for times in (a, b))
+        np.testing.assert_array_equal(keep_a, keep_b)
+        count += keep_a.size
+    assert count > 100
+
+
+# -- every rule on pyNN.nest, against the reference engine -------------------------------------
+STEPS, PAUSE, N_IN, N_HIDDEN, N_OUT = 60, 4, 6, 7, 2
+CASES = {
+    # name: (PyNN cell, reference cell, recurrent, rule, feedback kind, readout leak)
+    "ostl-snu": (lambda: ostl.SNU(decay=0.8, bias=-0.1, learn_bias=False, pseudo="tanh"),
+                 SNU(decay=0.8, pseudo="tanh"), False, "ostl", "symmetric", 0.6),
+    "ostl_no_h-softreset-recurrent": (lambda: ostl.SoftResetSNU(decay=0.9, threshold=0.5, learn_threshold=False),
+                                      SoftResetSNU(decay=0.9), True, "ostl_no_h", "symmetric", 0.0),
+    "ostl_rnd-snu": (lambda: ostl.SNU(decay=0.7, bias=0.0, learn_bias=False), SNU(decay=0.7), False, "ostl_rnd",
+                     "random", 0.5),
+    "osttp-snu": (lambda: ostl.SNU(decay=0.8, bias=0.0, learn_bias=False), SNU(decay=0.8), False, "osttp",
+                  "target_projection", 0.0),
+    "eprop-lif-recurrent": (lambda: ostl.LIF(tau_m=20.0, v_th=0.4), LIF(tau_m=20.0, v_th=0.4), True, "eprop",
+                            "random", 0.7),
+    "eprop-alif-recurrent": (lambda: ostl.ALIF(tau_m=20.0, tau_a=100.0, beta=0.5, v_th=0.4),
+                             ALIF(tau_m=20.0, tau_a=100.0, beta=0.5, v_th=0.4), True, "eprop", "symmetric", 0.7),
+}
+
+
+def _case_data(seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.random((STEPS, N_IN)) < 0.25).astype(float)
+    x[:3] = 0.0
+    x[STEPS - PAUSE:] = 0.0
+    target = rng.normal(size=(STEPS, N_OUT))
+    mask = np.ones(STEPS)
+    mask[:2] = 0.0
+    mask[STEPS - PAUSE:] = 0.0
+    return x, target, mask
+
+
+def _run_case(name, iterations=3, seed=4, split=None):
+    make_cell, ref_cell, recurrent, rule_name, feedback_kind, leak = CASES[name]
+    rule = make_rule(rule_name, feedback=feedback_kind if rule_name == "eprop" else None)
+    autapses = name != "eprop-alif-recurrent"   # one case without self-connections
+    net = Network(N_IN, [Layer(N_HIDDEN, ref_cell, recurrent=recurrent, autapses=autapses)],
+                  Readout(N_OUT, "linear", leak=leak))
+    params = net.init_params(seed=seed, weight_scale=2.0, readout_scale=1.0)
+    if isinstance(ref_cell, SNU):
+        params["layer0.bias"][:] = CASES[name][0]().parameter_space["bias"].base_value
+    if isinstance(ref_cell, SoftResetSNU):
+        params["layer0.threshold"][:] = 0.5
+    params["readout.b"][:] = 0.0
+    feedback = rule.make_feedback(net, seed=seed + 1)
+    x, target, mask = _case_data(seed)
+
+    sim.setup(timestep=1.0)
+    inputs = sim.Population(N_IN, sim.SpikeSourceArray(spike_times=ostl.spike_times(np.tile(x, (iterations, 1)))))
+    hidden = sim.Population(N_HIDDEN, make_cell(), label="hidden")
+    targets = np.tile(target, (iterations, 1))
+    readout = sim.Population(N_OUT, ostl.Readout(leak=leak, learn_bias=False,
+                                                 target=[Sequence(targets[:, k]) for k in range(N_OUT)],
+                                                 loss_mask=Sequence(np.tile(mask, iterations))))
+    synapse = ostl.EPropSynapse if rule_name == "eprop" else ostl.OSTLSynapse
+    plastic = dict(rule=rule_name, learning_rate=0.01, optimizer="adam", trial_duration=STEPS)
+    if rule_name == "eprop":
+        plastic["feedback"] = feedback_kind
+    w_in = sim.Projection(inputs, hidden, sim.AllToAllConnector(), synapse(weight=params["layer0.W"].T, **plastic))
+    if recurrent:
+        w_rec = sim.Projection(hidden, hidden, sim.AllToAllConnector(allow_self_connections=autapses),
+                               synapse(weight=params["layer0.H"].T, **plastic), receptor_type="recurrent")
+    w_out = sim.Projection(hidden, readout, sim.AllToAllConnector(), ostl.ReadoutSynapse(weight=params["readout.W"].T))
+    B = feedback.get("feedback.readout", feedback.get("feedback.layer0"))
+    sim.Projection(readout, hidden, sim.AllToAllConnector(),
+                   ostl.LearningSignalConnection(feedback=feedback_kind, weight=0.0 if B is None else B.T))
+    if split is None:
+        sim.run(iterations * STEPS)
+    else:  # several runs, stopping anywhere in a trial
+        for duration in split:
+            sim.run(duration)
+    result = {"layer0.W": w_in.get("weight", format="array").T, "readout.W": w_out.get("weight", format="array").T}
+    if recurrent:
+        result["layer0.H"] = np.nan_to_num(w_rec.get("weight", format="array").T)  # NaN: no connection
+    sim.end()
+
+    trainable = [k for k in params if k.endswith((".W", ".H"))]
+    learner = OnlineLearner(net, rule, params, feedback=feedback, trainable=trainable)
+    optimizer = Adam(0.01)
+    for _ in range(iterations):
+        res = learner.run(x, target, mask)
+        optimizer.step(learner.params, res.grads)
+    return result, learner.params, params
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_rule_on_pynn_nest_equals_the_reference(name):
+    result, reference, initial = _run_case(name)
+    for key, value in result.items():
+        assert relative_deviation(value, reference[key]) < 1e-9, key
+        assert relative_deviation(value, initial[key]) > 1e-4, key   # the weights did change
+
+
+def test_a_training_split_over_several_runs_learns_the_same():
+    once, _, _ = _run_case("ostl-snu")
+    split, _, _ = _run_case("ostl-snu", split=[STEPS + 17, STEPS - 2, 1, STEPS - 16])
+    for key in once:
+        assert np.array_equal(once[key], split[key]), key
+
+
+# -- what pyNN.nest refuses, before the first step ----------------------------------------------
+def _small(**overrides):
+    options = dict(learn_bias=False, readout_learn_bias=False, mask_start=0.0, pause_mask=0.0, pause_spike=False,
+                   mode="deferred", bias=0.0, recurrent_rule=None, timestep=1.0)
+    options.update(overrides)
+    sim.setup(timestep=options["timestep"])
+    T = 20
+    times = [Sequence([4.0, 9.0] + ([T - 2.0] if options["pause_spike"] else []))] * 3
+    inp = sim.Population(3, sim.SpikeSourceArray(spike_times=times))
+    hid = sim.Population(4, ostl.SNU(decay=0.9, bias=options["bias"], learn_bias=options["learn_bias"]))
+    mask = np.ones(T)
+    mask[:2] = options["mask_start"]
+    mask[T - 4:] = options["pause_mask"]
+    out = sim.Population(2, ostl.Readout(target=[Sequence(np.zeros(T))] * 2, loss_mask=Sequence(mask),
+                                         learn_bias=options["readout_learn_bias"]))
+    trial = None if options["mode"] == "online" else T
+    sim.Projection(inp, hid, sim.AllToAllConnector(), ostl.OSTLSynapse(weight=0.5, trial_duration=trial,
+                                                                        mode=options["mode"]))
+    if options["recurrent_rule"]:
+        sim.Projection(hid, hid, sim.AllToAllConnector(), ostl.OSTLSynapse(rule=options["recurrent_rule"],
+                                                                            weight=0.1, trial_duration=T),
+                       receptor_type="recurrent")
+    sim.Projection(hid, out, sim.AllToAllConnector(), ostl.ReadoutSynapse(weight=0.1))
+    sim.Projection(out, hid, sim.AllToAllConnector(), ostl.LearningSignalConnection(feedback="symmetric"))
+    return hid
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"learn_bias": True}, r"learns weights only: declare SNU\(..., learn_bias=False\)"),
+    ({"readout_learn_bias": True}, r"declare Readout\(..., learn_bias=False\)"),
+    ({"mask_start": 1.0}, "loss_mask must start with 2 zeros"),
+    ({"pause_mask": 1.0}, "Readout loss_mask must be 0 there"),
+    ({"pause_spike": True}, "input 0 must not spike there"),
+    ({"mode": "online"}, "mode must be 'deferred' on NEST"),
+    ({"bias": 0.2}, "must be <= 0 on pyNN.nest"),
+    ({"recurrent_rule": "ostl"}, "exact OSTL traces"),
+])
+def test_what_nest_cannot_learn_exactly_is_refused_before_the_run(overrides, message):
+    _small(**overrides)
+    with pytest.raises(ParameterError, match=message):
+        sim.run(40)
+    assert sim.get_current_time() == 0.0
+    sim.end()
+
+
+def test_a_timestep_other_than_one_ms_is_refused_when_connecting():
+    with pytest.raises(ParameterError, match=r"call sim.setup\(timestep=1.0\), got timestep=0.5"):
+        _small(timestep=0.5)
+    sim.end()
+
+
+def test_unrecordable_variables_and_synapse_recording_are_refused():
+    hid = _small()
+    with pytest.raises(ParameterError, match="cannot record \\['learning_signal'\\]"):
+        hid.record(["learning_signal"])
+    learning = [p for p in ostl.nest._controller().projections if p.pre is not p.post][0]
+    with pytest.raises(ParameterError, match="does not record synapses step by step"):
+        ostl.record_synapses(learning, ["weight"])
+    sim.end()
