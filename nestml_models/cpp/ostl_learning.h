@@ -29,9 +29,10 @@
 #include <cmath>
 #include <cstdint>
 #include <algorithm>
-#include <deque>
+#include <climits>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace ostl
 {
@@ -179,6 +180,69 @@ public:
 };
 
 /**
+ * Contiguous FIFO of per-step factors: appended at the back, dropped at the front (amortised
+ * compaction), indexed by update. Replaces std::deque so that a synapse's replay walks a
+ * plain array.
+ */
+template < class T >
+class StepBuffer
+{
+public:
+  bool
+  empty() const
+  {
+    return head_ == items_.size();
+  }
+  std::size_t
+  size() const
+  {
+    return items_.size() - head_;
+  }
+  void
+  clear()
+  {
+    items_.clear();
+    head_ = 0;
+  }
+  T&
+  push_back()
+  {
+    items_.emplace_back();
+    return items_.back();
+  }
+  T&
+  back()
+  {
+    return items_.back();
+  }
+  //! Item ``i`` counted from the front.
+  T&
+  operator[]( std::size_t i )
+  {
+    return items_[ head_ + i ];
+  }
+  const T&
+  operator[]( std::size_t i ) const
+  {
+    return items_[ head_ + i ];
+  }
+  void
+  pop_front()
+  {
+    ++head_;
+    if ( head_ >= 1024 and 2 * head_ >= items_.size() )
+    {
+      items_.erase( items_.begin(), items_.begin() + head_ );
+      head_ = 0;
+    }
+  }
+
+private:
+  std::vector< T > items_;
+  std::size_t head_ = 0;
+};
+
+/**
  * The history of per-step factors of one neuron and the replay of a synapse's state on it.
  */
 template < int D >
@@ -201,17 +265,16 @@ public:
   StepFactors< D >&
   append( long t )
   {
+    if ( geometry.trial_steps > 0 and geometry.phase( t ) == 0 )
+    {
+      prune( t );
+    }
     if ( entries_.empty() )
     {
       origin_ = t;
     }
     last_step_ = t;
-    entries_.emplace_back();
-    if ( geometry.trial_steps > 0 and geometry.phase( t ) == 0 )
-    {
-      prune( t );
-    }
-    return entries_.back();
+    return entries_.push_back();
   }
 
   //! Add to the learning signal of update ``t`` (ignored outside the archived range).
@@ -258,28 +321,26 @@ public:
       {
         release( s, update_holders );
         // nothing to integrate before the next trial end: apply the optimiser at trial ends only
-        if ( geometry.trial_steps == 0 )
+        if ( geometry.trial_steps > 0 )
         {
-          t = until + 1;
-          break;
-        }
-        long phase = geometry.phase( t );
-        long end = phase >= 0 ? geometry.trial_end( t ) : geometry.trial_end( geometry.next_trial_start( t ) );
-        while ( end <= until )
-        {
-          apply_optimizer( opt, s, weight );
-          end += geometry.period();
+          long phase = geometry.phase( t );
+          long end = phase >= 0 ? geometry.trial_end( t ) : geometry.trial_end( geometry.next_trial_start( t ) );
+          while ( end <= until )
+          {
+            apply_optimizer( opt, s, weight );
+            end += geometry.period();
+          }
         }
         t = until + 1;
         break;
       }
       const long phase = geometry.phase( t );
-      const bool spike = s.pending_spikes & 1u;
-      s.pending_spikes >>= 1;
       if ( phase < 0 )
       {
-        // outside a trial: inputs are ignored and nothing is integrated
-        ++t;
+        // outside a trial (pause, before the start): inputs are ignored, nothing is integrated
+        const long next = std::min( until + 1, geometry.next_trial_start( t ) );
+        drop_pending( s, next - t );
+        t = next;
         continue;
       }
       hold( s, t, update_holders );
@@ -288,49 +349,89 @@ public:
         s.eligibility_vector[ 0 ] = s.eligibility_vector[ 1 ] = 0.0;
         s.eligibility_trace_filtered = 0.0;
       }
-      if ( t >= origin_ )
+      // one stretch inside this trial: t .. stop
+      const long trial_last = geometry.trial_steps > 0 ? t + ( geometry.trial_steps - 1 - phase ) : LONG_MAX;
+      const long stop = std::min( until, trial_last );
+      while ( t <= stop and t < origin_ )
       {
-        integrate( s, entries_[ t - origin_ ], spike ? 1.0 : 0.0 );
+        drop_pending( s, 1 );   // before the archived history (the neuron's first update): at rest
+        ++t;
       }
-      if ( geometry.trial_steps > 0 and phase == geometry.trial_steps - 1 )
+      if ( t <= stop )
+      {
+        integrate_stretch( s, &entries_[ t - origin_ ], stop - t + 1 );
+        t = stop + 1;
+      }
+      if ( t - 1 == trial_last )
       {
         apply_optimizer( opt, s, weight );
         s.eligibility_vector[ 0 ] = s.eligibility_vector[ 1 ] = 0.0;
         s.eligibility_trace_filtered = 0.0;
         release( s, update_holders );
       }
-      ++t;
     }
     s.processed_step = std::max( s.processed_step, t - 1 );
   }
 
 private:
-  std::deque< StepFactors< D > > entries_;
+  StepBuffer< StepFactors< D > > entries_;
   long origin_ = 0;
   long last_step_ = -1;
   std::map< long, long > holders_;   //!< trial -> synapses that still need its history
 
-  void
-  integrate( SynapseLearningState& s, const StepFactors< D >& f, double x ) const
+  static void
+  drop_pending( SynapseLearningState& s, long steps )
   {
-    double eps[ D ];
+    s.pending_spikes = steps >= 64 ? 0 : ( s.pending_spikes >> steps );
+  }
+
+  /**
+   * Integrate ``n`` consecutive updates starting at ``f`` (one trial stretch): per update
+   * eps = J eps + c x, ebar = kappa ebar + q . eps, gradient += L ebar, with x the pending
+   * spike of that update. The state is kept in locals (no aliasing with the history).
+   */
+  void
+  integrate_stretch( SynapseLearningState& s, const StepFactors< D >* f, long n ) const
+  {
+    double eligibility[ D ];
     for ( int a = 0; a < D; ++a )
     {
-      double value = 0.0;
-      for ( int b = 0; b < D; ++b )
+      eligibility[ a ] = s.eligibility_vector[ a ];
+    }
+    double filtered = s.eligibility_trace_filtered;
+    double gradient = s.gradient;
+    std::uint64_t pending = s.pending_spikes;
+    const double kappa = trace_filter;
+    for ( long k = 0; k < n; ++k, ++f )
+    {
+      const double x = ( pending & 1u ) ? 1.0 : 0.0;
+      pending >>= 1;
+      double eps[ D ];
+      for ( int a = 0; a < D; ++a )
       {
-        value += f.jacobian[ a ][ b ] * s.eligibility_vector[ b ];
+        double value = 0.0;
+        for ( int b = 0; b < D; ++b )
+        {
+          value += f->jacobian[ a ][ b ] * eligibility[ b ];
+        }
+        eps[ a ] = value + f->input_gain[ a ] * x;
       }
-      eps[ a ] = value + f.input_gain[ a ] * x;
+      double trace = 0.0;
+      for ( int a = 0; a < D; ++a )
+      {
+        eligibility[ a ] = eps[ a ];
+        trace += f->output_gain[ a ] * eps[ a ];
+      }
+      filtered = kappa * filtered + trace;
+      gradient += f->learning_signal * filtered;
     }
-    double trace = 0.0;
     for ( int a = 0; a < D; ++a )
     {
-      s.eligibility_vector[ a ] = eps[ a ];
-      trace += f.output_gain[ a ] * eps[ a ];
+      s.eligibility_vector[ a ] = eligibility[ a ];
     }
-    s.eligibility_trace_filtered = trace_filter * s.eligibility_trace_filtered + trace;
-    s.gradient += f.learning_signal * s.eligibility_trace_filtered;
+    s.eligibility_trace_filtered = filtered;
+    s.gradient = gradient;
+    s.pending_spikes = pending;
   }
 
   void

@@ -185,7 +185,7 @@ protected:
   void
   update( nest::Time const& origin, const long from, const long to ) override
   {
-    std::vector< double > signal( to - from, 0.0 );
+    std::vector< double > signal( Factors::is_readout ? to - from : 0, 0.0 );
     for ( long lag = from; lag < to; ++lag )
     {
       Base::update( origin, lag, lag + 1 );

@@ -132,6 +132,7 @@ public:
         + std::to_string( get_delay_steps() ) + " steps" );
     }
     learner->register_plastic_synapse();
+    learner_ = learner;   // the cross-cast once, not at every spike
     common_ = &cp;
   }
 
@@ -139,10 +140,9 @@ public:
   send( nest::Event& e, size_t thread, const CommonPropertiesType& cp )
   {
     nest::Node* target = get_target( thread );
-    LearningNode* learner = dynamic_cast< LearningNode* >( target );
     const long arrival = e.get_stamp().get_steps() + get_delay_steps() - 1;
-    learner->catch_up( state_, weight_, arrival - LEARNING_SIGNAL_LAG, cp.optimizer );
-    learner->add_spike( state_, arrival );
+    learner_->catch_up( state_, weight_, arrival - LEARNING_SIGNAL_LAG, cp.optimizer );
+    learner_->add_spike( state_, arrival );
     e.set_receiver( *target );
     e.set_weight( weight_ );
     e.set_delay_steps( get_delay_steps() );
@@ -157,10 +157,9 @@ public:
     ConnectionBase::get_status( d );
     SynapseLearningState s = state_;
     double w = weight_;
-    const LearningNode* learner = common_ ? dynamic_cast< const LearningNode* >( get_target( 0 ) ) : nullptr;
-    if ( learner != nullptr )
+    if ( learner_ != nullptr and common_ != nullptr )
     {
-      learner->catch_up_copy( s, w, common_->optimizer );
+      learner_->catch_up_copy( s, w, common_->optimizer );
     }
     d[ nest::names::weight ] = w;
     d[ "eligibility_vector" ] = std::vector< double >{ s.eligibility_vector[ 0 ], s.eligibility_vector[ 1 ] };
@@ -193,6 +192,7 @@ public:
 private:
   double weight_ = 1.0;
   SynapseLearningState state_;
+  LearningNode* learner_ = nullptr;     //!< the target, as the learning interface (set when connecting)
   const CommonPropertiesType* common_ = nullptr;
 };
 
