@@ -44,13 +44,35 @@ constexpr long LEARNING_SIGNAL_LAG = 3;
 constexpr long MIN_PAUSE_STEPS = 2;
 
 //! Per-step factors of a neuron with a D-dimensional state.
-template < int D >
+template < int D, bool UnitInputGain = false >
 struct StepFactors
 {
   double jacobian[ D ][ D ] = {};     //!< J = ds^t / ds^{t-1}
   double input_gain[ D ] = {};        //!< c = ds^t / dI^t
   double output_gain[ D ] = {};       //!< q = dy^t / ds^t
   double learning_signal = 0.0;       //!< L^t, summed from the learning-signal events
+
+  double
+  gain( int a ) const
+  {
+    return input_gain[ a ];
+  }
+};
+
+//! Factors of a neuron whose input enters its first state component with gain 1 (LIF, ALIF,
+//! soft-reset SNU, readout): c = (1, 0, ...) is not stored, a quarter less history to replay.
+template < int D >
+struct StepFactors< D, true >
+{
+  double jacobian[ D ][ D ] = {};
+  double output_gain[ D ] = {};
+  double learning_signal = 0.0;
+
+  static constexpr double
+  gain( int a )
+  {
+    return a == 0 ? 1.0 : 0.0;
+  }
 };
 
 //! Optimiser settings shared by all synapses of a model (ostl.optim).
@@ -245,7 +267,7 @@ private:
 /**
  * The history of per-step factors of one neuron and the replay of a synapse's state on it.
  */
-template < int D >
+template < int D, bool UnitInputGain = false >
 class LearningHistory
 {
 public:
@@ -262,7 +284,7 @@ public:
   }
 
   //! Append the factors of update ``t`` (called once per update, in order).
-  StepFactors< D >&
+  StepFactors< D, UnitInputGain >&
   append( long t )
   {
     if ( geometry.trial_steps > 0 and geometry.phase( t ) == 0 )
@@ -374,7 +396,7 @@ public:
   }
 
 private:
-  StepBuffer< StepFactors< D > > entries_;
+  StepBuffer< StepFactors< D, UnitInputGain > > entries_;
   long origin_ = 0;
   long last_step_ = -1;
   std::map< long, long > holders_;   //!< trial -> synapses that still need its history
@@ -391,7 +413,7 @@ private:
    * spike of that update. The state is kept in locals (no aliasing with the history).
    */
   void
-  integrate_stretch( SynapseLearningState& s, const StepFactors< D >* f, long n ) const
+  integrate_stretch( SynapseLearningState& s, const StepFactors< D, UnitInputGain >* f, long n ) const
   {
     double eligibility[ D ];
     for ( int a = 0; a < D; ++a )
@@ -414,7 +436,7 @@ private:
         {
           value += f->jacobian[ a ][ b ] * eligibility[ b ];
         }
-        eps[ a ] = value + f->input_gain[ a ] * x;
+        eps[ a ] = value + f->gain( a ) * x;
       }
       double trace = 0.0;
       for ( int a = 0; a < D; ++a )

@@ -143,7 +143,7 @@ public:
   catch_up_copy( SynapseLearningState& s, double& weight, const OptimizerSettings& opt ) const override
   {
     // the replay does not change the history when it does not track holders
-    const_cast< LearningHistory< D >& >( history_ ).replay( s, weight, complete_step(), opt, false );
+    const_cast< LearningHistory< D, Factors::unit_input_gain >& >( history_ ).replay( s, weight, complete_step(), opt, false );
   }
 
   long
@@ -190,7 +190,7 @@ protected:
     {
       Base::update( origin, lag, lag + 1 );
       const long t = origin.get_steps() + lag;
-      StepFactors< D >& f = history_.append( t );
+      auto& f = history_.append( t );
       Factors::read( *this, f );
       if constexpr ( Factors::is_readout )
       {
@@ -211,7 +211,7 @@ protected:
   }
 
 private:
-  LearningHistory< D > history_;
+  LearningHistory< D, Factors::unit_input_gain > history_;
   double eligibility_filter_ = 0.0;
   bool send_target_ = false;
   long plastic_synapses_ = 0;
@@ -223,9 +223,10 @@ struct SNUFactors
 {
   static constexpr int D = 1;
   static constexpr bool is_readout = false;
-  template < class N >
+  static constexpr bool unit_input_gain = false;   // ReLU / leaky ReLU gate the input
+  template < class N, class F >
   static void
-  read( const N& n, StepFactors< 1 >& f )
+  read( const N& n, F& f )
   {
     f.jacobian[ 0 ][ 0 ] = n.get_jacobian();
     f.input_gain[ 0 ] = n.get_input_gain();
@@ -238,12 +239,12 @@ struct UnitGainFactors
 {
   static constexpr int D = 1;
   static constexpr bool is_readout = false;
-  template < class N >
+  static constexpr bool unit_input_gain = true;
+  template < class N, class F >
   static void
-  read( const N& n, StepFactors< 1 >& f )
+  read( const N& n, F& f )
   {
     f.jacobian[ 0 ][ 0 ] = n.get_jacobian();
-    f.input_gain[ 0 ] = 1.0;
     f.output_gain[ 0 ] = n.get_pseudo_derivative();
   }
 };
@@ -252,16 +253,15 @@ struct ALIFFactors
 {
   static constexpr int D = 2;
   static constexpr bool is_readout = false;
-  template < class N >
+  static constexpr bool unit_input_gain = true;    // c = (1, 0): the input drives v only
+  template < class N, class F >
   static void
-  read( const N& n, StepFactors< 2 >& f )
+  read( const N& n, F& f )
   {
     f.jacobian[ 0 ][ 0 ] = n.get_jacobian_vv();
     f.jacobian[ 0 ][ 1 ] = n.get_jacobian_va();
     f.jacobian[ 1 ][ 0 ] = n.get_jacobian_av();
     f.jacobian[ 1 ][ 1 ] = n.get_jacobian_aa();
-    f.input_gain[ 0 ] = 1.0;
-    f.input_gain[ 1 ] = 0.0;
     f.output_gain[ 0 ] = n.get_pseudo_derivative();
     f.output_gain[ 1 ] = n.get_pseudo_derivative_a();
   }
@@ -272,12 +272,12 @@ struct ReadoutFactors
 {
   static constexpr int D = 1;
   static constexpr bool is_readout = true;
-  template < class N >
+  static constexpr bool unit_input_gain = true;
+  template < class N, class F >
   static void
-  read( const N&, StepFactors< 1 >& f )
+  read( const N&, F& f )
   {
     f.jacobian[ 0 ][ 0 ] = 0.0;
-    f.input_gain[ 0 ] = 1.0;
     f.output_gain[ 0 ] = 1.0;
   }
 };
