@@ -67,3 +67,24 @@ def test_first_weight_update_equals_nest():
             assert error[:, first_spike_at_step_1].max() > 1e-6
             agreeing[:, first_spike_at_step_1] = False
         assert error[agreeing].max() < 1e-9, name
+
+
+def test_our_nest_models_train_like_nests_own_eprop(unregularised):
+    """The same comparison inside NEST: our lif_neuron_learning / readout_neuron_learning /
+    ostl_synapse network, given NEST's setting, trains to the native network's readout for
+    every iteration (what benchmarks/bench_nest.py times)."""
+    import nestml_models
+    from nestml_models.network import NestNetwork
+    from ostl.errors import BackendUnavailableError
+
+    try:
+        nestml_models.build()
+    except BackendUnavailableError as exc:  # pragma: no cover - depends on the machine
+        pytest.skip(str(exc))
+    nest_run, _ = unregularised
+    net, params, scale, rule, feedback, x, target = native_eprop.reference_setup()
+    ours = NestNetwork(net, rule, params, native_eprop.STEPS, feedback,
+                       {"name": "sgd", "lr": native_eprop.ETA * scale["layer0.W"] ** 2})
+    losses, readouts = zip(*[ours.run_trial(x, target) for _ in range(N_ITER)])
+    np.testing.assert_allclose(np.array(readouts)[:, :, 0], nest_run["readout"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(losses, nest_run["loss"], rtol=1e-9)
