@@ -7,6 +7,9 @@
 See :mod:`pyNN_ostl.standardmodels` for the declarations and README for a full script.
 """
 
+import importlib
+import importlib.abc
+import importlib.util
 import sys
 
 import numpy as np
@@ -75,7 +78,36 @@ def spike_times(x, latency=1.0):
     return [Sequence(np.nonzero(x[:, i])[0].astype(float) - latency) for i in range(x.shape[1])]
 
 
-if "pyNN.brian2" in sys.modules:  # register the Brian2 translation if that backend is in use
-    from . import brian2 as _brian2  # noqa: F401
-if "pyNN.nest" in sys.modules:  # and the NEST translation
-    from . import nest as _nest  # noqa: F401
+# -- the translations register themselves with their simulator, whichever is imported first --
+_TRANSLATIONS = {"pyNN.brian2": "pyNN_ostl.brian2", "pyNN.nest": "pyNN_ostl.nest"}
+
+
+class _TranslationFinder(importlib.abc.MetaPathFinder):
+    """When a script imports pyNN.nest or pyNN.brian2 after pyNN_ostl, load our translation
+    right after it (before the script can call ``sim.setup``)."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in _TRANSLATIONS or fullname in sys.modules:
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        load = spec.loader.exec_module
+
+        def exec_module(module):
+            load(module)
+            importlib.import_module(_TRANSLATIONS[fullname])
+
+        spec.loader.exec_module = exec_module   # this spec's own loader instance
+        return spec
+
+
+if not any(isinstance(finder, _TranslationFinder) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _TranslationFinder())
+for _simulator, _translation in _TRANSLATIONS.items():
+    if _simulator in sys.modules:   # already imported: register now
+        importlib.import_module(_translation)

@@ -103,49 +103,67 @@ sm._LearningSynapseType._set_tau_minus = lambda self, cells: None
 sm._LearningSynapseType._get_minimum_delay = lambda self: simulator.state.min_delay
 
 
-class Population(_NestPopulation):
-    """pyNN.nest's Population; populations of the ostl cell types are created as this
-    package's NEST learning models (their rule-dependent parameters are set at the first run)."""
+# pyNN.nest's own Population and Projection classes learn the ostl types: their methods are
+# extended in place (everything else is passed to pyNN's code unchanged), so that scripts
+# work whatever the order of their imports and however they hold the classes.
+_ORIGINAL = {}
 
-    __doc__ = _NestPopulation.__doc__
 
-    def _create_cells(self):
-        if not _is_ostl_cell(self.celltype):
-            return super()._create_cells()
-        _install()
-        self.celltype.parameter_space.shape = (self.size,)
-        ps = self.celltype.parameter_space
-        ps.evaluate(simplify=False)
-        names = ["leak", "bias"] if isinstance(self.celltype, sm.Readout) else list(self.celltype.default_parameters)
-        params = {name: np.broadcast_to(np.asarray(ps[name], dtype=float), (self.size,)).tolist() for name in names}
-        self.node_collection = pyNN.nest.nest.Create(self.celltype.nest_name["on_grid"], self.size)
-        self.node_collection.set(params)
-        self._mask_local = np.array([True]) if self.node_collection.local is True else \
-            np.array(self.node_collection.local)
-        self.all_cells = np.array([simulator.ID(gid) for gid in self.node_collection.tolist()], simulator.ID)
-        for gid in self.all_cells:
-            gid.parent = self
-            gid.node_collection = pyNN.nest.nest.NodeCollection([int(gid)])
-        if isinstance(self.celltype, sm.Readout):
-            self.ostl_target, self.ostl_loss_mask = _readout_sequences(ps, self.size)
-        _controller().register_population(self)
+def _extends(cls, name):
+    def decorate(function):
+        _ORIGINAL[cls, name] = getattr(cls, name)
+        function.__doc__ = function.__doc__ or getattr(cls, name).__doc__
+        setattr(cls, name, function)
+        return function
+    return decorate
 
-    def _set_initial_value_array(self, variable, value):
-        if not _is_ostl_cell(self.celltype):
-            return super()._set_initial_value_array(variable, value)
-        values = np.asarray(value._partially_evaluate(self._mask_local, simplify=True), dtype=float)
-        if np.any(values != 0.0):
-            raise ParameterError(f"initial value of {variable!r}: every trial of an ostl cell starts at rest (0)")
 
-    def record(self, variables, to_file=None, sampling_interval=None, locations=None):
-        if _is_ostl_cell(self.celltype) and variables is not None:
-            names = [variables] if isinstance(variables, str) else list(variables)
-            missing = sorted(set(names) - set(self.celltype.variable_map) - {"spikes"})
-            if missing:
-                raise ParameterError(f"pyNN.nest cannot record {missing} of {type(self.celltype).__name__} "
-                                     f"(NEST's learning models keep it in the synapses' history); recordable: "
-                                     f"{sorted(self.celltype.variable_map) + (['spikes'] if 'spikes' in self.celltype.recordable else [])}")
-        return super().record(variables, to_file, sampling_interval, locations)
+@_extends(_NestPopulation, "_create_cells")
+def _create_cells(self):
+    """Populations of the ostl cell types are this package's NEST learning models (their
+    rule-dependent parameters are set at the first run)."""
+    if not _is_ostl_cell(self.celltype):
+        return _ORIGINAL[_NestPopulation, "_create_cells"](self)
+    _install()
+    self.celltype.parameter_space.shape = (self.size,)
+    ps = self.celltype.parameter_space
+    ps.evaluate(simplify=False)
+    names = ["leak", "bias"] if isinstance(self.celltype, sm.Readout) else list(self.celltype.default_parameters)
+    params = {name: np.broadcast_to(np.asarray(ps[name], dtype=float), (self.size,)).tolist() for name in names}
+    self.node_collection = pyNN.nest.nest.Create(self.celltype.nest_name["on_grid"], self.size)
+    self.node_collection.set(params)
+    self._mask_local = np.array([True]) if self.node_collection.local is True else \
+        np.array(self.node_collection.local)
+    self.all_cells = np.array([simulator.ID(gid) for gid in self.node_collection.tolist()], simulator.ID)
+    for gid in self.all_cells:
+        gid.parent = self
+        gid.node_collection = pyNN.nest.nest.NodeCollection([int(gid)])
+    if isinstance(self.celltype, sm.Readout):
+        self.ostl_target, self.ostl_loss_mask = _readout_sequences(ps, self.size)
+    _controller().register_population(self)
+
+
+@_extends(_NestPopulation, "_set_initial_value_array")
+def _set_initial_value_array(self, variable, value):
+    if not _is_ostl_cell(self.celltype):
+        return _ORIGINAL[_NestPopulation, "_set_initial_value_array"](self, variable, value)
+    values = np.asarray(value._partially_evaluate(self._mask_local, simplify=True), dtype=float)
+    if np.any(values != 0.0):
+        raise ParameterError(f"initial value of {variable!r}: every trial of an ostl cell starts at rest (0)")
+
+
+@_extends(_NestPopulation, "record")
+def _record(self, variables, to_file=None, sampling_interval=None, locations=None):
+    if _is_ostl_cell(self.celltype) and variables is not None:
+        names = [variables] if isinstance(variables, str) else list(variables)
+        missing = sorted(set(names) - set(self.celltype.variable_map) - {"spikes"})
+        if missing:
+            recordable = sorted(self.celltype.variable_map) + (["spikes"] if "spikes" in self.celltype.recordable
+                                                                else [])
+            raise ParameterError(f"pyNN.nest cannot record {missing} of {type(self.celltype).__name__} "
+                                 f"(NEST's learning models keep it in the synapses' history); recordable: "
+                                 f"{recordable}")
+    return _ORIGINAL[_NestPopulation, "record"](self, variables, to_file, sampling_interval, locations)
 
 
 def _readout_sequences(ps, n):
@@ -165,63 +183,64 @@ def _readout_sequences(ps, n):
     return np.stack(targets, axis=1), mask
 
 
-class Projection(_NestProjection):
-    """pyNN.nest's Projection, remembering the projections of ostl synapse types."""
-
-    __doc__ = _NestProjection.__doc__
-
-    def __init__(self, presynaptic_population, postsynaptic_population, connector, synapse_type=None, source=None,
-                 receptor_type=None, space=None, label=None):
-        kwargs = {} if space is None else {"space": space}
-        learning = isinstance(synapse_type, sm._LearningSynapseType)
-        if learning:
-            controller = _controller()
-            if controller.built:
-                raise ParameterError("learning projections must be created before the first run")
-            if abs(simulator.state.dt - 1.0) > 1e-12:   # NEST would refuse the 1-step delay obscurely
-                raise ParameterError(f"the ostl models run in steps of 1 ms: call sim.setup(timestep=1.0), "
-                                     f"got timestep={simulator.state.dt}")
-        super().__init__(presynaptic_population, postsynaptic_population, connector, synapse_type, source,
-                         receptor_type, label=label, **kwargs)
-        if learning:
-            controller.register_projection(self)
-
-    # pyNN.nest reads weights in pA and returns nA (x 0.001); the ostl weights are
-    # dimensionless and stored as they are, so learning projections read them unscaled
-    def _get_attributes_as_arrays(self, names, multiple_synapses="sum"):
-        if not isinstance(self.synapse_type, sm._LearningSynapseType):
-            return super()._get_attributes_as_arrays(names, multiple_synapses)
-        conns, rows, cols = self.connections_table()
-        arrays = []
-        for name in names:
-            name = {"weights": "weight", "delays": "delay"}.get(name, name)
-            values = np.full((self.pre.size, self.post.size), np.nan)
-            values[cols, rows] = np.asarray(conns.get(name), dtype=float)
-            arrays.append(values)
-        return arrays
-
-    def _get_attributes_as_list(self, names):
-        if not isinstance(self.synapse_type, sm._LearningSynapseType):
-            return super()._get_attributes_as_list(names)
-        conns, rows, cols = self.connections_table()
-        columns = [cols if name == "presynaptic_index" else rows if name == "postsynaptic_index"
-                   else np.asarray(conns.get(name), dtype=float) for name in names]
-        return [tuple(row) for row in zip(*[np.atleast_1d(c).tolist() for c in columns])]
-
-    def connections_table(self):
-        """``(connections, post indices, pre indices)``, read together (NEST reorders its
-        connections when a simulation starts)."""
-        # not pyNN's cached SynapseCollection: its entries point elsewhere once NEST sorts
-        conns = pyNN.nest.nest.GetConnections(self.pre.node_collection, self.post.node_collection,
-                                              synapse_model=self.nest_synapse_model,
-                                              synapse_label=self.nest_synapse_label)
-        rows = np.asarray(conns.get("target")) - self.post.node_collection[0].global_id
-        cols = np.asarray(conns.get("source")) - self.pre.node_collection[0].global_id
-        return conns, np.atleast_1d(rows), np.atleast_1d(cols)
+def _is_learning(projection):
+    return isinstance(projection.synapse_type, sm._LearningSynapseType)
 
 
-pyNN.nest.Population = Population   # sim.Population(...) / sim.Projection(...) now know the ostl types
-pyNN.nest.Projection = Projection
+@_extends(_NestProjection, "__init__")
+def _projection_init(self, presynaptic_population, postsynaptic_population, connector, synapse_type=None,
+                     source=None, receptor_type=None, space=None, label=None):
+    kwargs = {} if space is None else {"space": space}
+    learning = isinstance(synapse_type, sm._LearningSynapseType)
+    if learning:
+        controller = _controller()
+        if controller.built:
+            raise ParameterError("learning projections must be created before the first run")
+        if abs(simulator.state.dt - 1.0) > 1e-12:   # NEST would refuse the 1-step delay obscurely
+            raise ParameterError(f"the ostl models run in steps of 1 ms: call sim.setup(timestep=1.0), "
+                                 f"got timestep={simulator.state.dt}")
+    _ORIGINAL[_NestProjection, "__init__"](self, presynaptic_population, postsynaptic_population, connector,
+                                           synapse_type, source, receptor_type, label=label, **kwargs)
+    if learning:
+        controller.register_projection(self)
+
+
+# pyNN.nest reads weights in pA and returns nA (x 0.001); the ostl weights are dimensionless
+# and stored as they are, so learning projections read them unscaled
+@_extends(_NestProjection, "_get_attributes_as_arrays")
+def _get_attributes_as_arrays(self, names, multiple_synapses="sum"):
+    if not _is_learning(self):
+        return _ORIGINAL[_NestProjection, "_get_attributes_as_arrays"](self, names, multiple_synapses)
+    conns, rows, cols = connections_table(self)
+    arrays = []
+    for name in names:
+        name = {"weights": "weight", "delays": "delay"}.get(name, name)
+        values = np.full((self.pre.size, self.post.size), np.nan)
+        values[cols, rows] = np.asarray(conns.get(name), dtype=float)
+        arrays.append(values)
+    return arrays
+
+
+@_extends(_NestProjection, "_get_attributes_as_list")
+def _get_attributes_as_list(self, names):
+    if not _is_learning(self):
+        return _ORIGINAL[_NestProjection, "_get_attributes_as_list"](self, names)
+    conns, rows, cols = connections_table(self)
+    columns = [cols if name == "presynaptic_index" else rows if name == "postsynaptic_index"
+               else np.asarray(conns.get(name), dtype=float) for name in names]
+    return [tuple(row) for row in zip(*[np.atleast_1d(c).tolist() for c in columns])]
+
+
+def connections_table(projection):
+    """``(connections, post indices, pre indices)`` of a projection, read together (NEST
+    reorders its connections when a simulation starts, so pyNN's cached SynapseCollection
+    would point elsewhere)."""
+    conns = pyNN.nest.nest.GetConnections(projection.pre.node_collection, projection.post.node_collection,
+                                          synapse_model=projection.nest_synapse_model,
+                                          synapse_label=projection.nest_synapse_label)
+    rows = np.asarray(conns.get("target")) - projection.post.node_collection[0].global_id
+    cols = np.asarray(conns.get("source")) - projection.pre.node_collection[0].global_id
+    return conns, np.atleast_1d(rows), np.atleast_1d(cols)
 
 
 # -- the controller --------------------------------------------------------------------------
@@ -258,7 +277,7 @@ class Controller:
                                      f"learn_{parameter}=False) for population {pop.label!r}")
             autapses = True
             if id(pop) in rec:
-                conns, rows, cols = rec[id(pop)].connections_table()
+                conns, rows, cols = connections_table(rec[id(pop)])
                 autapses = bool(np.any(rows == cols))
             net_layers.append(Layer(pop.size, celltype.ostl_cell(), recurrent=id(pop) in rec, autapses=autapses))
             if parameter == "bias" and np.any(np.asarray(pop.get("bias"), dtype=float) > 0):
@@ -331,7 +350,7 @@ class Controller:
     @staticmethod
     def _check_connectivity(ff, rec, ro, layers):
         for projection in [ff[id(layers[0])], ro] + ([rec[id(layers[0])]] if id(layers[0]) in rec else []):
-            conns, rows, cols = projection.connections_table()
+            conns, rows, cols = connections_table(projection)
             expected = projection.pre.size * projection.post.size - (
                 projection.pre.size if projection.pre is projection.post and not np.any(rows == cols) else 0)
             if len(rows) != expected:
@@ -367,11 +386,11 @@ class Controller:
 
     def copy_readout_weights(self):
         """Symmetric feedback: the learning-signal weights are the current readout weights."""
-        conns, rows, cols = self.readout_projection.connections_table()
+        conns, rows, cols = connections_table(self.readout_projection)
         W_out = np.zeros((self.readout_projection.post.size, self.readout_projection.pre.size))
         W_out[rows, cols] = np.asarray(conns.get("weight"), dtype=float)
         for projection in self.signal_projections:
-            conns, rows, cols = projection.connections_table()   # readout -> hidden
+            conns, rows, cols = connections_table(projection)   # readout -> hidden
             conns.set(weight=W_out[cols, rows].tolist())
 
 

@@ -236,3 +236,43 @@ def test_unrecordable_variables_and_synapse_recording_are_refused():
     with pytest.raises(ParameterError, match="does not record synapses step by step"):
         ostl.record_synapses(learning, ["weight"])
     sim.end()
+
+
+IMPORT_ORDER_SCRIPT = """
+import sys
+if sys.argv[1] == "pyNN_ostl first":
+    import pyNN_ostl as ostl
+    import pyNN.nest as sim
+else:
+    import pyNN.nest as sim
+    import pyNN_ostl as ostl
+import numpy as np
+from pyNN.parameters import Sequence
+Population = sim.Population          # held before any ostl type exists
+sim.setup(timestep=1.0)
+inputs = Population(2, sim.SpikeSourceArray(spike_times=[Sequence([3.0, 7.0])] * 2))
+hidden = Population(3, ostl.SNU(decay=0.9, learn_bias=False))
+mask = np.ones(20)
+mask[:2] = mask[-4:] = 0.0
+readout = Population(1, ostl.Readout(target=[Sequence(np.linspace(0, 1, 20))], loss_mask=Sequence(mask),
+                                     learn_bias=False))
+learn = sim.Projection(inputs, hidden, sim.AllToAllConnector(), ostl.OSTLSynapse(weight=0.5, trial_duration=20))
+sim.Projection(hidden, readout, sim.AllToAllConnector(), ostl.ReadoutSynapse(weight=0.1))
+sim.Projection(readout, hidden, sim.AllToAllConnector(), ostl.LearningSignalConnection())
+sim.run(40)
+print(repr(learn.get("weight", format="array").tolist()))
+"""
+
+
+def test_scripts_work_whatever_the_import_order(tmp_path):
+    import subprocess
+
+    script = tmp_path / "order.py"
+    script.write_text(IMPORT_ORDER_SCRIPT)
+    weights = []
+    for order in ("pyNN_ostl first", "pyNN.nest first"):
+        run = subprocess.run([sys.executable, str(script), order], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr[-2000:]
+        weights.append(run.stdout.strip().splitlines()[-1])
+    assert weights[0] == weights[1]
+    assert "0.5," not in weights[0]   # it learned
