@@ -29,7 +29,6 @@ import numpy as np
 import pyNN.brian2
 from pyNN.brian2 import simulator
 from pyNN.brian2.projections import Projection as _Brian2Projection
-from pyNN.parameters import Sequence
 
 from brian2_ostl.cells import translate_cell
 from brian2_ostl.circuit import LayerSpec, build_circuit, exact_ieee_compilation, layer_model, readout_model
@@ -37,7 +36,7 @@ from ostl.errors import ParameterError
 from ostl.network import Layer, Network, Readout as OstlReadout
 
 from . import standardmodels as sm
-from .structure import describe, feedback_matrices, trainable_parameters
+from .structure import describe, feedback_matrices, readout_sequences, trainable_parameters
 
 #: a threshold that never fires: pyNN's placeholder synapses need a spike pathway on
 #: every source group; non-spiking groups (readout, sigmoid SNUs) get this one
@@ -92,21 +91,10 @@ class ReadoutGroup(b2.NeuronGroup, _PyNNGroupMixin):
     def __init__(self, celltype, n, parameters):
         self.celltype = celltype
         self.leak = _scalar("leak", parameters["leak"])
-        targets = [np.asarray(getattr(seq, "value", seq), dtype=float) for seq in np.ravel(parameters["target"])]
-        if len(targets) != n or any(t.size == 0 for t in targets):
-            raise ParameterError("Readout target must give one non-empty Sequence per readout neuron")
-        if len({t.size for t in targets}) != 1:
-            raise ParameterError("Readout target sequences must all have the same length (one value per step)")
-        mask_seq = np.ravel(parameters["loss_mask"])[0]
-        mask = np.asarray(getattr(mask_seq, "value", mask_seq), dtype=float)
-        steps = targets[0].size
-        if mask.size == 0:
-            mask = np.ones(steps)
-        if mask.size != steps or np.any(mask < 0):
-            raise ParameterError(f"Readout loss_mask must have {steps} values >= 0 (one per step), got {mask.size}")
-        self.steps = steps
+        target, mask = readout_sequences(parameters, n)
+        self.steps = target.shape[0]
         self.namespace_dict = {
-            "target_values": b2.TimedArray(np.stack(targets, axis=1), dt=1 * b2.ms),
+            "target_values": b2.TimedArray(target, dt=1 * b2.ms),
             "mask_values": b2.TimedArray(mask, dt=1 * b2.ms)}
         super().__init__(n, readout_model(), threshold=NO_EVENTS, reset="", clock=simulator.state.network.clock,
                          namespace=self.namespace_dict)

@@ -45,7 +45,7 @@ from ostl.errors import ParameterError
 from ostl.network import Layer, Network, Readout as OstlReadout
 
 from . import standardmodels as sm
-from .structure import describe, feedback_matrices, trainable_parameters
+from .structure import describe, feedback_matrices, readout_sequences, trainable_parameters
 
 #: steps at the end of every trial in which NEST completes the trial's update
 TRIAL_PAUSE_STEPS = PAUSE_STEPS
@@ -139,7 +139,7 @@ def _create_cells(self):
         gid.parent = self
         gid.node_collection = pyNN.nest.nest.NodeCollection([int(gid)])
     if isinstance(self.celltype, sm.Readout):
-        self.ostl_target, self.ostl_loss_mask = _readout_sequences(ps, self.size)
+        self.ostl_target, self.ostl_loss_mask = readout_sequences(ps, self.size)
     _controller().register_population(self)
 
 
@@ -164,23 +164,6 @@ def _record(self, variables, to_file=None, sampling_interval=None, locations=Non
                                  f"(NEST's learning models keep it in the synapses' history); recordable: "
                                  f"{recordable}")
     return _ORIGINAL[_NestPopulation, "record"](self, variables, to_file, sampling_interval, locations)
-
-
-def _readout_sequences(ps, n):
-    targets = [np.asarray(getattr(seq, "value", seq), dtype=float) for seq in np.ravel(ps["target"])]
-    targets = (targets * n)[:n] if len(targets) == 1 else targets
-    if len(targets) != n or any(t.size == 0 for t in targets):
-        raise ParameterError("Readout target must give one non-empty Sequence per readout neuron")
-    if len({t.size for t in targets}) != 1:
-        raise ParameterError("Readout target sequences must all have the same length (one value per step)")
-    mask_seq = np.ravel(ps["loss_mask"])[0]
-    mask = np.asarray(getattr(mask_seq, "value", mask_seq), dtype=float)
-    steps = targets[0].size
-    if mask.size == 0:
-        mask = np.ones(steps)
-    if mask.size != steps or np.any(mask < 0):
-        raise ParameterError(f"Readout loss_mask must have {steps} values >= 0 (one per step), got {mask.size}")
-    return np.stack(targets, axis=1), mask
 
 
 def _is_learning(projection):

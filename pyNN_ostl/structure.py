@@ -121,3 +121,21 @@ def trainable_parameters(ostl_network, layers, readout):
     if not readout.celltype.learned["bias"]:
         names.discard("readout.b")
     return names
+
+
+def readout_sequences(ps, n):
+    """The Readout's ``target`` (steps, n) and ``loss_mask`` (steps,) from its parameters, checked."""
+    targets = [np.asarray(getattr(seq, "value", seq), dtype=float) for seq in np.ravel(ps["target"])]
+    targets = (targets * n)[:n] if len(targets) == 1 else targets
+    if len(targets) != n or any(t.size == 0 for t in targets):
+        raise ParameterError("Readout target must give one non-empty Sequence per readout neuron")
+    if len({t.size for t in targets}) != 1:
+        raise ParameterError("Readout target sequences must all have the same length (one value per step)")
+    mask_seq = np.ravel(ps["loss_mask"])[0]
+    mask = np.asarray(getattr(mask_seq, "value", mask_seq), dtype=float)
+    steps = targets[0].size
+    if mask.size == 0:
+        mask = np.ones(steps)
+    if mask.size != steps or np.any(mask < 0):
+        raise ParameterError(f"Readout loss_mask must have {steps} values >= 0 (one per step), got {mask.size}")
+    return np.stack(targets, axis=1), mask
