@@ -123,6 +123,8 @@ def _backend_options(args):
     if args.nest_threads is not None:
         if args.backend != "nest":
             raise ParameterError("--nest-threads needs --backend nest")
+        if args.nest_threads < 1:
+            raise ParameterError(f"--nest-threads must be >= 1, got {args.nest_threads}")
         return {"threads": args.nest_threads}
     return None
 

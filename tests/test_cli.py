@@ -95,6 +95,7 @@ def test_malformed_problem_exits_2_with_one_line(tmp_path, mutate, message):
     (["train", "--task", "store_recall", "--steps", "100"], "--steps applies to pattern_generation only"),
     (["train", "--resume", "nothing.npz"], "checkpoint nothing.npz does not exist"),
     (["train", "--nest-threads", "2", "--iterations", "1"], "--nest-threads needs --backend nest"),
+    (["train", "--backend", "nest", "--nest-threads", "0", "--iterations", "1"], "--nest-threads must be >= 1, got 0"),
     (["train", "--backend", "nest", "--batch-size", "4", "--iterations", "1"], "batch_size"),
 ])
 def test_bad_command_lines_exit_2_with_one_line(tmp_path, args, message):
