@@ -109,7 +109,7 @@ def _case_data(seed):
     return x, target, mask
 
 
-def _run_case(name, iterations=3, seed=4, split=None):
+def _run_case(name, iterations=3, seed=4, split=None, threads=1):
     make_cell, ref_cell, recurrent, rule_name, feedback_kind, leak = CASES[name]
     rule = make_rule(rule_name, feedback=feedback_kind if rule_name == "eprop" else None)
     autapses = name != "eprop-alif-recurrent"   # one case without self-connections
@@ -124,7 +124,7 @@ def _run_case(name, iterations=3, seed=4, split=None):
     feedback = rule.make_feedback(net, seed=seed + 1)
     x, target, mask = _case_data(seed)
 
-    sim.setup(timestep=1.0)
+    sim.setup(timestep=1.0, threads=threads)
     inputs = sim.Population(N_IN, sim.SpikeSourceArray(spike_times=ostl.spike_times(np.tile(x, (iterations, 1)))))
     hidden = sim.Population(N_HIDDEN, make_cell(), label="hidden")
     targets = np.tile(target, (iterations, 1))
@@ -175,6 +175,14 @@ def test_a_training_split_over_several_runs_learns_the_same():
     split, _, _ = _run_case("ostl-snu", split=[STEPS + 17, STEPS - 2, 1, STEPS - 16])
     for key in once:
         assert np.array_equal(once[key], split[key]), key
+
+
+@pytest.mark.parametrize("name", ["ostl-snu", "eprop-alif-recurrent"])
+def test_two_threads_learn_the_same_weights_as_one(name):
+    one, _, _ = _run_case(name)
+    two, _, _ = _run_case(name, threads=2)
+    for key in one:   # learning signals from several readouts may be summed in another order
+        assert relative_deviation(two[key], one[key]) < 1e-12, key
 
 
 # -- what pyNN.nest refuses, before the first step ----------------------------------------------
