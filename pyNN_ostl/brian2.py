@@ -26,7 +26,7 @@ import weakref
 
 import brian2 as b2
 import numpy as np
-import pyNN.brian2
+import pyNN.brian2 as _pynn_brian2   # (may run while pyNN.brian2 finishes importing)
 from pyNN.brian2 import simulator
 from pyNN.brian2.projections import Projection as _Brian2Projection
 
@@ -118,7 +118,7 @@ class Projection(_Brian2Projection):
             _controller().register_projection(self)
 
 
-pyNN.brian2.Projection = Projection  # sim.Projection(...) now tracks learning projections
+_pynn_brian2.Projection = Projection  # sim.Projection(...) now tracks learning projections
 
 
 # -- the controller --------------------------------------------------------------------------

@@ -284,3 +284,13 @@ def test_scripts_work_whatever_the_import_order(tmp_path):
         weights.append(run.stdout.strip().splitlines()[-1])
     assert weights[0] == weights[1]
     assert "0.5," not in weights[0]   # it learned
+
+
+def test_both_translations_register_when_pyNN_ostl_is_imported_first():
+    import subprocess
+
+    code = ("import pyNN_ostl, pyNN.brian2, pyNN.nest, sys; "
+            "print(pyNN.brian2.Projection.__module__, 'pyNN_ostl.nest' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[-2:] == ["pyNN_ostl.brian2", "True"]
