@@ -134,6 +134,15 @@ struct TrialGeometry
   long trial_steps = 0;   //!< 0: one trial that never ends (no deferred update)
   long pause_steps = 0;
 
+  void
+  set( long first, long trial, long pause )
+  {
+    first_step = first;
+    trial_steps = trial;
+    pause_steps = pause;
+    cached_start_ = first;
+  }
+
   long
   period() const
   {
@@ -151,19 +160,19 @@ struct TrialGeometry
     {
       return t - first_step;
     }
-    const long p = ( t - first_step ) % period();
+    const long p = t - period_start( t );
     return p < trial_steps ? p : -1;
   }
   long
   trial_of( long t ) const
   {
-    return ( trial_steps == 0 or t < first_step ) ? 0 : ( t - first_step ) / period();
+    return ( trial_steps == 0 or t < first_step ) ? 0 : ( period_start( t ) - first_step ) / period();
   }
   //! Last active update of the trial containing ``t`` (t must be in a trial).
   long
   trial_end( long t ) const
   {
-    return first_step + trial_of( t ) * period() + trial_steps - 1;
+    return period_start( t ) + trial_steps - 1;
   }
   //! First active update after ``t`` (t inside a pause or before the start).
   long
@@ -173,8 +182,25 @@ struct TrialGeometry
     {
       return first_step;
     }
-    return first_step + ( trial_of( t ) + 1 ) * period();
+    return period_start( t ) + period();
   }
+
+private:
+  //! First update of the trial period that contains ``t`` (t >= first_step, trial_steps > 0).
+  //! Replays ask about the same recent period again and again: the last answer is kept, so
+  //! that most calls need a comparison instead of an integer division.
+  long
+  period_start( long t ) const
+  {
+    const long offset = t - cached_start_;
+    if ( offset < 0 or offset >= period() )
+    {
+      cached_start_ = first_step + ( ( t - first_step ) / period() ) * period();
+    }
+    return cached_start_;
+  }
+
+  mutable long cached_start_ = 0;   //!< per neuron; a neuron's synapses run on its thread
 };
 
 /**

@@ -170,9 +170,7 @@ protected:
   pre_run_hook() override
   {
     Base::pre_run_hook();
-    history_.geometry.first_step = this->get_first_step();
-    history_.geometry.trial_steps = this->get_trial_steps();
-    history_.geometry.pause_steps = this->get_pause_steps();
+    history_.geometry.set( this->get_first_step(), this->get_trial_steps(), this->get_pause_steps() );
     history_.trace_filter = eligibility_filter_;
     if ( plastic_synapses_ > 0 and this->get_trial_steps() > 0 and this->get_pause_steps() < MIN_PAUSE_STEPS )
     {
