@@ -27,6 +27,8 @@ from ostl.network import Layer, Network, Readout
 from ostl.online import OnlineLearner
 from ostl.rules import make_rule
 
+from .network import connection_indices
+
 N_IN, N_REC, N_OUT, STEPS = 100, 100, 1, 1000
 TAU_M, V_TH, ETA = 30.0, 0.03, 1e-4
 
@@ -124,9 +126,7 @@ class NativeNetwork:
         def matrix(pre, post):
             conns = self.nest.GetConnections(pre, post)
             w = np.zeros((len(post), len(pre)))
-            src = np.asarray(conns.get("source")) - pre[0].global_id
-            tgt = np.asarray(conns.get("target")) - post[0].global_id
-            w[tgt, src] = conns.get("weight")
+            w[connection_indices(conns, pre, post)] = conns.get("weight")
             return w
 
         return {"w_in": matrix(self.parrots, self.rec), "w_rec": matrix(self.rec, self.rec),

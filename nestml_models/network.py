@@ -61,6 +61,45 @@ def neuron_model(cell, keep_reset_path):
     raise ParameterError(f"cell {cell.kind!r} has no NEST model")
 
 
+def hidden_parameters(cell, rule, first_step, leak, geometry):
+    """NEST model and parameters of a hidden layer's learning neurons for ``rule`` (its
+    traces decide ``keep_reset_path``); ``leak``: the readout's, which filters the traces."""
+    model, params = neuron_model(cell, keep_reset_path=rule.traces != "eprop")
+    return f"{model}_learning", dict(params, first_step=first_step, eligibility_filter=leak, **geometry)
+
+
+def readout_parameters(activation, leak, rule, first_step, geometry):
+    """Parameters of ``readout_neuron_learning``: it sends its error, or for OSTTP its masked
+    target, as the learning signal; target and mask come through its continuous ports."""
+    return dict(geometry, leak=leak, activation={"linear": 0, "sigmoid": 1}[activation], use_mask=1,
+                first_step=first_step, eligibility_filter=leak,
+                learning_signal="target" if rule.feedback == "target_projection" else "error")
+
+
+def synapse_defaults(optimizer):
+    """The common properties of ``ostl_synapse`` for an ostl optimiser (SGD or Adam)."""
+    defaults = {"learning_rate": optimizer.lr, "optimizer": optimizer.name}
+    if optimizer.name == "adam":
+        defaults.update(adam_beta1=optimizer.beta1, adam_beta2=optimizer.beta2, adam_epsilon=optimizer.eps)
+    return defaults
+
+
+def connection_indices(connections, pre, post):
+    """(post index, pre index) of every connection of a SynapseCollection between the node
+    collections ``pre`` and ``post``. NEST sorts connections when a simulation starts, so
+    the indices are read together with the values they label."""
+    rows = np.asarray(connections.get("target")) - post[0].global_id
+    cols = np.asarray(connections.get("source")) - pre[0].global_id
+    return np.atleast_1d(rows), np.atleast_1d(cols)
+
+
+def copy_readout_weights(signals, readout_weights, readout, hidden):
+    """Symmetric feedback: the learning-signal connections ``signals`` (readout -> hidden)
+    get the readout weights ``readout_weights`` (n_out, n_hidden), transposed."""
+    rows, cols = connection_indices(signals, readout, hidden)
+    signals.set(weight=np.asarray(readout_weights).T[rows, cols].tolist())
+
+
 def weight_names(network):
     layer = network.layers[0]
     return ["layer0.W"] + (["layer0.H"] if layer.recurrent else []) + ["readout.W"]
@@ -146,28 +185,21 @@ class NestNetwork:
         nest.set(resolution=1.0, local_num_threads=self.threads, print_time=False)
         net, params, T = self.network, self.params, self.steps
         layer, ro = net.layers[0], net.readout
-        model, cell_params = neuron_model(layer.cell, keep_reset_path=self.rule.traces != "eprop")
         geometry = {"trial_steps": T, "pause_steps": self.pause_steps}
         kappa = float(ro.leak)
         self.inputs = nest.Create("spike_generator", net.n_in)
         self.parrots = nest.Create("parrot_neuron", net.n_in)
         nest.Connect(self.inputs, self.parrots, "one_to_one", {"delay": 1.0})
-        self.hidden = nest.Create(f"{model}_learning", layer.size,
-                                  dict(cell_params, first_step=HIDDEN_FIRST_STEP, eligibility_filter=kappa, **geometry))
+        model, hidden_params = hidden_parameters(layer.cell, self.rule, HIDDEN_FIRST_STEP, kappa, geometry)
+        self.hidden = nest.Create(model, layer.size, hidden_params)
         if layer.cell.neuron_param is not None:
             self.hidden.set({layer.cell.neuron_param: list(np.broadcast_to(layer.neuron_param(params, "layer0"),
                                                                          layer.size).astype(float))})
-        readout_params = {"leak": kappa, "activation": {"linear": 0, "sigmoid": 1}[ro.activation], "use_mask": 1,
-                          "first_step": HIDDEN_FIRST_STEP + 1, "eligibility_filter": kappa,
-                          "learning_signal": "target" if self.rule.feedback == "target_projection" else "error"}
-        self.readout = nest.Create("readout_neuron_learning", ro.size, dict(readout_params, **geometry))
+        self.readout = nest.Create("readout_neuron_learning", ro.size,
+                                   readout_parameters(ro.activation, kappa, self.rule, HIDDEN_FIRST_STEP + 1, geometry))
         if ro.bias:
             self.readout.set({"bias": list(params["readout.b"].astype(float))})
-        opt = self.optimizer
-        synapse = {"learning_rate": opt.lr, "optimizer": opt.name}
-        if opt.name == "adam":
-            synapse.update(adam_beta1=opt.beta1, adam_beta2=opt.beta2, adam_epsilon=opt.eps)
-        nest.SetDefaults("ostl_synapse", synapse)
+        nest.SetDefaults("ostl_synapse", synapse_defaults(self.optimizer))
         self.projections = {}
         self._connect("layer0.W", self.parrots, self.hidden, {"rule": "all_to_all"})
         if layer.recurrent:
@@ -248,9 +280,7 @@ class NestNetwork:
             # symmetric feedback: the learning-signal weights follow the readout weights
             signals = self.nest.GetConnections(self.readout, self.hidden,
                                                synapse_model="ostl_learning_signal_connection")
-            rows = np.asarray(signals.get("target")) - self.hidden[0].global_id
-            cols = np.asarray(signals.get("source")) - self.readout[0].global_id
-            signals.set(weight=self.weights()["readout.W"].T[rows, cols].tolist())
+            copy_readout_weights(signals, self.synapse_state("readout.W", "weight"), self.readout, self.hidden)
         return loss, outputs
 
     def run_trials(self, xs, targets, masks=None):
@@ -313,9 +343,7 @@ class NestNetwork:
         connections when a simulation starts, so the order is read together with the values."""
         pre, post, model = self.projections[name]
         conns = self.nest.GetConnections(pre, post, synapse_model=model)
-        rows = np.asarray(conns.get("target")) - post[0].global_id
-        cols = np.asarray(conns.get("source")) - pre[0].global_id
-        return conns, rows, cols
+        return (conns, *connection_indices(conns, pre, post))
 
     def weights(self):
         """The current weights (each synapse caught up to its last complete step)."""

@@ -40,7 +40,8 @@ from pyNN.nest.populations import Population as _NestPopulation
 from pyNN.nest.projections import Projection as _NestProjection
 
 import nestml_models
-from nestml_models.network import MASK_PORT, PAUSE_STEPS, TARGET_PORT, check_supported, neuron_model
+from nestml_models.network import (MASK_PORT, PAUSE_STEPS, TARGET_PORT, check_supported, connection_indices,
+                                   copy_readout_weights, hidden_parameters, readout_parameters, synapse_defaults)
 from ostl.errors import ParameterError
 from ostl.network import Layer, Network, Readout as OstlReadout
 
@@ -218,12 +219,10 @@ def connections_table(projection):
     """``(connections, post indices, pre indices)`` of a projection, read together (NEST
     reorders its connections when a simulation starts, so pyNN's cached SynapseCollection
     would point elsewhere)."""
-    conns = pyNN.nest.nest.GetConnections(projection.pre.node_collection, projection.post.node_collection,
-                                          synapse_model=projection.nest_synapse_model,
+    pre, post = projection.pre.node_collection, projection.post.node_collection
+    conns = pyNN.nest.nest.GetConnections(pre, post, synapse_model=projection.nest_synapse_model,
                                           synapse_label=projection.nest_synapse_label)
-    rows = np.asarray(conns.get("target")) - projection.post.node_collection[0].global_id
-    cols = np.asarray(conns.get("source")) - projection.pre.node_collection[0].global_id
-    return conns, np.atleast_1d(rows), np.atleast_1d(cols)
+    return (conns, *connection_indices(conns, pre, post))
 
 
 # -- the controller --------------------------------------------------------------------------
@@ -281,18 +280,10 @@ class Controller:
         self._check_connectivity(ff, rec, ro, layers)
         # -- configure (nothing above touched NEST) ----------------------------------------
         hidden, geometry = layers[0], {"trial_steps": trial - TRIAL_PAUSE_STEPS, "pause_steps": TRIAL_PAUSE_STEPS}
-        cell = net_layers[0].cell
-        _, cell_params = neuron_model(cell, keep_reset_path=rule.traces != "eprop")
-        hidden.node_collection.set(dict(cell_params, first_step=HIDDEN_FIRST_STEP, eligibility_filter=leak,
-                                        **geometry))
-        readout.node_collection.set(dict(geometry, leak=leak, activation={"linear": 0, "sigmoid": 1}[activation],
-                                         use_mask=1, first_step=READOUT_FIRST_STEP, eligibility_filter=leak,
-                                         learning_signal="target" if rule.feedback == "target_projection"
-                                         else "error"))
-        common = {"learning_rate": optimizer.lr, "optimizer": optimizer.name}
-        if optimizer.name == "adam":
-            common.update(adam_beta1=optimizer.beta1, adam_beta2=optimizer.beta2, adam_epsilon=optimizer.eps)
-        nest.SetDefaults(PLASTIC_MODEL + "_lbl", common)
+        _, hidden_params = hidden_parameters(net_layers[0].cell, rule, HIDDEN_FIRST_STEP, leak, geometry)
+        hidden.node_collection.set(hidden_params)
+        readout.node_collection.set(readout_parameters(activation, leak, rule, READOUT_FIRST_STEP, geometry))
+        nest.SetDefaults(PLASTIC_MODEL + "_lbl", synapse_defaults(optimizer))
         self._connect_targets(readout)
         self.readout_projection, self.signal_projections = ro, feedback
         self.sync_feedback = rule.feedback == "symmetric"
@@ -302,9 +293,6 @@ class Controller:
         self.built = True
 
     def _check_trials(self, syn_type, source, readout):
-        if syn_type.mode != "deferred":
-            raise ParameterError("mode must be 'deferred' on pyNN.nest: learning signals travel over delayed "
-                                 "connections, so a per-step update cannot be exact")
         duration = float(syn_type.trial_duration)
         trial = int(round(duration))
         if abs(duration - trial) > 1e-9 or trial <= TRIAL_PAUSE_STEPS:
@@ -372,9 +360,9 @@ class Controller:
         conns, rows, cols = connections_table(self.readout_projection)
         W_out = np.zeros((self.readout_projection.post.size, self.readout_projection.pre.size))
         W_out[rows, cols] = np.asarray(conns.get("weight"), dtype=float)
-        for projection in self.signal_projections:
-            conns, rows, cols = connections_table(projection)   # readout -> hidden
-            conns.set(weight=W_out[cols, rows].tolist())
+        for projection in self.signal_projections:   # readout -> hidden
+            copy_readout_weights(connections_table(projection)[0], W_out, projection.pre.node_collection,
+                                 projection.post.node_collection)
 
 
 def _controller(create=True):
@@ -416,9 +404,8 @@ def _run(simtime):
     _pynn_run(state, 0.0)   # pyNN's preparations (parrots, recorders)
     state.running = True
     now, end, trial = float(nest.biological_time), float(nest.biological_time) + total, controller.trial_steps
+    lead = 2.0 - HIDDEN_FIRST_STEP   # stop two steps before a trial's first update (k trial + HIDDEN_FIRST_STEP)
     while now < end - 1e-9:
-        # two steps before a trial's first update (k trial + HIDDEN_FIRST_STEP)
-        lead = 2.0 - HIDDEN_FIRST_STEP
         boundary = (np.floor((now + lead) / trial) + 1.0) * trial - lead
         stop = min(boundary, end)
         nest.Simulate(stop - now)
