@@ -258,11 +258,6 @@ public:
     items_.emplace_back();
     return items_.back();
   }
-  T&
-  back()
-  {
-    return items_.back();
-  }
   //! Item ``i`` counted from the front.
   T&
   operator[]( std::size_t i )
@@ -506,11 +501,11 @@ private:
     }
   }
 
-  //! Drop the history of trials that no synapse needs any more (at the start of trial of ``t``).
+  //! Drop the history of trials that no synapse needs any more (``t``: a trial's first update).
   void
   prune( long t )
   {
-    long keep_from = geometry.first_step + geometry.trial_of( t ) * geometry.period();
+    long keep_from = t;
     if ( not holders_.empty() )
     {
       keep_from = std::min( keep_from, geometry.first_step + holders_.begin()->first * geometry.period() );
