@@ -107,7 +107,9 @@ def _build_trainer(args):
     batch_size = args.batch_size or defaults["batch_size"]
     if args.backend == "nest":
         # NEST's synapses learn weights (biases stay fixed) and update after every trial
-        trainable = ["layer0.W", "readout.W"] + (["layer0.H"] if network.layers[0].recurrent else [])
+        from nestml_models.network import weight_names
+
+        trainable = weight_names(network)
         batch_size = args.batch_size or 1
     return Trainer(task, network, rule, optimizer, mode=args.mode or "deferred",
                    batch_size=batch_size, seed=args.seed or 0, trainable=trainable,
