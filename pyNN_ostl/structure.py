@@ -126,7 +126,6 @@ def trainable_parameters(ostl_network, layers, readout):
 def readout_sequences(ps, n):
     """The Readout's ``target`` (steps, n) and ``loss_mask`` (steps,) from its parameters, checked."""
     targets = [np.asarray(getattr(seq, "value", seq), dtype=float) for seq in np.ravel(ps["target"])]
-    targets = (targets * n)[:n] if len(targets) == 1 else targets
     if len(targets) != n or any(t.size == 0 for t in targets):
         raise ParameterError("Readout target must give one non-empty Sequence per readout neuron")
     if len({t.size for t in targets}) != 1:

@@ -130,6 +130,8 @@ def test_bad_networks_are_refused_before_the_run(overrides, message):
     (lambda: ostl.OSTLSynapse(learning_rate=-1.0, trial_duration=10), r"learning_rate must be in \(0, inf\)"),
     (lambda: ostl.Readout(leak=1.0, target=[Sequence([0.0])]), r"readout leak must be in \[0, 1\)"),
     (lambda: ostl.LearningSignalConnection(feedback="mirror"), "feedback must be one of"),
+    (lambda: ostl.SNU(learn_bias="no"), "learn_bias must be True or False, got 'no'"),
+    (lambda: ostl.Readout(learn_bias=1, target=[Sequence([0.0])]), "learn_bias must be True or False"),
 ])
 def test_bad_parameters_are_refused_at_declaration(make, message):
     with pytest.raises(ParameterError, match=message):
