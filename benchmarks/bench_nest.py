@@ -54,8 +54,7 @@ def time_ours(data, learning):
     sim.nest.Connect(sim.hidden, recorder)
     sim.run_trial(x, target)
     count = recorder.n_events
-    xs, ts, ms = sim._check_trial(x, target, None)
-    sim._schedule(xs, ts, ms, sim.trial)
+    sim._schedule([sim._check_trial(x, target, None)], sim.trial)
     start = time.perf_counter()
     sim.nest.Simulate(float(sim.period))
     elapsed = time.perf_counter() - start

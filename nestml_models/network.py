@@ -240,20 +240,21 @@ class NestNetwork:
         return self.feedback[key].copy()
 
     # -- running ---------------------------------------------------------------------------
-    def _schedule(self, x, target, mask, k):
-        """Set the generators for trial ``k`` (times in ms)."""
+    def _schedule(self, trials, first):
+        """Set the generators for the checked ``trials`` (x, target, mask), the first of them
+        trial number ``first`` (times in ms)."""
         T = self.steps
-        start = HIDDEN_FIRST_STEP + k * self.period     # hidden update of step 0
-        spikes = np.asarray(x) > 0.5
+        starts = HIDDEN_FIRST_STEP + (first + np.arange(len(trials))) * self.period   # hidden update of step 0
         for i, generator in enumerate(self.inputs):
-            times = np.nonzero(spikes[:, i])[0] + start - 1.0
-            generator.set(spike_times=times.astype(float))
-        # a continuous port is read at the end of the update: set one step early
-        times = np.arange(T) + start + 1 - 1.0
-        times = np.append(times, times[-1] + 1.0)
+            times = [np.nonzero(x[:, i] > 0.5)[0] + start - 1.0 for (x, _, _), start in zip(trials, starts)]
+            generator.set(spike_times=np.concatenate(times).astype(float))
+        # a continuous port is read at the end of the update: set one step early; 0 after each trial
+        times = np.concatenate([np.arange(T + 1) + start for start in starts]).astype(float)
         for j in range(self.network.n_out):
-            self.targets[j].set(amplitude_times=times, amplitude_values=np.append(target[:, j], 0.0))
-            self.masks[j].set(amplitude_times=times, amplitude_values=np.append(mask, 0.0))
+            self.targets[j].set(amplitude_times=times, amplitude_values=np.concatenate(
+                [np.append(target[:, j], 0.0) for _, target, _ in trials]))
+            self.masks[j].set(amplitude_times=times, amplitude_values=np.concatenate(
+                [np.append(mask, 0.0) for _, _, mask in trials]))
 
     def _check_trial(self, x, target, mask):
         net = self.network
@@ -269,8 +270,7 @@ class NestNetwork:
     def run_trial(self, x, target, mask=None):
         """Simulate one trial (and the pause after it); returns (loss, outputs (T, n_out)).
         The synapses apply their update at the trial's end."""
-        x, target, mask = self._check_trial(x, target, mask)
-        self._schedule(x, target, mask, self.trial)
+        self._schedule([self._check_trial(x, target, mask)], self.trial)
         # chunk boundaries sit two steps before a trial's first hidden update, so that the next
         # trial's first input spike is still in the future
         self.nest.Simulate(float(self.period))
@@ -291,17 +291,8 @@ class NestNetwork:
                                  "after every trial: use run_trial, or feedback 'random'")
         masks = [None] * len(xs) if masks is None else masks
         checked = [self._check_trial(x, t, m) for x, t, m in zip(xs, targets, masks)]
-        T, n_trials = self.steps, len(checked)
-        start = HIDDEN_FIRST_STEP + self.trial * self.period
-        for i, generator in enumerate(self.inputs):
-            times = [np.nonzero(c[0][:, i] > 0.5)[0] + start + k * self.period - 1.0 for k, c in enumerate(checked)]
-            generator.set(spike_times=np.concatenate(times).astype(float))
-        times = np.concatenate([np.append(np.arange(T), T) + start + k * self.period for k in range(n_trials)])
-        for j in range(self.network.n_out):
-            self.targets[j].set(amplitude_times=times.astype(float), amplitude_values=np.concatenate(
-                [np.append(c[1][:, j], 0.0) for c in checked]))
-            self.masks[j].set(amplitude_times=times.astype(float), amplitude_values=np.concatenate(
-                [np.append(c[2], 0.0) for c in checked]))
+        n_trials = len(checked)
+        self._schedule(checked, self.trial)
         self.nest.Simulate(float(n_trials * self.period))
         self.trial += n_trials
         self._loss_before = np.asarray(self.readout.get("loss"), dtype=float).reshape(-1)

@@ -109,8 +109,7 @@ def test_eligibility_vectors_and_gradients_during_a_trial(network_class):
     learner = OnlineLearner(net, rule, params, feedback=feedback, trainable=_weights(net), block=1)
     record = learner.run(x, target, mask, record=("eligibility_vector", "gradient")).records
     sim = network_class(net, rule, params, steps=100, feedback=feedback, optimizer=optimizer)
-    x, target, mask = sim._check_trial(x, target, mask)
-    sim._schedule(x, target, mask, 0)
+    sim._schedule([sim._check_trial(x, target, mask)], 0)
     from nestml_models.network import HIDDEN_FIRST_STEP
 
     connected = {name: net.masks().get(name, np.ones(params[name].shape)) > 0 for name in ("layer0.W", "layer0.H")}
