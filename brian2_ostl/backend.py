@@ -13,7 +13,6 @@ fast run), ``numpy`` or ``cython``.
 
 from __future__ import annotations
 
-from ostl.training import BACKENDS
 from ostl.validation import check_choice
 
 from .network import TARGETS, Brian2Network, check_supported
@@ -21,6 +20,12 @@ from .network import TARGETS, Brian2Network, check_supported
 
 class Brian2Backend:
     name = "brian2"
+    default_batch_size = None
+
+    @classmethod
+    def trainable_parameters(cls, network):
+        """Every parameter of the network learns (weights, biases, thresholds)."""
+        return None
 
     def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None,
                  target="cpp_standalone"):
@@ -45,5 +50,3 @@ class Brian2Backend:
                 params[name][...] = value
         return result
 
-
-BACKENDS["brian2"] = Brian2Backend

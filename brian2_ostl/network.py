@@ -21,7 +21,8 @@ from ostl.validation import check_choice, check_int
 from .cells import translate_cell
 from .circuit import (ORDER_INPUT, LayerSpec, build_circuit, exact_ieee_compilation, layer_model,
                       readout_model)
-TARGETS = ("numpy", "cython", "cpp_standalone")
+from .plugin import TARGETS
+
 RECORDABLE = ("state", "output", "eligibility_vector", "eligibility_trace", "learning_signal", "weights")
 
 

@@ -14,7 +14,6 @@ import numpy as np
 
 from ostl.errors import ParameterError
 from ostl.online import SequenceResult
-from ostl.training import BACKENDS
 from ostl.validation import check_int
 
 from .network import NestNetwork, check_supported, weight_names
@@ -23,6 +22,12 @@ from .network import NestNetwork, check_supported, weight_names
 class NestBackend:
     name = "nest"
     applies_updates = True   # the synapses apply the optimiser; the trainer must not
+    default_batch_size = 1   # the synapses update after every trial
+
+    @classmethod
+    def trainable_parameters(cls, network):
+        """NEST's synapses learn the weights; biases and thresholds stay fixed."""
+        return weight_names(network)
 
     def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, threads=1):
         self.trainable = sorted(weight_names(network) if trainable is None else trainable)
@@ -56,5 +61,3 @@ class NestBackend:
                 self.optimizer.v[name] = sim.synapse_state(name, "adam_v")
         return SequenceResult(loss=loss, outputs=outputs, grads=None)
 
-
-BACKENDS["nest"] = NestBackend

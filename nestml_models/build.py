@@ -235,6 +235,13 @@ def _captured_output(log_path, quiet, append=False):
                 os.close(fd)
 
 
+def build_command(args):
+    """``ostl build-nest [--force] [--verbose]``."""
+    path = build(force=args.force, quiet=not args.verbose)
+    print(f"NEST module: {path}")
+    return 0
+
+
 _INSTALLED = set()
 
 

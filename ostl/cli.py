@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from .backends import get_plugin, plugins
 from .errors import OSTLError, ParameterError
 from .rules import FEEDBACK_KINDS, RULE_NAMES, TRACE_KINDS
 
@@ -68,16 +69,6 @@ def cmd_make_problem(args):
     return 0
 
 
-def cmd_build_nest(args):
-    try:
-        import nestml_models
-    except ImportError:  # pragma: no cover - the package ships with ostl
-        raise ParameterError("the nestml_models package is missing from this installation") from None
-    path = nestml_models.build(force=args.force, quiet=not args.verbose)
-    print(f"NEST module: {path}")
-    return 0
-
-
 # ---------------------------------------------------------------------------------------
 _NETWORK_OPTIONS = ("task", "rule", "feedback", "traces", "cell", "hidden", "recurrent", "steps", "batch_size",
                     "optimizer", "lr", "mode", "seed", "clip")
@@ -103,32 +94,25 @@ def _build_trainer(args):
     optimizer = {"name": args.optimizer or "adam", "lr": args.lr if args.lr is not None else defaults["lr"]}
     if args.clip is not None:
         optimizer["clip"] = args.clip
-    trainable = None
-    batch_size = args.batch_size or defaults["batch_size"]
-    if args.backend == "nest":
-        # NEST's synapses learn weights (biases stay fixed) and update after every trial
-        from nestml_models.network import weight_names
-
-        trainable = weight_names(network)
-        batch_size = args.batch_size or 1
+    backend = args.backend or "reference"
+    backend_class = get_plugin(backend).load()   # asked what it can learn and how it batches
+    trainable = backend_class.trainable_parameters(network)
+    batch_size = args.batch_size or getattr(backend_class, "default_batch_size", None) or defaults["batch_size"]
     return Trainer(task, network, rule, optimizer, mode=args.mode or "deferred",
                    batch_size=batch_size, seed=args.seed or 0, trainable=trainable,
-                   backend=args.backend or "reference", init=presets.INIT_DEFAULTS,
+                   backend=backend, init=presets.INIT_DEFAULTS,
                    backend_options=_backend_options(args))
 
 
 def _backend_options(args):
-    if args.brian2_target is not None:
-        if args.backend != "brian2":
-            raise ParameterError("--brian2-target needs --backend brian2")
-        return {"target": args.brian2_target}
-    if args.nest_threads is not None:
-        if args.backend != "nest":
-            raise ParameterError("--nest-threads needs --backend nest")
-        if args.nest_threads < 1:
-            raise ParameterError(f"--nest-threads must be >= 1, got {args.nest_threads}")
-        return {"threads": args.nest_threads}
-    return None
+    """The options of the chosen backend; an option of another backend is refused."""
+    backend = args.backend or "reference"
+    values = vars(args)
+    for plugin in plugins().values():
+        given = [o.flag for o in plugin.options if values.get(o.dest) is not None]
+        if given and plugin.name != backend:
+            raise ParameterError(f"{given[0]} needs --backend {plugin.name}")
+    return get_plugin(backend).options_from(values) or None
 
 
 def cmd_train(args):
@@ -182,12 +166,12 @@ def make_parser():
 
     p = sub.add_parser("train", help="train a network on a task (the main job)")
     p.add_argument("--task", choices=["pattern_generation", "store_recall", "evidence_accumulation"])
-    p.add_argument("--backend", default=None, choices=["reference", "brian2", "nest"],
-                   help="reference (default, NumPy), brian2 or nest")
-    p.add_argument("--nest-threads", type=int, default=None, metavar="N",
-                   help="NEST's local_num_threads (backend nest)")
-    p.add_argument("--brian2-target", choices=["cpp_standalone", "numpy", "cython"],
-                   help="Brian2 code generation target (default cpp_standalone)")
+    backends = plugins()
+    p.add_argument("--backend", default=None, choices=sorted(backends),
+                   help="; ".join(f"{name}: {plugin.summary}" for name, plugin in sorted(backends.items())))
+    for plugin in backends.values():
+        for option in plugin.options:
+            option.add_to(p)
     p.add_argument("--rule", choices=[r for r in RULE_NAMES if r != "bptt"])
     p.add_argument("--feedback", choices=FEEDBACK_KINDS, help="override the rule's learning-signal kind")
     p.add_argument("--traces", choices=TRACE_KINDS, help="override the rule's eligibility-trace kind")
@@ -224,10 +208,12 @@ def make_parser():
     p.add_argument("--seed", type=int, default=0, help="seed of random feedback matrices")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("build-nest", help="generate and compile the NESTML models into a NEST module (cached)")
-    p.add_argument("--force", action="store_true", help="rebuild even if a cached module exists")
-    p.add_argument("--verbose", action="store_true", help="show NESTML's and the compiler's messages")
-    p.set_defaults(func=cmd_build_nest)
+    for plugin in backends.values():   # sub-commands of the backends (e.g. build-nest)
+        for command in plugin.commands:
+            p = sub.add_parser(command.name, help=command.help)
+            for option in command.options:
+                option.add_to(p)
+            p.set_defaults(func=command.run)
 
     p = sub.add_parser("make-problem", help="write a random problem file")
     p.add_argument("out")

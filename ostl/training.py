@@ -9,7 +9,7 @@ the optimiser state (Adam moments and step) is saved with the weights.
 
 Backends run one trial and return the rule's gradient (deferred mode) or update the
 weights as they go (online mode). The reference engine is the default backend; the
-simulator plugins register theirs in :data:`BACKENDS`.
+simulator plugins are found through entry points (:mod:`ostl.backends`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import tempfile
 
 import numpy as np
 
+from .backends import make_backend
 from .errors import ParameterError, ProblemFileError
 from .network import Network
 from .online import OnlineLearner
@@ -35,6 +36,12 @@ class ReferenceBackend:
     """Runs trials on the NumPy reference engine."""
 
     name = "reference"
+    default_batch_size = None
+
+    @classmethod
+    def trainable_parameters(cls, network):
+        """Every parameter of the network learns."""
+        return None
 
     def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None):
         self.learner = OnlineLearner(network, rule, params, mode=mode, optimizer=optimizer,
@@ -43,33 +50,6 @@ class ReferenceBackend:
     def run(self, params, trial):
         self.learner.params = params  # the trainer's dict: online updates land in it
         return self.learner.run(trial.x, trial.target, trial.mask)
-
-
-#: name -> factory(network, rule, mode, feedback, trainable, optimizer, params)
-BACKENDS = {"reference": ReferenceBackend}
-
-
-def _load_plugin_backends():
-    """Simulator plugins register their backend on import (if their simulator is
-    installed); failures are reported when the backend is asked for."""
-    for module in ("brian2_ostl.backend", "nestml_models.backend"):
-        try:
-            __import__(module)
-        except ImportError:
-            pass
-
-
-def make_backend(name, **kwargs):
-    if name not in BACKENDS:
-        _load_plugin_backends()
-    check_choice("backend", name, set(BACKENDS) | {"reference", "brian2", "nest"})
-    if name not in BACKENDS:
-        from .errors import BackendUnavailableError
-
-        extra = {"brian2": "pip install -e '.[brian2]' (Brian2 2.9, PyNN, Neo)",
-                 "nest": "pip install -e '.[nest]' (NEST 3.10, NESTML 9) and see README"}[name]
-        raise BackendUnavailableError(f"backend {name!r} is not available in this installation: {extra}")
-    return BACKENDS[name](**kwargs)
 
 
 class Trainer:

@@ -1,0 +1,16 @@
+"""Entry point of the ``brian2`` training backend (``ostl.backends`` group): a description
+that imports no simulator; :class:`brian2_ostl.backend.Brian2Backend` is loaded on use."""
+
+from ostl.backends import BackendPlugin, Option
+
+#: Brian2 code-generation targets the backend supports
+TARGETS = ("cpp_standalone", "numpy", "cython")
+
+PLUGIN = BackendPlugin(
+    name="brian2",
+    factory="brian2_ostl.backend:Brian2Backend",
+    summary="Brian2 (equations compiled by Brian2's code generation)",
+    install_hint="pip install 'ostl[brian2]' (Brian2 2.9, PyNN 0.13, Neo)",
+    options=(Option("--brian2-target", "target", "Brian2 code generation target (default cpp_standalone)",
+                    choices=TARGETS),),
+)
