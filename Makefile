@@ -34,8 +34,9 @@ $(STAMP): setup.cfg pyproject.toml requirements/constraints.txt | system-deps
 demo: $(STAMP)
 	$(VENV)/bin/ostl train --task pattern_generation --steps 500 --iterations 150 --out demo-run
 
-## the test suite (what CI runs)
+## the test suite (what CI runs): the linter, then the tests
 test: $(STAMP)
+	$(VENV)/bin/ruff check --quiet .
 	$(PY) -m pytest -q
 
 ## everything, including the long runs marked slow

@@ -20,6 +20,7 @@ import argparse
 import os
 import sys
 import time
+from functools import partial
 
 import numpy as np
 
@@ -66,11 +67,11 @@ def main(argv=None):
             net = network(kind, n)
             params = net.init_params(seed=1, weight_scale=2.0)
             learning = Brian2Network(net, kind, params, steps=STEPS, target="cpp_standalone")
-            row[f"{kind}_learning"] = best_of(lambda: learning.run(x, y), repeats)
+            row[f"{kind}_learning"] = best_of(partial(learning.run, x, y), repeats)
             static = Brian2Network(net, kind, params, steps=STEPS, target="cpp_standalone", trainable=())
-            row[f"{kind}_static"] = best_of(lambda: static.run(x, y), repeats)
+            row[f"{kind}_static"] = best_of(partial(static.run, x, y), repeats)
             learner = OnlineLearner(net, kind, params)
-            row[f"{kind}_reference"] = best_of(lambda: learner.run(x, y), repeats)
+            row[f"{kind}_reference"] = best_of(partial(learner.run, x, y), repeats)
         rows.append(row)
     print(f"Brian2 cpp_standalone, N x N feed-forward synapses, 1 s (1000 steps); fastest of {repeats} runs")
     print(f"{'N':>5} {'rule':>6} {'learning':>10} {'static':>10} {'learn/static':>13} {'reference':>10} "

@@ -24,6 +24,7 @@ import argparse
 import os
 import sys
 import time
+from functools import partial
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -77,9 +78,9 @@ def main(argv=None):
           f" {'spikes ours/native':>20}")
     for n in sizes:
         data = native_eprop.draw_data(seed=1, n_rec=n)
-        ours, spikes_ours = best(lambda: time_ours(data, True), args.repeats)
-        native, spikes_native = best(lambda: time_native(data), args.repeats)
-        static, _ = best(lambda: time_ours(data, False), args.repeats)
+        ours, spikes_ours = best(partial(time_ours, data, True), args.repeats)
+        native, spikes_native = best(partial(time_native, data), args.repeats)
+        static, _ = best(partial(time_ours, data, False), args.repeats)
         print(f"{n:>6} {ours:>10.4f} {native:>11.4f} {static:>11.4f} {ours / native:>12.2f} {ours / static:>12.2f}"
               f" {spikes_ours:>10}/{spikes_native}", flush=True)
 

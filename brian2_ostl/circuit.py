@@ -30,8 +30,7 @@ import numpy as np
 
 from ostl.errors import ParameterError
 
-from .synapses import (adam_state_model, eligibility_model, eligibility_update, learning_update,
-                       optimizer_statements)
+from .synapses import adam_state_model, eligibility_model, eligibility_update, learning_update, optimizer_statements
 
 ORDER_TRIAL_START = -10
 ORDER_INPUT = 0

@@ -19,8 +19,7 @@ from ostl.rules import make_rule
 from ostl.validation import check_choice, check_int
 
 from .cells import translate_cell
-from .circuit import (ORDER_INPUT, LayerSpec, build_circuit, exact_ieee_compilation, layer_model,
-                      readout_model)
+from .circuit import ORDER_INPUT, LayerSpec, build_circuit, exact_ieee_compilation, layer_model, readout_model
 from .plugin import TARGETS
 
 RECORDABLE = ("state", "output", "eligibility_vector", "eligibility_trace", "learning_signal", "weights")
@@ -165,7 +164,7 @@ class Brian2Network:
         b2 = self.b2
         monitors = {}
         monitors["readout"] = b2.StateMonitor(self.readout, ["output"], record=True, when="end", name="mon_readout")
-        for index, (group, cell_tr) in enumerate(zip(self.layers, self.cells)):
+        for index, group in enumerate(self.layers):
             names = []
             if "state" in self.record:
                 names += ["s"] if "s" in group.variables else (["v", "a"] if "a" in group.variables else ["v"])
@@ -353,7 +352,7 @@ class Brian2Network:
             for key in ("state", "output", "learning_signal"):
                 if key in self.record:
                     rec[key] = []
-            for index, layer in enumerate(net.layers):
+            for index in range(len(net.layers)):
                 mon = self.monitors[f"layer{index}"]
                 if "state" in self.record:
                     names = ["s"] if hasattr(mon, "s") and "s" in mon.record_variables else (
@@ -366,15 +365,15 @@ class Brian2Network:
         for key in ("eligibility_vector", "eligibility_trace", "weights"):
             if key in self.record:
                 rec[key] = {}
-        for name, syn in self.synapses.items():
+        for name in self.synapses:
             mon = self.monitors.get(name)
             if mon is None:
                 continue
             ii, jj = self._syn_i(name), self._syn_j(name)
             n_post, n_pre = shapes[name]
 
-            def dense(values):
-                out = np.zeros((self.steps, n_post, n_pre))
+            def dense(values, ii=ii, jj=jj, shape=(self.steps, n_post, n_pre)):
+                out = np.zeros(shape)
                 out[:, jj, ii] = np.asarray(values).T
                 return out
 

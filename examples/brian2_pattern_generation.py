@@ -10,12 +10,12 @@ deferred OSTL update (Adam) is applied at every trial's end, inside the simulati
 
 import argparse
 
+import brian2
 import numpy as np
-from brian2 import NeuronGroup, Network, StateMonitor, TimedArray, defaultclock, ms, prefs
+from brian2 import Network, NeuronGroup, StateMonitor, TimedArray, defaultclock, ms, prefs
 
 from brian2_ostl.cells import translate_cell
 from brian2_ostl.circuit import LayerSpec, build_circuit, exact_ieee_compilation, layer_model, readout_model
-import brian2
 from ostl import SNU, Adam, make_rule
 from ostl.network import Readout
 from ostl.tasks import PatternGeneration

@@ -22,7 +22,8 @@ import importlib
 import numpy as np
 
 from ostl import SNU as ReferenceSNU
-from ostl import Layer, Network, Readout as ReferenceReadout
+from ostl import Layer, Network
+from ostl import Readout as ReferenceReadout
 from ostl.tasks import PatternGeneration
 
 

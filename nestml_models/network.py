@@ -10,7 +10,8 @@ of the learning models of this package:
   ``step_current_generator``s;
 * plastic projections: ``ostl_synapse`` (inputs -> hidden, hidden -> hidden,
   hidden -> readout), static ones ``static_synapse``;
-* learning signals: ``ostl_learning_signal_connection`` (NEST's ``eprop_learning_signal_connection``, labelled) from every readout neuron to every
+* learning signals: ``ostl_learning_signal_connection`` (NEST's ``eprop_learning_signal_connection``,
+  labelled) from every readout neuron to every
   hidden neuron, weighted with the feedback matrix (``random``, ``random_direct``), the
   readout weights (``symmetric``) or carrying the masked target (``target_projection``).
 
@@ -203,7 +204,8 @@ class NestNetwork:
         self.projections = {}
         self._connect("layer0.W", self.parrots, self.hidden, {"rule": "all_to_all"})
         if layer.recurrent:
-            self._connect("layer0.H", self.hidden, self.hidden, {"rule": "all_to_all", "allow_autapses": layer.autapses})
+            self._connect("layer0.H", self.hidden, self.hidden,
+                          {"rule": "all_to_all", "allow_autapses": layer.autapses})
         self._connect("readout.W", self.hidden, self.readout, {"rule": "all_to_all"})
         nest.Connect(self.readout, self.hidden, "all_to_all",
                      {"synapse_model": "ostl_learning_signal_connection", "delay": 1.0,

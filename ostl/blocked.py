@@ -31,7 +31,6 @@ import numpy as np
 from .ops import NUMPY
 from .signals import learning_signals
 
-
 _SCRATCH = {}
 
 

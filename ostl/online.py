@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .blocked import blockable, run_blocked
 from .errors import ParameterError
 from .ops import NUMPY
-from .blocked import blockable, run_blocked
 from .rules import make_rule
 from .signals import learning_signals
 from .traces import DenseTraces, ReadoutTraces, StatefulTraces

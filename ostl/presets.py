@@ -2,7 +2,8 @@
 
 The defaults follow the papers where they say something and were checked to learn:
 
-* pattern generation: a leaky readout (leak 0.8, e-prop eq. 41) on one layer of SNUs (d = 0.9, pseudo-derivative 1 - tanh^2) for
+* pattern generation: a leaky readout (leak 0.8, e-prop eq. 41) on one layer of SNUs (d = 0.9, pseudo-derivative
+  1 - tanh^2) for
   the OSTL-family rules -- a feed-forward layer, where OSTL is exact at O(n^2) --
   and a recurrent layer of LIF neurons (tau_m = 20 ms, piecewise-linear pseudo-
   derivative, gamma = 0.3) for e-prop, as in Bellec et al.;

@@ -14,8 +14,17 @@ import sys
 
 import numpy as np
 
-from .standardmodels import (ALIF, LIF, SNU, EPropSynapse, LearningSignalConnection, OSTLSynapse, Readout,
-                             ReadoutSynapse, SoftResetSNU)
+from .standardmodels import (
+    ALIF,
+    LIF,
+    SNU,
+    EPropSynapse,
+    LearningSignalConnection,
+    OSTLSynapse,
+    Readout,
+    ReadoutSynapse,
+    SoftResetSNU,
+)
 
 __all__ = ["SNU", "SoftResetSNU", "LIF", "ALIF", "Readout", "OSTLSynapse", "EPropSynapse", "ReadoutSynapse",
            "LearningSignalConnection", "record_synapses", "get_synapse_data", "spike_times"]

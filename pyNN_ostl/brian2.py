@@ -26,14 +26,15 @@ import weakref
 
 import brian2 as b2
 import numpy as np
-import pyNN.brian2 as _pynn_brian2   # (may run while pyNN.brian2 finishes importing)
+import pyNN.brian2 as _pynn_brian2  # (may run while pyNN.brian2 finishes importing)
 from pyNN.brian2 import simulator
 from pyNN.brian2.projections import Projection as _Brian2Projection
 
 from brian2_ostl.cells import translate_cell
 from brian2_ostl.circuit import LayerSpec, build_circuit, exact_ieee_compilation, layer_model, readout_model
 from ostl.errors import ParameterError
-from ostl.network import Layer, Network, Readout as OstlReadout
+from ostl.network import Layer, Network
+from ostl.network import Readout as OstlReadout
 
 from . import standardmodels as sm
 from .structure import describe, feedback_matrices, readout_sequences, trainable_parameters

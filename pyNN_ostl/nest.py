@@ -40,10 +40,20 @@ from pyNN.nest.populations import Population as _NestPopulation
 from pyNN.nest.projections import Projection as _NestProjection
 
 import nestml_models
-from nestml_models.network import (MASK_PORT, PAUSE_STEPS, TARGET_PORT, check_supported, connection_indices,
-                                   copy_readout_weights, hidden_parameters, readout_parameters, synapse_defaults)
+from nestml_models.network import (
+    MASK_PORT,
+    PAUSE_STEPS,
+    TARGET_PORT,
+    check_supported,
+    connection_indices,
+    copy_readout_weights,
+    hidden_parameters,
+    readout_parameters,
+    synapse_defaults,
+)
 from ostl.errors import ParameterError
-from ostl.network import Layer, Network, Readout as OstlReadout
+from ostl.network import Layer, Network
+from ostl.network import Readout as OstlReadout
 
 from . import standardmodels as sm
 from .structure import describe, feedback_matrices, readout_sequences, trainable_parameters

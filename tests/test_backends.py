@@ -28,7 +28,7 @@ def test_the_core_imports_no_plugin_by_name():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             for name in names:
-                assert not name.split(".")[0] in ("brian2_ostl", "nestml_models", "pyNN_ostl"), (path.name, name)
+                assert name.split(".")[0] not in ("brian2_ostl", "nestml_models", "pyNN_ostl"), (path.name, name)
 
 
 def test_plugins_import_no_simulator():

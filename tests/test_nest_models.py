@@ -42,7 +42,8 @@ def _nest_params(cell, keep_reset):
                               "activation": {"identity": 0, "relu": 1, "leaky_relu": 2}[cell.activation.name],
                               "leak_alpha": getattr(cell.activation, "alpha", 0.01)}
     if isinstance(cell, SoftResetSNU):
-        return "soft_reset_snu_neuron", {"decay": cell.decay, "pseudo": code, "pseudo_slope": pseudo.get("slope", 100.0),
+        return "soft_reset_snu_neuron", {"decay": cell.decay, "pseudo": code,
+                                         "pseudo_slope": pseudo.get("slope", 100.0),
                                          "pseudo_gamma": pseudo.get("gamma", 0.3), "keep_reset_path": keep_reset}
     if isinstance(cell, LIF):
         return "lif_neuron", {"tau_m": cell.tau_m, "v_th": cell.v_th, "pseudo_gamma": pseudo["gamma"],

@@ -37,8 +37,8 @@ def _reference(result, iterations):
     losses = []
     records = None
     for it in range(iterations):
-        res = learner.run(result["x"], result["target"], result["mask"], record=("state", "output", "eligibility_vector")
-                          if it == 0 else ())
+        recorded = ("state", "output", "eligibility_vector") if it == 0 else ()
+        res = learner.run(result["x"], result["target"], result["mask"], record=recorded)
         records = records or res.records
         losses.append(res.loss)
         optimizer.step(learner.params, res.grads)

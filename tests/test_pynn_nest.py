@@ -16,8 +16,18 @@ from pyNN.parameters import Sequence  # noqa: E402
 
 import nestml_models  # noqa: E402
 import pyNN_ostl as ostl  # noqa: E402
-from ostl import ALIF, LIF, SNU, Adam, Layer, Network, OnlineLearner, ParameterError, Readout  # noqa: E402
-from ostl import SoftResetSNU  # noqa: E402
+from ostl import (  # noqa: E402
+    ALIF,
+    LIF,
+    SNU,
+    Adam,
+    Layer,
+    Network,
+    OnlineLearner,
+    ParameterError,
+    Readout,
+    SoftResetSNU,  # noqa: E402
+)
 from ostl.errors import BackendUnavailableError  # noqa: E402
 from ostl.rules import make_rule  # noqa: E402
 

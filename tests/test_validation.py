@@ -4,8 +4,22 @@ before anything is simulated."""
 import numpy as np
 import pytest
 
-from ostl import (ALIF, LIF, SNU, SGD, Adam, Dense, Layer, Network, OnlineLearner, ParameterError, Readout,
-                  SoftResetSNU, make_cell, make_rule)
+from ostl import (
+    ALIF,
+    LIF,
+    SGD,
+    SNU,
+    Adam,
+    Dense,
+    Layer,
+    Network,
+    OnlineLearner,
+    ParameterError,
+    Readout,
+    SoftResetSNU,
+    make_cell,
+    make_rule,
+)
 from ostl.training import Trainer
 
 
