@@ -1,57 +1,85 @@
-"""Brian2 code strings for the elementwise functions of :mod:`ostl.activations` and
-:mod:`ostl.pseudo` -- the same formulas the reference engine evaluates."""
+"""Brian2 abstract code from the symbolic cells of :mod:`ostl.symbolic`.
+
+:class:`Brian2Printer` prints SymPy expressions as Brian2 expressions. The abstract
+element-wise functions of the derivation (the input activation, its derivative and the
+pseudo-derivative) become the formulas of the cell's own activation and pseudo-derivative
+objects, evaluated symbolically from their reference definitions (:func:`ostl.symbolic.concrete`);
+the spike becomes ``int(x > 0)``. Floats are printed exactly (``repr``)."""
 
 from __future__ import annotations
 
-from ostl.activations import Activation
+import sympy
+from sympy.printing.str import StrPrinter
+
+from ostl import symbolic
 from ostl.errors import ParameterError
-from ostl.pseudo import FastSigmoidPseudo, PiecewiseLinearPseudo, PseudoDerivative, TanhPseudo
 
 
-def _num(value):
+class Brian2Printer(StrPrinter):
+    """Print an expression as Brian2 code. ``functions``: the owner object (activation
+    or pseudo-derivative) of each abstract function; ``names``: symbol renames."""
+
+    def __init__(self, functions=None, names=None):
+        super().__init__({"order": "none"})
+        self.functions = functions or {}
+        self.names = names or {}
+
+    def _print_Symbol(self, expr):
+        return self.names.get(expr.name, expr.name)
+
+    _print_Dummy = _print_Symbol
+
+    def _print_Float(self, expr):
+        return repr(float(expr))
+
+    def _print_Rational(self, expr):
+        return repr(float(expr))
+
+    def _print_Integer(self, expr):
+        return str(int(expr))
+
+    def _print_Abs(self, expr):
+        return f"abs({self._print(expr.args[0])})"
+
+    def _print_Max(self, expr):
+        first, *rest = expr.args
+        out = self._print(first)
+        for arg in rest:  # max(a, b) = clip(a, b, inf): Brian2 has no max()
+            out = f"clip({out}, {self._print(arg)}, inf)"
+        return out
+
+    def _print_Piecewise(self, expr):
+        pieces = []
+        previous = []
+        for value, condition in expr.args:
+            cond = "" if condition is sympy.true else f"int({self._print(condition)})"
+            guard = "".join(f"*int(not ({self._print(c)}))" for c in previous)
+            if value != 0:
+                pieces.append(f"({self._print(value)})" + (f"*{cond}" if cond else "") + guard)
+            previous.append(condition)
+        return "(" + " + ".join(pieces) + ")" if pieces else "0"
+
+    def _print_Function(self, expr):
+        function = type(expr)
+        (argument,) = expr.args if len(expr.args) == 1 else (None,)
+        if function is symbolic.spike:
+            return f"int(({self._print(argument)}) > 0)"
+        if function is symbolic.sigmoid:
+            return f"1/(1 + exp(-({self._print(argument)})))"
+        if function in (symbolic.activation, symbolic.activation_derivative, symbolic.pseudo_derivative):
+            owner = self.functions.get(function)
+            if owner is None:
+                raise ParameterError(f"{function.__name__} has no Brian2 translation here")
+            return self._print(symbolic.concrete(function, owner, argument))
+        return super()._print_Function(expr)
+
+    def _print_Exp1(self, expr):
+        return "exp(1)"
+
+    def _print_exp(self, expr):
+        return f"exp({self._print(expr.args[0])})"
+
+
+def number(value):
+    """A constant factor as Brian2 prints it ("1.0", "0.0")."""
     return repr(float(value))
-
-
-def heaviside(x):
-    return f"int(({x}) > 0)"
-
-
-def pseudo_derivative(pseudo: PseudoDerivative, x):
-    """Brian2 expression of ``psi(x)``."""
-    if isinstance(pseudo, TanhPseudo):  # 1 - tanh^2 evaluated as sech^2, as in ostl.pseudo
-        return f"4*exp(-2*abs({x}))/(1 + exp(-2*abs({x})))**2"
-    if isinstance(pseudo, FastSigmoidPseudo):
-        return f"1/({_num(pseudo.slope)}*abs({x}) + 1)**2"
-    if isinstance(pseudo, PiecewiseLinearPseudo):
-        return f"{_num(pseudo.gamma)}*clip(1 - abs({x}), 0, inf)"
-    raise ParameterError(f"pseudo-derivative {pseudo!r} has no Brian2 translation")
-
-
-def sigmoid(x):
-    return f"1/(1 + exp(-({x})))"
-
-
-def activation(act: Activation, x):
-    """Brian2 expression of ``g(x)``."""
-    if act.name == "identity":
-        return f"({x})"
-    if act.name == "relu":
-        return f"clip({x}, 0, inf)"
-    if act.name == "leaky_relu":
-        return f"(({x})*int(({x}) > 0) + {_num(act.alpha)}*({x})*int(({x}) <= 0))"
-    if act.name == "sigmoid":
-        return sigmoid(x)
-    if act.name == "tanh":
-        return f"tanh({x})"
-    raise ParameterError(f"activation {act.name!r} has no Brian2 translation")
-
-
-def activation_derivative(act: Activation, x):
-    """Brian2 expression of ``g'(x)`` (left derivative at the kink, as in ostl)."""
-    if act.name == "identity":
-        return "1.0"
-    if act.name == "relu":
-        return f"1.0*int(({x}) > 0)"
-    if act.name == "leaky_relu":
-        return f"(int(({x}) > 0) + {_num(act.alpha)}*int(({x}) <= 0))"
-    raise ParameterError(f"activation {act.name!r} has no Brian2 derivative")

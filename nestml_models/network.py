@@ -65,7 +65,7 @@ def neuron_model(cell, keep_reset_path):
 def hidden_parameters(cell, rule, first_step, leak, geometry):
     """NEST model and parameters of a hidden layer's learning neurons for ``rule`` (its
     traces decide ``keep_reset_path``); ``leak``: the readout's, which filters the traces."""
-    model, params = neuron_model(cell, keep_reset_path=rule.traces != "eprop")
+    model, params = neuron_model(cell, keep_reset_path=rule.keeps_reset_path)
     return f"{model}_learning", dict(params, first_step=first_step, eligibility_filter=leak, **geometry)
 
 
@@ -74,7 +74,7 @@ def readout_parameters(activation, leak, rule, first_step, geometry):
     target, as the learning signal; target and mask come through its continuous ports."""
     return dict(geometry, leak=leak, activation={"linear": 0, "sigmoid": 1}[activation], use_mask=1,
                 first_step=first_step, eligibility_filter=leak,
-                learning_signal="target" if rule.feedback == "target_projection" else "error")
+                learning_signal=rule.signal_source)
 
 
 def synapse_defaults(optimizer):

@@ -36,6 +36,11 @@ from .validation import check_choice, check_nonnegative, check_positive, check_u
 DT_MS = 1.0  # the engine's time step; all time constants are in ms
 
 
+def decay_factor(tau_ms):
+    """``exp(-dt / tau)``: the per-step decay of a time constant ``tau`` (ms)."""
+    return float(np.exp(-DT_MS / tau_ms))
+
+
 @dataclass
 class LocalDerivatives:
     """Per-neuron partial derivatives of one step of a layer of ``n`` cells with
@@ -97,8 +102,13 @@ def _make_output(output, pseudo):
 
 
 class Cell:
-    """Base class. Subclasses define ``state_size``, ``state_names``, :meth:`step`,
-    :meth:`derivatives` and :meth:`spec`."""
+    """Base class. Subclasses define ``state_size``, ``state_names``, :meth:`update`,
+    :meth:`output_value`, :meth:`derivatives` and :meth:`spec`.
+
+    :meth:`update` and :meth:`output_value` are the one description of a cell's arithmetic:
+    NumPy evaluates them for the reference engine, PyTorch for the BPTT oracle, and
+    :mod:`ostl.symbolic` evaluates them on SymPy symbols to derive the local derivatives
+    and to generate the Brian2 statements and NESTML update blocks of the simulators."""
 
     kind = None
     state_size = 1
@@ -107,6 +117,13 @@ class Cell:
     neuron_param = None
     #: whether a recurrent layer of this cell may connect a neuron to itself by default
     default_autapses = True
+    #: the state component on which the neuron's own spike acts as a *reset* (OSTL keeps
+    #: this path in its traces, e-prop drops it); the own-spike paths into the other
+    #: components are *adaptation* paths, which every trace kind keeps
+    reset_state = 0
+    #: numeric constants of the arithmetic (attributes read by update/output_value); the
+    #: symbolic evaluation replaces them by symbols of the same name
+    constants = ()
 
     def neuron_param_default(self):
         return 0.0
@@ -114,9 +131,18 @@ class Cell:
     def initial_state(self, ops, n):
         return tuple(ops.zeros(n) for _ in range(self.state_size))
 
+    def update(self, ops, state, y_prev, current, neuron_param):
+        """The state transition ``s^t = M(s^{t-1}, y^{t-1}, I^t)``: returns the new state."""
+        raise NotImplementedError
+
+    def output_value(self, ops, state, neuron_param):
+        """The output ``y^t = f(s^t)`` of the (new) state."""
+        raise NotImplementedError
+
     def step(self, ops, state, y_prev, current, neuron_param):
         """One step: returns ``(new_state, y)``."""
-        raise NotImplementedError
+        new_state = self.update(ops, state, y_prev, current, neuron_param)
+        return new_state, self.output_value(ops, new_state, neuron_param)
 
     def derivatives(self, state_prev, y_prev, current, state, y, neuron_param):
         """NumPy local derivatives of the step that produced ``state, y``. Works
@@ -158,6 +184,7 @@ class SNU(Cell):
 
     kind = "snu"
     neuron_param = "bias"
+    constants = ("decay",)
 
     def __init__(self, decay=0.8, activation="identity", output="step", pseudo="tanh"):
         self.decay = check_unit_interval_open("decay", decay)
@@ -170,12 +197,13 @@ class SNU(Cell):
         return {"kind": self.kind, "decay": self.decay, "activation": self.activation.spec(),
                 "output": self.output, "pseudo": self.pseudo.spec()}
 
-    def step(self, ops, state, y_prev, current, bias):
+    def update(self, ops, state, y_prev, current, bias):
         (s_prev,) = state
-        pre = current + self.decay * s_prev * (1.0 - y_prev)
-        s = self.activation.value(ops, pre)
-        y = self._h.value(ops, s + bias)
-        return (s,), y
+        return (self.activation.value(ops, current + self.decay * s_prev * (1.0 - y_prev)),)
+
+    def output_value(self, ops, state, bias):
+        (s,) = state
+        return self._h.value(ops, s + bias)
 
     def derivatives(self, state_prev, y_prev, current, state, y, bias):
         (s_prev,) = state_prev
@@ -213,6 +241,7 @@ class SoftResetSNU(Cell):
 
     kind = "soft_snu"
     neuron_param = "threshold"
+    constants = ("decay",)
 
     def __init__(self, decay=0.9, output="step", pseudo="fast_sigmoid", threshold=1.0):
         self.decay = check_unit_interval_open("decay", decay)
@@ -228,11 +257,13 @@ class SoftResetSNU(Cell):
         return {"kind": self.kind, "decay": self.decay, "output": self.output,
                 "pseudo": self.pseudo.spec(), "threshold": self.threshold}
 
-    def step(self, ops, state, y_prev, current, threshold):
+    def update(self, ops, state, y_prev, current, threshold):
         (s_prev,) = state
-        s = current + self.decay * s_prev - y_prev * threshold
-        y = self._h.value(ops, s - threshold)
-        return (s,), y
+        return (current + self.decay * s_prev - y_prev * threshold,)
+
+    def output_value(self, ops, state, threshold):
+        (s,) = state
+        return self._h.value(ops, s - threshold)
 
     def derivatives(self, state_prev, y_prev, current, state, y, threshold):
         (s,) = state
@@ -264,24 +295,25 @@ class LIF(Cell):
     kind = "lif"
     state_names = ("v",)
     default_autapses = False
+    constants = ("alpha", "v_th")
 
     def __init__(self, tau_m=20.0, v_th=0.6, pseudo=None):
         self.tau_m = check_positive("tau_m (ms)", tau_m)
         self.v_th = check_positive("v_th", v_th)
         self.pseudo = make_pseudo(pseudo if pseudo is not None else {"name": "piecewise_linear", "gamma": 0.3})
-
-    @property
-    def alpha(self):
-        return float(np.exp(-DT_MS / self.tau_m))
+        #: membrane decay per step, exp(-dt / tau_m)
+        self.alpha = decay_factor(self.tau_m)
 
     def spec(self):
         return {"kind": self.kind, "tau_m": self.tau_m, "v_th": self.v_th, "pseudo": self.pseudo.spec()}
 
-    def step(self, ops, state, y_prev, current, neuron_param=None):
+    def update(self, ops, state, y_prev, current, neuron_param=None):
         (v_prev,) = state
-        v = self.alpha * v_prev + current - self.v_th * y_prev
-        z = ops.heaviside((v - self.v_th) / self.v_th, self.pseudo)
-        return (v,), z
+        return (self.alpha * v_prev + current - self.v_th * y_prev,)
+
+    def output_value(self, ops, state, neuron_param=None):
+        (v,) = state
+        return ops.heaviside((v - self.v_th) / self.v_th, self.pseudo)
 
     def derivatives(self, state_prev, y_prev, current, state, y, neuron_param=None):
         (v,) = state
@@ -312,6 +344,7 @@ class ALIF(Cell):
     state_size = 2
     state_names = ("v", "a")
     default_autapses = False
+    constants = ("alpha", "rho", "beta", "v_th")
 
     def __init__(self, tau_m=20.0, tau_a=200.0, beta=1.8, v_th=0.6, pseudo=None):
         self.tau_m = check_positive("tau_m (ms)", tau_m)
@@ -319,26 +352,21 @@ class ALIF(Cell):
         self.beta = check_nonnegative("beta", beta)
         self.v_th = check_positive("v_th", v_th)
         self.pseudo = make_pseudo(pseudo if pseudo is not None else {"name": "piecewise_linear", "gamma": 0.3})
-
-    @property
-    def alpha(self):
-        return float(np.exp(-DT_MS / self.tau_m))
-
-    @property
-    def rho(self):
-        return float(np.exp(-DT_MS / self.tau_a))
+        #: membrane and adaptation decay per step, exp(-dt / tau)
+        self.alpha = decay_factor(self.tau_m)
+        self.rho = decay_factor(self.tau_a)
 
     def spec(self):
         return {"kind": self.kind, "tau_m": self.tau_m, "tau_a": self.tau_a, "beta": self.beta,
                 "v_th": self.v_th, "pseudo": self.pseudo.spec()}
 
-    def step(self, ops, state, y_prev, current, neuron_param=None):
+    def update(self, ops, state, y_prev, current, neuron_param=None):
         v_prev, a_prev = state
-        v = self.alpha * v_prev + current - self.v_th * y_prev
-        a = self.rho * a_prev + y_prev
-        threshold = self.v_th + self.beta * a
-        z = ops.heaviside((v - threshold) / self.v_th, self.pseudo)
-        return (v, a), z
+        return (self.alpha * v_prev + current - self.v_th * y_prev, self.rho * a_prev + y_prev)
+
+    def output_value(self, ops, state, neuron_param=None):
+        v, a = state
+        return ops.heaviside((v - (self.v_th + self.beta * a)) / self.v_th, self.pseudo)
 
     def derivatives(self, state_prev, y_prev, current, state, y, neuron_param=None):
         v, a = state

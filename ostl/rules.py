@@ -61,6 +61,21 @@ RULE_PRESETS = {
 RULE_NAMES = tuple(RULE_PRESETS) + ("bptt",)
 
 
+def keeps_reset_path(trace_kind):
+    """Whether eligibility traces of ``trace_kind`` carry the own-spike reset path through
+    time: OSTL's total derivative (``exact``, ``no_h``) does, e-prop's partial derivative
+    ``D`` drops it (threshold adaptation is kept by every kind)."""
+    check_choice("traces", trace_kind, set(TRACE_KINDS))
+    return trace_kind != "eprop"
+
+
+def signal_source(feedback):
+    """What the readout sends down as the learning signal for a ``feedback`` kind: its
+    error, or for target projection (OSTTP) the masked target."""
+    check_choice("feedback", feedback, set(FEEDBACK_KINDS))
+    return "target" if feedback == "target_projection" else "error"
+
+
 @dataclass(frozen=True)
 class Rule:
     """A learning rule. Build with :func:`make_rule`."""
@@ -73,6 +88,16 @@ class Rule:
     @property
     def is_bptt(self):
         return self.name == "bptt"
+
+    @property
+    def keeps_reset_path(self):
+        """See :func:`keeps_reset_path`."""
+        return keeps_reset_path(self.traces)
+
+    @property
+    def signal_source(self):
+        """``'error'`` or ``'target'``: see :func:`signal_source`."""
+        return signal_source(self.feedback)
 
     def spec(self):
         return {"name": self.name, "traces": self.traces, "feedback": self.feedback,
