@@ -60,13 +60,14 @@ def train(iterations=60, n_rec=100, learning_rate=0.003, threads=1, seed=1):
     inputs = nest.Create("parrot_neuron", N_IN)
     nest.Connect(generators, inputs, "one_to_one", {"delay": 1.0})
     hidden = nest.Create("lif_neuron_learning", n_rec, dict(
-        geometry, first_step=FIRST_STEP, tau_m=TAU_M, v_th=V_TH, pseudo_gamma=0.3,
+        geometry, first_step=FIRST_STEP, tau_m=TAU_M, v_th=V_TH, pseudo="piecewise_linear", pseudo_gamma=0.3,
         keep_reset_path=0.0,          # e-prop's eligibility traces (OSTL's: 1.0)
-        eligibility_filter=LEAK))     # filter the traces with the readout's leak (e-prop eq. 28)
+        readout_leak=LEAK))           # filter the traces with the readout's leak (e-prop eq. 28)
     readout = nest.Create("readout_neuron_learning", N_OUT, dict(
-        geometry, first_step=FIRST_STEP + 1, leak=LEAK, activation=0, eligibility_filter=LEAK))
+        geometry, first_step=FIRST_STEP + 1, leak=LEAK, activation="linear"))
 
-    nest.SetDefaults("ostl_synapse", {"optimizer": "adam", "learning_rate": learning_rate})
+    # NEST's e-prop convention for the optimiser (Adam's other settings: the defaults)
+    nest.SetDefaults("ostl_synapse", {"optimizer": {"type": "adam", "eta": learning_rate}})
     plastic = {"synapse_model": "ostl_synapse", "delay": 1.0}
     nest.Connect(inputs, hidden, "all_to_all", dict(plastic, weight=weights["layer0.W"]))
     nest.Connect(hidden, hidden, {"rule": "all_to_all", "allow_autapses": False},

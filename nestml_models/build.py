@@ -29,19 +29,20 @@ from pathlib import Path
 
 from ostl.errors import BackendUnavailableError
 
+from . import generate
+
 MODULE_NAME = "ostlmodule"
-MODELS_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+CPP_DIR = PACKAGE_DIR / "cpp"
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
 BUILD_FLAGS = "-Wall -fopenmp -O2 -std=c++20 -D_GLIBCXX_USE_CXX11_ABI=0"
-BUILDER_VERSION = "2"
+BUILDER_VERSION = "3"
 APT_PACKAGES = "libboost-dev libltdl-dev libgsl-dev"
 REQUIRED_HEADERS = {"boost/version.hpp": "libboost-dev", "ltdl.h": "libltdl-dev", "gsl/gsl_errno.h": "libgsl-dev"}
-
-
-CPP_DIR = MODELS_DIR / "cpp"
-
-
-def model_files():
-    return sorted(MODELS_DIR.glob("*.nestml"))
+#: NESTML's own module templates, used as they are (copied next to ours at build time)
+STOCK_MODULE_TEMPLATES = ("CMakeLists.txt.jinja2", "@MODULE_NAME@.h.jinja2")
+#: the header the generated ostl_checked.h specialisations are written to
+CHOICES_HEADER = "ostl_choices.h"
 
 
 def learning_sources():
@@ -49,14 +50,33 @@ def learning_sources():
     return sorted(CPP_DIR.glob("*.h"))
 
 
+def template_files():
+    """Our NESTML code-generation templates (module and neuron header)."""
+    return sorted(TEMPLATES_DIR.rglob("*.jinja2"))
+
+
+def model_files():
+    """The model sources: Jinja2 templates of the cell models and the plain NESTML models."""
+    return sorted(generate.MODELS_DIR.glob("*.nestml*"))
+
+
 def _nest():
     os.environ.setdefault("PYNEST_QUIET", "1")  # no banner on the command line
     try:
         import nest  # noqa: F401
     except ImportError:
-        raise BackendUnavailableError("the NEST backend needs nest-simulator: pip install -e '.[nest]' "
+        raise BackendUnavailableError("the NEST backend needs nest-simulator: pip install 'ostl[nest]' "
                                       "(nest-simulator 3.10, nestml 9)") from None
     return sys.modules["nest"]
+
+
+def nest_version():
+    """The version of the NEST that runs here, as NEST reports it."""
+    nest = _nest()
+    version = getattr(nest, "__version__", None) or nest.build_info.get("version")
+    if not version:
+        raise BackendUnavailableError("the installed NEST does not report its version (nest.__version__)")
+    return str(version)
 
 
 def check_prerequisites():
@@ -81,15 +101,20 @@ def check_prerequisites():
 
 
 def cache_key():
-    nest = _nest()
+    """A hash of everything the module is built from: the generated models (so a change of
+    a reference cell rebuilds), the C++ layer, our templates, NEST/NESTML/Python versions."""
     import pynestml
 
     digest = hashlib.sha256()
-    for path in model_files() + learning_sources():
+    for model in generate.model_names():
+        digest.update(model.encode())
+        digest.update(generate.render(model).encode())
+    digest.update(generate.choices_header().encode())
+    for path in learning_sources() + template_files():
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
-    for part in (nest.__version__ if hasattr(nest, "__version__") else str(nest.build_info.get("version", "")),
-                 getattr(pynestml, "__version__", ""), sys.version.split()[0], BUILD_FLAGS, BUILDER_VERSION):
+    for part in (nest_version(), getattr(pynestml, "__version__", ""), sys.version.split()[0], BUILD_FLAGS,
+                 BUILDER_VERSION):
         digest.update(str(part).encode())
     return digest.hexdigest()[:16]
 
@@ -109,7 +134,7 @@ def _write_nest_config(directory):
     bindir = Path(directory) / "bin"
     bindir.mkdir(parents=True, exist_ok=True)
     answers = {
-        "--prefix": prefix, "--exec-prefix": prefix, "--version": "3.10.0",
+        "--prefix": prefix, "--exec-prefix": prefix, "--version": nest_version(),
         "--includes": f"-I{prefix / 'include' / 'nest'}", "--cflags": BUILD_FLAGS, "--libs": "-fopenmp",
         "--compiler": shutil.which("g++"), "--compiler-name": "GNU", "--compiler-version": "",
         "--python-executable": sys.executable, "--python-version": sys.version.split()[0],
@@ -124,13 +149,36 @@ def _write_nest_config(directory):
     return Path(directory)
 
 
-def neuron_synapse_pairs():
-    """No NESTML synapses: plasticity is the C++ learning layer (cpp/, docs/design.md#nest)."""
-    return []
+def _templates_option(work):
+    """NESTML's ``templates`` code-generation option: NESTML's own neuron source template,
+    our neuron header (the generated classes with protected members, for the learning layer)
+    and our module template (registers the checked neurons and the learning models) beside
+    NESTML's CMake and module-header templates."""
+    import pynestml
+
+    stock = Path(pynestml.__file__).resolve().parent / "codegeneration" / "resources_nest" / "point_neuron"
+    module_dir = Path(work) / "module_templates"
+    module_dir.mkdir()
+    for name in STOCK_MODULE_TEMPLATES:
+        if not (stock / "setup" / name).exists():
+            raise BackendUnavailableError(f"this NESTML has no {stock / 'setup' / name} (ostl builds with NESTML 9.0)")
+        shutil.copy(stock / "setup" / name, module_dir / name)
+    for path in (TEMPLATES_DIR / "module").glob("*.jinja2"):
+        shutil.copy(path, module_dir / path.name)
+    return {"path": "resources_nest/point_neuron",
+            "model_templates": {"neuron": ["@NEURON_NAME@.cpp.jinja2",
+                                           str(TEMPLATES_DIR / "neuron" / "@NEURON_NAME@.protected.h.jinja2")],
+                                "synapse": ["@SYNAPSE_NAME@.h.jinja2"]},
+            "module_templates": [str(module_dir)]}
 
 
 def build(force=False, quiet=True):
-    """Build the module if it is not cached (or if ``force``); returns the path of the .so."""
+    """Build the module if it is not cached (or if ``force``); returns the path of the .so.
+
+    The cell models are generated from the reference engine (:mod:`nestml_models.generate`)
+    into ``<cache>/models``; NESTML generates and compiles them with our templates; the C++
+    learning layer and the generated choice table are placed beside the generated code, so
+    that the module compiles them (nothing NESTML generates is edited)."""
     target = module_path()
     if target.exists() and not force:
         return target
@@ -141,74 +189,55 @@ def build(force=False, quiet=True):
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
+    models = root / "models"
+    generate.write_models(models)
+    generated = root / "generated"
+    generated.mkdir()
+    for path in learning_sources():
+        shutil.copy(path, generated / path.name)
+    (generated / CHOICES_HEADER).write_text(generate.choices_header())
+    log_path = root / "build.log"
     with tempfile.TemporaryDirectory(prefix="ostl-nestml-") as work:
-        config = _write_nest_config(Path(work) / "nest")
-        models = Path(work) / "models"
-        models.mkdir()
-        for path in model_files():
-            shutil.copy(path, models / path.name)
-        codegen_opts = {"nest_path": str(config)}
-        pairs = neuron_synapse_pairs()
-        if pairs:
-            codegen_opts["neuron_synapse_pairs"] = pairs
-        log_path = root / "build.log"
+        codegen_opts = {"nest_path": str(_write_nest_config(Path(work) / "nest")),
+                        "templates": _templates_option(work)}
         try:
             with _captured_output(log_path, quiet):
-                generate_nest_target(input_path=str(models), target_path=str(root / "generated"),
+                generate_nest_target(input_path=str(models), target_path=str(generated),
                                      install_path=str(target.parent), module_name=MODULE_NAME,
                                      logging_level="WARNING" if quiet else "INFO", codegen_opts=codegen_opts)
-        except Exception as exc:  # NESTML raises bare Exceptions for build failures
-            raise BackendUnavailableError(f"building the NEST module failed ({type(exc).__name__}); "
+        except (Exception, SystemExit) as exc:  # NESTML raises bare Exceptions (and exits) on failures
+            raise BackendUnavailableError(f"building the NEST module failed ({type(exc).__name__}: {exc}); "
                                           f"messages in {log_path}") from exc
+    _check_generated(generated, log_path)
     if not target.exists():
         raise BackendUnavailableError(f"building the NEST module produced no {target.name}; "
-                                      f"NESTML's messages are in {root / 'build.log'}")
-    missing = [name for name in model_names() if not (Path(work_dir_of(target)) / f"{name}.h").exists()]
-    if missing:
-        raise BackendUnavailableError(f"NESTML generated no code for {', '.join(missing)}; "
-                                      f"NESTML's messages are in {root / 'build.log'}")
-    _add_learning_layer(work_dir_of(target), root / "build.log", quiet)
+                                      f"NESTML's and the compiler's messages are in {log_path}")
     return target
 
 
-def _add_learning_layer(generated, log_path, quiet):
-    """Compile the C++ learning layer into the NESTML-generated module.
-
-    The learning neurons derive from the generated classes, so their private sections
-    become protected; the module's ``initialize`` also registers the learning models. The
-    module is then rebuilt and reinstalled with NESTML's own CMake set-up."""
-    for path in learning_sources():
-        shutil.copy(path, generated / path.name)
-    for name in model_names():
+def _check_generated(generated, log_path):
+    """What the templates must have produced; a clear error if this NESTML did otherwise."""
+    for name in generate.model_names():
         header = generated / f"{name}.h"
-        header.write_text(header.read_text().replace("\nprivate:\n", "\nprotected:\n"))
+        if not header.exists():
+            raise BackendUnavailableError(f"NESTML generated no code for {name}; messages in {log_path}")
+        if "\nprivate:" in header.read_text():
+            raise BackendUnavailableError(
+                f"{header} still has private members: the neuron header template "
+                f"({TEMPLATES_DIR / 'neuron'}) did not apply with this NESTML version (ostl builds with NESTML 9.0)")
     module_cpp = generated / f"{MODULE_NAME}.cpp"
-    text = module_cpp.read_text()
-    anchor = "void ostlmodule::initialize()\n{\n"
-    if anchor not in text:
-        raise BackendUnavailableError(f"unexpected NESTML module file {module_cpp} (NESTML version?)")
-    text = text.replace(anchor, anchor + "    ostl::register_learning_models();\n")
-    text = text.replace('#include "nest_extension_interface.h"\n',
-                        '#include "nest_extension_interface.h"\n#include "ostl_learning_models.h"\n')
-    module_cpp.write_text(text)
-    with _captured_output(log_path, quiet, append=True):
-        status = os.system(f"cd '{generated}' && make -j{os.cpu_count() or 1} install")
-    if status != 0:
-        raise BackendUnavailableError(f"compiling the learning models failed; messages in {log_path}")
+    if not module_cpp.exists() or "ostl::register_learning_models()" not in module_cpp.read_text():
+        raise BackendUnavailableError(
+            f"{module_cpp} was not generated from the ostl module template ({TEMPLATES_DIR / 'module'}); "
+            "this NESTML version may ignore the templates option (ostl builds with NESTML 9.0)")
 
 
-def model_names():
-    """Model names declared in the files (``model <name>:``)."""
-    names = []
-    for path in model_files():
-        for line in path.read_text().splitlines():
-            if line.startswith("model "):
-                names.append(line.split()[1].rstrip(":"))
-    return names
-
-
-def work_dir_of(target):
-    return target.parent.parent / "generated"
+def build_command(args):
+    """``ostl build-nest [--force] [--verbose]``."""
+    path = build(force=args.force, quiet=not args.verbose)
+    print(f"NEST module: {path}")
+    print(f"NESTML models generated from the reference cells: {path.parent.parent / 'models'}")
+    return 0
 
 
 @contextlib.contextmanager
@@ -235,13 +264,6 @@ def _captured_output(log_path, quiet, append=False):
                 os.close(fd)
 
 
-def build_command(args):
-    """``ostl build-nest [--force] [--verbose]``."""
-    path = build(force=args.force, quiet=not args.verbose)
-    print(f"NEST module: {path}")
-    return 0
-
-
 _INSTALLED = set()
 
 
@@ -250,7 +272,7 @@ def install(force_build=False):
     session; call again after ``nest.ResetKernel``)."""
     nest = _nest()
     path = build(force=force_build)
-    if MODULE_NAME not in _INSTALLED or "snu_neuron" not in nest.node_models:
+    if MODULE_NAME not in _INSTALLED or "snu_neuron_learning" not in nest.node_models:
         nest.Install(str(path))
         _INSTALLED.add(MODULE_NAME)
     return path

@@ -30,59 +30,61 @@ import os
 
 import numpy as np
 
-from ostl.cells import ALIF, LIF, SNU, SoftResetSNU
 from ostl.errors import ParameterError
 from ostl.network import Network
 from ostl.optim import make_optimizer
 from ostl.rules import make_rule
 from ostl.validation import check_int
 
+from .generate import CELL_MODELS as CELL_MODELS_BY_NAME
+
 HIDDEN_FIRST_STEP = 2   # update index of the hidden layer's first trial step
 PAUSE_STEPS = 4         # >= 2 for the learning signals; 4 lets run_trial stop inside the pause
 TARGET_PORT, MASK_PORT = 0, 1   # receptor types of readout_neuron's continuous ports
-PSEUDO_CODES = {"tanh": 0, "fast_sigmoid": 1, "piecewise_linear": 2}
-ACTIVATION_CODES = {"identity": 0, "relu": 1, "leaky_relu": 2}
+#: reference cell class -> NEST model (the NESTML models generated from it, nestml_models.generate)
+CELL_MODELS = {type(cell): model for model, cell in CELL_MODELS_BY_NAME.items()}
 
 
 def neuron_model(cell, keep_reset_path):
-    """NEST model name (without ``_learning``) and parameters of an ostl cell."""
-    pseudo = cell.pseudo.spec()
-    common = {"pseudo_gamma": pseudo.get("gamma", 0.3), "keep_reset_path": float(keep_reset_path)}
-    if isinstance(cell, (SNU, SoftResetSNU)):
-        common.update(pseudo=PSEUDO_CODES[pseudo["name"]], pseudo_slope=pseudo.get("slope", 100.0), decay=cell.decay)
-        if isinstance(cell, SNU):
-            common.update(activation=ACTIVATION_CODES[cell.activation.name],
-                          leak_alpha=getattr(cell.activation, "alpha", 0.01))
-            return "snu_neuron", common
-        return "soft_reset_snu_neuron", common
-    if isinstance(cell, ALIF):
-        return "alif_neuron", dict(common, tau_m=cell.tau_m, tau_a=cell.tau_a, beta=cell.beta, v_th=cell.v_th)
-    if isinstance(cell, LIF):
-        return "lif_neuron", dict(common, tau_m=cell.tau_m, v_th=cell.v_th)
-    raise ParameterError(f"cell {cell.kind!r} has no NEST model")
+    """NEST model name (without ``_learning``) and parameters of an ostl cell: the numbers
+    of the cell's spec under their own names, and each choice (``pseudo``, ``activation``) by
+    name with its numbers prefixed (``pseudo_slope``, ``activation_alpha``)."""
+    model = CELL_MODELS.get(type(cell))
+    if model is None:
+        raise ParameterError(f"cell {cell.kind!r} has no NEST model")
+    params = {"keep_reset_path": float(keep_reset_path)}
+    for key, value in cell.spec().items():
+        if key in ("kind", "output"):
+            continue
+        if isinstance(value, dict):
+            params[key] = value["name"]
+            params.update({f"{key}_{name}": number for name, number in value.items() if name != "name"})
+        else:
+            params[key] = value
+    return model, params
 
 
 def hidden_parameters(cell, rule, first_step, leak, geometry):
     """NEST model and parameters of a hidden layer's learning neurons for ``rule`` (its
     traces decide ``keep_reset_path``); ``leak``: the readout's, which filters the traces."""
     model, params = neuron_model(cell, keep_reset_path=rule.keeps_reset_path)
-    return f"{model}_learning", dict(params, first_step=first_step, eligibility_filter=leak, **geometry)
+    return f"{model}_learning", dict(params, first_step=first_step, readout_leak=leak, **geometry)
 
 
 def readout_parameters(activation, leak, rule, first_step, geometry):
     """Parameters of ``readout_neuron_learning``: it sends its error, or for OSTTP its masked
     target, as the learning signal; target and mask come through its continuous ports."""
-    return dict(geometry, leak=leak, activation={"linear": 0, "sigmoid": 1}[activation], use_mask=1,
-                first_step=first_step, eligibility_filter=leak,
+    return dict(geometry, leak=leak, activation=activation, use_mask=1, first_step=first_step,
                 learning_signal=rule.signal_source)
 
 
 def synapse_defaults(optimizer):
-    """The common properties of ``ostl_synapse`` for an ostl optimiser (SGD or Adam)."""
-    defaults = {"learning_rate": optimizer.lr, "optimizer": optimizer.name}
+    """The common properties of ``ostl_synapse`` for an ostl optimiser (SGD or Adam), in
+    NEST's e-prop convention (an ``optimizer`` dictionary)."""
+    settings = {"type": "adam" if optimizer.name == "adam" else "gradient_descent", "eta": optimizer.lr}
     if optimizer.name == "adam":
-        defaults.update(adam_beta1=optimizer.beta1, adam_beta2=optimizer.beta2, adam_epsilon=optimizer.eps)
-    return defaults
+        settings.update(beta_1=optimizer.beta1, beta_2=optimizer.beta2, epsilon=optimizer.eps)
+    return {"optimizer": settings}
 
 
 def connection_indices(connections, pre, post):

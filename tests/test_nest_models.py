@@ -35,21 +35,21 @@ def module():
 
 def _nest_params(cell, keep_reset):
     pseudo = cell.pseudo.spec()
-    code = {"tanh": 0, "fast_sigmoid": 1, "piecewise_linear": 2}[pseudo["name"]]
     if isinstance(cell, SNU):
-        return "snu_neuron", {"decay": cell.decay, "pseudo": code, "pseudo_slope": pseudo.get("slope", 100.0),
+        return "snu_neuron", {"decay": cell.decay, "pseudo": pseudo["name"],
+                              "pseudo_slope": pseudo.get("slope", 100.0),
                               "pseudo_gamma": pseudo.get("gamma", 0.3), "keep_reset_path": keep_reset,
-                              "activation": {"identity": 0, "relu": 1, "leaky_relu": 2}[cell.activation.name],
-                              "leak_alpha": getattr(cell.activation, "alpha", 0.01)}
+                              "activation": cell.activation.name,
+                              "activation_alpha": getattr(cell.activation, "alpha", 0.01)}
     if isinstance(cell, SoftResetSNU):
-        return "soft_reset_snu_neuron", {"decay": cell.decay, "pseudo": code,
+        return "soft_reset_snu_neuron", {"decay": cell.decay, "pseudo": pseudo["name"],
                                          "pseudo_slope": pseudo.get("slope", 100.0),
                                          "pseudo_gamma": pseudo.get("gamma", 0.3), "keep_reset_path": keep_reset}
     if isinstance(cell, LIF):
-        return "lif_neuron", {"tau_m": cell.tau_m, "v_th": cell.v_th, "pseudo_gamma": pseudo["gamma"],
-                              "keep_reset_path": keep_reset}
+        return "lif_neuron", {"tau_m": cell.tau_m, "v_th": cell.v_th, "pseudo": pseudo["name"],
+                              "pseudo_gamma": pseudo["gamma"], "keep_reset_path": keep_reset}
     return "alif_neuron", {"tau_m": cell.tau_m, "tau_a": cell.tau_a, "beta": cell.beta, "v_th": cell.v_th,
-                           "pseudo_gamma": pseudo["gamma"], "keep_reset_path": keep_reset}
+                           "pseudo": pseudo["name"], "pseudo_gamma": pseudo["gamma"], "keep_reset_path": keep_reset}
 
 
 def _run_nest(module, net, params, x, target, keep_reset, threads=1):

@@ -293,7 +293,7 @@ class LearningHistory
 {
 public:
   TrialGeometry geometry;
-  double trace_filter = 0.0;   //!< kappa, the readout leak (0: unfiltered traces)
+  double readout_leak = 0.0;   //!< kappa, the readout leak that filters the traces (0: unfiltered)
 
   void
   clear()
@@ -444,7 +444,7 @@ private:
     double filtered = s.eligibility_trace_filtered;
     double gradient = s.gradient;
     std::uint64_t pending = s.pending_spikes;
-    const double kappa = trace_filter;
+    const double kappa = readout_leak;
     for ( long k = 0; k < n; ++k, ++f )
     {
       const double x = ( pending & 1u ) ? 1.0 : 0.0;

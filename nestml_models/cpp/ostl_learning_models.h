@@ -1,7 +1,122 @@
 /*
  *  ostl_learning_models.h -- registration of the learning models in the ostl NEST module
- *  (included by the NESTML-generated module file; see nestml_models/build.py).
+ *  (included by the module file that NESTML generates from our module template,
+ *  nestml_models/templates/module).
  */
+
+/* BeginUserDocs: neuron, e-prop plasticity, online learning
+
+Short description
++++++++++++++++++
+
+Learning versions of the ostl neurons: ``snu_neuron_learning``,
+``soft_reset_snu_neuron_learning``, ``lif_neuron_learning``, ``alif_neuron_learning``,
+``readout_neuron_learning``
+
+Description
++++++++++++
+
+Each ``<model>_learning`` is the NESTML neuron ``<model>`` (same dynamics, parameters and
+recordables, documented in its ``.nestml`` file; the hidden cells are generated from the ostl
+reference engine) with what a plastic ``ostl_synapse`` needs:
+
+- after every update it archives the step's factors (the Jacobian ``jacobian``, the input
+  gain ``input_gain`` and the pseudo-derivatives ``pseudo_derivative``) in a short history
+  that its incoming ``ostl_synapse`` connections replay at their next presynaptic spike; the
+  history of a trial is dropped once every synapse has caught up;
+- it receives learning signals as ``LearningSignalConnectionEvent`` (NEST's e-prop secondary
+  event) over ``ostl_learning_signal_connection`` and adds them to the step they belong to;
+- ``readout_neuron_learning`` archives ``J = 0``, ``c = q = 1`` with its own error as the
+  learning signal (its incoming synapses learn their exact gradient) and sends, every step,
+  its error -- or, for OSTTP, its masked target -- to the hidden neurons.
+
+Trials: ``trial_steps`` active updates from ``first_step`` on, each followed by
+``pause_steps`` >= 2 silent updates (learning signals arrive two updates after their step).
+
+Parameters
+++++++++++
+
+Those of the NESTML model, and:
+
+====================  =======  =========  ===================================================
+Parameter             Unit     Default    Description
+====================  =======  =========  ===================================================
+``readout_leak``               0.0        hidden neurons: kappa in [0, 1), the leak of the
+                                          readout, which filters the eligibility traces
+                                          (e-prop eq. 28); the readout filters with ``leak``
+``learning_signal``            "error"    readout: "error" (OSTL, e-prop) or "target" (OSTTP:
+                                          the masked target is projected)
+====================  =======  =========  ===================================================
+
+Choice parameters (``pseudo``, ``activation``) take names; an unknown name, or a value that
+breaks a parameter's invariant (``decay`` in [0, 1), ``tau_m`` > 0, ...), raises
+``BadProperty`` and leaves the neuron unchanged.
+
+Recordables
++++++++++++
+
+Those of the NESTML model (``V_m`` or ``v``, ``y``, ``jacobian``, ``pseudo_derivative``, ...).
+
+Receives
+++++++++
+
+SpikeEvent, LearningSignalConnectionEvent (hidden neurons), CurrentEvent (readout: target and
+loss mask on receptors 0 and 1)
+
+Sends
++++++
+
+SpikeEvent (hidden neurons), LearningSignalConnectionEvent (readout)
+
+References
+++++++++++
+
+.. [1] Bohnstingl T et al. (2022). Online spatio-temporal learning in deep neural networks.
+       IEEE TNNLS.
+.. [2] Ortner T, Pes L et al. (2023). Online spatio-temporal learning with target projection.
+.. [3] Bellec G et al. (2020). A solution to the learning dilemma for recurrent networks of
+       spiking neurons. Nature Communications 11:3625.
+
+See also
+++++++++
+
+ostl_synapse, ostl_learning_signal_connection, eprop_iaf
+
+EndUserDocs */
+
+/* BeginUserDocs: synapse, e-prop plasticity, online learning
+
+Short description
++++++++++++++++++
+
+Learning-signal pathway of the ostl rules (readout to hidden neurons)
+
+Description
++++++++++++
+
+``ostl_learning_signal_connection`` is NEST's ``eprop_learning_signal_connection``: it carries
+the readout's learning signal (error, or masked target for OSTTP) to a hidden learning neuron
+as a ``LearningSignalConnectionEvent``, multiplied by its weight -- the feedback matrix entry
+``B_jk`` (random feedback, target projection) or the readout weight ``W_out[k, j]`` (symmetric
+feedback, copied in the trial pauses). ``ostl_learning_signal_connection_lbl`` is the
+labelled variant (PyNN labels its projections).
+
+Parameters
+++++++++++
+
+``weight`` (the feedback weight), ``delay`` (1 step).
+
+Transmits
++++++++++
+
+LearningSignalConnectionEvent
+
+See also
+++++++++
+
+ostl_synapse, readout_neuron_learning
+
+EndUserDocs */
 
 #ifndef OSTL_LEARNING_MODELS_H
 #define OSTL_LEARNING_MODELS_H
@@ -14,17 +129,14 @@
 
 #include "eprop_learning_signal_connection.h"
 
+#include "ostl_checked.h"
+#include "ostl_choices.h"
 #include "ostl_learning_neurons.h"
 #include "ostl_synapse.h"
 
 namespace ostl
 {
 
-/**
- * NEST's ``eprop_learning_signal_connection`` (readout -> hidden, carries the learning signal
- * as a secondary event), registered once more with labels: ``ostl_learning_signal_connection``
- * and ``ostl_learning_signal_connection_lbl`` (PyNN's pyNN.nest labels every projection).
- */
 template < typename targetidentifierT >
 class ostl_learning_signal_connection : public nest::eprop_learning_signal_connection< targetidentifierT >
 {
@@ -39,12 +151,15 @@ constexpr nest::ConnectionModelProperties ostl_learning_signal_connection< targe
 inline void
 register_learning_models()
 {
-  nest::register_node_model< learning_neuron< snu_neuron, SNUFactors > >( "snu_neuron_learning" );
-  nest::register_node_model< learning_neuron< soft_reset_snu_neuron, UnitGainFactors > >(
+  nest::register_node_model< learning_neuron< checked_neuron< snu_neuron >, SNUFactors > >( "snu_neuron_learning" );
+  nest::register_node_model< learning_neuron< checked_neuron< soft_reset_snu_neuron >, UnitGainFactors > >(
     "soft_reset_snu_neuron_learning" );
-  nest::register_node_model< learning_neuron< lif_neuron, UnitGainFactors > >( "lif_neuron_learning" );
-  nest::register_node_model< learning_neuron< alif_neuron, ALIFFactors > >( "alif_neuron_learning" );
-  nest::register_node_model< learning_neuron< readout_neuron, ReadoutFactors > >( "readout_neuron_learning" );
+  nest::register_node_model< learning_neuron< checked_neuron< lif_neuron >, UnitGainFactors > >(
+    "lif_neuron_learning" );
+  nest::register_node_model< learning_neuron< checked_neuron< alif_neuron >, ALIFFactors > >(
+    "alif_neuron_learning" );
+  nest::register_node_model< learning_neuron< checked_neuron< readout_neuron >, ReadoutFactors > >(
+    "readout_neuron_learning" );
   nest::register_connection_model< ostl_synapse >( "ostl_synapse" );
   nest::register_connection_model< ostl_learning_signal_connection >( "ostl_learning_signal_connection" );
 }

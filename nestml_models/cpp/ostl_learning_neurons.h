@@ -11,8 +11,10 @@
  *  its error -- or, for OSTTP, its masked target -- to the hidden neurons every step.
  *
  *  Model names: ``<nestml name>_learning`` (snu_neuron_learning, ...). Extra parameters:
- *  ``eligibility_filter`` (kappa, the readout leak that filters the eligibility traces) and,
- *  for the readout, ``learning_signal`` ("error" or "target").
+ *  hidden neurons: ``readout_leak`` (kappa, the leak of the readout, which filters the
+ *  eligibility traces of their incoming synapses; e-prop eq. 28); the readout filters with its
+ *  own ``leak`` and has ``learning_signal`` ("error" or "target", OSTTP).
+ *  User documentation: ostl_learning_models.h.
  */
 
 #ifndef OSTL_LEARNING_NEURONS_H
@@ -48,7 +50,7 @@ public:
   learning_neuron( const learning_neuron& n )
     : Base( n )
     , LearningNode()
-    , eligibility_filter_( n.eligibility_filter_ )
+    , readout_leak_( n.readout_leak_ )
     , send_target_( n.send_target_ )
   {
   }
@@ -94,24 +96,31 @@ public:
   get_status( Dictionary& d ) const override
   {
     Base::get_status( d );
-    d[ "eligibility_filter" ] = eligibility_filter_;
     if constexpr ( Factors::is_readout )
     {
       d[ "learning_signal" ] = std::string( send_target_ ? "target" : "error" );
+    }
+    else
+    {
+      d[ "readout_leak" ] = readout_leak_;
     }
   }
 
   void
   set_status( const Dictionary& d ) override
   {
-    double filter = eligibility_filter_;
-    d.update_value( "eligibility_filter", filter );
-    if ( not( filter >= 0.0 and filter < 1.0 ) )
-    {
-      throw nest::BadProperty( "eligibility_filter must be in [0, 1) (the readout leak kappa)" );
-    }
+    double leak = readout_leak_;
     bool send_target = send_target_;
-    if constexpr ( Factors::is_readout )
+    if constexpr ( not Factors::is_readout )
+    {
+      d.update_value( "readout_leak", leak );
+      if ( not( leak >= 0.0 and leak < 1.0 ) )
+      {
+        throw nest::BadProperty( "readout_leak must be in [0, 1) (kappa, the leak of the readout), got "
+          + std::to_string( leak ) );
+      }
+    }
+    else
     {
       std::string kind = send_target_ ? "target" : "error";
       d.update_value( "learning_signal", kind );
@@ -122,7 +131,7 @@ public:
       send_target = kind == "target";
     }
     Base::set_status( d );
-    eligibility_filter_ = filter;
+    readout_leak_ = leak;
     send_target_ = send_target;
   }
 
@@ -171,7 +180,14 @@ protected:
   {
     Base::pre_run_hook();
     history_.geometry.set( this->get_first_step(), this->get_trial_steps(), this->get_pause_steps() );
-    history_.trace_filter = eligibility_filter_;
+    if constexpr ( Factors::is_readout )
+    {
+      history_.readout_leak = this->get_leak();   // the readout filters with its own leak
+    }
+    else
+    {
+      history_.readout_leak = readout_leak_;
+    }
     if ( plastic_synapses_ > 0 and this->get_trial_steps() > 0 and this->get_pause_steps() < MIN_PAUSE_STEPS )
     {
       throw nest::BadProperty( "pause_steps must be at least " + std::to_string( MIN_PAUSE_STEPS )
@@ -210,7 +226,7 @@ protected:
 
 private:
   LearningHistory< D, Factors::unit_input_gain > history_;
-  double eligibility_filter_ = 0.0;
+  double readout_leak_ = 0.0;
   bool send_target_ = false;
   long plastic_synapses_ = 0;
 };

@@ -1,30 +1,105 @@
 /*
  *  ostl_synapse.h -- plastic synapse of the ostl rules (OSTL, OSTL w/o H, OSTL rnd, OSTTP,
  *  e-prop) for NEST.
- *
- *  The synapse keeps its weight and its own eligibility vector (SynapseLearningState). At
- *  every presynaptic spike it first catches up on the postsynaptic neuron's archived
- *  factors (ostl::LearningHistory::replay: the eligibility recursion, the gradient, and the
- *  optimiser at every trial end), then transmits the spike with the up-to-date weight. Which
- *  rule it learns is decided by the neurons (factors, ``keep_reset_path``) and the
- *  learning-signal pathway; the synapse is the same for all.
- *
- *  Parameters (common to all synapses of the model, set with nest.SetDefaults or
- *  nest.CopyModel): ``learning_rate`` (>= 0), ``optimizer`` ("sgd" or "adam"),
- *  ``adam_beta1``, ``adam_beta2`` (in [0, 1)), ``adam_epsilon`` (> 0). Per synapse:
- *  ``weight``; read-only: ``eligibility_vector``, ``eligibility_trace_filtered``,
- *  ``gradient``, ``processed_step``; the optimiser state ``adam_m``, ``adam_v``,
- *  ``optimizer_steps`` (settable, for exact resumption); all caught up to the last complete step when read (so is
- *  ``weight``). Delays must be one step.
- *
- *  References: Bohnstingl et al., IEEE TNNLS 2022 (OSTL); Ortner, Pes et al. 2023 (OSTTP);
- *  Bellec et al., Nat Commun 2020 (e-prop).
  */
+
+/* BeginUserDocs: synapse, e-prop plasticity, online learning
+
+Short description
++++++++++++++++++
+
+Plastic synapse of the ostl learning rules: eligibility vector per synapse, learning signal
+from the target neuron, optimiser at trial ends
+
+Description
++++++++++++
+
+``ostl_synapse`` keeps its weight and its own eligibility vector. At every presynaptic spike
+it first catches up on the postsynaptic learning neuron's archived per-step factors (the
+Jacobian :math:`J`, input gain :math:`c` and pseudo-derivative :math:`q`; see
+``snu_neuron_learning``), integrating, step by step,
+
+.. math::
+
+   \epsilon^t = J^t \epsilon^{t-1} + c^t x^t, \quad
+   e^t = q^t \cdot \epsilon^t, \quad
+   \bar e^t = \kappa \bar e^{t-1} + e^t, \quad
+   G \mathrel{+}= L^t \bar e^t
+
+(OSTL eq. 12-16; e-prop eq. 22-28), then transmits the spike with the up-to-date weight. At
+the last step of every trial it applies the optimiser to the trial's gradient :math:`G`
+(gradient descent or Adam, the arithmetic of the ostl reference engine) and resets. Which
+rule it learns is decided by the neurons (their factors and ``keep_reset_path``) and by the
+learning-signal pathway (``ostl_learning_signal_connection``): one synapse model serves
+every rule. The target must be one of the ``*_learning`` neurons; the delay must be one
+step. ``ostl_synapse_lbl`` is the labelled variant (used by PyNN).
+
+Parameters
+++++++++++
+
+Common properties (``nest.SetDefaults`` / ``nest.CopyModel``), NEST's e-prop convention:
+
+============================  =======  ====================  ========================================
+Parameter                     Unit     Default               Description
+============================  =======  ====================  ========================================
+``optimizer["type"]``                  ``"gradient_descent"`` ``"gradient_descent"`` (also ``"sgd"``) or
+                                                             ``"adam"``; ``{"optimizer": "adam"}``
+                                                             sets the type alone
+``optimizer["eta"]``                   0.0                   learning rate, >= 0
+``optimizer["beta_1"]``                0.9                   Adam's first-moment decay, in [0, 1)
+``optimizer["beta_2"]``                0.999                 Adam's second-moment decay, in [0, 1)
+``optimizer["epsilon"]``               1e-8                  Adam's stabiliser, > 0
+``optimizer["batch_size"]``            1                     trials per update; only 1
+``optimizer["Wmin"]``, ``Wmax``        -inf, inf             weight bounds; only unbounded (the
+                                                             reference engine has none)
+============================  =======  ====================  ========================================
+
+Individual properties:
+
+============================  =======  =======  ===============================================
+Parameter                     Unit     Default  Description
+============================  =======  =======  ===============================================
+``weight``                             1.0      synaptic weight (dimensionless, units of the model)
+``delay``                     ms       1.0      one step
+``adam_m``, ``adam_v``                 0.0      Adam's moments (settable: exact resumption)
+``optimizer_steps``                    0        updates applied (Adam's bias correction)
+============================  =======  =======  ===============================================
+
+Read-only, caught up to the last complete step when read (so is ``weight``):
+``eligibility_vector`` (two components; the second for ALIF targets),
+``eligibility_trace_filtered``, ``gradient``, ``processed_step``, ``size_of`` (bytes).
+
+Transmits
++++++++++
+
+SpikeEvent
+
+References
+++++++++++
+
+.. [1] Bohnstingl T, Wozniak S, Pantazi A, Eleftheriou E (2022). Online spatio-temporal
+       learning in deep neural networks. IEEE TNNLS.
+.. [2] Ortner T, Pes L, Gentinetta J, Frenkel C, Pantazi A (2023). Online spatio-temporal
+       learning with target projection. AICAS.
+.. [3] Bellec G et al. (2020). A solution to the learning dilemma for recurrent networks of
+       spiking neurons. Nature Communications 11:3625.
+
+See also
+++++++++
+
+snu_neuron_learning, ostl_learning_signal_connection, eprop_synapse
+
+EndUserDocs */
 
 #ifndef OSTL_SYNAPSE_H
 #define OSTL_SYNAPSE_H
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "common_synapse_properties.h"
 #include "connection.h"
@@ -41,43 +116,95 @@ class OstlSynapseCommonProperties : public nest::CommonSynapseProperties
 public:
   OptimizerSettings optimizer;
 
+  //! ``optimizer``: NEST's e-prop dictionary (type, eta, beta_1, beta_2, epsilon, batch_size,
+  //! Wmin, Wmax), see the user documentation above.
   void
   get_status( Dictionary& d ) const
   {
     nest::CommonSynapseProperties::get_status( d );
-    d[ "learning_rate" ] = optimizer.learning_rate;
-    d[ "optimizer" ] = std::string( optimizer.adam ? "adam" : "sgd" );
-    d[ "adam_beta1" ] = optimizer.beta1;
-    d[ "adam_beta2" ] = optimizer.beta2;
-    d[ "adam_epsilon" ] = optimizer.epsilon;
+    Dictionary optimizer_dict;
+    optimizer_dict[ "type" ] = std::string( optimizer.adam ? "adam" : "gradient_descent" );
+    optimizer_dict[ "eta" ] = optimizer.learning_rate;
+    optimizer_dict[ "beta_1" ] = optimizer.beta1;
+    optimizer_dict[ "beta_2" ] = optimizer.beta2;
+    optimizer_dict[ "epsilon" ] = optimizer.epsilon;
+    optimizer_dict[ "batch_size" ] = 1L;
+    optimizer_dict[ "Wmin" ] = -std::numeric_limits< double >::infinity();
+    optimizer_dict[ "Wmax" ] = std::numeric_limits< double >::infinity();
+    d[ "optimizer" ] = optimizer_dict;
   }
 
   void
   set_status( const Dictionary& d, nest::ConnectorModel& cm )
   {
     nest::CommonSynapseProperties::set_status( d, cm );
-    OptimizerSettings next = optimizer;
-    std::string kind = next.adam ? "adam" : "sgd";
-    d.update_value( "optimizer", kind );
-    d.update_value( "learning_rate", next.learning_rate );
-    d.update_value( "adam_beta1", next.beta1 );
-    d.update_value( "adam_beta2", next.beta2 );
-    d.update_value( "adam_epsilon", next.epsilon );
-    if ( kind != "sgd" and kind != "adam" )
+    if ( not d.known( "optimizer" ) )
     {
-      throw nest::BadProperty( "optimizer must be 'sgd' or 'adam', got '" + kind + "'" );
+      return;
+    }
+    const auto entry = d->find( "optimizer" );
+    if ( std::holds_alternative< std::string >( entry->second.item ) )
+    {
+      // shorthand: {"optimizer": "adam"} changes the type only
+      entry->second.accessed = true;
+      const std::string kind = std::get< std::string >( entry->second.item );
+      if ( kind != "gradient_descent" and kind != "sgd" and kind != "adam" )
+      {
+        throw nest::BadProperty( "optimizer must be 'sgd' or 'adam' ('gradient_descent' is 'sgd'), or a dictionary in "
+                                 "NEST's e-prop convention with 'type', 'eta', ...; got '" + kind + "'" );
+      }
+      optimizer.adam = kind == "adam";
+      return;
+    }
+    const Dictionary od = d.get< Dictionary >( "optimizer" );
+    for ( const auto& entry : *od )
+    {
+      static const std::vector< std::string > known_keys{ "type", "eta", "beta_1", "beta_2", "epsilon",
+        "batch_size", "Wmin", "Wmax" };
+      if ( std::find( known_keys.begin(), known_keys.end(), entry.first ) == known_keys.end() )
+      {
+        throw nest::BadProperty( "optimizer has no entry '" + entry.first
+          + "' (known: type, eta, beta_1, beta_2, epsilon, batch_size, Wmin, Wmax)" );
+      }
+    }
+    OptimizerSettings next = optimizer;
+    std::string kind = next.adam ? "adam" : "gradient_descent";
+    od.update_value( "type", kind );
+    od.update_value( "eta", next.learning_rate );
+    od.update_value( "beta_1", next.beta1 );
+    od.update_value( "beta_2", next.beta2 );
+    od.update_value( "epsilon", next.epsilon );
+    long batch_size = 1;
+    od.update_integer_value( "batch_size", batch_size );
+    double w_min = -std::numeric_limits< double >::infinity();
+    double w_max = std::numeric_limits< double >::infinity();
+    od.update_value( "Wmin", w_min );
+    od.update_value( "Wmax", w_max );
+    if ( kind != "gradient_descent" and kind != "sgd" and kind != "adam" )
+    {
+      throw nest::BadProperty( "optimizer type must be 'gradient_descent' (or 'sgd') or 'adam', got '" + kind + "'" );
     }
     if ( not( next.learning_rate >= 0.0 ) )
     {
-      throw nest::BadProperty( "learning_rate must be >= 0" );
+      throw nest::BadProperty( "optimizer eta (the learning rate) must be >= 0, got " + std::to_string( next.learning_rate ) );
     }
     if ( not( next.beta1 >= 0.0 and next.beta1 < 1.0 and next.beta2 >= 0.0 and next.beta2 < 1.0 ) )
     {
-      throw nest::BadProperty( "adam_beta1 and adam_beta2 must be in [0, 1)" );
+      throw nest::BadProperty( "optimizer beta_1 and beta_2 must be in [0, 1)" );
     }
     if ( not( next.epsilon > 0.0 ) )
     {
-      throw nest::BadProperty( "adam_epsilon must be > 0" );
+      throw nest::BadProperty( "optimizer epsilon must be > 0" );
+    }
+    if ( batch_size != 1 )
+    {
+      throw nest::BadProperty( "optimizer batch_size must be 1 (ostl_synapse updates after every trial), got "
+        + std::to_string( batch_size ) );
+    }
+    if ( std::isfinite( w_min ) or std::isfinite( w_max ) )
+    {
+      throw nest::BadProperty( "optimizer Wmin and Wmax must be -inf and inf: ostl_synapse has no weight bounds "
+                               "(the ostl reference engine has none)" );
     }
     next.adam = kind == "adam";
     optimizer = next;
