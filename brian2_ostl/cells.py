@@ -52,7 +52,7 @@ class Brian2Cell:
         self.cell = cell
         self.keep_reset = keeps_reset_path(trace_kind)
         self.code = symbolic.step_statements(cell, self.keep_reset, neuron_param_traces=cell.neuron_param is not None)
-        functions = {symbolic.pseudo_derivative: getattr(cell, "pseudo", None)}
+        functions = {symbolic.pseudo_derivative: self.code.derivation.pseudo}
         if hasattr(cell, "activation"):
             functions[symbolic.activation] = functions[symbolic.activation_derivative] = cell.activation
         self.printer = Brian2Printer(functions)

@@ -147,8 +147,17 @@ class Cell:
     def derivatives(self, state_prev, y_prev, current, state, y, neuron_param):
         """NumPy local derivatives of the step that produced ``state, y``. Works
         elementwise: arrays of shape ``(n,)`` or with leading batch/time axes
-        ``(K, n)`` give fields of shape ``(..., n, d[, d])``."""
-        raise NotImplementedError
+        ``(K, n)`` give fields of shape ``(..., n, d[, d])``.
+
+        This default differentiates :meth:`update` and :meth:`output_value` symbolically
+        (:func:`ostl.symbolic.numpy_derivatives`), so a new cell needs no more than its
+        equations; the cells below override it with hand-written NumPy for speed (tested
+        against the symbolic derivatives)."""
+        if getattr(self, "_symbolic_derivatives", None) is None:
+            from .symbolic import numpy_derivatives
+
+            self._symbolic_derivatives = numpy_derivatives(self)
+        return self._symbolic_derivatives(state_prev, y_prev, current, state, y, neuron_param)
 
     def spec(self):
         raise NotImplementedError

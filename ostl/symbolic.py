@@ -72,12 +72,17 @@ class sigmoid(sympy.Function):  # noqa: N801
 
 
 class SympyOps:
-    """The :mod:`ostl.ops` interface on SymPy expressions."""
+    """The :mod:`ostl.ops` interface on SymPy expressions. The spike's pseudo-derivative
+    object is remembered (:attr:`pseudo`) for the backends that print it."""
 
     name = "sympy"
 
-    @staticmethod
-    def heaviside(x, pseudo):  # the pseudo-derivative is the cell's, printed by each backend
+    def __init__(self):
+        self.pseudo = None
+
+    def heaviside(self, x, pseudo):
+        if pseudo is not None:
+            self.pseudo = pseudo
         return spike(x)
 
     @staticmethod
@@ -113,7 +118,7 @@ class SympyOps:
         return sympy.Max(x, value)
 
 
-SYMPY = SympyOps()
+SYMPY = SympyOps()   # for the formulas of activations and pseudo-derivatives (no spikes)
 
 
 class _AbstractActivation:
@@ -158,6 +163,7 @@ class CellDerivation:
     output_gain: list           # d: d output / d state_j
     ds_dneuron_param: list = field(default_factory=list)
     dy_dneuron_param: object = 0
+    pseudo: object = None       # the spike's pseudo-derivative object (None: no spike)
 
     @property
     def state_names(self):
@@ -176,8 +182,9 @@ def _derive(cell):
     y_prev = sympy.Symbol("y", real=True)
     current = sympy.Symbol("current", real=True)
     param = sympy.Symbol(cell.neuron_param, real=True) if cell.neuron_param else sympy.Integer(0)
-    update = tuple(view.update(SYMPY, state, y_prev, current, param))
-    output = view.output_value(SYMPY, state, param)
+    ops = SympyOps()
+    update = tuple(view.update(ops, state, y_prev, current, param))
+    output = view.output_value(ops, state, param)
     d = len(state)
     own = [sympy.diff(update[i], y_prev) for i in range(d)]
     return CellDerivation(
@@ -191,6 +198,7 @@ def _derive(cell):
         output_gain=[sympy.diff(output, state[j]) for j in range(d)],
         ds_dneuron_param=[sympy.diff(update[i], param) for i in range(d)] if cell.neuron_param else [],
         dy_dneuron_param=sympy.diff(output, param) if cell.neuron_param else sympy.Integer(0),
+        pseudo=ops.pseudo,
     )
 
 
@@ -372,3 +380,59 @@ def symbolic_parameters(owner, prefix):
         if name != "name":
             setattr(view, name, sympy.Symbol(f"{prefix}_{name}", real=True))
     return view
+
+
+# -- the derivatives as NumPy functions -----------------------------------------------------
+def numpy_derivatives(cell):
+    """A NumPy function with the signature of :meth:`ostl.cells.Cell.derivatives`, made from
+    the symbolic derivatives (``sympy.lambdify``). It is what a cell without hand-written
+    derivatives uses, and what the fast NumPy derivatives are tested against."""
+    import numpy as np
+
+    from .cells import LocalDerivatives
+    from .ops import NUMPY
+
+    der = derive(cell)
+    functions = {pseudo_derivative: der.pseudo, activation: getattr(cell, "activation", None),
+                 activation_derivative: getattr(cell, "activation", None)}
+    constants = {sympy.Symbol(name, real=True): getattr(cell, name) for name in cell.constants}
+
+    def numeric(expr):
+        expr = sympy.sympify(expr)
+        for function, owner in functions.items():
+            if owner is not None:
+                expr = expr.replace(function, lambda x, f=function, o=owner: concrete(f, o, x))
+        return expr.subs(constants)
+
+    args = [*der.state, der.y_prev, der.current, sympy.Symbol(cell.neuron_param or "_param", real=True)]
+    modules = [{"Max": np.maximum, "sigmoid": NUMPY.sigmoid, "spike": lambda x: NUMPY.heaviside(x, None)}, "numpy"]
+    d = cell.state_size
+
+    def compile_(exprs):
+        return sympy.lambdify(args, [numeric(e) for e in exprs], modules=modules)
+
+    at_previous = compile_([*(der.state_decay[i][j] for i in range(d) for j in range(d)), *der.reset_path,
+                            *der.adaptation_path, *der.input_gain,
+                            *(der.ds_dneuron_param or [sympy.Integer(0)] * d)])
+    at_new = compile_([*der.output_gain, der.dy_dneuron_param])
+
+    def derivatives(state_prev, y_prev, current, state, y, neuron_param=None):
+        shape = np.shape(state[0])
+        param = 0.0 if neuron_param is None else neuron_param
+        values = [np.broadcast_to(np.asarray(v, dtype=np.float64), shape)
+                  for v in at_previous(*state_prev, y_prev, current, param)]
+        gains = [np.broadcast_to(np.asarray(v, dtype=np.float64), shape) for v in at_new(*state, y, current, param)]
+        stack = lambda items: np.stack(items, axis=-1)  # noqa: E731
+        decay = stack(values[:d * d]).reshape(shape + (d, d))
+        k = d * d
+        return LocalDerivatives(
+            state_decay=decay,
+            reset_path=stack(values[k:k + d]),
+            adaptation_path=stack(values[k + d:k + 2 * d]),
+            input_gain=stack(values[k + 2 * d:k + 3 * d]),
+            output_gain=stack(gains[:d]),
+            ds_dneuron_param=stack(values[k + 3 * d:k + 4 * d]),
+            dy_dneuron_param=np.array(gains[d]),
+        )
+
+    return derivatives
