@@ -4,11 +4,13 @@ and learns the same weights on both.
 A feed-forward layer of spiking SNUs learns, from frozen Poisson input, to make a leaky
 readout produce three sums of sines (e-prop's pattern-generation task). Each iteration
 is one trial of ``steps`` ms; the deferred OSTL update (Adam) is applied at every
-trial's end, inside the simulation, so the whole training is one ``sim.run``.
+trial's end, inside the simulation, so the whole training is one ``ostl.run``.
 
-Written to be portable: the last ``pause`` steps of every trial are silent (no input,
-loss mask 0; NEST completes each trial's update in them) and the biases stay fixed
-(``learn_bias=False``: NEST's synapses learn weights only).
+Written to be portable: the simulator is named once (``ostl = pyNN_ostl.for_simulator(sim)``
+gives the ostl types translated for it, and ``ostl.setup``/``ostl.run`` do what the
+simulator needs around ``sim.setup``/``sim.run``); the last ``pause`` steps of every trial
+are silent (no input, loss mask 0; NEST completes each trial's update in them) and the
+biases stay fixed (``learn_bias=False``: NEST's synapses learn weights only).
 
     .venv/bin/python examples/pynn_pattern_generation.py --simulator brian2 [--iterations 100]
     .venv/bin/python examples/pynn_pattern_generation.py --simulator nest
@@ -58,12 +60,13 @@ def build_and_run(sim, iterations=100, steps=500, n_in=50, n_hidden=32, n_out=3,
     """Build the network with ordinary PyNN calls, train, and return the results."""
     from pyNN.parameters import Sequence
 
-    import pyNN_ostl as ostl
+    import pyNN_ostl
 
+    ostl = pyNN_ostl.for_simulator(sim)
     x, target, mask = task_data(steps, n_in, n_out, pause)
     params = reference_network(n_in, n_hidden, n_out).init_params(seed=seed, weight_scale=2.0, readout_scale=1.0)
 
-    sim.setup(timestep=1.0)
+    ostl.setup(timestep=1.0)
     inputs = sim.Population(n_in, sim.SpikeSourceArray(spike_times=ostl.spike_times(np.tile(x, (iterations, 1)))),
                             label="input")
     hidden = sim.Population(n_hidden, ostl.SNU(decay=0.9, bias=0.0, pseudo="tanh", learn_bias=False),
@@ -84,7 +87,7 @@ def build_and_run(sim, iterations=100, steps=500, n_in=50, n_hidden=32, n_out=3,
     readout.record(["output"])
     if record_synapses:
         ostl.record_synapses(input_projection, ["weight", "eligibility_vector"])
-    sim.run(iterations * steps)
+    ostl.run(iterations * steps)
 
     # the readout's step t is recorded at t + 1 ms
     output = np.asarray(readout.get_data().segments[0].filter(name="output")[0])[1:1 + iterations * steps]

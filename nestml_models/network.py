@@ -48,13 +48,14 @@ CELL_MODELS = {type(cell): model for model, cell in CELL_MODELS_BY_NAME.items()}
 def neuron_model(cell, keep_reset_path):
     """NEST model name (without ``_learning``) and parameters of an ostl cell: the numbers
     of the cell's spec under their own names, and each choice (``pseudo``, ``activation``) by
-    name with its numbers prefixed (``pseudo_slope``, ``activation_alpha``)."""
+    name with its numbers prefixed (``pseudo_slope``, ``activation_alpha``). The per-neuron
+    parameter (``bias``, ``threshold``) is not among them: it is set per neuron."""
     model = CELL_MODELS.get(type(cell))
     if model is None:
         raise ParameterError(f"cell {cell.kind!r} has no NEST model")
     params = {"keep_reset_path": float(keep_reset_path)}
     for key, value in cell.spec().items():
-        if key in ("kind", "output"):
+        if key in ("kind", "output", cell.neuron_param):
             continue
         if isinstance(value, dict):
             params[key] = value["name"]

@@ -1,19 +1,32 @@
 """``pyNN.brian2`` translation of the :mod:`pyNN_ostl` types, built on :mod:`brian2_ostl`.
 
-Populations of the ostl cell types are Brian2 groups with the cell's equations from the
-start. The learning machinery depends on the whole network (layer order, rule, feedback
-kind), so it is assembled when the simulation starts: pyNN.brian2 finalises its
-recorders right before the first ``run``, and this module registers a controller among
-them that
+    import pyNN.brian2 as sim
+    import pyNN_ostl
+    ostl = pyNN_ostl.for_simulator(sim)      # this module
+    sim.setup(timestep=1.0)
+    hidden = sim.Population(32, ostl.SNU(decay=0.9))
 
-1. checks the network (one readout population, a feed-forward chain of layers, one rule,
-   consistent options, ``timestep = 1 ms``) and raises a clear error otherwise, before
-   anything is simulated;
+The types here subclass the declarations of :mod:`pyNN_ostl.standardmodels` with what
+pyNN.brian2 reads of a type, as ``pyNN/brian2/standardmodels`` does: ``brian2_model``
+(the group factory PyNN calls), ``post_synaptic_variables``, ``state_variable_translations``,
+and for synapses ``eqs``/``pre``/``post``.
+
+A learning projection's Synapses, as pyNN.brian2 creates them, hold the connections and
+the weights that ``Projection.get/set`` read and write. The learning machinery depends on
+the whole network (layer order, rule, feedback kind), so it is assembled when the
+simulation starts, by a :class:`Controller` that PyNN calls before every run (the hook of
+:mod:`pyNN_ostl.hooks`). At the first run it
+
+1. finds the network: the populations (through their recorders) and the learning
+   projections' Synapses (their equations carry a key naming their synapse type), and
+   checks it with the code shared by every backend (:mod:`pyNN_ostl.structure`) -- one
+   readout population, a feed-forward chain of layers, one rule, consistent options,
+   ``timestep = 1 ms`` -- raising a clear error before anything is simulated;
 2. builds the circuit of :func:`brian2_ostl.circuit.build_circuit` on the existing groups,
-   replacing the placeholder ``Synapses`` that pyNN created for each learning projection
-   (connectivity and weights are copied; ``Projection.get/set`` then act on the real
-   synapses);
-3. creates the synapse recorders asked for with :func:`pyNN_ostl.record_synapses`.
+   with the projections' connections and weights; PyNN's Synapses stay as they are
+   (inactive: the circuit's synapses do their work) and are kept in step with the circuit's
+   weights before and after every run;
+3. creates the synapse recorders asked for with :func:`record_synapses`.
 
 Inputs are standard PyNN spike sources (``SpikeSourceArray``): a spike at time ``t``
 reaches the first layer at step ``t + 1 ms`` (the minimum delay). Between layers,
@@ -22,29 +35,56 @@ outputs propagate within the step (OSTL's ``y_{l-1}^t -> s_l^t``).
 
 from __future__ import annotations
 
+import itertools
 import weakref
+from copy import deepcopy
 
 import brian2 as b2
 import numpy as np
-import pyNN.brian2 as _pynn_brian2  # (may run while pyNN.brian2 finishes importing)
 from pyNN.brian2 import simulator
-from pyNN.brian2.projections import Projection as _Brian2Projection
+from pyNN.standardmodels import build_translations
 
 from brian2_ostl.cells import translate_cell
 from brian2_ostl.circuit import LayerSpec, build_circuit, exact_ieee_compilation, layer_model, readout_model
+from brian2_ostl.network import check_supported
 from ostl.errors import ParameterError
 from ostl.network import Layer, Network
 from ostl.network import Readout as OstlReadout
 
 from . import standardmodels as sm
-from .structure import describe, feedback_matrices, readout_sequences, trainable_parameters
+from .hooks import require_pynn
+from .structure import (
+    ProjectionRecord,
+    describe,
+    feedback_matrices,
+    readout_sequences,
+    spike_times,
+    trainable_parameters,
+)
 
-#: a threshold that never fires: pyNN's placeholder synapses need a spike pathway on
-#: every source group; non-spiking groups (readout, sigmoid SNUs) get this one
+__all__ = ["SNU", "SoftResetSNU", "LIF", "ALIF", "Readout", "OSTLSynapse", "EPropSynapse", "ReadoutSynapse",
+           "LearningSignalConnection", "setup", "run", "record_synapses", "get_synapse_data", "spike_times"]
+
+#: a threshold that never fires: pyNN's Synapses need a spike pathway on every source
+#: group; non-spiking groups (readout, sigmoid SNUs) get this one
 NO_EVENTS = "0 > 1"
 
 
-# -- groups --------------------------------------------------------------------------------
+def setup(timestep=1.0, **kwargs):
+    """``pyNN.brian2.setup`` (the same call on every simulator: ``ostl.setup(...)``)."""
+    import pyNN.brian2
+
+    return pyNN.brian2.setup(timestep=timestep, **kwargs)
+
+
+def run(simtime, callbacks=None):
+    """``pyNN.brian2.run`` (the same call on every simulator: ``ostl.run(...)``)."""
+    import pyNN.brian2
+
+    return pyNN.brian2.run(simtime, callbacks=callbacks)
+
+
+# -- groups ------------------------------------------------------------------------------------
 def _scalar(name, values):
     arr = np.asarray(values)
     if arr.dtype == object:
@@ -68,7 +108,8 @@ class _PyNNGroupMixin:
 
 
 class LayerGroup(b2.NeuronGroup, _PyNNGroupMixin):
-    """A population of an ostl cell type."""
+    """A population of an ostl cell type: the cell's generated Brian2 model, plus the PyNN
+    parameters as shared constants (so that ``Population.get`` reads them)."""
 
     def __init__(self, celltype, n, parameters):
         ps = {name: parameters[name] for name in celltype.default_parameters}
@@ -76,14 +117,18 @@ class LayerGroup(b2.NeuronGroup, _PyNNGroupMixin):
                                              **celltype.options)
         self.celltype = celltype
         self.namespace_dict = {}
+        model = layer_model(translate_cell(self.ostl_cell, "exact"))
+        declared = {line.split(":")[0].strip() for line in model.splitlines() if ":" in line}
+        model += "".join(f"{name} : 1 (constant, shared)\n" for name in celltype.cell_parameters
+                         if name not in declared)
         spiking = getattr(self.ostl_cell, "output", "step") == "step"
-        super().__init__(n, layer_model(translate_cell(self.ostl_cell, "exact")),
-                         threshold="y > 0.5" if spiking else NO_EVENTS, reset="", clock=simulator.state.network.clock,
-                         namespace=self.namespace_dict)
+        super().__init__(n, model, threshold="y > 0.5" if spiking else NO_EVENTS, reset="",
+                         clock=simulator.state.network.clock, namespace=self.namespace_dict)
         self._init_pynn()
+        for name in celltype.cell_parameters:
+            setattr(self, name, _scalar(name, ps[name]))
         if celltype.neuron_parameter:
             setattr(self, celltype.neuron_parameter, np.asarray(ps[celltype.neuron_parameter], dtype=float))
-        _controller().register_group(self)
 
 
 class ReadoutGroup(b2.NeuronGroup, _PyNNGroupMixin):
@@ -101,90 +146,190 @@ class ReadoutGroup(b2.NeuronGroup, _PyNNGroupMixin):
                          namespace=self.namespace_dict)
         self._init_pynn()
         self.bias = np.asarray(parameters["bias"], dtype=float)
-        _controller().register_group(self)
 
 
-class Projection(_Brian2Projection):
-    """pyNN.brian2's Projection, remembering the projections of ostl synapse types so
-    that the controller can assemble the learning circuit."""
-
-    __doc__ = _Brian2Projection.__doc__
-
-    def __init__(self, presynaptic_population, postsynaptic_population, connector, synapse_type=None, source=None,
-                 receptor_type=None, space=None, label=None):
-        kwargs = {} if space is None else {"space": space}
-        super().__init__(presynaptic_population, postsynaptic_population, connector, synapse_type, source,
-                         receptor_type, label=label, **kwargs)
-        if isinstance(synapse_type, sm._LearningSynapseType):
-            _controller().register_projection(self)
+# -- cell types: the declarations with pyNN.brian2's translation ----------------------------------
+def _state_translations(names):
+    """Recordable variables (dimensionless; pyNN.brian2 applies the transforms as functions)."""
+    return build_translations(*[(name, name, (lambda n: lambda **p: p[n])(name), (lambda n: lambda **p: p[n])(name))
+                                for name in names])
 
 
-_pynn_brian2.Projection = Projection  # sim.Projection(...) now tracks learning projections
+class _Brian2CellType:
+    eqs = None   # pyNN.brian2 passes it to brian2_model, which builds the model itself
+
+    @property
+    def state_variable_translations(self):
+        return _state_translations([name for name in self.recordable if name != "spikes"])
+
+    post_synaptic_variables = {"excitatory": "input_current", "recurrent": "recurrent_current"}
+
+    def brian2_model(self, n, equations=None, **parameters):
+        _controller()
+        return LayerGroup(self, n, parameters)
 
 
-# -- the controller --------------------------------------------------------------------------
+class SNU(_Brian2CellType, sm.SNU):
+    __doc__ = sm.SNU.__doc__
+
+
+class SoftResetSNU(_Brian2CellType, sm.SoftResetSNU):
+    __doc__ = sm.SoftResetSNU.__doc__
+
+
+class LIF(_Brian2CellType, sm.LIF):
+    __doc__ = sm.LIF.__doc__
+
+
+class ALIF(_Brian2CellType, sm.ALIF):
+    __doc__ = sm.ALIF.__doc__
+
+
+class Readout(sm.Readout):
+    __doc__ = sm.Readout.__doc__
+    eqs = None
+    post_synaptic_variables = {"excitatory": "readout_input"}
+
+    @property
+    def state_variable_translations(self):
+        return _state_translations(self.recordable)
+
+    def brian2_model(self, n, equations=None, **parameters):
+        _controller()
+        return ReadoutGroup(self, n, parameters)
+
+
+# -- synapse types ------------------------------------------------------------------------------
+_KEYS = itertools.count(1)
+KEY_VARIABLE = "ostl_synapse_type_key"
+RECEPTOR_PREFIX = "ostl_receptor_"
+
+
+class _Brian2SynapseType:
+    """pyNN.brian2 builds a projection's Synapses from ``eqs``, ``pre`` and ``post``. Ours
+    hold the weights (what ``Projection.get/set`` use) and name, in their equations, their
+    synapse type and receptor, so that the controller finds them."""
+
+    pre = "weight = weight"
+    post = None
+    initial_conditions = {}
+
+    @property
+    def eqs(self):
+        key = getattr(self, "_ostl_key", None)
+        if key is None:
+            key = self._ostl_key = next(_KEYS)
+        # the controller keeps the type (a script need not keep its projections)
+        _controller().synapse_types[key] = self
+        return (f"weight : 1\n{KEY_VARIABLE} = {key} : integer\n"
+                f"{RECEPTOR_PREFIX}%(syn_var)s = 1 : integer\n")
+
+    def _set_target_type(self, weight_units):
+        """Called by pyNN.brian2: Brian2 takes delays as time quantities."""
+        self.translations = deepcopy(type(self).translations)
+        self.translations["delay"] = build_translations(("delay", "delay", b2.ms))["delay"]
+
+
+class OSTLSynapse(_Brian2SynapseType, sm.OSTLSynapse):
+    __doc__ = sm.OSTLSynapse.__doc__
+
+
+class EPropSynapse(_Brian2SynapseType, sm.EPropSynapse):
+    __doc__ = sm.EPropSynapse.__doc__
+
+
+class ReadoutSynapse(_Brian2SynapseType, sm.ReadoutSynapse):
+    __doc__ = sm.ReadoutSynapse.__doc__
+
+
+class LearningSignalConnection(_Brian2SynapseType, sm.LearningSignalConnection):
+    __doc__ = sm.LearningSignalConnection.__doc__
+
+
+# -- the controller ------------------------------------------------------------------------------
 _CONTROLLERS = weakref.WeakKeyDictionary()
 
 
 def _controller():
+    """The controller of the current pyNN.brian2 network (registered with PyNN's recorders,
+    the pre-run hook; a new setup gets a new one)."""
     network = simulator.state.network
     ctrl = _CONTROLLERS.get(network)
     if ctrl is None:
-        ctrl = _CONTROLLERS[network] = Controller(network)
+        require_pynn(simulator.state, "_finalize")
+        ctrl = _CONTROLLERS[network] = Controller()
         simulator.state.recorders.add(ctrl)
     return ctrl
 
 
+def _store_weights(store):
+    """A projection's weights as a (pre, post) array (NaN: no connection)."""
+    W = np.full((len(store.source), len(store.target)), np.nan)
+    W[store.i[:], store.j[:]] = store.weight[:]
+    return W
+
+
 class Controller:
-    """Assembles and checks the learning circuit of one pyNN.brian2 network."""
+    """Checks and assembles the learning circuit of one pyNN.brian2 network before its
+    first step, and keeps PyNN's view of the weights in step with the circuit."""
 
-    def __init__(self, network):
-        self.network = weakref.ref(network)
-        self.groups = []
-        self.projections = []
-        self.synapse_records = {}  # projection -> variables
+    def __init__(self):
         self.built = False
-        self.synapse_monitors = {}
+        self.synapse_types = {}       # key in the projections' equations -> synapse type
+        self.records = []
+        self.synapse_requests = []    # (projection, variables) from record_synapses
+        self.synapse_monitors = []    # (record, monitor)
+        self.links = []               # (store, circuit synapses, store -> circuit order)
 
-    # recorder interface used by pyNN
+    # what PyNN calls on its recorders
     def store_to_cache(self, annotations=None):
         pass
 
-    def register_group(self, group):
-        self.groups.append(group)
-
-    def register_projection(self, projection):
-        if self.built:
-            raise ParameterError("learning projections must be created before the first run")
-        self.projections.append(projection)
-
-    def record_synapses(self, projection, variables):
-        if self.built:
-            raise ParameterError("record_synapses must be called before the first run")
-        self.synapse_records.setdefault(projection, set()).update(variables)
-
     def _finalize(self):
-        if not self.built and (self.projections or self.groups):
+        """Before every run: build at the first, then take the weights PyNN may have set."""
+        if not self.built:
+            self.records = self._find_projections()
+            if not self.records:
+                return
             self.build()
             self.built = True
+        else:
+            self.push_weights()
 
     # ------------------------------------------------------------------------------------
+    def _find_projections(self):
+        populations = {id(r.population.brian2_group): r.population for r in simulator.state.recorders
+                       if getattr(r, "population", None) is not None}
+        records = []
+        for obj in simulator.state.network.objects:
+            if not isinstance(obj, b2.Synapses) or KEY_VARIABLE not in obj.equations.names:
+                continue
+            synapse_type = self.synapse_types.get(int(str(obj.equations[KEY_VARIABLE].expr)))
+            pre, post = populations.get(id(obj.source)), populations.get(id(obj.target))
+            if synapse_type is None or pre is None or post is None:
+                continue
+            variable = next(name[len(RECEPTOR_PREFIX):] for name in obj.equations.names
+                            if name.startswith(RECEPTOR_PREFIX))
+            receptor = next((r for r, v in post.celltype.post_synaptic_variables.items() if v == variable), variable)
+            record = ProjectionRecord(pre, post, synapse_type, receptor, weights=lambda s=obj: _store_weights(s))
+            record.store = obj
+            records.append(record)
+        return records
+
     def build(self):
-        readout, layers, ff, rec, ro, feedback, syn_type, learning_rate = describe(self.projections, simulator.state.dt)
+        readout, layers, ff, rec, ro, feedback, syn_type = describe(self.records, simulator.state.dt)
         rule = syn_type.rule
-        optimizer = syn_type.optimizer(learning_rate)
+        optimizer = syn_type.optimizer()
         exact_ieee_compilation(b2)
         # pyNN.brian2 creates spike sources on Brian2's defaultclock: step them with the network
         b2.defaultclock.dt = simulator.state.network.clock.dt
-        from brian2_ostl.network import check_supported
-
         specs, net_layers = [], []
         for index, pop in enumerate(layers):
             group = pop.brian2_group
             autapses = True
             if id(pop) in rec:  # self-connections as the connector made them
-                placeholder = rec[id(pop)]._brian2_synapses[0][0]
-                autapses = bool(np.any(placeholder.i[:] == placeholder.j[:]))
+                store = rec[id(pop)].store
+                autapses = bool(np.any(store.i[:] == store.j[:]))
             layer = Layer(pop.size, group.ostl_cell, recurrent=id(pop) in rec, autapses=autapses)
             net_layers.append(layer)
             specs.append(LayerSpec(group, translate_cell(group.ostl_cell, rule.traces), f"layer{index}",
@@ -198,40 +343,27 @@ class Controller:
         # trainable: every weight and the neuron parameters declared learned (learn_bias, ...)
         trainable = trainable_parameters(self.ostl_network, layers, readout)
         trial_steps = None if syn_type.trial_duration is None else int(round(syn_type.trial_duration))
-        # one namespace for the circuit; the groups' own namespaces receive its constants
         namespace = {}
-        input_pop = ff[id(layers[0])].pre
-        circuit = build_circuit(b2, input_pop.brian2_group, "events", specs, readout_group, readout_spec, rule,
-                                trainable, self.feedback, syn_type.mode, optimizer, namespace,
+        circuit = build_circuit(b2, ff[id(layers[0])].pre.brian2_group, "events", specs, readout_group, readout_spec,
+                                rule, trainable, self.feedback, syn_type.mode, optimizer, namespace,
                                 trial_steps=trial_steps, verify_order=True,
                                 store_traces=self._stored_traces(ff, rec, layers))
         for group in [*(s.group for s in specs), readout_group]:
             group.namespace_dict.update({k: v for k, v in namespace.items() if k not in group.namespace_dict})
-        net = simulator.state.network
-        # the real synapses replace pyNN's placeholders, keeping connectivity and weights
-        self.projection_of = {}
+        # the circuit's synapses take the projections' connections and weights; PyNN's
+        # Synapses keep them for Projection.get/set and stop doing work of their own
         for index, pop in enumerate(layers):
-            self._adopt(net, ff[id(pop)], circuit.synapses[f"layer{index}.W"], circuit.indices[f"layer{index}.W"])
-            self.projection_of[f"layer{index}.W"] = ff[id(pop)]
+            self._link(ff[id(pop)], circuit.synapses[f"layer{index}.W"], circuit.indices[f"layer{index}.W"])
             if id(pop) in rec:
-                self._adopt(net, rec[id(pop)], circuit.synapses[f"layer{index}.H"],
-                            circuit.indices[f"layer{index}.H"])
-                self.projection_of[f"layer{index}.H"] = rec[id(pop)]
-        self._adopt(net, ro, circuit.synapses["readout.W"], circuit.indices["readout.W"])
-        self.projection_of["readout.W"] = ro
-        fb_names = self._feedback_synapse_names(rule, layers, readout, feedback)
-        for p in feedback:
-            name = fb_names.get(id(p))
-            if name is None:  # symmetric: the readout synapses carry the signal
-                for syn in p._brian2_synapses[0].values():
-                    if syn in net.objects:
-                        net.remove(syn)
-                    syn._network = "replaced by the ostl circuit"
-            else:
-                self._adopt(net, p, circuit.feedback_synapses[name], None)
-        for syn in circuit.objects:
-            if syn not in net.objects:
-                net.add(syn)
+                self._link(rec[id(pop)], circuit.synapses[f"layer{index}.H"], circuit.indices[f"layer{index}.H"])
+        self._link(ro, circuit.synapses["readout.W"], circuit.indices["readout.W"])
+        for record in feedback:
+            record.store.active = False   # the circuit's feedback pathway carries the signal
+        net = simulator.state.network
+        for obj in circuit.objects:
+            if obj not in net.objects:
+                net.add(obj)
+        net.add(_WeightSync(self))
         self.circuit = circuit
         self.rule, self.optimizer, self.layers, self.readout = rule, optimizer, layers, readout
         self._make_synapse_monitors(net)
@@ -241,77 +373,107 @@ class Controller:
         names = set()
         for index, pop in enumerate(layers):
             for kind, table in (("W", ff), ("H", rec)):
-                p = table.get(id(pop))
-                if p is not None and "eligibility_trace" in self.synapse_records.get(p, ()):
+                record = table.get(id(pop))
+                if record is not None and "eligibility_trace" in self._requested(record):
                     names.add(f"layer{index}.{kind}")
         return names
 
-    @staticmethod
-    def _feedback_synapse_names(rule, layers, readout, feedback):
-        """The circuit's name of the Synapses that carries each feedback projection."""
-        index = {id(pop): i for i, pop in enumerate(layers)}
-        names = {}
-        for p in feedback:
-            if rule.feedback == "symmetric":
-                continue
-            if p.pre is readout:
-                top = index[id(p.post)] == len(layers) - 1
-                names[id(p)] = "feedback_readout" if (rule.feedback == "random" and top) else \
-                    f"feedback_layer{index[id(p.post)]}"
-            else:
-                names[id(p)] = f"feedback_layer{index[id(p.pre)]}"
-        return names
+    def _requested(self, record):
+        return set().union(*[set(v) for p, v in self.synapse_requests if record.matches(p)])
 
-    @staticmethod
-    def _adopt(net, projection, syn, indices):
-        """Give ``projection`` the circuit's ``syn`` in place of its placeholder; with
-        ``indices``, the placeholder's weights are copied (feedback synapses already
-        hold theirs)."""
-        placeholder = projection._brian2_synapses[0][0]
-        if indices is not None:
-            W = np.full((len(placeholder.source), len(placeholder.target)), np.nan)
-            W[placeholder.i[:], placeholder.j[:]] = placeholder.weight[:]
-            i, j = indices
-            values = W[i, j]
-            if np.any(np.isnan(values)):
-                raise ParameterError(f"projection {projection.label!r} must connect all-to-all "
-                                     "(AllToAllConnector; allow_self_connections for recurrent layers)")
-            syn.weight = values
-        if placeholder in net.objects:
-            net.remove(placeholder)
-        placeholder._network = "replaced by the ostl circuit"  # not an unused object: no warning
-        projection._brian2_synapses[0][0] = syn
-        projection._n_connections = len(syn)
+    def _link(self, record, syn, indices):
+        """The circuit's ``syn`` learns the connections of ``record`` (all-to-all)."""
+        store = record.store
+        W = _store_weights(store)
+        i, j = indices
+        values = W[i, j]
+        if np.any(np.isnan(values)):
+            raise ParameterError(f"projection {record.label!r} must connect all-to-all "
+                                 "(AllToAllConnector; allow_self_connections for recurrent layers)")
+        syn.weight = values
+        position = np.full((len(store.source), len(store.target)), -1)
+        position[i, j] = np.arange(len(i))
+        store.active = False
+        record.circuit_synapses = syn
+        self.links.append((store, syn, position[store.i[:], store.j[:]], (i, j)))
+
+    def push_weights(self):
+        """PyNN's weights (``Projection.set`` between runs) into the circuit."""
+        for store, syn, _, (i, j) in self.links:
+            syn.weight = _store_weights(store)[i, j]
+
+    def pull_weights(self):
+        """The circuit's weights into PyNN's Synapses (``Projection.get``)."""
+        for store, syn, order, _ in self.links:
+            store.weight[:] = np.asarray(syn.weight[:])[order]
 
     def _make_synapse_monitors(self, net):
-        for projection, variables in self.synapse_records.items():
-            syn = projection._brian2_synapses[0][0]
+        for record in self.records:
+            variables = self._requested(record)
+            if not variables:
+                continue
+            syn = getattr(record, "circuit_synapses", None)
+            if syn is None:
+                raise ParameterError(f"record_synapses: projection {record.label!r} has no learning synapses")
             native = []
             for v in sorted(variables):
                 names = {"weight": ["weight"], "eligibility_trace": ["eligibility_trace"],
-                         "eligibility_vector": [n for n in ("eligibility_vector", "eligibility_vector_a")
-                                                if n in syn.variables]}[v]
+                         "eligibility_vector": ["eligibility_vector", "eligibility_vector_a"]}[v]
                 native += [n for n in names if n in syn.variables]
             if native:
                 mon = b2.StateMonitor(syn, native, record=np.arange(len(syn)), when="end",
                                       clock=simulator.state.network.clock)
                 net.add(mon)
-                self.synapse_monitors[projection] = mon
+                self.synapse_monitors.append((record, mon))
 
 
-def record_synapses(projection, variables):
-    _controller().record_synapses(projection, variables)
+class _WeightSync(b2.BrianObject):
+    """Copies the learned weights into PyNN's Synapses after every run (Brian2 calls
+    ``after_run`` on every object of the network)."""
+
+    add_to_magic_network = False
+
+    def __init__(self, controller):
+        super().__init__(name="ostl_weight_sync*")
+        self.controller = weakref.ref(controller)
+
+    def after_run(self):
+        controller = self.controller()
+        if controller is not None:
+            controller.pull_weights()
+
+
+def record_synapses(projection, variables=("weight", "eligibility_vector", "eligibility_trace")):
+    """Record per-connection variables of a learning projection at every step:
+    ``weight``, ``eligibility_vector`` (``eps``; with ALIF also its adaptation component)
+    and ``eligibility_trace`` (``e``). Call before the first ``run``; read them with
+    :func:`get_synapse_data`."""
+    allowed = {"weight", "eligibility_vector", "eligibility_trace"}
+    variables = [variables] if isinstance(variables, str) else list(variables)
+    bad = sorted(set(variables) - allowed)
+    if bad:
+        raise ParameterError(f"record_synapses variables must be a subset of {sorted(allowed)}, got {bad}")
+    ctrl = _controller()
+    if ctrl.built:
+        raise ParameterError("record_synapses must be called before the first run")
+    ctrl.synapse_requests.append((projection, set(variables)))
 
 
 def synapse_records(projection):
     """``{variable: (values (T, n_connections), source indices, target indices)}``."""
     ctrl = _controller()
-    mon = ctrl.synapse_monitors.get(projection)
-    if mon is None:
-        raise ParameterError(f"nothing recorded for projection {projection.label!r}: call record_synapses "
-                             "before running")
-    syn = projection._brian2_synapses[0][0]
-    names = {"weight": "weight", "eligibility_trace": "eligibility_trace", "eligibility_vector": "eligibility_vector",
-             "eligibility_vector_a": "eligibility_vector_a"}
-    return {names[v]: (np.asarray(getattr(mon, v)).T.copy(), np.asarray(syn.i[:]), np.asarray(syn.j[:]))
-            for v in mon.record_variables}
+    for record, mon in ctrl.synapse_monitors:
+        if record.matches(projection):
+            syn = record.circuit_synapses
+            return {v: (np.asarray(getattr(mon, v)).T.copy(), np.asarray(syn.i[:]), np.asarray(syn.j[:]))
+                    for v in mon.record_variables}
+    raise ParameterError(f"nothing recorded for projection {projection.label!r}: call record_synapses before "
+                         "running")
+
+
+def get_synapse_data(projection):
+    """A :class:`neo.Segment` with one AnalogSignal per recorded variable (see
+    :func:`pyNN_ostl.get_synapse_data`)."""
+    from .structure import synapse_segment
+
+    return synapse_segment(projection, synapse_records(projection))

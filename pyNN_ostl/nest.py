@@ -1,14 +1,26 @@
 """``pyNN.nest`` translation of the :mod:`pyNN_ostl` types, built on :mod:`nestml_models`.
 
-The cell types become this package's NEST learning models (``snu_neuron_learning``,
-``lif_neuron_learning``, ..., ``readout_neuron_learning``); learning projections become
-``ostl_synapse_lbl`` (plastic: the input, recurrent and readout projections) and
-``ostl_learning_signal_connection_lbl`` (the learning signals, readout -> hidden). As in
-:mod:`pyNN_ostl.brian2`, what depends on the whole network (rule, trial geometry, feedback)
-is assembled when the simulation starts: the first ``sim.run`` checks the network with the
-same code (:mod:`pyNN_ostl.structure`), refuses what NEST cannot learn exactly, sets the
-models' parameters and connects the readout's target and loss mask, all before NEST
-simulates a step.
+    import pyNN.nest as sim
+    import pyNN_ostl
+    ostl = pyNN_ostl.for_simulator(sim)      # this module
+    ostl.setup(timestep=1.0)                 # sim.setup, then the ostl NEST module
+
+The types here subclass the declarations of :mod:`pyNN_ostl.standardmodels` with what
+pyNN.nest reads of a type, as ``pyNN/nest/standardmodels`` does: the cell types name this
+package's NEST learning models (``snu_neuron_learning``, ..., ``readout_neuron_learning``;
+``nest_name``, ``translations``, ``extra_parameters`` for the model choices by name,
+``variable_map``); the learning synapse types name ``ostl_synapse`` (plastic: input,
+recurrent and readout projections) and ``ostl_learning_signal_connection`` (the learning
+signals, readout -> hidden), labelled as pyNN.nest labels every projection. Weights are
+read through the synapses' ``ostl_weight`` (pyNN.nest scales a NEST ``weight`` by 0.001 when
+reading it, for currents in pA; ours are dimensionless).
+
+What depends on the whole network (rule, trial geometry, feedback) is assembled when the
+simulation starts, by a :class:`Controller` that pyNN.nest calls before every run (the hook
+of :mod:`pyNN_ostl.hooks`): at the first run it finds the populations and learning
+connections, checks them with the code shared by every backend (:mod:`pyNN_ostl.structure`),
+refuses what NEST cannot learn exactly, sets the models' parameters and connects the
+readout's target and loss mask, all before NEST simulates a step.
 
 Time (one step = 1 ms). A ``SpikeSourceArray`` spike at ``t - 1`` reaches the hidden
 layer at step ``t`` (as on pyNN.brian2). NEST's update ``u`` advances the state from
@@ -27,7 +39,9 @@ deferred update of a trial is complete only a few steps after its last learning 
 last :data:`TRIAL_PAUSE_STEPS` steps of every trial (``trial_duration``) are therefore a
 pause on NEST: the script must keep them silent (no input spikes, ``loss_mask`` 0), which
 on pyNN.brian2 makes them contribute nothing to the gradient, so both simulators learn the
-same weights. NEST learns weights only: biases/thresholds must be declared
+same weights. With symmetric feedback the learning-signal weights are the readout weights
+of the moment: :func:`run` stops inside every trial's pause to copy them (``sim.run`` is
+refused for such a network). NEST learns weights only: biases/thresholds must be declared
 ``learn_bias=False`` (``learn_threshold=False``).
 """
 
@@ -36,10 +50,11 @@ from __future__ import annotations
 import numpy as np
 import pyNN.nest
 from pyNN.nest import simulator
-from pyNN.nest.populations import Population as _NestPopulation
-from pyNN.nest.projections import Projection as _NestProjection
+from pyNN.nest.synapses import NESTSynapseMixin
+from pyNN.standardmodels import build_translations
 
 import nestml_models
+from nestml_models.generate import nest_name
 from nestml_models.network import (
     MASK_PORT,
     PAUSE_STEPS,
@@ -48,6 +63,7 @@ from nestml_models.network import (
     connection_indices,
     copy_readout_weights,
     hidden_parameters,
+    neuron_model,
     readout_parameters,
     synapse_defaults,
 )
@@ -56,7 +72,18 @@ from ostl.network import Layer, Network
 from ostl.network import Readout as OstlReadout
 
 from . import standardmodels as sm
-from .structure import describe, feedback_matrices, readout_sequences, trainable_parameters
+from .hooks import require_pynn
+from .structure import (
+    ProjectionRecord,
+    describe,
+    feedback_matrices,
+    readout_sequences,
+    spike_times,
+    trainable_parameters,
+)
+
+__all__ = ["SNU", "SoftResetSNU", "LIF", "ALIF", "Readout", "OSTLSynapse", "EPropSynapse", "ReadoutSynapse",
+           "LearningSignalConnection", "setup", "run", "record_synapses", "get_synapse_data", "spike_times"]
 
 #: steps at the end of every trial in which NEST completes the trial's update
 TRIAL_PAUSE_STEPS = PAUSE_STEPS
@@ -68,198 +95,237 @@ FIRST_TARGET_STEP = 2
 
 PLASTIC_MODEL = "ostl_synapse"
 SIGNAL_MODEL = "ostl_learning_signal_connection"
-
-# -- translation of the cell types ----------------------------------------------------------
-_MODELS = {sm.SNU: "snu_neuron_learning", sm.SoftResetSNU: "soft_reset_snu_neuron_learning",
-           sm.LIF: "lif_neuron_learning", sm.ALIF: "alif_neuron_learning", sm.Readout: "readout_neuron_learning"}
-#: PyNN variable -> NEST state variable (what is not here cannot be recorded on NEST)
-_VARIABLES = {sm.SNU: {"s": "V_m", "y": "y", "pseudo_derivative": "pseudo_derivative"},
-              sm.SoftResetSNU: {"s": "V_m", "y": "y", "pseudo_derivative": "pseudo_derivative"},
-              sm.LIF: {"v": "v", "y": "y", "pseudo_derivative": "pseudo_derivative"},
-              sm.ALIF: {"v": "v", "a": "a", "y": "y", "pseudo_derivative": "pseudo_derivative"},
-              sm.Readout: {"potential": "potential", "output": "output_value", "error": "error",
-                           "target": "target_value"}}
-for _celltype, _model in _MODELS.items():
-    _celltype.nest_name = {"on_grid": _model, "off_grid": _model}
-    _celltype.variable_map = _VARIABLES[_celltype]
-    _celltype.standard_receptor_type = True   # spikes arrive at the models' single spike port
-    _celltype.uses_parrot = False
+#: what pyNN.nest reads as a learning synapse's weight: the synapses' unscaled copy
+WEIGHT_ALIAS = "ostl_weight"
 
 
-def _is_ostl_cell(celltype):
-    return isinstance(celltype, (sm._OSTLCellType, sm.Readout))
+def _nest():
+    return pyNN.nest.nest
 
 
-# -- translation of the synapse types -------------------------------------------------------
-def _install():
-    """Load the NEST module of the ostl models (sim.setup does it; this catches scripts that
-    called sim.setup before importing pyNN_ostl)."""
+def _require_models():
+    if PLASTIC_MODEL not in _nest().synapse_models:
+        raise ParameterError("the ostl NEST models are not loaded: set up with ostl.setup(...) "
+                             "(ostl = pyNN_ostl.for_simulator(sim)) instead of sim.setup(...)")
+
+
+def setup(timestep=1.0, **kwargs):
+    """``pyNN.nest.setup``, then the ostl NEST module (NEST loads extension modules only into
+    an empty network, and every setup empties it)."""
+    result = pyNN.nest.setup(timestep=timestep, **kwargs)
+    nestml_models.install()
+    return result
+
+
+def run(simtime, callbacks=None):
+    """``pyNN.nest.run``; with symmetric feedback it stops inside every trial's pause to
+    copy the updated readout weights onto the learning-signal connections."""
+    controller = _controller()
+    controller.syncing = True
     try:
-        nestml_models.install()
-    except pyNN.nest.nest.NESTError as exc:
-        raise ParameterError("import pyNN_ostl before calling sim.setup(): NEST loads the ostl models only "
-                             "into an empty network") from exc
+        return pyNN.nest.run(simtime, callbacks=list(callbacks or []) + [controller.trial_sync])
+    finally:
+        controller.syncing = False
 
 
-def _nest_synapse_model(synapse_type):
-    """pyNN.nest asks a synapse type for its NEST model (labelled, so that each projection
-    finds its own connections)."""
-    _install()
-    model = SIGNAL_MODEL if isinstance(synapse_type, sm.LearningSignalConnection) else PLASTIC_MODEL
-    return model + "_lbl"
+# -- cell types: the declarations with pyNN.nest's translation ------------------------------------
+class _NestCellType:
+    """A hidden-layer cell on NEST: ``<model>_learning``; model choices by name."""
+
+    standard_receptor_type = True   # spikes arrive at the models' single spike port
+
+    @property
+    def nest_name(self):
+        _require_models()
+        model, _ = neuron_model(self.ostl_cell(), keep_reset_path=True)
+        return {"on_grid": f"{model}_learning", "off_grid": f"{model}_learning"}
+
+    @property
+    def extra_parameters(self):
+        """The model choices (pseudo-derivative, activation) by name, with their numbers."""
+        _, params = neuron_model(self.ostl_cell(), keep_reset_path=True)
+        return {k: v for k, v in params.items() if k not in self.default_parameters and k != "keep_reset_path"}
+
+    @property
+    def variable_map(self):
+        cell = self.ostl_cell()
+        names = {name: nest_name(name) for name in cell.state_names}
+        return dict(names, y="y", pseudo_derivative="pseudo_derivative")
+
+    @property
+    def default_initial_values(self):
+        return {name: 0.0 for name in self.variable_map}
+
+    def can_record(self, variable, location=None):
+        if location is None and variable in self.recordable and variable != "spikes" \
+                and variable not in self.variable_map:
+            raise ParameterError(f"pyNN.nest cannot record {[variable]} of {type(self).__name__} (NEST's learning "
+                                 f"models keep it in the synapses' history); recordable: "
+                                 f"{sorted(self.variable_map) + ['spikes']}")
+        return super().can_record(variable, location)
 
 
-sm._LearningSynapseType._get_nest_synapse_model = _nest_synapse_model
-sm._LearningSynapseType._set_tau_minus = lambda self, cells: None
-sm._LearningSynapseType._get_minimum_delay = lambda self: simulator.state.min_delay
+class SNU(_NestCellType, sm.SNU):
+    __doc__ = sm.SNU.__doc__
 
 
-# pyNN.nest's own Population and Projection classes learn the ostl types: their methods are
-# extended in place (everything else is passed to pyNN's code unchanged), so that scripts
-# work whatever the order of their imports and however they hold the classes.
-_ORIGINAL = {}
+class SoftResetSNU(_NestCellType, sm.SoftResetSNU):
+    __doc__ = sm.SoftResetSNU.__doc__
 
 
-def _extends(cls, name):
-    def decorate(function):
-        _ORIGINAL[cls, name] = getattr(cls, name)
-        function.__doc__ = function.__doc__ or getattr(cls, name).__doc__
-        setattr(cls, name, function)
-        return function
-    return decorate
+class LIF(_NestCellType, sm.LIF):
+    __doc__ = sm.LIF.__doc__
 
 
-@_extends(_NestPopulation, "_create_cells")
-def _create_cells(self):
-    """Populations of the ostl cell types are this package's NEST learning models (their
-    rule-dependent parameters are set at the first run)."""
-    if not _is_ostl_cell(self.celltype):
-        return _ORIGINAL[_NestPopulation, "_create_cells"](self)
-    _install()
-    self.celltype.parameter_space.shape = (self.size,)
-    ps = self.celltype.parameter_space
-    ps.evaluate(simplify=False)
-    names = ["leak", "bias"] if isinstance(self.celltype, sm.Readout) else list(self.celltype.default_parameters)
-    params = {name: np.broadcast_to(np.asarray(ps[name], dtype=float), (self.size,)).tolist() for name in names}
-    self.node_collection = pyNN.nest.nest.Create(self.celltype.nest_name["on_grid"], self.size)
-    self.node_collection.set(params)
-    self._mask_local = np.array([True]) if self.node_collection.local is True else \
-        np.array(self.node_collection.local)
-    self.all_cells = np.array([simulator.ID(gid) for gid in self.node_collection.tolist()], simulator.ID)
-    for gid in self.all_cells:
-        gid.parent = self
-        gid.node_collection = pyNN.nest.nest.NodeCollection([int(gid)])
-    if isinstance(self.celltype, sm.Readout):
-        self.ostl_target, self.ostl_loss_mask = readout_sequences(ps, self.size)
-    _controller().register_population(self)
+class ALIF(_NestCellType, sm.ALIF):
+    __doc__ = sm.ALIF.__doc__
 
 
-@_extends(_NestPopulation, "_set_initial_value_array")
-def _set_initial_value_array(self, variable, value):
-    if not _is_ostl_cell(self.celltype):
-        return _ORIGINAL[_NestPopulation, "_set_initial_value_array"](self, variable, value)
-    values = np.asarray(value._partially_evaluate(self._mask_local, simplify=True), dtype=float)
-    if np.any(values != 0.0):
-        raise ParameterError(f"initial value of {variable!r}: every trial of an ostl cell starts at rest (0)")
+class Readout(sm.Readout):
+    __doc__ = sm.Readout.__doc__
+    standard_receptor_type = True
+    # the target and loss mask reach the model through current generators (set at the first run)
+    translations = build_translations(("leak", "leak"), ("bias", "bias"), ("target", "UNSUPPORTED"),
+                                      ("loss_mask", "UNSUPPORTED"))
+    variable_map = {"potential": "potential", "output": "output_value", "error": "error", "target": "target_value"}
+
+    @property
+    def nest_name(self):
+        _require_models()
+        return {"on_grid": "readout_neuron_learning", "off_grid": "readout_neuron_learning"}
+
+    @property
+    def default_initial_values(self):
+        return {name: 0.0 for name in self.variable_map}
 
 
-@_extends(_NestPopulation, "record")
-def _record(self, variables, to_file=None, sampling_interval=None, locations=None):
-    if _is_ostl_cell(self.celltype) and variables is not None:
-        names = [variables] if isinstance(variables, str) else list(variables)
-        missing = sorted(set(names) - set(self.celltype.variable_map) - {"spikes"})
-        if missing:
-            recordable = sorted(self.celltype.variable_map) + (["spikes"] if "spikes" in self.celltype.recordable
-                                                                else [])
-            raise ParameterError(f"pyNN.nest cannot record {missing} of {type(self.celltype).__name__} "
-                                 f"(NEST's learning models keep it in the synapses' history); recordable: "
-                                 f"{recordable}")
-    return _ORIGINAL[_NestPopulation, "record"](self, variables, to_file, sampling_interval, locations)
+# -- synapse types ---------------------------------------------------------------------------------
+class _NestSynapseType(NESTSynapseMixin):
+    """A learning synapse type on NEST. pyNN.nest asks it for its NEST model when a
+    projection is made; the controller learns here which synapse type each projection
+    label belongs to."""
 
+    nest_name = PLASTIC_MODEL
 
-def _is_learning(projection):
-    return isinstance(projection.synapse_type, sm._LearningSynapseType)
-
-
-@_extends(_NestProjection, "__init__")
-def _projection_init(self, presynaptic_population, postsynaptic_population, connector, synapse_type=None,
-                     source=None, receptor_type=None, space=None, label=None):
-    kwargs = {} if space is None else {"space": space}
-    learning = isinstance(synapse_type, sm._LearningSynapseType)
-    if learning:
-        controller = _controller()
-        if controller.built:
-            raise ParameterError("learning projections must be created before the first run")
+    def _get_nest_synapse_model(self):
+        _require_models()
         if abs(simulator.state.dt - 1.0) > 1e-12:   # NEST would refuse the 1-step delay obscurely
             raise ParameterError(f"the ostl models run in steps of 1 ms: call sim.setup(timestep=1.0), "
                                  f"got timestep={simulator.state.dt}")
-    _ORIGINAL[_NestProjection, "__init__"](self, presynaptic_population, postsynaptic_population, connector,
-                                           synapse_type, source, receptor_type, label=label, **kwargs)
-    if learning:
-        controller.register_projection(self)
+        controller = _controller()
+        if controller.built:
+            raise ParameterError("learning projections must be created before the first run")
+        from pyNN.common.projections import Projection
+
+        controller.register(Projection._nProj, self)   # the label pyNN.nest gives this projection
+        return super()._get_nest_synapse_model()
+
+    def get_native_names(self, *names):
+        """Weights are read unscaled (see the module docstring)."""
+        return [WEIGHT_ALIAS if name == "weight" else name for name in super().get_native_names(*names)]
 
 
-# pyNN.nest reads weights in pA and returns nA (x 0.001); the ostl weights are dimensionless
-# and stored as they are, so learning projections read them unscaled
-@_extends(_NestProjection, "_get_attributes_as_arrays")
-def _get_attributes_as_arrays(self, names, multiple_synapses="sum"):
-    if not _is_learning(self):
-        return _ORIGINAL[_NestProjection, "_get_attributes_as_arrays"](self, names, multiple_synapses)
-    conns, rows, cols = connections_table(self)
-    arrays = []
-    for name in names:
-        name = {"weights": "weight", "delays": "delay"}.get(name, name)
-        values = np.full((self.pre.size, self.post.size), np.nan)
-        values[cols, rows] = np.asarray(conns.get(name), dtype=float)
-        arrays.append(values)
-    return arrays
+class OSTLSynapse(_NestSynapseType, sm.OSTLSynapse):
+    __doc__ = sm.OSTLSynapse.__doc__
 
 
-@_extends(_NestProjection, "_get_attributes_as_list")
-def _get_attributes_as_list(self, names):
-    if not _is_learning(self):
-        return _ORIGINAL[_NestProjection, "_get_attributes_as_list"](self, names)
-    conns, rows, cols = connections_table(self)
-    columns = [cols if name == "presynaptic_index" else rows if name == "postsynaptic_index"
-               else np.asarray(conns.get(name), dtype=float) for name in names]
-    return [tuple(row) for row in zip(*[np.atleast_1d(c).tolist() for c in columns])]
+class EPropSynapse(_NestSynapseType, sm.EPropSynapse):
+    __doc__ = sm.EPropSynapse.__doc__
 
 
-def connections_table(projection):
-    """``(connections, post indices, pre indices)`` of a projection, read together (NEST
-    reorders its connections when a simulation starts, so pyNN's cached SynapseCollection
-    would point elsewhere)."""
-    pre, post = projection.pre.node_collection, projection.post.node_collection
-    conns = pyNN.nest.nest.GetConnections(pre, post, synapse_model=projection.nest_synapse_model,
-                                          synapse_label=projection.nest_synapse_label)
-    return (conns, *connection_indices(conns, pre, post))
+class ReadoutSynapse(_NestSynapseType, sm.ReadoutSynapse):
+    __doc__ = sm.ReadoutSynapse.__doc__
 
 
-# -- the controller --------------------------------------------------------------------------
+class LearningSignalConnection(_NestSynapseType, sm.LearningSignalConnection):
+    __doc__ = sm.LearningSignalConnection.__doc__
+    nest_name = SIGNAL_MODEL
+
+
+# -- the controller ----------------------------------------------------------------------------------
+def _controller():
+    """The controller of the current pyNN.nest setup (kept among pyNN.nest's recording
+    devices, the pre-run hook; ``sim.setup`` clears them)."""
+    for device in simulator.state.recording_devices:
+        if isinstance(device, Controller):
+            return device
+    require_pynn(simulator.state, "connect_to_cells")
+    controller = Controller()
+    simulator.state.recording_devices.append(controller)
+    return controller
+
+
+def _connections(model, label=None):
+    nest = _nest()
+    kwargs = {"synapse_model": model + "_lbl"}
+    if label is not None:
+        kwargs["synapse_label"] = label
+    return nest.GetConnections(**kwargs)
+
+
 class Controller:
-    """Checks the learning network of one pyNN.nest setup and configures its NEST models.
-    Kept among pyNN.nest's recording devices, which ``sim.setup`` clears."""
+    """Checks the learning network of one pyNN.nest setup and configures its NEST models."""
 
-    _connected = True   # pyNN's run() leaves it alone
+    _connected = False   # pyNN.nest calls connect_to_cells before every run while this is false
 
     def __init__(self):
-        self.populations, self.projections = [], []
+        self.types = {}       # projection label -> synapse type
         self.built = False
+        self.syncing = False  # inside run()
         self.sync_feedback = False
 
-    def register_population(self, population):
-        self.populations.append(population)
+    def register(self, label, synapse_type):
+        self.types[label] = synapse_type
 
-    def register_projection(self, projection):
-        self.projections.append(projection)
+    # what pyNN.nest calls on its recording devices, before every run
+    def connect_to_cells(self):
+        if not self.built and self.types:
+            self.build()
+        if self.sync_feedback and not self.syncing:
+            raise ParameterError("symmetric feedback on NEST copies the readout weights in every trial's pause: "
+                                 "run with ostl.run(t) (ostl = pyNN_ostl.for_simulator(sim)) instead of sim.run(t)")
+        # NEST sorts the connections when a simulation starts: pyNN.nest's cached collections are stale
+        simulator.state.stale_connection_cache = True
 
     # ------------------------------------------------------------------------------------
+    def _find_projections(self):
+        populations = list(simulator.state.populations)
+
+        def population_of(node_id):
+            for pop in populations:
+                ids = pop.node_collection.tolist()
+                if ids and ids[0] <= node_id <= ids[-1] and node_id in ids:
+                    return pop
+            raise ParameterError(f"node {node_id} of a learning projection belongs to no population")
+
+        records = []
+        for label, synapse_type in sorted(self.types.items()):
+            conns = _connections(synapse_type.nest_name, label)
+            if len(conns) == 0:
+                raise ParameterError(f"the learning projection {label} made no connections")
+            sources, targets = np.atleast_1d(conns.get("source")), np.atleast_1d(conns.get("target"))
+            pre, post = population_of(int(sources[0])), population_of(int(targets[0]))
+            record = ProjectionRecord(pre, post, synapse_type, "recurrent" if pre is post else "excitatory",
+                                      weights=lambda lbl=label, t=synapse_type, a=pre, b=post:
+                                      self._weights(t.nest_name, lbl, a, b))
+            record.nest_label = label
+            records.append(record)
+        return records
+
+    @staticmethod
+    def _weights(model, label, pre, post):
+        conns = _connections(model, label)
+        rows, cols = connection_indices(conns, pre.node_collection, post.node_collection)
+        W = np.full((pre.size, post.size), np.nan)
+        W[cols, rows] = np.asarray(conns.get("weight"), dtype=float)
+        return W
+
     def build(self):
         """Check everything, then set the models up; raises ParameterError before any step."""
-        nest = pyNN.nest.nest
-        readout, layers, ff, rec, ro, feedback, syn_type, learning_rate = describe(self.projections,
-                                                                                   simulator.state.dt)
-        rule, optimizer = syn_type.rule, syn_type.optimizer(learning_rate)
+        nest = _nest()
+        self.records = records = self._find_projections()
+        readout, layers, ff, rec, ro, feedback, syn_type = describe(records, simulator.state.dt)
+        rule, optimizer = syn_type.rule, syn_type.optimizer()
         net_layers = []
         for pop in layers:
             celltype = pop.celltype
@@ -269,16 +335,17 @@ class Controller:
                                      f"learn_{parameter}=False) for population {pop.label!r}")
             autapses = True
             if id(pop) in rec:
-                conns, rows, cols = connections_table(rec[id(pop)])
-                autapses = bool(np.any(rows == cols))
+                W = rec[id(pop)].weights()
+                autapses = bool(np.any(~np.isnan(np.diag(W))))
             net_layers.append(Layer(pop.size, celltype.ostl_cell(), recurrent=id(pop) in rec, autapses=autapses))
             if parameter == "bias" and np.any(np.asarray(pop.get("bias"), dtype=float) > 0):
                 raise ParameterError(f"bias of population {pop.label!r} must be <= 0 on pyNN.nest: the first step "
                                      "of a simulation starts at rest, where a positive bias would fire")
+            self._check_initial_values(pop)
         if readout.celltype.learned["bias"]:
             raise ParameterError(f"pyNN.nest learns weights only: declare Readout(..., learn_bias=False) for "
                                  f"population {readout.label!r}")
-        leak = float(np.ravel(np.asarray(readout.celltype.parameter_space["leak"]))[0])
+        leak = float(np.ravel(np.asarray(readout.get("leak"), dtype=float))[0])
         activation = readout.celltype.options["activation"]
         self.ostl_network = Network(ff[id(layers[0])].pre.size, net_layers, OstlReadout(readout.size, activation,
                                                                                          leak=leak))
@@ -286,7 +353,8 @@ class Controller:
         check_supported(self.ostl_network, rule, syn_type.mode, optimizer, trainable)
         matrices = feedback_matrices(rule, layers, readout, feedback)
         rule.check_feedback(self.ostl_network, matrices)
-        trial = self._check_trials(syn_type, ff[id(layers[0])].pre, readout)
+        target, mask = self._readout_sequences(readout)
+        trial = self._check_trials(syn_type, ff[id(layers[0])].pre, mask)
         self._check_connectivity(ff, rec, ro, layers)
         # -- configure (nothing above touched NEST) ----------------------------------------
         hidden, geometry = layers[0], {"trial_steps": trial - TRIAL_PAUSE_STEPS, "pause_steps": TRIAL_PAUSE_STEPS}
@@ -294,22 +362,40 @@ class Controller:
         hidden.node_collection.set(hidden_params)
         readout.node_collection.set(readout_parameters(activation, leak, rule, READOUT_FIRST_STEP, geometry))
         nest.SetDefaults(PLASTIC_MODEL + "_lbl", synapse_defaults(optimizer))
-        self._connect_targets(readout)
+        self._connect_targets(readout, target, mask)
         self.readout_projection, self.signal_projections = ro, feedback
         self.sync_feedback = rule.feedback == "symmetric"
+        self.trial_steps = trial
         if self.sync_feedback:
             self.copy_readout_weights()
-        self.trial_steps = trial
         self.built = True
 
-    def _check_trials(self, syn_type, source, readout):
+    @staticmethod
+    def _check_initial_values(pop):
+        for variable, value in dict(getattr(pop, "initial_values", {}) or {}).items():
+            try:
+                values = np.asarray(value.evaluate(simplify=True), dtype=float)
+            except (AttributeError, TypeError, ValueError):
+                continue
+            if np.any(values != 0.0):
+                raise ParameterError(f"initial value of {variable!r} of population {pop.label!r}: every trial of an "
+                                     "ostl cell starts at rest (0)")
+
+    @staticmethod
+    def _readout_sequences(readout):
+        ps = readout.celltype.parameter_space
+        ps.shape = (readout.size,)
+        ps.evaluate(simplify=False)
+        return readout_sequences(ps, readout.size)
+
+    @staticmethod
+    def _check_trials(syn_type, source, mask):
         duration = float(syn_type.trial_duration)
         trial = int(round(duration))
         if abs(duration - trial) > 1e-9 or trial <= TRIAL_PAUSE_STEPS:
             raise ParameterError(f"trial_duration must be a whole number of ms > {TRIAL_PAUSE_STEPS} on pyNN.nest, "
                                  f"got {duration}")
         quiet = np.arange(trial) >= trial - TRIAL_PAUSE_STEPS
-        mask = readout.ostl_loss_mask
         if np.any(mask[:FIRST_TARGET_STEP] != 0):
             raise ParameterError(f"Readout loss_mask must start with {FIRST_TARGET_STEP} zeros on pyNN.nest: no "
                                  "target reaches the readout in NEST's first updates")
@@ -330,23 +416,23 @@ class Controller:
 
     @staticmethod
     def _check_connectivity(ff, rec, ro, layers):
-        for projection in [ff[id(layers[0])], ro] + ([rec[id(layers[0])]] if id(layers[0]) in rec else []):
-            conns, rows, cols = connections_table(projection)
-            expected = projection.pre.size * projection.post.size - (
-                projection.pre.size if projection.pre is projection.post and not np.any(rows == cols) else 0)
-            if len(rows) != expected:
-                raise ParameterError(f"projection {projection.label!r} must connect all-to-all "
+        for record in [ff[id(layers[0])], ro] + ([rec[id(layers[0])]] if id(layers[0]) in rec else []):
+            conns = _connections(record.synapse_type.nest_name, record.nest_label)
+            W = record.weights()
+            expected = record.pre.size * record.post.size - (
+                record.pre.size if record.pre is record.post and np.all(np.isnan(np.diag(W))) else 0)
+            if len(conns) != expected:
+                raise ParameterError(f"projection {record.label!r} must connect all-to-all "
                                      "(AllToAllConnector; allow_self_connections for recurrent layers)")
             delays = np.asarray(conns.get("delay"), dtype=float)
             if np.any(np.abs(delays - 1.0) > 1e-9):
-                raise ParameterError(f"projection {projection.label!r}: delay must be 1 ms (one step), got "
-                                     f"{sorted(set(delays.tolist()))}")
+                raise ParameterError(f"projection {record.label!r}: delay must be 1 ms (one step), got "
+                                     f"{sorted(set(np.atleast_1d(delays).tolist()))}")
 
-    def _connect_targets(self, readout):
+    def _connect_targets(self, readout, target, mask):
         """Step current generators bring the target and the loss mask of every step to the
         readout's continuous ports (read at the end of an update: set one step early)."""
-        nest = pyNN.nest.nest
-        target, mask = readout.ostl_target, readout.ostl_loss_mask
+        nest = _nest()
         # an amplitude set at time u reaches the readout's update u + 1 (delay 1): step g
         # (update READOUT_FIRST_STEP + g) reads the value set at READOUT_FIRST_STEP + g - 1;
         # generators change amplitudes at t > 0 only: the first steps are masked (checked)
@@ -367,71 +453,41 @@ class Controller:
 
     def copy_readout_weights(self):
         """Symmetric feedback: the learning-signal weights are the current readout weights."""
-        conns, rows, cols = connections_table(self.readout_projection)
-        W_out = np.zeros((self.readout_projection.post.size, self.readout_projection.pre.size))
-        W_out[rows, cols] = np.asarray(conns.get("weight"), dtype=float)
-        for projection in self.signal_projections:   # readout -> hidden
-            copy_readout_weights(connections_table(projection)[0], W_out, projection.pre.node_collection,
-                                 projection.post.node_collection)
+        ro = self.readout_projection
+        W_out = np.nan_to_num(ro.weights()).T   # (readout, hidden)
+        for record in self.signal_projections:   # readout -> hidden
+            conns = _connections(SIGNAL_MODEL, record.nest_label)
+            copy_readout_weights(conns, W_out, record.pre.node_collection, record.post.node_collection)
+
+    # -- run(): trial-wise sync of symmetric feedback ------------------------------------------
+    def _trial_steps(self):
+        if self.built:
+            return self.trial_steps
+        durations = {t.trial_duration for t in self.types.values() if isinstance(t, sm._PlasticSynapse)}
+        durations.discard(None)
+        return int(round(durations.pop())) if len(durations) == 1 else None
+
+    def trial_sync(self, t):
+        """A PyNN run callback: at the NEST time two steps before each trial's first update
+        (inside the pause) copy the readout weights; returns the next such time (PyNN's t)."""
+        trial = self._trial_steps()
+        if not trial:
+            return float("inf")
+        now = float(_nest().biological_time)
+        lead = 2.0 - HIDDEN_FIRST_STEP   # stop two steps before a trial's first update (k trial + HIDDEN_FIRST_STEP)
+        at_boundary = abs((now + lead) / trial - round((now + lead) / trial)) * trial < 1e-9 and now > 0
+        if at_boundary and self.built and self.sync_feedback:
+            self.copy_readout_weights()
+        following = (np.floor((now + lead) / trial + 1e-9) + 1.0) * trial - lead
+        # before the first run pyNN.nest simulates one min_delay further than asked
+        extra = 0.0 if simulator.state.running else simulator.state.min_delay
+        return t + (following - now) - extra
 
 
-def _controller(create=True):
-    for device in simulator.state.recording_devices:
-        if isinstance(device, Controller):
-            return device
-    if not create:
-        return None
-    controller = Controller()
-    simulator.state.recording_devices.append(controller)
-    return controller
-
-
-# -- running -----------------------------------------------------------------------------------
-_pynn_run = type(simulator.state).run
-_pynn_clear = type(simulator.state).clear
-
-
-def _clear():
-    """pyNN.nest's set-up resets the NEST kernel; the ostl models are loaded again."""
-    _pynn_clear(simulator.state)
-    nestml_models.install()
-
-
-def _run(simtime):
-    """pyNN.nest's run, preceded by the check and set-up of the learning network. With
-    symmetric feedback the simulation stops inside every trial's pause to copy the updated
-    readout weights onto the learning-signal connections."""
-    state = simulator.state
-    controller = _controller(create=False)
-    if controller is None or not (controller.projections or controller.populations):
-        return _pynn_run(state, simtime)
-    if not controller.built:
-        controller.build()
-    if not controller.sync_feedback or simtime <= 0:
-        return _pynn_run(state, simtime)
-    nest = pyNN.nest.nest
-    total = simtime + (0.0 if state.running else state.min_delay)
-    _pynn_run(state, 0.0)   # pyNN's preparations (parrots, recorders)
-    state.running = True
-    now, end, trial = float(nest.biological_time), float(nest.biological_time) + total, controller.trial_steps
-    lead = 2.0 - HIDDEN_FIRST_STEP   # stop two steps before a trial's first update (k trial + HIDDEN_FIRST_STEP)
-    while now < end - 1e-9:
-        boundary = (np.floor((now + lead) / trial) + 1.0) * trial - lead
-        stop = min(boundary, end)
-        nest.Simulate(stop - now)
-        now = stop
-        if abs(now - boundary) < 1e-9:
-            controller.copy_readout_weights()
-
-
-simulator.state.run = _run
-simulator.state.clear = _clear
-
-
-def record_synapses(projection, variables):
+def record_synapses(projection, variables=("weight", "eligibility_vector", "eligibility_trace")):
     raise ParameterError("pyNN.nest does not record synapses step by step (NEST's synapses catch up only at "
                          "spikes); read them with Projection.get('weight', format='array')")
 
 
-def synapse_records(projection):
+def get_synapse_data(projection):
     record_synapses(projection, ())

@@ -1,15 +1,17 @@
 """Simulator-independent PyNN declarations of the ostl cell and synapse types.
 
 Written the way :mod:`pyNN.standardmodels` declares its models: default parameters,
-units, recordable variables and a translation table. The native names and units are
-the same for every backend (dimensionless model quantities, times in ms), so one class
-serves ``pyNN.brian2`` and ``pyNN.nest``; each backend supplies only its translation of
-the equations (:mod:`pyNN_ostl.brian2`, :mod:`pyNN_ostl.nest`).
+units, recordable variables and a translation table, and nothing about any simulator.
+Each backend module subclasses these declarations with its translation, the way
+``pyNN/nest/standardmodels`` and ``pyNN/brian2/standardmodels`` do: :mod:`pyNN_ostl.brian2`
+(Brian2 groups and equations) and :mod:`pyNN_ostl.nest` (NEST model names, variable maps).
+A script gets the translated types with ``ostl = pyNN_ostl.for_simulator(sim)``.
 
 Numeric values are PyNN parameters (per neuron / per connection, with units); model
-*choices* (activation, pseudo-derivative, learning rule, optimiser) are constructor
-options, validated by the reference engine's own classes (:mod:`ostl.cells`,
-:mod:`ostl.rules`) so that both layers accept exactly the same models.
+*choices* (activation, pseudo-derivative, learning rule, optimiser) and the homogeneous
+learning parameters (learning rate, optimiser) are constructor options of the type,
+validated by the reference engine's own classes (:mod:`ostl.cells`, :mod:`ostl.rules`,
+:mod:`ostl.optim`) so that every backend accepts exactly the same models.
 
 Cell types
     :class:`SNU`, :class:`SoftResetSNU`, :class:`LIF`, :class:`ALIF` -- hidden layers;
@@ -41,15 +43,8 @@ def _check_bool(name, value):
     return bool(value)
 
 
-def _identity_translations(names, times=()):
+def _identity_translations(names):
     return build_translations(*[(name, name) for name in names])
-
-
-def _state_translations(names):
-    """Recordable variables (dimensionless; pyNN.brian2 applies the transforms as
-    functions, so they are written as functions)."""
-    return build_translations(*[(name, name, (lambda n: lambda **p: p[n])(name), (lambda n: lambda **p: p[n])(name))
-                                for name in names])
 
 
 class _OSTLCellType(StandardCellType):
@@ -90,22 +85,6 @@ class _OSTLCellType(StandardCellType):
                 raise ParameterError(f"{name} must be the same for all neurons of a population")
             values[name] = float(arr.flat[0]) if arr.size else float(arr)
         return self.ostl_class(**values, **self.options)
-
-    @property
-    def state_variable_translations(self):
-        return _state_translations([name for name in self.recordable if name != "spikes"])
-
-    @property
-    def post_synaptic_variables(self):
-        return {"excitatory": "input_current", "recurrent": "recurrent_current"}
-
-    # pyNN.brian2 builds the group with celltype.brian2_model(n, celltype.eqs, **params)
-    eqs = None
-
-    def brian2_model(self, n, equations=None, **parameters):
-        from .brian2 import LayerGroup
-
-        return LayerGroup(self, n, parameters)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.parameter_space}, {self.options})"
@@ -213,74 +192,54 @@ class Readout(StandardCellType):
         leak = np.asarray(getattr(self.parameter_space["leak"], "base_value", self.parameter_space["leak"]))
         check_unit_interval_open("readout leak", float(np.ravel(leak)[0]))
 
-    @property
-    def state_variable_translations(self):
-        return _state_translations(self.recordable)
-
-    @property
-    def post_synaptic_variables(self):
-        return {"excitatory": "readout_input"}
-
-    eqs = None
-
-    def brian2_model(self, n, equations=None, **parameters):
-        from .brian2 import ReadoutGroup
-
-        return ReadoutGroup(self, n, parameters)
-
 
 class _LearningSynapseType(StandardSynapseType):
-    """Base of the learning synapse types. For pyNN.brian2 a projection first gets a
-    placeholder ``Synapses`` object (these class attributes); the learning circuit
-    replaces it at the first run (:mod:`pyNN_ostl.brian2`)."""
+    """Base of the learning synapse types."""
 
     #: learned weights are signed: PyNN's sign checks (for biophysical synapses) do not apply
     parameter_checks = {}
-    eqs = "weight : 1\nlearning_rate : 1\n"
-    pre = "weight = weight"
-    post = None
-    initial_conditions = {}
-
-    def _set_target_type(self, weight_units):
-        """Called by pyNN.brian2 only: Brian2 takes delays as time quantities."""
-        from copy import deepcopy
-
-        from brian2 import ms
-
-        self.translations = deepcopy(type(self).translations)
-        self.translations["delay"] = build_translations(("delay", "delay", ms))["delay"]
 
 
 class _PlasticSynapse(_LearningSynapseType):
-    """Common options of the plastic synapse types: the update ``mode`` ('deferred': sum
-    ``L e`` over a trial and apply it at the trial's end; 'online': apply every step),
-    the ``optimizer`` ('sgd' or 'adam') and the ``trial_duration`` in ms (states and
-    traces are reset at every trial start; deferred updates are applied at its end)."""
+    """Common options of the plastic synapse types: the ``rule``, the update ``mode``
+    ('deferred': sum ``L e`` over a trial and apply it at the trial's end; 'online': apply
+    every step), the ``optimizer`` ('sgd', 'adam' or a dict such as ``{"name": "adam",
+    "beta1": 0.9}``) with its ``learning_rate``, and the ``trial_duration`` in ms (states and
+    traces are reset at every trial start; deferred updates are applied at its end). These
+    are the same for every connection of the network (a property of the synapse model, as
+    PyNN treats homogeneous NEST synapse parameters); the weight and delay are per
+    connection."""
 
-    default_parameters = {"weight": 0.0, "delay": 1.0, "learning_rate": 0.01}
-    translations = build_translations(("weight", "weight"), ("delay", "delay"), ("learning_rate", "learning_rate"))
+    default_parameters = {"weight": 0.0, "delay": 1.0}
+    translations = build_translations(("weight", "weight"), ("delay", "delay"))
     rule_names = ()
 
-    def __init__(self, rule=None, mode="deferred", optimizer="adam", trial_duration=None, feedback=None,
-                 **parameters):
+    def __init__(self, rule=None, mode="deferred", optimizer="adam", learning_rate=0.01, trial_duration=None,
+                 feedback=None, **parameters):
         rule = rule or self.rule_names[0]
         check_choice("rule", rule, set(self.rule_names))
         self.rule = make_rule(rule, feedback=feedback)
         self.mode = check_choice("mode", mode, {"deferred", "online"})
-        self.optimizer_name = check_choice("optimizer", optimizer, {"sgd", "adam"})
+        self.learning_rate = check_positive("learning_rate", learning_rate)
+        spec = dict(optimizer) if isinstance(optimizer, dict) else {"name": optimizer}
+        check_choice("optimizer", spec.get("name"), {"sgd", "adam"})
+        spec.setdefault("lr", self.learning_rate)
+        self.optimizer_spec = make_optimizer(spec).spec()   # validated now
+        self.optimizer_name = self.optimizer_spec["name"]
         self.trial_duration = None if trial_duration is None else check_positive("trial_duration (ms)",
                                                                                   trial_duration)
         if self.mode == "deferred" and self.trial_duration is None:
             raise ParameterError("mode 'deferred' needs trial_duration (ms): the update is applied at each "
                                  "trial's end")
         super().__init__(**parameters)
-        lr = np.asarray(getattr(self.parameter_space["learning_rate"], "base_value",
-                                self.parameter_space["learning_rate"]), dtype=float)
-        check_positive("learning_rate", float(np.ravel(lr)[0]))
 
-    def optimizer(self, learning_rate):
-        return make_optimizer({"name": self.optimizer_name, "lr": learning_rate})
+    def optimizer(self):
+        """A fresh ostl optimiser of this type's settings."""
+        return make_optimizer(self.optimizer_spec)
 
+    def learning_settings(self):
+        """What every plastic projection of one network must share."""
+        return (type(self).__name__, self.rule, self.mode, self.optimizer_spec, self.trial_duration)
 
 
 class OSTLSynapse(_PlasticSynapse):
@@ -304,7 +263,6 @@ class ReadoutSynapse(_LearningSynapseType):
 
     default_parameters = {"weight": 0.0, "delay": 1.0}
     translations = build_translations(("weight", "weight"), ("delay", "delay"))
-
 
 
 class LearningSignalConnection(_LearningSynapseType):

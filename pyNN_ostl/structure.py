@@ -1,9 +1,13 @@
 """What every backend's PyNN translation checks and reads the same way: the structure of
 a learning network (readout, chain of hidden layers, plastic, readout and learning-signal
 projections) and its feedback matrices. Written once here; :mod:`pyNN_ostl.brian2` and
-:mod:`pyNN_ostl.nest` only translate it."""
+:mod:`pyNN_ostl.nest` only find the projections in their simulator (as
+:class:`ProjectionRecord`) and translate."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -12,10 +16,32 @@ from ostl.errors import ParameterError
 from . import standardmodels as sm
 
 
+@dataclass
+class ProjectionRecord:
+    """A learning projection as a backend found it: its PyNN populations, synapse type and
+    receptor, and a function returning its weights as a ``(pre, post)`` array (NaN where
+    there is no connection)."""
+
+    pre: object
+    post: object
+    synapse_type: object
+    receptor_type: str
+    weights: Callable
+
+    @property
+    def label(self):
+        return f"{self.pre.label} -> {self.post.label}"
+
+    def matches(self, projection):
+        """Whether this record is the PyNN ``projection``."""
+        return (projection.synapse_type is self.synapse_type and projection.pre is self.pre
+                and projection.post is self.post)
+
+
 def describe(projections, timestep):
-    """Check the learning network made of ``projections`` (the projections of ostl synapse
-    types) and return its structure in depth order: ``(readout, layers, feedforward,
-    recurrent, readout_projection, feedback_projections, synapse_type, learning_rate)``."""
+    """Check the learning network made of ``projections`` (:class:`ProjectionRecord` of the
+    ostl synapse types) and return its structure in depth order: ``(readout, layers,
+    feedforward, recurrent, readout_projection, feedback_projections, synapse_type)``."""
     if abs(timestep - 1.0) > 1e-12:
         raise ParameterError(f"the ostl models run in steps of 1 ms: call sim.setup(timestep=1.0), "
                              f"got timestep={timestep}")
@@ -34,16 +60,11 @@ def describe(projections, timestep):
             raise ParameterError(f"plastic projection {p.label!r} must target a population of an ostl cell type")
         if p.pre is p.post and p.receptor_type != "recurrent":
             raise ParameterError(f"the recurrent projection {p.label!r} needs receptor_type='recurrent'")
-    types = {(type(p.synapse_type).__name__, p.synapse_type.rule, p.synapse_type.mode,
-              p.synapse_type.optimizer_name, p.synapse_type.trial_duration) for p in plastic}
+    types = {repr(p.synapse_type.learning_settings()) for p in plastic}
     if len(types) != 1:
-        raise ParameterError("all plastic projections must use the same synapse type, rule, mode, optimizer "
-                             f"and trial_duration; found {sorted(map(str, types))}")
+        raise ParameterError("all plastic projections must use the same synapse type, rule, mode, optimizer, "
+                             f"learning_rate and trial_duration; found {sorted(types)}")
     syn_type = plastic[0].synapse_type
-    rates = {float(np.ravel(np.asarray(p.synapse_type.parameter_space["learning_rate"].base_value))[0])
-             for p in plastic}
-    if len(rates) != 1:
-        raise ParameterError(f"all plastic projections must share one learning_rate, got {sorted(rates)}")
     # the feed-forward chain: input -> layer 0 -> ... -> layer k-1 -> readout
     ff = {id(p.post): p for p in plastic if p.pre is not p.post}
     rec = {id(p.post): p for p in plastic if p.pre is p.post}
@@ -65,7 +86,8 @@ def describe(projections, timestep):
     ro = [p for p in readouts if p.pre is layers[-1]]
     if len(ro) != 1:
         raise ParameterError("the ReadoutSynapse projection must come from the last hidden layer")
-    return readout, layers, ff, rec, ro[0], feedback, syn_type, rates.pop()
+    return readout, layers, ff, rec, ro[0], feedback, syn_type
+
 
 def feedback_matrices(rule, layers, readout, feedback):
     """The fixed feedback matrices of the LearningSignalConnection projections, checked
@@ -99,8 +121,7 @@ def feedback_matrices(rule, layers, readout, feedback):
         raise ParameterError(f"feedback {rule.feedback!r} needs LearningSignalConnection projections for "
                              f"{missing}")
     for key in need:
-        B = by_target[key].get("weight", format="array", with_address=False)
-        B = np.nan_to_num(np.asarray(B, dtype=float)).T  # (target, source)
+        B = np.nan_to_num(np.asarray(by_target[key].weights(), dtype=float)).T  # (target, source)
         if key == ("readout", k - 1) and rule.feedback == "random":
             matrices["feedback.readout"] = B
         elif key[0] == "readout":
@@ -138,3 +159,31 @@ def readout_sequences(ps, n):
     if mask.size != steps or np.any(mask < 0):
         raise ParameterError(f"Readout loss_mask must have {steps} values >= 0 (one per step), got {mask.size}")
     return np.stack(targets, axis=1), mask
+
+
+def spike_times(x, latency=1.0):
+    """Spike times (ms) for a ``SpikeSourceArray`` that delivers the binary input
+    ``x`` (T, n) to a layer step for step: a spike source's spike reaches the layer one
+    step (``latency`` ms) later, so input step ``t`` is emitted at ``t - latency``.
+    Input at step 0 cannot be delivered and must be zero."""
+    from pyNN.parameters import Sequence
+
+    x = np.asarray(x)
+    if np.any(x[0] != 0):
+        raise ParameterError("input at step 0 cannot be delivered by a spike source (zero it)")
+    return [Sequence(np.nonzero(x[:, i])[0].astype(float) - latency) for i in range(x.shape[1])]
+
+
+def synapse_segment(projection, records):
+    """A :class:`neo.Segment` with one AnalogSignal per recorded synapse variable, one
+    channel per connection (annotated with ``source_index`` and ``target_index``)."""
+    import neo
+    import quantities as pq
+
+    segment = neo.Segment(name=f"synapses of {projection.label}")
+    for name, (values, sources, targets) in records.items():
+        signal = neo.AnalogSignal(values, units=pq.dimensionless, sampling_period=1.0 * pq.ms, name=name,
+                                  t_start=1.0 * pq.ms)
+        signal.array_annotate(source_index=np.asarray(sources), target_index=np.asarray(targets))
+        segment.analogsignals.append(signal)
+    return segment

@@ -193,3 +193,45 @@ def test_missing_build_prerequisites_give_one_clear_message(monkeypatch):
     monkeypatch.setattr(build.shutil, "which", lambda tool: None)
     with pytest.raises(BackendUnavailableError, match=r"apt-get install -y libboost-dev libltdl-dev libgsl-dev"):
         build.check_prerequisites()
+
+
+@pytest.mark.parametrize("model,status,message", [
+    ("snu_neuron", {"decay": 1.5}, r"decay >= 0 and decay < 1"),
+    ("lif_neuron", {"tau_m": -1.0}, r"tau_m > 0 ms"),
+    ("alif_neuron_learning", {"beta": -0.5}, r"beta >= 0"),
+    ("snu_neuron_learning", {"pseudo": "tanhh"},
+     r"pseudo must be one of 'tanh', 'fast_sigmoid', 'piecewise_linear', got 'tanhh'"),
+    ("snu_neuron", {"activation": "sigmoid"}, r"activation must be one of 'identity', 'relu', 'leaky_relu'"),
+    ("soft_reset_snu_neuron_learning", {"keep_reset_path": 0.5}, r"keep_reset_path == 0 or keep_reset_path == 1"),
+    ("readout_neuron_learning", {"leak": 1.0}, r"leak >= 0 and leak < 1"),
+    ("lif_neuron_learning", {"readout_leak": -0.1}, r"readout_leak must be in \[0, 1\)"),
+])
+def test_plain_pynest_gets_bad_property_naming_the_parameter(module, model, status, message):
+    import nestml_models
+
+    nest.ResetKernel()
+    nestml_models.install()
+    node = nest.Create(model)
+    before = node.get()
+    with pytest.raises(nest.NESTErrors.BadProperty, match=message):
+        node.set(status)
+    assert node.get() == before   # a rejected value does not stay behind
+    with pytest.raises(nest.NESTErrors.BadProperty, match=message):
+        nest.SetDefaults(model, status)
+    assert nest.Create(model).get(list(status)) == {k: before[k] for k in status}
+
+
+def test_choices_are_set_by_name(module):
+    import nestml_models
+
+    nest.ResetKernel()
+    nestml_models.install()
+    node = nest.Create("snu_neuron_learning", params={"pseudo": "fast_sigmoid", "activation": "leaky_relu"})
+    assert node.get(["pseudo", "activation"]) == {"pseudo": "fast_sigmoid", "activation": "leaky_relu"}
+    node.set(pseudo="piecewise_linear")
+    assert node.get("pseudo") == "piecewise_linear"
+    optimizer = {"type": "adam", "eta": 0.01, "beta_1": 0.8}
+    nest.SetDefaults("ostl_synapse", {"optimizer": optimizer})
+    assert {k: nest.GetDefaults("ostl_synapse")["optimizer"][k] for k in optimizer} == optimizer
+    with pytest.raises(nest.NESTErrors.BadProperty, match="batch_size must be 1"):
+        nest.SetDefaults("ostl_synapse", {"optimizer": {"batch_size": 4}})

@@ -12,7 +12,9 @@ pytest.importorskip("pyNN.brian2")
 import pyNN.brian2 as sim  # noqa: E402
 from pyNN.parameters import Sequence  # noqa: E402
 
-import pyNN_ostl as ostl  # noqa: E402
+import pyNN_ostl  # noqa: E402
+
+ostl = pyNN_ostl.for_simulator(sim)
 from ostl import Adam, OnlineLearner, ParameterError  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))

@@ -152,7 +152,8 @@ def test_every_backend_follows_a_changed_cell_equation(tmp_path):
     # the change is real: the copy's LIF spikes differently from ours
     probe = ("import numpy as np; from ostl import LIF, Layer, Network, Readout; "
              "net = Network(4, [Layer(6, LIF(tau_m=15.0, v_th=0.5), recurrent=True)], Readout(2)); "
-             "p = net.init_params(seed=1, weight_scale=3.0); x = (np.random.default_rng(0).random((200, 4)) < 0.3) * 1.0; "
+             "p = net.init_params(seed=1, weight_scale=3.0); "
+             "x = (np.random.default_rng(0).random((200, 4)) < 0.3) * 1.0; "
              "print(int(net.forward(p, x, np.zeros((200, 2))).layer_outputs[0].sum()))")
     changed = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
     original = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)

@@ -104,7 +104,8 @@ labelled variant (PyNN labels its projections).
 Parameters
 ++++++++++
 
-``weight`` (the feedback weight), ``delay`` (1 step).
+``weight`` (the feedback weight), ``delay`` (1 step); read-only ``ostl_weight`` (the weight
+again: pyNN.nest scales what it reads as ``weight`` by 0.001).
 
 Transmits
 +++++++++
@@ -143,6 +144,13 @@ class ostl_learning_signal_connection : public nest::eprop_learning_signal_conne
 public:
   static constexpr nest::ConnectionModelProperties properties =
     nest::ConnectionModelProperties::HAS_DELAY | nest::ConnectionModelProperties::SUPPORTS_LBL;
+
+  void
+  get_status( Dictionary& d ) const
+  {
+    nest::eprop_learning_signal_connection< targetidentifierT >::get_status( d );
+    d[ "ostl_weight" ] = d[ nest::names::weight ];   // the weight under a name pyNN.nest reads unscaled
+  }
 };
 
 template < typename targetidentifierT >

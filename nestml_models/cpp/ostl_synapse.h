@@ -67,7 +67,8 @@ Parameter                     Unit     Default  Description
 
 Read-only, caught up to the last complete step when read (so is ``weight``):
 ``eligibility_vector`` (two components; the second for ALIF targets),
-``eligibility_trace_filtered``, ``gradient``, ``processed_step``, ``size_of`` (bytes).
+``eligibility_trace_filtered``, ``gradient``, ``processed_step``, ``size_of`` (bytes);
+``ostl_weight`` (the weight again: pyNN.nest scales what it reads as ``weight`` by 0.001).
 
 Transmits
 +++++++++
@@ -289,6 +290,7 @@ public:
       learner_->catch_up_copy( s, w, common_->optimizer );
     }
     d[ nest::names::weight ] = w;
+    d[ "ostl_weight" ] = w;   // the same, under a name pyNN.nest reads unscaled
     d[ "eligibility_vector" ] = std::vector< double >{ s.eligibility_vector[ 0 ], s.eligibility_vector[ 1 ] };
     d[ "eligibility_trace_filtered" ] = s.eligibility_trace_filtered;
     d[ "gradient" ] = s.gradient;
