@@ -31,29 +31,33 @@ import numpy as np
 from .ops import NUMPY
 from .signals import learning_signals
 
-_SCRATCH = {}
+
+class Scratch:
+    """Reusable work arrays, one per purpose and shape (large temporaries cost page faults
+    on every allocation). Each learner owns one (:attr:`ostl.online.OnlineLearner.scratch`):
+    nothing is shared between learners or threads."""
+
+    def __init__(self):
+        self._buffers = {}
+
+    def __call__(self, purpose, shape):
+        key = (purpose, shape)
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = self._buffers[key] = np.empty(shape)
+        return buf
 
 
-def _scratch(purpose, shape):
-    """A reusable work array per purpose and shape (large temporaries cost page
-    faults on every allocation). Not thread-safe, like the rest of a learner."""
-    key = (purpose, shape)
-    buf = _SCRATCH.get(key)
-    if buf is None:
-        buf = _SCRATCH[key] = np.empty(shape)
-    return buf
-
-
-def _add_product(out, left_t, right):
+def _add_product(out, left_t, right, scratch):
     """``out += left_t.T @ right`` (NumPy's BLAS into a reused buffer)."""
-    tmp = _scratch("product", out.shape)
+    tmp = scratch("product", out.shape)
     np.matmul(left_t.T, right, out=tmp)
     out += tmp
 
 
-def _add_row_scaled(out, scale, z):
+def _add_row_scaled(out, scale, z, scratch):
     """``out += scale[:, None] * z`` without allocating."""
-    tmp = _scratch("row_scaled", out.shape)
+    tmp = scratch("row_scaled", out.shape)
     np.multiply(z, scale[:, None], out=tmp)
     out += tmp
 
@@ -96,21 +100,23 @@ class BlockCoefficients:
             self.carry_G = np.einsum("na,nab->nb", B[0], M[0])
             self.carry_Z = np.einsum("nab,nbc->nac", P[0], M[0])
 
-    def accumulate(self, Z, V, X, G):
+    def accumulate(self, Z, V, X, G, scratch=None):
         """Advance ``Z`` (n, D, m) in place over the block driven by ``V`` (K, n, D) and
-        ``X`` (K, m), and add the block's ``sum_t W^t . Z^t`` to ``G`` (n, m)."""
+        ``X`` (K, m), and add the block's ``sum_t W^t . Z^t`` to ``G`` (n, m); ``scratch``:
+        the caller's work arrays (:class:`Scratch`)."""
+        scratch = scratch if scratch is not None else Scratch()
         K, n, D = V.shape
         m = X.shape[1]
         X = np.ascontiguousarray(X)
         if D == 1:
             v = V[:, :, 0]
             z = Z.reshape(n, m)
-            left = _scratch("left", (K, 2 * n))
+            left = scratch("left", (K, 2 * n))
             np.multiply(self.B[..., 0], v, out=left[:, :n])
             np.multiply(self.P[..., 0, 0], v, out=left[:, n:])
-            both = _scratch("both", (2 * n, m))
+            both = scratch("both", (2 * n, m))
             np.matmul(left.T, X, out=both)  # the block's inputs: [G part; Z part]
-            _add_row_scaled(G, self.carry_G[:, 0], z)  # the carried state's share of G
+            _add_row_scaled(G, self.carry_G[:, 0], z, scratch)  # the carried state's share of G
             z *= self.carry_Z[:, 0]
             G += both[:n]
             z += both[n:]
@@ -121,10 +127,10 @@ class BlockCoefficients:
         Z += (np.einsum("knab,knb->kna", self.P, V).reshape(K, n * D).T @ X).reshape(n, D, m)
 
 
-def block_accumulate(Z0, M, V, W, X, G):
+def block_accumulate(Z0, M, V, W, X, G, scratch=None):
     """One block of ``Z^t = M^t Z^{t-1} + V^t (x) x^t``, ``G += sum_t W^t . Z^t``:
     ``Z0`` (n, D, m) is advanced in place and ``G`` (n, m) accumulated."""
-    BlockCoefficients(M, W).accumulate(Z0, V, X, G)
+    BlockCoefficients(M, W).accumulate(Z0, V, X, G, scratch or Scratch())
 
 
 def _filter(values, leak, carry):
@@ -157,7 +163,7 @@ class _StatefulBlock:
         self.q_prev = np.zeros((n, d))
         self.dy_dparam_prev = np.zeros(n)
 
-    def accumulate(self, deriv, X, Yprev, L, grads):
+    def accumulate(self, deriv, X, Yprev, L, grads, scratch):
         tr = self.tr
         d = tr.d
         K, n = L.shape
@@ -180,7 +186,7 @@ class _StatefulBlock:
             V = np.concatenate([c, np.sum(q * c, axis=-1, keepdims=True)], axis=-1) if self.leak else c
             for name in tr.synaptic:
                 pre = X if name.endswith(".W") else Yprev
-                coefficients.accumulate(self.Z[name], V, pre, grads[name])
+                coefficients.accumulate(self.Z[name], V, pre, grads[name], scratch)
         if tr.neuron_name:
             # eps^t = J eps^{t-1} + own dy/db^{t-1} + ds/db^t ;  e^t = q.eps^t + dy/db^t
             dy_prev = np.concatenate([self.dy_dparam_prev[None], deriv.dy_dneuron_param[:-1]], axis=0)
@@ -191,7 +197,7 @@ class _StatefulBlock:
                 g = np.zeros((n, 1))
             else:
                 g = np.sum(L * direct, axis=0)[:, None]  # the direct term of e is not a state
-            coefficients.accumulate(self.Z[tr.neuron_name], V, np.ones((K, 1)), g)
+            coefficients.accumulate(self.Z[tr.neuron_name], V, np.ones((K, 1)), g, scratch)
             grads[tr.neuron_name] += g[:, 0]
             self.dy_dparam_prev = deriv.dy_dneuron_param[-1]
         self.q_prev = q[-1]
@@ -204,15 +210,15 @@ class _DenseBlock:
         self.Z = np.zeros((n, 1, m)) if leak else None
         self.b_bar = np.zeros(n)
 
-    def accumulate(self, slope, X, L, grads):
+    def accumulate(self, slope, X, L, grads, scratch):
         tr = self.tr
         if tr.w_name:
             if self.leak:
                 K, n = L.shape
                 M = np.full((K, n, 1, 1), self.leak)
-                block_accumulate(self.Z, M, slope[..., None], L[..., None], X, grads[tr.w_name])
+                block_accumulate(self.Z, M, slope[..., None], L[..., None], X, grads[tr.w_name], scratch)
             else:
-                _add_product(grads[tr.w_name], np.ascontiguousarray(L * slope), np.ascontiguousarray(X))
+                _add_product(grads[tr.w_name], np.ascontiguousarray(L * slope), np.ascontiguousarray(X), scratch)
         if tr.b_name:
             if self.leak:
                 filtered, self.b_bar = _filter(slope, self.leak, self.b_bar)
@@ -246,9 +252,9 @@ class BlockForward:
 def forward_block(network, params, carry, x, derivatives=False):
     """Advance ``network`` over the steps of ``x`` (K, n_in) from ``carry``.
 
-    The same equations as :meth:`Network.step` (each cell's ``step`` is called once per
-    time step); only the feed-forward currents ``W x^t`` of the block are formed in one
-    matrix product. Returns ``(carry, BlockForward)``."""
+    The same step as :meth:`Network.step` (each layer's :meth:`~ostl.network.Layer.advance`
+    once per time step); only the feed-forward inputs ``W x^t`` of the block are formed in
+    one matrix product. Returns ``(carry, BlockForward)``."""
     layer_carries, a_prev = carry
     layer_carries = list(layer_carries)
     K = x.shape[0]
@@ -259,7 +265,6 @@ def forward_block(network, params, carry, x, derivatives=False):
         fw.layer_inputs.append(inp)
         feed = inp @ params[f"{prefix}.W"].T
         if layer.stateful:
-            state, y = layer_carries[index]
             H = params.get(f"{prefix}.H")
             nparam = layer.neuron_param(params, prefix)
             d = layer.cell.state_size
@@ -267,16 +272,15 @@ def forward_block(network, params, carry, x, derivatives=False):
             S = np.empty((d, K, layer.size))
             Yp = np.empty((K, layer.size))
             Y = np.empty((K, layer.size))
+            carry_l = layer_carries[index]
             for k in range(K):
-                current = feed[k] + H @ y if layer.recurrent else feed[k]
+                carry_l, step = layer.advance(NUMPY, params, prefix, carry_l, feed[k])
                 for j in range(d):
-                    S_prev[j, k] = state[j]
-                Yp[k] = y
-                state, y = layer.cell.step(NUMPY, state, y, current, nparam)
-                for j in range(d):
-                    S[j, k] = state[j]
-                Y[k] = y
-            layer_carries[index] = (state, y)
+                    S_prev[j, k] = step.state_prev[j]
+                    S[j, k] = step.state[j]
+                Yp[k] = step.y_prev
+                Y[k] = step.y
+            layer_carries[index] = carry_l
             fw.layer_states.append(np.moveaxis(S, 0, -1))
             fw.prev_outputs.append(Yp)
             if derivatives:
@@ -286,14 +290,13 @@ def forward_block(network, params, carry, x, derivatives=False):
                 fw.slopes.append(np.sum(deriv.output_gain * deriv.input_gain, axis=-1))
             inp = Y
         else:
-            if layer.bias:
-                feed = feed + params[f"{prefix}.b"]
+            _, step = layer.advance(NUMPY, params, prefix, None, feed)   # all K steps at once (stateless)
             fw.layer_states.append(None)
             fw.prev_outputs.append(None)
             if derivatives:
                 fw.derivatives.append(None)
-                fw.slopes.append(layer.activation.derivative(feed))
-            inp = layer.activation.value(NUMPY, feed)
+                fw.slopes.append(layer.activation.derivative(step.current))
+            inp = step.y
         fw.layer_outputs.append(inp)
     readout = network.readout
     feed = inp @ params["readout.W"].T
@@ -355,9 +358,9 @@ def run_blocked(learner, x, target, mask, block):
         for index, (layer, blk) in enumerate(zip(net.layers, blocks)):
             if layer.stateful:
                 blk.accumulate(fw.derivatives[index], fw.layer_inputs[index], fw.prev_outputs[index],
-                               signals[index], grads)
+                               signals[index], grads, learner.scratch)
             else:
-                blk.accumulate(fw.slopes[index], fw.layer_inputs[index], signals[index], grads)
+                blk.accumulate(fw.slopes[index], fw.layer_inputs[index], signals[index], grads, learner.scratch)
     for name, m in learner.masks.items():
         if name in grads:
             grads[name] *= m

@@ -89,17 +89,37 @@ class Layer:
     def initial_carry(self, ops):
         return self.cell.initial_state(ops, self.size), ops.zeros(self.size)
 
-    def current(self, ops, params, prefix, x, y_prev):
-        current = ops.matvec(params[f"{prefix}.W"], x)
-        if self.recurrent:
-            current = current + ops.matvec(params[f"{prefix}.H"], y_prev)
-        return current
+    def feed(self, ops, params, prefix, x):
+        """The feed-forward input ``W x^t`` (a block evaluator forms it for many steps at once)."""
+        return ops.matvec(params[f"{prefix}.W"], x)
+
+    def advance(self, ops, params, prefix, carry, feed):
+        """One step of the layer from its feed-forward input ``feed = W x^t``: the synaptic
+        input ``I^t = feed + H y^{t-1}`` and the cell update. The one place a stateful
+        layer's step is orchestrated (the step-by-step learner, the block evaluator, the
+        forward pass and the BPTT oracle all call it). Returns ``(carry, LayerStep)``."""
+        state_prev, y_prev = carry
+        current = feed + ops.matvec(params[f"{prefix}.H"], y_prev) if self.recurrent else feed
+        nparam = self.neuron_param(params, prefix)
+        state, y = self.cell.step(ops, state_prev, y_prev, current, nparam)
+        return (state, y), LayerStep(y, state_prev, y_prev, current, nparam, state)
 
     def step(self, ops, params, prefix, carry, x):
-        state, y_prev = carry
-        current = self.current(ops, params, prefix, x, y_prev)
-        state, y = self.cell.step(ops, state, y_prev, current, self.neuron_param(params, prefix))
-        return (state, y), y
+        return self.advance(ops, params, prefix, carry, self.feed(ops, params, prefix, x))
+
+
+@dataclass
+class LayerStep:
+    """What one step of a layer computed: the output ``y`` and what the local derivatives
+    are taken from (a stateful layer: the previous state and output, the synaptic input,
+    the neuron parameter and the new state; a dense layer: its preactivation as ``current``)."""
+
+    y: object
+    state_prev: tuple = None
+    y_prev: object = None
+    current: object = None
+    neuron_param: object = None
+    state: tuple = None
 
 
 class Dense:
@@ -125,14 +145,17 @@ class Dense:
     def initial_carry(self, ops):
         return None
 
-    def preactivation(self, ops, params, prefix, x):
-        pre = ops.matvec(params[f"{prefix}.W"], x)
-        if self.bias:
-            pre = pre + params[f"{prefix}.b"]
-        return pre
+    def feed(self, ops, params, prefix, x):
+        return ops.matvec(params[f"{prefix}.W"], x)
+
+    def advance(self, ops, params, prefix, carry, feed):
+        """One step from ``feed = W x^t``: ``y = phi(feed + b)``. Returns ``(None, LayerStep)``
+        with the preactivation as ``current``."""
+        pre = feed + params[f"{prefix}.b"] if self.bias else feed
+        return None, LayerStep(self.activation.value(ops, pre), current=pre)
 
     def step(self, ops, params, prefix, carry, x):
-        return None, self.activation.value(ops, self.preactivation(ops, params, prefix, x))
+        return self.advance(ops, params, prefix, carry, self.feed(ops, params, prefix, x))
 
 
 LOSS_OF_ACTIVATION = {"linear": "mse", "sigmoid": "bce", "softmax": "ce"}
@@ -330,16 +353,18 @@ class Network:
         return [layer.initial_carry(ops) for layer in self.layers], self.readout.initial_carry(ops)
 
     def step(self, ops, params, carry, x_t):
-        """One step of the whole network. Returns ``(carry, layer_outputs, a_t)``."""
+        """One step of the whole network, layers from the input upward, then the readout.
+        Returns ``(carry, layer_steps, a_t)`` (:class:`LayerStep` per layer)."""
         layer_carries, a_prev = carry
-        new_carries, outputs = [], []
+        new_carries, steps = [], []
         inp = x_t
         for index, layer in enumerate(self.layers):
-            c, inp = layer.step(ops, params, self.prefix(index), layer_carries[index], inp)
+            c, step = layer.step(ops, params, self.prefix(index), layer_carries[index], inp)
             new_carries.append(c)
-            outputs.append(inp)
+            steps.append(step)
+            inp = step.y
         a = self.readout.potential(ops, params, a_prev, inp)
-        return (new_carries, a), outputs, a
+        return (new_carries, a), steps, a
 
     def forward(self, params, x, target=None, mask=None, ops=NUMPY, block=128, record=True):
         """Run the network over ``x`` (T, n_in) from the zero state.

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .blocked import blockable, run_blocked
+from .blocked import Scratch, blockable, run_blocked
 from .errors import ParameterError
 from .ops import NUMPY
 from .rules import make_rule
@@ -69,6 +69,8 @@ class OnlineLearner:
                  feedback_seed=0, trainable=None, block=128):
         self.network = network
         self.block = check_int("block", block, minimum=1)
+        #: work arrays of the block evaluator, reused between runs of this learner
+        self.scratch = Scratch()
         self.rule = make_rule(rule)
         if self.rule.is_bptt:
             raise ParameterError("rule 'bptt' is not an online rule; use ostl.bptt.bptt_gradients")
@@ -134,37 +136,28 @@ class OnlineLearner:
             loss, total, outputs, step_losses = run_blocked(self, x, target, mask, self.block)
             return SequenceResult(loss=loss, outputs=outputs, grads=total, step_losses=step_losses)
         params = self.params
-        layer_carries, a_prev = net.initial_carry(NUMPY)
+        carry = net.initial_carry(NUMPY)
         total = {name: np.zeros_like(params[name]) for name in self.trainable}
         T = x.shape[0]
         outputs = np.zeros((T, net.n_out))
         step_losses = np.zeros(T)
         for t in range(T):
+            # the forward step (Network.step), then each layer's local derivatives and
+            # eligibility vectors (they do not feed back into the forward pass)
+            carry, steps, a = net.step(NUMPY, params, carry, x[t])
             inp = x[t]
             slopes = []
-            new_carries = []
-            for index, layer in enumerate(net.layers):
-                prefix = net.prefix(index)
+            for index, (layer, step) in enumerate(zip(net.layers, steps)):
                 if layer.stateful:
-                    state_prev, y_prev = layer_carries[index]
-                    current = layer.current(NUMPY, params, prefix, inp, y_prev)
-                    nparam = layer.neuron_param(params, prefix)
-                    state, y = layer.cell.step(NUMPY, state_prev, y_prev, current, nparam)
-                    deriv = layer.cell.derivatives(state_prev, y_prev, current, state, y, nparam)
-                    self.traces[index].update(deriv, inp, y_prev, params.get(f"{prefix}.H"))
+                    deriv = layer.cell.derivatives(step.state_prev, step.y_prev, step.current, step.state, step.y,
+                                                   step.neuron_param)
+                    self.traces[index].update(deriv, inp, step.y_prev, params.get(f"{net.prefix(index)}.H"))
                     slopes.append(np.sum(deriv.output_gain * deriv.input_gain, axis=1))
-                    new_carries.append((state, y))
                 else:
-                    pre = layer.preactivation(NUMPY, params, prefix, inp)
-                    y = layer.activation.value(NUMPY, pre)
-                    slope = layer.activation.derivative(pre)
+                    slope = layer.activation.derivative(step.current)
                     self.traces[index].update(slope, inp)
                     slopes.append(slope)
-                    new_carries.append(None)
-                inp = y
-            layer_carries = new_carries
-            a = net.readout.potential(NUMPY, params, a_prev, inp)
-            a_prev = a
+                inp = step.y
             out = net.readout.output(NUMPY, a)
             outputs[t] = out
             step_losses[t] = mask[t] * net.readout.loss_value(NUMPY, a, target[t])
@@ -180,7 +173,7 @@ class OnlineLearner:
             if self.mode == "online":
                 self.optimizer.step(params, grads)
             if record:  # after the update: 'weights' are those at the end of step t
-                self._record(rec, layer_carries, out, a, signals, grads)
+                self._record(rec, carry[0], out, a, signals, grads)
         records = {k: _stack(v) for k, v in rec.items()}
         return SequenceResult(loss=float(step_losses.sum()), outputs=outputs, grads=total,
                               records=records, step_losses=step_losses)

@@ -444,7 +444,7 @@ private:
     double filtered = s.eligibility_trace_filtered;
     double gradient = s.gradient;
     std::uint64_t pending = s.pending_spikes;
-    const double kappa = readout_leak;
+    const double leak = readout_leak;
     for ( long k = 0; k < n; ++k, ++f )
     {
       const double x = ( pending & 1u ) ? 1.0 : 0.0;
@@ -465,7 +465,7 @@ private:
         eligibility[ a ] = eps[ a ];
         trace += f->output_gain[ a ] * eps[ a ];
       }
-      filtered = kappa * filtered + trace;
+      filtered = leak * filtered + trace;
       gradient += f->learning_signal * filtered;
     }
     for ( int a = 0; a < D; ++a )
