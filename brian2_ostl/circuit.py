@@ -130,6 +130,8 @@ def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, ru
     if trial_steps is not None:
         namespace.update(trial_steps=int(trial_steps))
     update_mode = mode if trial_steps is None else ("online" if mode == "online" else "trial")
+    # per-synapse Adam moments only where Adam runs inside the simulation
+    synapse_optimizer = optimizer.name if in_sim else None
     k = len(layers)
 
     def connect(syn, autapses=True):
@@ -202,7 +204,7 @@ ones_filtered = leak*ones_filtered + 1
         norm.summed_updaters["normalizer_post"].order = order + 6
         circuit.objects.append(norm)
     model = "weight : 1  # readout weight W_out\nreadout_input_post = weight*y_pre : 1 (summed)\ngradient : 1\n" \
-        + adam_state_model()
+        + (adam_state_model() if synapse_optimizer == "adam" else "")
     if rule.feedback == "symmetric":
         model += "learning_signal_pre = weight*error_post : 1 (summed)\n"
     top = layers[-1].group
@@ -276,7 +278,9 @@ def _plastic(b2, circuit, connect, reset_on_trial_start, source, target, pre_var
     model += f"{current}_post = weight*{activity} : 1 (summed)\n"
     trained = name in trainable
     if trained:
-        model += eligibility_model(cell_tr, leak, "adam", store_trace=name in store_traces)
+        in_sim = update_mode != "deferred"   # per-synapse Adam moments only where Adam runs in the simulation
+        model += eligibility_model(cell_tr, leak, optimizer.name if in_sim else None,
+                                   store_trace=name in store_traces)
     if chain_down:
         model += "learning_signal_pre = weight*learning_signal_post*slope_post : 1 (summed)\n"
     syn = b2.Synapses(source, target, model, on_pre="presynaptic_activity = 1" if events else None,
