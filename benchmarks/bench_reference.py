@@ -11,7 +11,8 @@ fastest of several interleaved repetitions):
 * the fitted exponent of the ``ostl`` cost in n (log-log slope);
 * peak memory of ``ostl`` and ``bptt`` for T = 1000 and T = 4000 (each in a fresh
   process: resident memory sampled every 0.5 ms during the run, minus the resident
-  memory just before it; the input data and the network are allocated before).
+  memory just before it; the input data, the network and the learner, warmed up on the
+  first 200 steps, are allocated before).
 
 Run:  .venv/bin/python benchmarks/bench_reference.py  [--quick]
 """
@@ -80,10 +81,10 @@ def rss():
 
 rule, n, steps = {rule!r}, {n}, {steps}
 net, params, x, y = setup(n, steps)
-run = (lambda: bptt_gradients(net, params, x, y)) if rule == "bptt" else \
-    (lambda: OnlineLearner(net, rule, params).run(x, y))
-small = setup(n, 20)
-(bptt_gradients(*small) if rule == "bptt" else OnlineLearner(small[0], rule, small[1]).run(small[2], small[3]))
+# set-up: the learner (with its work arrays), warmed up on the first 200 steps
+learner = None if rule == "bptt" else OnlineLearner(net, rule, params)
+run = (lambda: bptt_gradients(net, params, x, y)) if rule == "bptt" else (lambda: learner.run(x, y))
+(bptt_gradients(net, params, x[:200], y[:200]) if rule == "bptt" else learner.run(x[:200], y[:200]))
 base = rss()
 peak = [base]
 done = threading.Event()

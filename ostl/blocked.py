@@ -265,8 +265,7 @@ def forward_block(network, params, carry, x, derivatives=False):
         fw.layer_inputs.append(inp)
         feed = inp @ params[f"{prefix}.W"].T
         if layer.stateful:
-            H = params.get(f"{prefix}.H")
-            nparam = layer.neuron_param(params, prefix)
+            H, nparam = layer.step_inputs(params, prefix)
             d = layer.cell.state_size
             S_prev = np.empty((d, K, layer.size))
             S = np.empty((d, K, layer.size))
@@ -274,7 +273,7 @@ def forward_block(network, params, carry, x, derivatives=False):
             Y = np.empty((K, layer.size))
             carry_l = layer_carries[index]
             for k in range(K):
-                carry_l, step = layer.advance(NUMPY, params, prefix, carry_l, feed[k])
+                carry_l, step = layer.advance(NUMPY, carry_l, feed[k], H, nparam)
                 for j in range(d):
                     S_prev[j, k] = step.state_prev[j]
                     S[j, k] = step.state[j]
@@ -290,7 +289,7 @@ def forward_block(network, params, carry, x, derivatives=False):
                 fw.slopes.append(np.sum(deriv.output_gain * deriv.input_gain, axis=-1))
             inp = Y
         else:
-            _, step = layer.advance(NUMPY, params, prefix, None, feed)   # all K steps at once (stateless)
+            _, step = layer.advance(NUMPY, None, feed, *layer.step_inputs(params, prefix))   # K steps at once
             fw.layer_states.append(None)
             fw.prev_outputs.append(None)
             if derivatives:

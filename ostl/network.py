@@ -25,6 +25,7 @@ readout, then the loss ``E^t``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -93,23 +94,26 @@ class Layer:
         """The feed-forward input ``W x^t`` (a block evaluator forms it for many steps at once)."""
         return ops.matvec(params[f"{prefix}.W"], x)
 
-    def advance(self, ops, params, prefix, carry, feed):
+    def step_inputs(self, params, prefix):
+        """What a step reads from the parameters besides ``W``: ``(H or None, neuron
+        parameter)`` (a block evaluator reads them once per block)."""
+        return (params[f"{prefix}.H"] if self.recurrent else None), self.neuron_param(params, prefix)
+
+    def advance(self, ops, carry, feed, recurrent_weights, neuron_param):
         """One step of the layer from its feed-forward input ``feed = W x^t``: the synaptic
         input ``I^t = feed + H y^{t-1}`` and the cell update. The one place a stateful
         layer's step is orchestrated (the step-by-step learner, the block evaluator, the
         forward pass and the BPTT oracle all call it). Returns ``(carry, LayerStep)``."""
         state_prev, y_prev = carry
-        current = feed + ops.matvec(params[f"{prefix}.H"], y_prev) if self.recurrent else feed
-        nparam = self.neuron_param(params, prefix)
-        state, y = self.cell.step(ops, state_prev, y_prev, current, nparam)
-        return (state, y), LayerStep(y, state_prev, y_prev, current, nparam, state)
+        current = feed if recurrent_weights is None else feed + ops.matvec(recurrent_weights, y_prev)
+        state, y = self.cell.step(ops, state_prev, y_prev, current, neuron_param)
+        return (state, y), LayerStep(y, state_prev, y_prev, current, neuron_param, state)
 
     def step(self, ops, params, prefix, carry, x):
-        return self.advance(ops, params, prefix, carry, self.feed(ops, params, prefix, x))
+        return self.advance(ops, carry, self.feed(ops, params, prefix, x), *self.step_inputs(params, prefix))
 
 
-@dataclass
-class LayerStep:
+class LayerStep(NamedTuple):
     """What one step of a layer computed: the output ``y`` and what the local derivatives
     are taken from (a stateful layer: the previous state and output, the synaptic input,
     the neuron parameter and the new state; a dense layer: its preactivation as ``current``)."""
@@ -148,14 +152,18 @@ class Dense:
     def feed(self, ops, params, prefix, x):
         return ops.matvec(params[f"{prefix}.W"], x)
 
-    def advance(self, ops, params, prefix, carry, feed):
+    def step_inputs(self, params, prefix):
+        """``(b or None, None)``: what a step reads besides ``W``."""
+        return (params[f"{prefix}.b"] if self.bias else None), None
+
+    def advance(self, ops, carry, feed, bias, neuron_param=None):
         """One step from ``feed = W x^t``: ``y = phi(feed + b)``. Returns ``(None, LayerStep)``
         with the preactivation as ``current``."""
-        pre = feed + params[f"{prefix}.b"] if self.bias else feed
+        pre = feed if bias is None else feed + bias
         return None, LayerStep(self.activation.value(ops, pre), current=pre)
 
     def step(self, ops, params, prefix, carry, x):
-        return self.advance(ops, params, prefix, carry, self.feed(ops, params, prefix, x))
+        return self.advance(ops, carry, self.feed(ops, params, prefix, x), *self.step_inputs(params, prefix))
 
 
 LOSS_OF_ACTIVATION = {"linear": "mse", "sigmoid": "bce", "softmax": "ce"}

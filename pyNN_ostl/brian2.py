@@ -169,24 +169,11 @@ class _Brian2CellType:
         return LayerGroup(self, n, parameters)
 
 
-class SNU(_Brian2CellType, sm.SNU):
-    __doc__ = sm.SNU.__doc__
+SNU, SoftResetSNU, LIF, ALIF = (sm.translated(declaration, _Brian2CellType, __name__)
+                                for declaration in (sm.SNU, sm.SoftResetSNU, sm.LIF, sm.ALIF))
 
 
-class SoftResetSNU(_Brian2CellType, sm.SoftResetSNU):
-    __doc__ = sm.SoftResetSNU.__doc__
-
-
-class LIF(_Brian2CellType, sm.LIF):
-    __doc__ = sm.LIF.__doc__
-
-
-class ALIF(_Brian2CellType, sm.ALIF):
-    __doc__ = sm.ALIF.__doc__
-
-
-class Readout(sm.Readout):
-    __doc__ = sm.Readout.__doc__
+class _Brian2Readout:
     eqs = None
     post_synaptic_variables = {"excitatory": "readout_input"}
 
@@ -197,6 +184,9 @@ class Readout(sm.Readout):
     def brian2_model(self, n, equations=None, **parameters):
         _controller()
         return ReadoutGroup(self, n, parameters)
+
+
+Readout = sm.translated(sm.Readout, _Brian2Readout, __name__)
 
 
 # -- synapse types ------------------------------------------------------------------------------
@@ -230,20 +220,9 @@ class _Brian2SynapseType:
         self.translations["delay"] = build_translations(("delay", "delay", b2.ms))["delay"]
 
 
-class OSTLSynapse(_Brian2SynapseType, sm.OSTLSynapse):
-    __doc__ = sm.OSTLSynapse.__doc__
-
-
-class EPropSynapse(_Brian2SynapseType, sm.EPropSynapse):
-    __doc__ = sm.EPropSynapse.__doc__
-
-
-class ReadoutSynapse(_Brian2SynapseType, sm.ReadoutSynapse):
-    __doc__ = sm.ReadoutSynapse.__doc__
-
-
-class LearningSignalConnection(_Brian2SynapseType, sm.LearningSignalConnection):
-    __doc__ = sm.LearningSignalConnection.__doc__
+OSTLSynapse, EPropSynapse, ReadoutSynapse, LearningSignalConnection = (
+    sm.translated(declaration, _Brian2SynapseType, __name__)
+    for declaration in (sm.OSTLSynapse, sm.EPropSynapse, sm.ReadoutSynapse, sm.LearningSignalConnection))
 
 
 # -- the controller ------------------------------------------------------------------------------

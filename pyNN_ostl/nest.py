@@ -165,24 +165,11 @@ class _NestCellType:
         return super().can_record(variable, location)
 
 
-class SNU(_NestCellType, sm.SNU):
-    __doc__ = sm.SNU.__doc__
+SNU, SoftResetSNU, LIF, ALIF = (sm.translated(declaration, _NestCellType, __name__)
+                                for declaration in (sm.SNU, sm.SoftResetSNU, sm.LIF, sm.ALIF))
 
 
-class SoftResetSNU(_NestCellType, sm.SoftResetSNU):
-    __doc__ = sm.SoftResetSNU.__doc__
-
-
-class LIF(_NestCellType, sm.LIF):
-    __doc__ = sm.LIF.__doc__
-
-
-class ALIF(_NestCellType, sm.ALIF):
-    __doc__ = sm.ALIF.__doc__
-
-
-class Readout(sm.Readout):
-    __doc__ = sm.Readout.__doc__
+class _NestReadout:
     standard_receptor_type = True
     # the target and loss mask reach the model through current generators (set at the first run)
     translations = build_translations(("leak", "leak"), ("bias", "bias"), ("target", "UNSUPPORTED"),
@@ -197,6 +184,9 @@ class Readout(sm.Readout):
     @property
     def default_initial_values(self):
         return {name: 0.0 for name in self.variable_map}
+
+
+Readout = sm.translated(sm.Readout, _NestReadout, __name__)
 
 
 # -- synapse types ---------------------------------------------------------------------------------
@@ -225,21 +215,15 @@ class _NestSynapseType(NESTSynapseMixin):
         return [WEIGHT_ALIAS if name == "weight" else name for name in super().get_native_names(*names)]
 
 
-class OSTLSynapse(_NestSynapseType, sm.OSTLSynapse):
-    __doc__ = sm.OSTLSynapse.__doc__
+OSTLSynapse, EPropSynapse, ReadoutSynapse = (sm.translated(declaration, _NestSynapseType, __name__)
+                                             for declaration in (sm.OSTLSynapse, sm.EPropSynapse, sm.ReadoutSynapse))
 
 
-class EPropSynapse(_NestSynapseType, sm.EPropSynapse):
-    __doc__ = sm.EPropSynapse.__doc__
-
-
-class ReadoutSynapse(_NestSynapseType, sm.ReadoutSynapse):
-    __doc__ = sm.ReadoutSynapse.__doc__
-
-
-class LearningSignalConnection(_NestSynapseType, sm.LearningSignalConnection):
-    __doc__ = sm.LearningSignalConnection.__doc__
+class _NestSignalType(_NestSynapseType):
     nest_name = SIGNAL_MODEL
+
+
+LearningSignalConnection = sm.translated(sm.LearningSignalConnection, _NestSignalType, __name__)
 
 
 # -- the controller ----------------------------------------------------------------------------------

@@ -43,6 +43,14 @@ def _check_bool(name, value):
     return bool(value)
 
 
+def translated(declaration, translation, module):
+    """The backend type of ``declaration``: a subclass that takes the simulator's
+    translation attributes from the mixin ``translation`` (the pattern of
+    ``pyNN/<simulator>/standardmodels``), named like the declaration, in ``module``."""
+    return type(declaration.__name__, (translation, declaration),
+                {"__doc__": declaration.__doc__, "__module__": module})
+
+
 def _identity_translations(names):
     return build_translations(*[(name, name) for name in names])
 
