@@ -39,11 +39,7 @@ def check_supported(network, rule):
         if not layer.stateful:
             raise ParameterError(f"layer {index} is a stateless Dense layer; the Brian2 plugin simulates "
                                  "layers of spiking cells only (use the reference engine for Dense layers)")
-        if layer.recurrent and rule.traces == "exact":
-            raise ParameterError(
-                f"rule {rule.name!r} on the recurrent layer {index} needs exact OSTL traces, which couple every "
-                "synapse of the layer through H (O(n^4) per step, not local to a synapse); use the reference "
-                "engine (ostl.OnlineLearner) for exact recurrent OSTL, or the local rule 'ostl_no_h' / 'eprop'")
+    make_rule(rule).require_local(network, "the Brian2 plugin")
 
 
 class Brian2Network:

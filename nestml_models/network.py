@@ -117,11 +117,7 @@ def check_supported(network, rule, mode="deferred", optimizer=None, trainable=No
     if len(network.layers) != 1 or not network.layers[0].stateful:
         raise ParameterError("the NEST backend learns networks of one hidden layer of spiking cells "
                              f"(got {len(network.layers)} layers); use the reference engine for deeper networks")
-    layer = network.layers[0]
-    if layer.recurrent and rule.traces == "exact":
-        raise ParameterError(
-            f"rule {rule.name!r} on a recurrent layer needs exact OSTL traces (O(n^4), not local to a synapse); "
-            "use the reference engine, or the local rules 'ostl_no_h' / 'eprop'")
+    rule.require_local(network, "the NEST backend")
     if network.readout.activation == "softmax":
         raise ParameterError("readout activation 'softmax' couples the readout neurons; the NEST readout "
                              "supports 'linear' and 'sigmoid'")

@@ -99,6 +99,23 @@ class Rule:
         """``'error'`` or ``'target'``: see :func:`signal_source`."""
         return signal_source(self.feedback)
 
+    def is_local(self, layer):
+        """Whether this rule's traces on ``layer`` are local to a synapse (each synapse's
+        eligibility vector depends on its own pre- and postsynaptic neuron only): all but
+        exact OSTL on a recurrent layer, whose vectors couple every synapse through ``H``."""
+        return not (getattr(layer, "recurrent", False) and self.traces == "exact")
+
+    def require_local(self, network, where):
+        """Raise a :class:`ParameterError` (naming ``where``, e.g. 'the Brian2 plugin') if the
+        rule is not local to a synapse on some layer of ``network``."""
+        for index, layer in enumerate(network.layers):
+            if not self.is_local(layer):
+                raise ParameterError(
+                    f"rule {self.name!r} on the recurrent layer {index} needs exact OSTL traces, which couple "
+                    f"every synapse of the layer through H (O(n^4) per step, not local to a synapse), so "
+                    f"{where} cannot run it; use the reference engine (ostl.OnlineLearner) for exact recurrent "
+                    "OSTL, or the local rules 'ostl_no_h' / 'eprop'")
+
     def spec(self):
         return {"name": self.name, "traces": self.traces, "feedback": self.feedback,
                 "feedback_scale": self.feedback_scale}

@@ -12,7 +12,13 @@ recording objects, and registers one object of ours there:
   ``connect_to_cells()`` on every member whose ``_connected`` is false before each run.
 
 Both lists are emptied by ``sim.setup``; the object is registered again by the first ostl
-population or projection of a new setup. :func:`require_pynn` checks, once, that the
+population or projection of a new setup. To find the network, the object reads what PyNN
+keeps anyway: the recorders' populations (``state.populations`` on NEST), the Brian2
+``Synapses`` in ``state.network`` and, on NEST, the label pyNN.nest gives the projection being
+made (``pyNN.common.projections.Projection._nProj``, read when pyNN.nest asks the synapse type
+for its model); it sets ``state.stale_connection_cache`` (NEST sorts connections when a
+simulation starts) and deactivates the Brian2 ``Synapses`` whose work the learning circuit
+does. :func:`require_pynn` checks, once, that the
 running PyNN is a version whose ``State.run`` makes these calls. The hook PyNN should
 offer instead is described in ``docs/design.md`` ("A pre-run hook for PyNN").
 
