@@ -107,7 +107,8 @@ class Layer:
         state_prev, y_prev = carry
         current = feed if recurrent_weights is None else feed + ops.matvec(recurrent_weights, y_prev)
         state, y = self.cell.step(ops, state_prev, y_prev, current, neuron_param)
-        return (state, y), LayerStep(y, state_prev, y_prev, current, neuron_param, state)
+        # tuple.__new__: the record without NamedTuple's argument handling (a hot path)
+        return (state, y), tuple.__new__(LayerStep, (y, state_prev, y_prev, current, neuron_param, state))
 
     def step(self, ops, params, prefix, carry, x):
         return self.advance(ops, carry, self.feed(ops, params, prefix, x), *self.step_inputs(params, prefix))
