@@ -48,6 +48,11 @@ class NestBackend:
                                                 optimizer_steps=np.full(params[name].shape, self.optimizer.t))
         return self._sim
 
+    def discard(self):
+        """Forget the simulation (the trainer undid a diverged iteration): the next trial
+        rebuilds it from the trainer's weights and optimiser state."""
+        self._sim = None
+
     def run(self, params, trial):
         sim = self._simulator(params, trial.x.shape[0])
         loss, outputs = sim.run_trial(trial.x, trial.target, trial.mask)

@@ -15,10 +15,11 @@ import sys
 import numpy as np
 
 from .backends import get_plugin, plugins
-from .errors import OSTLError, ParameterError
+from .errors import DivergenceError, OSTLError, ParameterError
 from .rules import FEEDBACK_KINDS, RULE_NAMES, TRACE_KINDS
 
 EXIT_USAGE = 2
+EXIT_DIVERGED = 3   # training stopped at a non-finite loss, gradient, weight or state
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +38,7 @@ def _fail(message, code=EXIT_USAGE):
 def cmd_grad(args):
     from .problem import load_problem, problem_gradients
 
+    check_integer_options("grad", args)
     problem = load_problem(args.problem)
     loss, grads = problem_gradients(problem, args.rule, seed=args.seed)
     np.savez(args.out, loss=np.array(loss), **grads)
@@ -47,6 +49,7 @@ def cmd_grad(args):
 def cmd_compare(args):
     from .problem import COMPARED_RULES, GRAD_KEYS, load_problem, problem_gradients, relative_deviation
 
+    check_integer_options("compare", args)
     problem = load_problem(args.problem)
     loss, reference = problem_gradients(problem, "bptt")
     keys = list(GRAD_KEYS)
@@ -62,6 +65,7 @@ def cmd_compare(args):
 def cmd_make_problem(args):
     from .problem import random_problem, save_problem
 
+    check_integer_options("make-problem", args)
     problem = random_problem(seed=args.seed, T=args.steps, n_in=args.n_in, n=args.n, n_out=args.n_out,
                              decay=args.decay, output=args.output, pseudo=args.pseudo)
     save_problem(args.out, **problem)
@@ -97,11 +101,32 @@ def _build_trainer(args):
     backend = args.backend or "reference"
     backend_class = get_plugin(backend).load()   # asked what it can learn and how it batches
     trainable = backend_class.trainable_parameters(network)
-    batch_size = args.batch_size or getattr(backend_class, "default_batch_size", None) or defaults["batch_size"]
+    batch_size = args.batch_size if args.batch_size is not None else (
+        getattr(backend_class, "default_batch_size", None) or defaults["batch_size"])
     return Trainer(task, network, rule, optimizer, mode=args.mode or "deferred",
                    batch_size=batch_size, seed=args.seed or 0, trainable=trainable,
                    backend=backend, init=presets.INIT_DEFAULTS,
-                   backend_options=_backend_options(args))
+                   backend_options=_backend_options(args), on_divergence=args.on_divergence)
+
+
+#: integer options and their smallest value (checked before anything is built; --hidden is
+#: checked as the layer size it is)
+INTEGER_OPTIONS = {
+    "train": {"batch_size": 1, "steps": 1, "iterations": 0, "seed": 0, "checkpoint_every": 1},
+    "make-problem": {"steps": 1, "n_in": 1, "n": 1, "n_out": 1, "seed": 0},
+    "grad": {"seed": 0},
+    "compare": {"seed": 0},
+}
+
+
+def check_integer_options(command, args):
+    """Every integer option of ``command`` within its range, named as on the command line."""
+    from .validation import check_int
+
+    for name, minimum in INTEGER_OPTIONS.get(command, {}).items():
+        value = getattr(args, name, None)
+        if value is not None:
+            check_int("--" + name.replace("_", "-"), value, minimum=minimum)
 
 
 def _backend_options(args):
@@ -120,11 +145,13 @@ def cmd_train(args):
     from .plotting import plot_training
     from .training import Trainer
 
+    check_integer_options("train", args)
     if args.resume:
         conflicting = [f"--{o.replace('_', '-')}" for o in _NETWORK_OPTIONS if getattr(args, o) is not None]
         if conflicting:
             raise ParameterError(f"--resume restores the saved configuration; drop {', '.join(conflicting)}")
-        trainer = Trainer.load(args.resume, backend=args.backend, backend_options=_backend_options(args))
+        trainer = Trainer.load(args.resume, backend=args.backend, backend_options=_backend_options(args),
+                               on_divergence=args.on_divergence)
         out = args.out or os.path.dirname(os.path.abspath(args.resume))
         iterations = args.iterations if args.iterations is not None else max(
             trainer.iteration, presets.TASK_DEFAULTS[trainer.task.name]["iterations"])
@@ -140,6 +167,8 @@ def cmd_train(args):
     try:
         trainer.train(iterations, progress=not args.no_progress, checkpoint=checkpoint,
                       checkpoint_every=args.checkpoint_every)
+    except DivergenceError as exc:
+        return _fail(str(exc), EXIT_DIVERGED)
     except KeyboardInterrupt:
         sys.stderr.write(f"ostl: interrupted at iteration {trainer.iteration}; state saved to {checkpoint} "
                          f"(continue with: ostl train --resume {checkpoint})\n")
@@ -155,6 +184,9 @@ def cmd_train(args):
         plot = plot_training(os.path.join(out, "learning_curve.png"), trainer)
     print(f"final: iteration {trainer.iteration}, loss {last['loss']:.6g} (initial {first['loss']:.6g}, "
           f"{first['loss'] / max(last['loss'], 1e-300):.1f}x lower), {metric} {last[metric]:.6g}")
+    if trainer.skipped:
+        print(f"skipped: {len(trainer.skipped)} diverged iterations (updates discarded): "
+              f"{', '.join(map(str, trainer.skipped[:10]))}{' ...' if len(trainer.skipped) > 10 else ''}")
     print(f"state: {checkpoint}" + (f"\nplot: {plot}" if plot else ""))
     return 0
 
@@ -192,6 +224,9 @@ def make_parser():
     p.add_argument("--out", help="output directory (default: ostl-run, or that of --resume)")
     p.add_argument("--resume", metavar="STATE", help="continue a saved run exactly")
     p.add_argument("--checkpoint-every", type=int, default=10, metavar="K")
+    p.add_argument("--on-divergence", choices=["stop", "skip"], default="stop",
+                   help="at a non-finite loss, gradient or weight: stop (exit 3, the last checkpoint kept) or "
+                        "skip the iteration's update and go on")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-plot", action="store_true")
     p.set_defaults(func=cmd_train)

@@ -21,3 +21,12 @@ class ProblemFileError(OSTLError, ValueError):
 
 class BackendUnavailableError(OSTLError, RuntimeError):
     """A simulator backend cannot be used on this machine (missing package or tool)."""
+
+
+class DivergenceError(OSTLError, ArithmeticError):
+    """Training produced a non-finite loss, gradient, weight or state. The trainer's state
+    is the last finite one (the diverging iteration's update was discarded)."""
+
+    def __init__(self, message, iteration, step, quantity):
+        super().__init__(message)
+        self.iteration, self.step, self.quantity = iteration, step, quantity

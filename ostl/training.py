@@ -14,14 +14,17 @@ simulator plugins are found through entry points (:mod:`ostl.backends`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 
 import numpy as np
 
 from .backends import make_backend
-from .errors import ParameterError, ProblemFileError
+from .errors import DivergenceError, ParameterError, ProblemFileError
 from .network import Network
 from .online import OnlineLearner
 from .optim import make_optimizer
@@ -29,7 +32,16 @@ from .rules import make_rule
 from .tasks import make_task
 from .validation import check_choice, check_int
 
-CHECKPOINT_FORMAT = "ostl-checkpoint-1"
+CHECKPOINT_FORMAT = "ostl-checkpoint"
+#: the layout this ostl writes; it reads this one and 1 (the first, without a checksum)
+CHECKPOINT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+#: what to do when an iteration produces a non-finite loss, gradient, weight or state
+ON_DIVERGENCE = ("stop", "skip")
+#: testing hook: ``OSTL_INJECT_NAN="ITERATION:STEP"`` makes the loss and readout output of
+#: that step of that iteration's first trial NaN, as a backend would report a diverged
+#: trial (every backend's result passes the same guard), to exercise the divergence guard
+INJECT_NAN_VARIABLE = "OSTL_INJECT_NAN"
 
 
 class ReferenceBackend:
@@ -63,11 +75,16 @@ class Trainer:
     batch_size : trials per iteration (deferred mode averages their gradients).
     seed : seeds the initial weights and the feedback matrices.
     init : dict of keyword arguments for :meth:`Network.init_params`.
+    on_divergence : 'stop' (default) or 'skip'. An iteration whose loss, readout output,
+        gradient or resulting weights are not finite is undone (weights and optimiser state
+        as before it); 'stop' raises :class:`~ostl.errors.DivergenceError` naming the
+        iteration, the step and the quantity, 'skip' counts it (:attr:`skipped`) and goes on
+        with the next iteration's data.
     """
 
     def __init__(self, task, network, rule, optimizer, mode="deferred", batch_size=1, seed=0,
                  backend="reference", init=None, trainable=None, params=None, feedback=None,
-                 backend_options=None):
+                 backend_options=None, on_divergence="stop"):
         self.task = make_task(task)
         self.network = network if isinstance(network, Network) else Network.from_spec(network)
         if self.network.n_in != self.task.n_in:
@@ -94,8 +111,13 @@ class Trainer:
         if feedback is None:
             feedback = self.rule.make_feedback(self.network, seed=self.seed + 1)
         self.feedback = self.rule.check_feedback(self.network, feedback)
+        self.on_divergence = check_choice("on_divergence", on_divergence, set(ON_DIVERGENCE))
         self.iteration = 0
         self.history = []
+        #: iterations whose update was discarded (``on_divergence='skip'``)
+        self.skipped = []
+        #: ``(path, iteration)`` of the last checkpoint written
+        self.last_checkpoint = None
         self.backend = make_backend(backend, network=self.network, rule=self.rule, mode=self.mode,
                                     feedback=self.feedback, trainable=self.trainable,
                                     optimizer=self.optimizer, params=self.params, **self.backend_options)
@@ -114,16 +136,91 @@ class Trainer:
 
     # -- training ------------------------------------------------------------------------
     def run_iteration(self):
+        """One iteration (a batch of trials and its update). Returns its history record,
+        or ``None`` if it diverged and was skipped (``on_divergence='skip'``)."""
         trials = [self.task.trial(self.iteration, j) for j in range(self.batch_size)]
+        before = self._snapshot()
         results = [self.backend.run(self.params, trial) for trial in trials]
-        if self.mode == "deferred" and not self.backend_applies_updates:
+        self._inject_nan(results)
+        problem = self._non_finite_result(results)
+        if problem is None and self.mode == "deferred" and not self.backend_applies_updates:
             grads = {k: sum(r.grads[k] for r in results) / self.batch_size for k in results[0].grads}
-            self.optimizer.step(self.params, grads)
+            problem = _non_finite_arrays(grads, "gradient")
+            if problem is None:
+                self.optimizer.step(self.params, grads)
+        if problem is None:
+            problem = _non_finite_arrays(self.params, "weight")
+        if problem is not None:
+            return self._diverged(before, *problem)
         loss = float(np.mean([r.loss for r in results]))
         metric = self.task.metric([r.outputs for r in results], trials)
         self.history.append({"iteration": self.iteration, "loss": loss, self.task.metric_name: metric})
         self.iteration += 1
         return self.history[-1]
+
+    # -- the divergence guard ---------------------------------------------------------------
+    def _inject_nan(self, results):
+        inject = os.environ.get(INJECT_NAN_VARIABLE)
+        if not inject:
+            return
+        iteration, _, step = inject.partition(":")
+        if int(iteration) != self.iteration:
+            return
+        result, step = results[0], int(step)
+        result.outputs = np.array(result.outputs, dtype=np.float64)
+        result.outputs[step] = np.nan
+        if result.step_losses is not None:
+            result.step_losses = np.array(result.step_losses, dtype=np.float64)
+            result.step_losses[step] = np.nan
+        result.loss = float("nan")
+
+    def _snapshot(self):
+        return ({k: v.copy() for k, v in self.params.items()},
+                {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.optimizer.state_dict().items()})
+
+    def _restore(self, snapshot):
+        params, optimizer_state = snapshot
+        for name, value in params.items():
+            self.params[name][...] = value
+        self.optimizer.load_state_dict(optimizer_state)
+        discard = getattr(self.backend, "discard", None)
+        if discard is not None:   # a backend that keeps its own copy of the state (NEST)
+            discard()
+
+    def _non_finite_result(self, results):
+        """``(step, quantity)`` of the first non-finite loss, readout output or gradient of a
+        trial's result, or None."""
+        for r in results:
+            losses = np.atleast_1d(r.step_losses if r.step_losses is not None else r.loss)
+            outputs = np.asarray(r.outputs, dtype=np.float64)
+            bad_loss = np.flatnonzero(~np.isfinite(losses)) if losses.size > 1 else []
+            bad_output = np.flatnonzero(~np.all(np.isfinite(outputs.reshape(outputs.shape[0], -1)), axis=1)) \
+                if outputs.ndim and outputs.size else []
+            steps = [(int(s), "loss") for s in bad_loss[:1]] + [(int(s), "readout output") for s in bad_output[:1]]
+            if steps:
+                return min(steps)
+            if not np.isfinite(r.loss):
+                return None, "loss"
+            if r.grads is not None:
+                problem = _non_finite_arrays(r.grads, "gradient")
+                if problem is not None:
+                    return problem
+        return None
+
+    def _diverged(self, snapshot, step, quantity):
+        self._restore(snapshot)
+        where = "in the update after the trial" if step is None else f"step {step}"
+        layer = quantity.split(" of ")[-1].split(".")[0] if " of " in quantity else None
+        optimizer = self.optimizer.spec()
+        settings = ", ".join(f"{k} {v}" for k, v in optimizer.items() if v is not None)
+        message = (f"training diverged at iteration {self.iteration}, {where}: non-finite {quantity} "
+                   f"(rule {self.rule.name}" + (f", {layer}" if layer else "") + f", optimizer {settings}, "
+                   f"mode {self.mode}, backend {self.backend_name})")
+        if self.on_divergence == "stop":
+            raise DivergenceError(message, self.iteration, step, quantity)
+        self.skipped.append(self.iteration)
+        self.iteration += 1
+        return None
 
     def train(self, iterations, progress=False, checkpoint=None, checkpoint_every=None):
         """Train until ``self.iteration == iterations`` (a total, so a resumed run
@@ -141,10 +238,21 @@ class Trainer:
                 record = self.run_iteration()
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(loss=f"{record['loss']:.4g}",
-                                    **{self.task.metric_name: f"{record[self.task.metric_name]:.4g}"})
+                    if record is not None:
+                        bar.set_postfix(loss=f"{record['loss']:.4g}",
+                                        **{self.task.metric_name: f"{record[self.task.metric_name]:.4g}"})
+                    else:
+                        bar.set_postfix(skipped=len(self.skipped))
                 if checkpoint and checkpoint_every and self.iteration % checkpoint_every == 0:
                     self.save(checkpoint)
+        except DivergenceError as exc:
+            # no save: the checkpoint on disk stays the last one written, and is named
+            if self.last_checkpoint is not None:
+                path, iteration = self.last_checkpoint
+                where = f"the last checkpoint, {path} (iteration {iteration}), is kept"
+            else:
+                where = "no checkpoint had been written"
+            raise DivergenceError(f"{exc}; {where}", exc.iteration, exc.step, exc.quantity) from None
         except KeyboardInterrupt:
             if checkpoint:
                 self.save(checkpoint)
@@ -165,53 +273,146 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------
     def save(self, path):
-        """Write the complete training state atomically to ``path`` (``.npz``)."""
-        arrays = {"format": np.array(CHECKPOINT_FORMAT), "config": np.array(json.dumps(self.config())),
-                  "history": np.array(json.dumps(self.history)), "iteration": np.array(self.iteration)}
+        """Write the complete training state atomically to ``path`` (``.npz``): a format
+        name and version, and a SHA-256 checksum of every entry, so that a truncated,
+        corrupted or foreign file is recognised on loading. The file appears under its
+        name only once it is complete (written beside it, then renamed). A state with a
+        non-finite weight or optimiser entry is never written."""
+        problem = _non_finite_arrays(self.params, "weight") or _non_finite_arrays(
+            {k: v for k, v in self.optimizer.state_dict().items()}, "optimiser state")
+        if problem is not None:
+            raise DivergenceError(f"refusing to save a non-finite state ({problem[1]}) to {path}", self.iteration,
+                                  None, problem[1])
+        arrays = {"format": np.array(CHECKPOINT_FORMAT), "format_version": np.array(CHECKPOINT_VERSION),
+                  "config": np.array(json.dumps(self.config())), "history": np.array(json.dumps(self.history)),
+                  "skipped": np.array(self.skipped, dtype=np.int64), "iteration": np.array(self.iteration)}
         arrays.update({f"params/{k}": v for k, v in self.params.items()})
         arrays.update({f"feedback/{k}": v for k, v in self.feedback.items()})
         arrays.update({f"optimizer/{k}": v for k, v in self.optimizer.state_dict().items()})
+        arrays["checksum"] = np.array(checkpoint_checksum(arrays))
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=directory)
-        os.close(fd)
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".partial", dir=directory)
         try:
-            np.savez(tmp, **arrays)
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **arrays)
+                handle.flush()
+                os.fsync(handle.fileno())
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        self.last_checkpoint = (path, self.iteration)
 
     @classmethod
-    def load(cls, path, backend=None, backend_options=None):
-        """Restore a trainer saved with :meth:`save` (optionally on another backend)."""
-        try:
-            data = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise ProblemFileError(f"checkpoint {path} does not exist") from None
-        except (OSError, ValueError) as exc:
-            raise ProblemFileError(f"checkpoint {path} is not a readable .npz file ({exc})") from None
-        with data:
-            if "format" not in data.files or str(data["format"]) != CHECKPOINT_FORMAT:
-                raise ProblemFileError(f"{path} is not an ostl training checkpoint")
-            config = json.loads(str(data["config"]))
-            params = {k[7:]: data[k] for k in data.files if k.startswith("params/")}
-            feedback = {k[9:]: data[k] for k in data.files if k.startswith("feedback/")}
-            opt_state = {k[10:]: data[k] for k in data.files if k.startswith("optimizer/")}
-            history = json.loads(str(data["history"]))
-            iteration = int(data["iteration"])
+    def load(cls, path, backend=None, backend_options=None, on_divergence="stop"):
+        """Restore a trainer saved with :meth:`save` (optionally on another backend).
+        A file that is missing, truncated, corrupted, of another format version, not a
+        checkpoint, or made for another network is refused with a
+        :class:`~ostl.errors.ProblemFileError` saying which."""
+        entries = read_checkpoint(path)
+        config = entries["config"]
+        params = {k[7:]: v for k, v in entries.items() if k.startswith("params/")}
+        feedback = {k[9:]: v for k, v in entries.items() if k.startswith("feedback/")}
+        opt_state = {k[10:]: v for k, v in entries.items() if k.startswith("optimizer/")}
+        _check_network(path, config, params)
         try:
             trainer = cls(config["task"], config["network"], _rule_from_spec(config["rule"]),
                           config["optimizer"], mode=config["mode"], batch_size=config["batch_size"],
                           seed=config["seed"], backend=backend or config["backend"], init=config["init"],
                           trainable=config["trainable"], params=params, feedback=feedback,
-                          backend_options=backend_options if backend else config.get("backend_options"))
+                          backend_options=backend_options if backend else config.get("backend_options"),
+                          on_divergence=on_divergence)
         except ParameterError as exc:
             raise ProblemFileError(f"checkpoint {path} is inconsistent: {exc}") from None
         trainer.optimizer.load_state_dict(opt_state)
-        trainer.history = history
-        trainer.iteration = iteration
+        trainer.history = entries["history"]
+        trainer.skipped = entries["skipped"]
+        trainer.iteration = entries["iteration"]
+        trainer.last_checkpoint = (path, trainer.iteration)
         return trainer
+
+
+def checkpoint_checksum(arrays):
+    """SHA-256 over every entry (name, dtype, shape and bytes, in name order) but the checksum."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        if name == "checksum":
+            continue
+        value = np.asarray(arrays[name])
+        digest.update(name.encode())
+        digest.update(str(value.dtype).encode())
+        digest.update(str(value.shape).encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.hexdigest()
+
+
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def read_checkpoint(path):
+    """Every entry of a checkpoint, checked: ``config``, ``history`` (decoded), ``iteration``,
+    ``skipped`` and the arrays. Raises :class:`ProblemFileError` naming what is wrong."""
+    if not os.path.exists(path):
+        raise ProblemFileError(f"checkpoint {path} does not exist")
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head != ZIP_MAGIC:
+        raise ProblemFileError(f"{path} is not an ostl training checkpoint (not an .npz archive)")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise ProblemFileError(f"checkpoint {path} is truncated: its archive ends early ({exc}); "
+                               "use an earlier copy") from None
+    try:
+        with data:
+            arrays = {name: data[name] for name in data.files}
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
+        raise ProblemFileError(f"checkpoint {path} is corrupted: an entry cannot be read ({exc}); "
+                               "use an earlier copy") from None
+    if "format" not in arrays or not str(arrays["format"]).startswith(CHECKPOINT_FORMAT):
+        raise ProblemFileError(f"{path} is not an ostl training checkpoint")
+    legacy = str(arrays["format"]) == f"{CHECKPOINT_FORMAT}-1"
+    version = 1 if legacy else int(arrays.get("format_version", -1))
+    if version not in READABLE_VERSIONS:
+        raise ProblemFileError(f"checkpoint {path} has format version {version}; this ostl reads versions "
+                               f"{', '.join(map(str, READABLE_VERSIONS))} (written by another ostl version)")
+    if version >= 2:
+        if "checksum" not in arrays or str(arrays["checksum"]) != checkpoint_checksum(arrays):
+            raise ProblemFileError(f"checkpoint {path} is corrupted: its checksum does not match its contents; "
+                                   "use an earlier copy")
+    try:
+        entries = {k: v for k, v in arrays.items() if "/" in k}
+        entries["config"] = json.loads(str(arrays["config"]))
+        entries["history"] = json.loads(str(arrays["history"]))
+        entries["iteration"] = int(arrays["iteration"])
+        entries["skipped"] = [int(i) for i in arrays.get("skipped", np.zeros(0, dtype=np.int64))]
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ProblemFileError(f"checkpoint {path} is incomplete: {exc}") from None
+    return entries
+
+
+def _check_network(path, config, params):
+    """The saved weights must be those of the saved network."""
+    try:
+        shapes = Network.from_spec(config["network"]).param_shapes()
+    except (KeyError, ParameterError) as exc:
+        raise ProblemFileError(f"checkpoint {path} describes no valid network ({exc})") from None
+    if set(shapes) != set(params):
+        raise ProblemFileError(f"checkpoint {path} holds the weights of another network: it has "
+                               f"{', '.join(sorted(params))}; its network needs {', '.join(sorted(shapes))}")
+    for name, shape in shapes.items():
+        if tuple(params[name].shape) != tuple(shape):
+            raise ProblemFileError(f"checkpoint {path} holds the weights of another network: {name} has shape "
+                                   f"{tuple(params[name].shape)}, its network needs {tuple(shape)}")
+
+
+def _non_finite_arrays(arrays, kind):
+    """``(None, '<kind> of <name>')`` for the first array with a non-finite entry, or None."""
+    for name, value in arrays.items():
+        if not np.all(np.isfinite(value)):
+            return None, f"{kind} of {name}"
+    return None
 
 
 def _rule_from_spec(spec):
