@@ -39,9 +39,10 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check --quiet .
 	$(PY) -m pytest -q
 
-## everything, including the long runs marked slow
+## everything, including the long runs marked slow and the long fuzzing profile
 test-all: $(STAMP)
-	$(PY) -m pytest -q -m "slow or not slow"
+	$(VENV)/bin/ruff check --quiet .
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q -m "slow or not slow"
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_reference.py

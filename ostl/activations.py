@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ParameterError
-from .validation import check_range
+from .validation import check_range, is_known
 
 
 class Activation:
@@ -120,7 +120,7 @@ def make_activation(spec, parameter="activation", allowed=None):
         spec = dict(spec)
         name = spec.pop("name")
         names = allowed if allowed is not None else ACTIVATIONS
-        if name not in names or name not in ACTIVATIONS:
+        if not is_known(name, names) or not is_known(name, ACTIVATIONS):
             raise ParameterError(
                 f"{parameter} must be one of {', '.join(repr(n) for n in sorted(names))}, got {name!r}")
         try:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 
 from .errors import BackendUnavailableError, ParameterError
+from .validation import is_known
 
 ENTRY_POINT_GROUP = "ostl.backends"
 
@@ -131,7 +132,7 @@ def plugins():
 def get_plugin(name):
     """The plugin called ``name``; a ``ParameterError`` lists the installed ones."""
     available = plugins()
-    if name not in available:
+    if not is_known(name, available):
         raise ParameterError(f"backend must be one of {', '.join(repr(n) for n in sorted(available))}, got {name!r}")
     return available[name]
 

@@ -31,7 +31,7 @@ from .activations import make_activation
 from .errors import ParameterError
 from .ops import NUMPY
 from .pseudo import make_pseudo
-from .validation import check_choice, check_nonnegative, check_positive, check_unit_interval_open
+from .validation import check_choice, check_nonnegative, check_positive, check_unit_interval_open, is_known
 
 DT_MS = 1.0  # the engine's time step; all time constants are in ms
 
@@ -407,7 +407,7 @@ def make_cell(spec):
         raise ParameterError(f"cell must be a name or a dict with 'kind', got {spec!r}")
     spec = dict(spec)
     kind = spec.pop("kind")
-    if kind not in CELLS:
+    if not is_known(kind, CELLS):
         raise ParameterError(f"cell must be one of {', '.join(repr(k) for k in sorted(CELLS))}, got {kind!r}")
     try:
         return CELLS[kind](**spec)

@@ -270,6 +270,9 @@ def main(argv=None):
         return args.func(args)
     except OSTLError as exc:
         return _fail(str(exc))
+    except MemoryError:
+        return _fail("not enough memory for this network and sequence length (reduce --hidden, --steps, "
+                     "--batch-size or the problem's size)")
     except OSError as exc:
         return _fail(f"{exc.filename or ''}: {exc.strerror or exc}")
     except KeyboardInterrupt:

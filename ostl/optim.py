@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ParameterError
-from .validation import check_positive, check_range
+from .validation import check_positive, check_range, is_known
 
 
 def clip_by_global_norm(grads, max_norm):
@@ -118,7 +118,7 @@ def make_optimizer(spec):
         raise ParameterError(f"optimizer must be a dict with 'name', got {spec!r}")
     spec = dict(spec)
     name = spec.pop("name")
-    if name not in OPTIMIZERS:
+    if not is_known(name, OPTIMIZERS):
         raise ParameterError(f"optimizer must be one of 'adam', 'sgd', got {name!r}")
     try:
         return OPTIMIZERS[name](**spec)

@@ -28,6 +28,8 @@ estimate of dE/d each; exact for ``bptt`` and ``ostl``).
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,19 +59,22 @@ def load_problem(path):
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise ProblemFileError(f"{path}: no such file") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise ProblemFileError(f"{path}: not a readable .npz file ({exc})") from None
-    with data:
-        missing = [k for k in ARRAY_KEYS + SCALAR_KEYS if k not in data.files]
-        if missing:
-            raise ProblemFileError(f"{path}: missing key(s) {', '.join(missing)}")
-        arrays = {}
-        for key in ARRAY_KEYS:
-            try:
-                arrays[key] = np.asarray(data[key], dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ProblemFileError(f"{path}: '{key}' must be numeric") from None
-        scalars = {k: data[k] for k in SCALAR_KEYS}
+    try:
+        with data:
+            missing = [k for k in ARRAY_KEYS + SCALAR_KEYS if k not in data.files]
+            if missing:
+                raise ProblemFileError(f"{path}: missing key(s) {', '.join(missing)}")
+            arrays = {}
+            for key in ARRAY_KEYS:
+                try:
+                    arrays[key] = np.asarray(data[key], dtype=np.float64)
+                except (TypeError, ValueError):
+                    raise ProblemFileError(f"{path}: '{key}' must be numeric") from None
+            scalars = {k: data[k] for k in SCALAR_KEYS}
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise ProblemFileError(f"{path}: a damaged .npz file ({exc})") from None
     for key, arr in arrays.items():
         want = 1 if key == "b" else 2
         if arr.ndim != want:
@@ -112,6 +117,14 @@ def save_problem(path, x, y_target, W, H, b, W_out, decay, output="step", pseudo
 def random_problem(seed=0, T=100, n_in=4, n=5, n_out=2, decay=0.8, output="step", pseudo="tanh",
                    weight_scale=2.0, input_prob=0.3):
     """A random problem with an active (spiking) network, for tests and examples."""
+    from .cells import SNU
+    from .validation import check_int, check_positive, check_range
+
+    for name, value, minimum in (("seed", seed, 0), ("T", T, 1), ("n_in", n_in, 1), ("n", n, 1), ("n_out", n_out, 1)):
+        check_int(name, value, minimum=minimum)
+    SNU(decay=decay, output=output, pseudo=pseudo)   # the model must be valid before it is written
+    check_positive("weight_scale", weight_scale)
+    check_range("input_prob", input_prob, 0.0, 1.0)
     rng = np.random.default_rng(seed)
     return dict(
         x=(rng.random((T, n_in)) < input_prob).astype(np.float64),

@@ -19,7 +19,7 @@ through :mod:`ostl.ops`, the autodiff oracle.
 from __future__ import annotations
 
 from .errors import ParameterError
-from .validation import check_positive
+from .validation import check_positive, is_known
 
 
 class PseudoDerivative:
@@ -113,7 +113,7 @@ def make_pseudo(spec):
         raise ParameterError(f"pseudo must be a name or a dict with 'name', got {spec!r}")
     spec = dict(spec)
     name = spec.pop("name")
-    if name not in PSEUDO_DERIVATIVES:
+    if not is_known(name, PSEUDO_DERIVATIVES):
         allowed = ", ".join(repr(n) for n in sorted(PSEUDO_DERIVATIVES))
         raise ParameterError(f"pseudo must be one of {allowed}, got {name!r}")
     try:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ParameterError
-from .validation import check_int, check_range
+from .validation import check_int, check_range, is_known
 
 
 @dataclass
@@ -203,7 +203,7 @@ def make_task(spec):
         spec = {"name": spec}
     spec = dict(spec)
     name = spec.pop("name", None)
-    if name not in TASKS:
+    if not is_known(name, TASKS):
         raise ParameterError(f"task must be one of {', '.join(repr(t) for t in sorted(TASKS))}, got {name!r}")
     try:
         return TASKS[name](**spec)

@@ -59,7 +59,12 @@ def check_unit_interval_open(name, value):
     return check_range(name, value, 0.0, 1.0, high_closed=False)
 
 
-def check_int(name, value, minimum=None, maximum=None):
+#: the largest count, size or seed any parameter takes (2^31 - 1): larger values are refused
+#: by name rather than failing deep inside NumPy
+MAX_INT = 2**31 - 1
+
+
+def check_int(name, value, minimum=None, maximum=MAX_INT):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ParameterError(f"{name} must be an integer, got {value!r}")
     value = int(value)
@@ -70,8 +75,16 @@ def check_int(name, value, minimum=None, maximum=None):
     return value
 
 
+def is_known(value, choices):
+    """``value in choices``, False for an unhashable value (a list, dict or array is no choice)."""
+    try:
+        return value in choices
+    except TypeError:
+        return False
+
+
 def check_choice(name, value, choices):
-    if value not in choices:
+    if not is_known(value, choices):
         allowed = ", ".join(repr(c) for c in sorted(choices))
         raise ParameterError(f"{name} must be one of {allowed}, got {value!r}")
     return value

@@ -26,6 +26,8 @@ Synapse types
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from pyNN.parameters import Sequence
 from pyNN.standardmodels import StandardCellType, StandardSynapseType, build_translations
@@ -49,6 +51,19 @@ def translated(declaration, translation, module):
     ``pyNN/<simulator>/standardmodels``), named like the declaration, in ``module``."""
     return type(declaration.__name__, (translation, declaration),
                 {"__doc__": declaration.__doc__, "__module__": module})
+
+
+@contextlib.contextmanager
+def _checked_parameters(type_name):
+    """PyNN's own complaints about parameters (unknown name, a value of the wrong kind) as the
+    ParameterError every ostl type raises."""
+    try:
+        yield
+    except ParameterError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
+        message = exc.args[0] if exc.args else type(exc).__name__
+        raise ParameterError(f"{type_name}: {message}") from None
 
 
 def _identity_translations(names):
@@ -77,8 +92,9 @@ class _OSTLCellType(StandardCellType):
         self.options = {k: parameters.pop(k) for k in list(parameters) if k in self.option_defaults}
         for key, value in self.option_defaults.items():
             self.options.setdefault(key, value)
-        super().__init__(**parameters)
-        self.ostl_cell()  # validate options and parameter values now, before any simulation
+        with _checked_parameters(type(self).__name__):
+            super().__init__(**parameters)
+            self.ostl_cell()  # validate options and parameter values now, before any simulation
 
     def ostl_cell(self, parameters=None):
         """The reference-engine cell for these (homogeneous) parameters."""
@@ -196,9 +212,10 @@ class Readout(StandardCellType):
                                                    {"linear", "sigmoid", "softmax"})}
         #: whether the readout bias learns with the weights (pyNN.nest learns weights only)
         self.learned = {"bias": _check_bool("learn_bias", learn_bias)}
-        super().__init__(**parameters)
-        leak = np.asarray(getattr(self.parameter_space["leak"], "base_value", self.parameter_space["leak"]))
-        check_unit_interval_open("readout leak", float(np.ravel(leak)[0]))
+        with _checked_parameters(type(self).__name__):
+            super().__init__(**parameters)
+            leak = np.asarray(getattr(self.parameter_space["leak"], "base_value", self.parameter_space["leak"]))
+            check_unit_interval_open("readout leak", float(np.ravel(leak)[0]))
 
 
 class _LearningSynapseType(StandardSynapseType):
@@ -206,6 +223,16 @@ class _LearningSynapseType(StandardSynapseType):
 
     #: learned weights are signed: PyNN's sign checks (for biophysical synapses) do not apply
     parameter_checks = {}
+
+    def __init__(self, **parameters):
+        with _checked_parameters(type(self).__name__):
+            super().__init__(**parameters)
+            for name in ("weight", "delay"):   # numbers (or arrays of numbers), finite
+                value = getattr(self.parameter_space[name], "base_value", None)
+                if value is not None and not callable(value) and not hasattr(value, "next"):
+                    array = np.asarray(value, dtype=float)
+                    if not np.all(np.isfinite(array)):
+                        raise ParameterError(f"{name} must be finite, got {value!r}")
 
 
 class _PlasticSynapse(_LearningSynapseType):

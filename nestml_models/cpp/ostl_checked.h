@@ -9,9 +9,12 @@
  *    parameter and the allowed names. The lists are generated from the reference engine
  *    (``ostl_choices.h``, written by nestml_models/generate.py at build time).
  *  - a rejected ``set_status`` (a violated NESTML invariant such as ``decay in [0, 1)``, an
- *    unknown choice) leaves the node -- or, through ``SetDefaults``, the model's defaults --
- *    as it was. NESTML's generated set_status writes every value before it checks the
- *    invariants; this wrapper restores parameters and state when it throws.
+ *    unknown choice, a value of the wrong type) leaves the node -- or, through
+ *    ``SetDefaults``, the model's defaults -- as it was. NESTML's generated set_status writes
+ *    every value (its own and the archiving node's) before it checks the invariants, so the
+ *    values are first set on a copy of the node; only if that succeeds are they set on the
+ *    node itself. (An unknown parameter name is NEST's own check, made after the model's
+ *    set_status, as for every NEST model.)
  */
 
 #ifndef OSTL_CHECKED_H
@@ -79,18 +82,11 @@ public:
   set_status( const Dictionary& d ) override
   {
     check_choices( model_choices< Base >::get(), d );
-    const auto parameters = this->P_;
-    const auto state = this->S_;
-    try
     {
-      Base::set_status( d );
+      Base trial( *this );   // a rejected value must not stay behind: check on a copy first
+      trial.Base::set_status( d );
     }
-    catch ( ... )
-    {
-      this->P_ = parameters;   // a rejected value does not stay behind
-      this->S_ = state;
-      throw;
-    }
+    Base::set_status( d );
   }
 };
 
