@@ -104,6 +104,22 @@ def copy_readout_weights(signals, readout_weights, readout, hidden):
     signals.set(weight=np.asarray(readout_weights).T[rows, cols].tolist())
 
 
+#: trials between two catch-ups of every plastic synapse (see :func:`catch_up_synapses`)
+CATCH_UP_EVERY = 20
+
+
+def catch_up_synapses(nest, models=("ostl_synapse", "ostl_synapse_lbl")):
+    """Let every plastic synapse integrate its target's complete history now. A synapse catches
+    up at its presynaptic spikes; one whose source stays silent would keep its target's history
+    of the trial it last learned in, and the history would grow with the number of trials. The
+    catch-up is exact (the same recursion, split at another step)."""
+    for model in models:
+        if model in nest.synapse_models:
+            connections = nest.GetConnections(synapse_model=model)
+            if len(connections):
+                connections.set(catch_up=True)
+
+
 def weight_names(network):
     layer = network.layers[0]
     return ["layer0.W"] + (["layer0.H"] if layer.recurrent else []) + ["readout.W"]
@@ -277,6 +293,8 @@ class NestNetwork:
         self.nest.Simulate(float(self.period))
         loss, outputs = self._collect(self.trial)
         self.trial += 1
+        if self.trial % CATCH_UP_EVERY == 0:
+            catch_up_synapses(self.nest)
         if self.symmetric and "readout.W" in self.trainable:
             # symmetric feedback: the learning-signal weights follow the readout weights
             signals = self.nest.GetConnections(self.readout, self.hidden,
@@ -296,6 +314,7 @@ class NestNetwork:
         self._schedule(checked, self.trial)
         self.nest.Simulate(float(n_trials * self.period))
         self.trial += n_trials
+        catch_up_synapses(self.nest)
         self._loss_before = np.asarray(self.readout.get("loss"), dtype=float).reshape(-1)
         if self.recorder is not None:
             self.recorder.n_events = 0

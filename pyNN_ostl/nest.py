@@ -56,9 +56,11 @@ from pyNN.standardmodels import build_translations
 import nestml_models
 from nestml_models.generate import nest_name
 from nestml_models.network import (
+    CATCH_UP_EVERY,
     MASK_PORT,
     PAUSE_STEPS,
     TARGET_PORT,
+    catch_up_synapses,
     check_supported,
     connection_indices,
     copy_readout_weights,
@@ -265,6 +267,8 @@ class Controller:
     def connect_to_cells(self):
         if not self.built and self.types:
             self.build()
+        elif self.built:
+            catch_up_synapses(_nest())   # between runs: no synapse keeps old history
         if self.sync_feedback and not self.syncing:
             raise ParameterError("symmetric feedback on NEST copies the readout weights in every trial's pause: "
                                  "run with ostl.run(t) (ostl = pyNN_ostl.for_simulator(sim)) instead of sim.run(t)")
@@ -462,6 +466,8 @@ class Controller:
         at_boundary = abs((now + lead) / trial - round((now + lead) / trial)) * trial < 1e-9 and now > 0
         if at_boundary and self.built and self.sync_feedback:
             self.copy_readout_weights()
+        if at_boundary and self.built and round((now + lead) / trial) % CATCH_UP_EVERY == 0:
+            catch_up_synapses(_nest())
         following = (np.floor((now + lead) / trial + 1e-9) + 1.0) * trial - lead
         # before the first run pyNN.nest simulates one min_delay further than asked
         extra = 0.0 if simulator.state.running else simulator.state.min_delay

@@ -336,6 +336,13 @@ public:
     return last_step_;
   }
 
+  //! Steps of factors kept (bounded: pruned at trial starts once no synapse needs them).
+  long
+  stored_steps() const
+  {
+    return static_cast< long >( entries_.size() );
+  }
+
   //! Mark a spike arriving at update ``arrival`` as pending; from now on the synapse needs
   //! the history from its next unprocessed step, so it registers with that trial.
   void

@@ -52,6 +52,9 @@ Choice parameters (``pseudo``, ``activation``) take names; an unknown name, or a
 breaks a parameter's invariant (``decay`` in [0, 1), ``tau_m`` > 0, ...), raises
 ``BadProperty`` and leaves the neuron unchanged.
 
+Read-only: ``history_steps``, the steps of factors the neuron keeps now (pruned at trial
+starts once every incoming synapse has caught up; bounded by a few trials).
+
 Recordables
 +++++++++++
 

@@ -96,6 +96,7 @@ public:
   get_status( Dictionary& d ) const override
   {
     Base::get_status( d );
+    d[ "history_steps" ] = history_.stored_steps();   // read-only: the factor history kept now
     if constexpr ( Factors::is_readout )
     {
       d[ "learning_signal" ] = std::string( send_target_ ? "target" : "error" );

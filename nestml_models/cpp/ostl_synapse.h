@@ -65,6 +65,11 @@ Parameter                     Unit     Default  Description
 ``optimizer_steps``                    0        updates applied (Adam's bias correction)
 ============================  =======  =======  ===============================================
 
+Write-only: ``catch_up`` (``True``: integrate the target's history up to the last complete
+step now; a synapse catches up at its presynaptic spikes, so one whose source stays silent
+keeps the target's history of the trial it last learned in until then -- set it for all
+synapses every few hundred trials in long runs; ``NestNetwork`` and pyNN_ostl do it).
+
 Read-only, caught up to the last complete step when read (so is ``weight``):
 ``eligibility_vector`` (two components; the second for ALIF targets),
 ``eligibility_trace_filtered``, ``gradient``, ``processed_step``, ``size_of`` (bytes);
@@ -305,6 +310,15 @@ public:
   set_status( const Dictionary& d, nest::ConnectorModel& cm )
   {
     ConnectionBase::set_status( d, cm );
+    bool catch_up = false;
+    d.update_value( "catch_up", catch_up );
+    if ( catch_up and learner_ != nullptr and common_ != nullptr )
+    {
+      // integrate what is complete now, so that the target can drop the history this synapse
+      // held (a synapse whose source is silent catches up at no spike); exact: the replay is
+      // the same step-by-step recursion however it is split
+      learner_->catch_up( state_, weight_, learner_->complete_step(), common_->optimizer );
+    }
     d.update_value( nest::names::weight, weight_ );
     // the optimiser state, so that training can be saved and resumed exactly
     d.update_value( "adam_m", state_.adam_m );
