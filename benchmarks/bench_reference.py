@@ -111,6 +111,46 @@ def measure_memory(rule, n, steps):
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
+def measure_guard(hidden, steps, iterations=20):
+    """The divergence guard's share of a training iteration (pattern generation, one
+    recurrent SNU layer, Adam): the guard's own work (the snapshot of weights and optimiser
+    state, the finiteness checks) timed inside the same iterations. Returns (guard seconds,
+    iteration seconds) per iteration, medians."""
+    from ostl import presets
+    from ostl.rules import make_rule
+    from ostl.tasks import make_task
+    from ostl.training import Trainer, _non_finite_arrays
+
+    task = make_task({"name": "pattern_generation", "steps": steps})
+    trainer = Trainer(task, presets.build_network(task, make_rule("ostl_no_h"), hidden=hidden, recurrent=True),
+                      "ostl_no_h", {"name": "adam", "lr": 0.003}, batch_size=1)
+    guard_time, total_time = [], []
+    original = trainer._snapshot, trainer._non_finite_result
+    spent = [0.0]
+
+    def timed(function):
+        def wrapper(*args):
+            start = time.perf_counter()
+            try:
+                return function(*args)
+            finally:
+                spent[0] += time.perf_counter() - start
+        return wrapper
+
+    trainer._snapshot, trainer._non_finite_result = (timed(f) for f in original)
+    for _ in range(iterations):
+        spent[0] = 0.0
+        start = time.perf_counter()
+        trainer.run_iteration()
+        total = time.perf_counter() - start
+        start = time.perf_counter()
+        _non_finite_arrays(trainer.params, "weight")   # the check after the update (inline in run_iteration)
+        spent[0] += time.perf_counter() - start
+        guard_time.append(spent[0])
+        total_time.append(total)
+    return float(np.median(guard_time)), float(np.median(total_time))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller sizes (smoke test)")
@@ -137,6 +177,13 @@ def main(argv=None):
     slope_extra = np.polyfit(np.log(ns), np.log(extra), 1)[0]
     print(f"ostl cost exponent in n: {slope_all:.2f} (fit over all n), {slope_top:.2f} "
           f"(n = {sizes[-2]} -> {sizes[-1]}), {slope_extra:.2f} (learning work above the forward pass)")
+
+    print("Divergence guard in the trainer (snapshot + finiteness checks), pattern generation, T = "
+          f"{steps}, recurrent SNU layer, Adam; median of 20 iterations")
+    for hidden in ([32] if args.quick else [64, 256]):
+        guard, total = measure_guard(hidden, steps)
+        print(f"  n = {hidden:>4}: guard {guard * 1e6:8.1f}us of {total * 1e3:8.2f}ms per iteration "
+              f"({100 * guard / total:.2f} %)")
 
     n_mem = 128 if args.quick else 256
     lengths = [250, 1000] if args.quick else [1000, 4000]
