@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -165,8 +166,11 @@ def cmd_train(args):
     if args.resume and os.path.abspath(args.resume) != os.path.abspath(checkpoint):
         trainer.save(checkpoint)
     try:
-        trainer.train(iterations, progress=not args.no_progress, checkpoint=checkpoint,
-                      checkpoint_every=args.checkpoint_every)
+        # overflow and NaN are the divergence guard's business, reported in one line
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            trainer.train(iterations, progress=not args.no_progress, checkpoint=checkpoint,
+                          checkpoint_every=args.checkpoint_every)
     except DivergenceError as exc:
         return _fail(str(exc), EXIT_DIVERGED)
     except KeyboardInterrupt:

@@ -200,7 +200,7 @@ class Trainer:
             if steps:
                 return min(steps)
             if not np.isfinite(r.loss):
-                return None, "loss"
+                return None, "loss (the trial's total overflows)"
             if r.grads is not None:
                 problem = _non_finite_arrays(r.grads, "gradient")
                 if problem is not None:
@@ -209,7 +209,8 @@ class Trainer:
 
     def _diverged(self, snapshot, step, quantity):
         self._restore(snapshot)
-        where = "in the update after the trial" if step is None else f"step {step}"
+        where = f"step {step}" if step is not None else (
+            "over the whole trial" if quantity.startswith("loss") else "in the update after the trial")
         layer = quantity.split(" of ")[-1].split(".")[0] if " of " in quantity else None
         optimizer = self.optimizer.spec()
         settings = ", ".join(f"{k} {v}" for k, v in optimizer.items() if v is not None)

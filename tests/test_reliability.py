@@ -35,6 +35,7 @@ def test_an_overflowing_learning_rate_stops_with_exit_3_and_keeps_the_last_check
     run = _ostl("train", *SMALL, "--optimizer", "sgd", "--lr", "1e6", "--iterations", "30", "--checkpoint-every", "1",
                 "--out", out)
     line = _one_line_error(run, 3)
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr   # no warnings either
     assert "training diverged at iteration" in line and "non-finite" in line and "rule ostl" in line
     assert "optimizer name sgd, lr 1000000.0" in line
     iteration = int(line.split("at iteration ")[1].split(",")[0])
