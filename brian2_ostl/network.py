@@ -35,6 +35,9 @@ def _brian2():
 
 def check_supported(network, rule):
     """Refuse what the plugin cannot express, before anything is built."""
+    if make_rule(rule).is_bptt:
+        raise ParameterError("rule 'bptt' is the autodiff oracle of the reference engine, not a simulator rule "
+                             "(train it with --backend reference)")
     for index, layer in enumerate(network.layers):
         if not layer.stateful:
             raise ParameterError(f"layer {index} is a stateless Dense layer; the Brian2 plugin simulates "

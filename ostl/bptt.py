@@ -44,3 +44,31 @@ def bptt_gradients(network, params, x, target, mask=None):
     for name, m in network.masks().items():
         grads[name] = grads[name] * m
     return float(loss.detach()), grads
+
+
+def bptt_sequence(network, params, x, target, mask=None, trainable=None):
+    """One sequence with the autodiff gradient, in the form the trainer takes from every rule
+    (:class:`ostl.online.SequenceResult`: loss, readout outputs, per-step losses, gradients of
+    the ``trainable`` parameters), so that ``--rule bptt`` trains through the same code path."""
+    from .online import SequenceResult
+    from .ops import NUMPY
+
+    ops = _torch_ops()
+    torch = ops.torch
+    params = network.check_params(params)
+    x, target, *rest = network.check_inputs(x, target, mask)
+    mask = rest[0] if rest else np.ones(x.shape[0])
+    tparams = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    loss, potentials = network.forward(tparams, torch.as_tensor(x), torch.as_tensor(target), mask, ops=ops)
+    names = sorted(params if trainable is None else trainable)
+    raw = torch.autograd.grad(loss, [tparams[n] for n in names], allow_unused=True)
+    masks = network.masks()
+    grads = {}
+    for name, g in zip(names, raw):
+        grads[name] = np.zeros_like(params[name]) if g is None else g.detach().numpy().copy()
+        if name in masks:
+            grads[name] = grads[name] * masks[name]
+    a = np.stack([p.detach().numpy() for p in potentials])
+    step_losses = mask * network.readout.loss_value(NUMPY, a, target)
+    return SequenceResult(loss=float(loss.detach()), outputs=network.readout.output(NUMPY, a), grads=grads,
+                          step_losses=step_losses)

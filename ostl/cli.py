@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -72,6 +73,35 @@ def cmd_make_problem(args):
     save_problem(args.out, **problem)
     print(f"problem written to {args.out}")
     return 0
+
+
+def write_summary(path, trainer, checkpoint, seconds, status, message=None):
+    """``ostl train --summary-json FILE``: the run's final metrics and learning curve.
+
+    Keys: ``status`` ('completed' or 'diverged'), ``message`` (the divergence), ``task``,
+    ``rule``, ``backend``, ``optimizer``, ``iterations`` (completed so far), ``metric`` (its
+    name), ``initial`` and ``final`` (``{"loss", <metric>}`` of the first and last recorded
+    iteration), ``curve`` (one ``{"iteration", "loss", <metric>}`` per iteration), ``skipped``
+    (iterations whose update was discarded), ``seconds`` (wall time of this invocation) and
+    ``state`` (the checkpoint). Written atomically."""
+    metric = trainer.task.metric_name
+
+    def pick(record):
+        return None if record is None else {"loss": record["loss"], metric: record[metric]}
+
+    summary = {
+        "status": status, "message": message, "task": trainer.task.spec(), "rule": trainer.rule.spec(),
+        "backend": trainer.backend_name, "optimizer": trainer.optimizer.spec(), "iterations": trainer.iteration,
+        "metric": metric, "initial": pick(trainer.history[0] if trainer.history else None),
+        "final": pick(trainer.history[-1] if trainer.history else None), "curve": trainer.history,
+        "skipped": trainer.skipped, "seconds": seconds, "state": checkpoint,
+    }
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temporary = f"{path}.partial"
+    with open(temporary, "w") as handle:
+        json.dump(summary, handle, indent=1, default=float)
+    os.replace(temporary, path)
 
 
 # ---------------------------------------------------------------------------------------
@@ -165,6 +195,7 @@ def cmd_train(args):
     checkpoint = os.path.join(out, "state.npz")
     if args.resume and os.path.abspath(args.resume) != os.path.abspath(checkpoint):
         trainer.save(checkpoint)
+    started = time.perf_counter()
     try:
         # overflow and NaN are the divergence guard's business, reported in one line
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
@@ -172,6 +203,8 @@ def cmd_train(args):
             trainer.train(iterations, progress=not args.no_progress, checkpoint=checkpoint,
                           checkpoint_every=args.checkpoint_every)
     except DivergenceError as exc:
+        if args.summary_json:
+            write_summary(args.summary_json, trainer, checkpoint, time.perf_counter() - started, "diverged", str(exc))
         return _fail(str(exc), EXIT_DIVERGED)
     except KeyboardInterrupt:
         sys.stderr.write(f"ostl: interrupted at iteration {trainer.iteration}; state saved to {checkpoint} "
@@ -188,6 +221,8 @@ def cmd_train(args):
         plot = plot_training(os.path.join(out, "learning_curve.png"), trainer)
     print(f"final: iteration {trainer.iteration}, loss {last['loss']:.6g} (initial {first['loss']:.6g}, "
           f"{first['loss'] / max(last['loss'], 1e-300):.1f}x lower), {metric} {last[metric]:.6g}")
+    if args.summary_json:
+        write_summary(args.summary_json, trainer, checkpoint, time.perf_counter() - started, "completed")
     if trainer.skipped:
         print(f"skipped: {len(trainer.skipped)} diverged iterations (updates discarded): "
               f"{', '.join(map(str, trainer.skipped[:10]))}{' ...' if len(trainer.skipped) > 10 else ''}")
@@ -208,7 +243,7 @@ def make_parser():
     for plugin in backends.values():
         for option in plugin.options:
             option.add_to(p)
-    p.add_argument("--rule", choices=[r for r in RULE_NAMES if r != "bptt"])
+    p.add_argument("--rule", choices=list(RULE_NAMES), help="bptt: the autodiff gradient (PyTorch), same trainer")
     p.add_argument("--feedback", choices=FEEDBACK_KINDS, help="override the rule's learning-signal kind")
     p.add_argument("--traces", choices=TRACE_KINDS, help="override the rule's eligibility-trace kind")
     p.add_argument("--cell", help="snu, soft_snu, lif, alif, or a JSON spec like "
@@ -228,6 +263,8 @@ def make_parser():
     p.add_argument("--out", help="output directory (default: ostl-run, or that of --resume)")
     p.add_argument("--resume", metavar="STATE", help="continue a saved run exactly")
     p.add_argument("--checkpoint-every", type=int, default=10, metavar="K")
+    p.add_argument("--summary-json", metavar="FILE",
+                   help="write the final metrics and the learning curve as JSON (also when training diverges)")
     p.add_argument("--on-divergence", choices=["stop", "skip"], default="stop",
                    help="at a non-finite loss, gradient or weight: stop (exit 3, the last checkpoint kept) or "
                         "skip the iteration's update and go on")

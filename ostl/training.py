@@ -56,10 +56,20 @@ class ReferenceBackend:
         return None
 
     def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None):
+        self.network, self.trainable = network, trainable
+        self.bptt = make_rule(rule).is_bptt
+        if self.bptt:   # the autodiff gradient of the same equations (PyTorch)
+            if mode != "deferred":
+                raise ParameterError("rule 'bptt' computes the gradient after the sequence: mode must be 'deferred'")
+            return
         self.learner = OnlineLearner(network, rule, params, mode=mode, optimizer=optimizer,
                                      feedback=feedback, trainable=trainable)
 
     def run(self, params, trial):
+        if self.bptt:
+            from .bptt import bptt_sequence
+
+            return bptt_sequence(self.network, params, trial.x, trial.target, trial.mask, self.trainable)
         self.learner.params = params  # the trainer's dict: online updates land in it
         return self.learner.run(trial.x, trial.target, trial.mask)
 
@@ -94,9 +104,6 @@ class Trainer:
             raise ParameterError(f"readout size ({self.network.n_out}) must equal the task's output size "
                                  f"({self.task.n_out})")
         self.rule = make_rule(rule)
-        if self.rule.is_bptt:
-            raise ParameterError("rule 'bptt' is the gradient oracle, not a training rule; choose one of "
-                                 "ostl, ostl_no_h, ostl_rnd, osttp, eprop")
         self.optimizer = make_optimizer(optimizer)
         self.mode = check_choice("mode", mode, {"deferred", "online"})
         self.batch_size = check_int("batch_size", batch_size, minimum=1)
