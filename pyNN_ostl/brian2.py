@@ -54,16 +54,16 @@ from ostl.network import Readout as OstlReadout
 from . import standardmodels as sm
 from .hooks import require_pynn
 from .structure import (
+    TRANSLATION_API,
     ProjectionRecord,
     describe,
     feedback_matrices,
     readout_sequences,
-    spike_times,
     trainable_parameters,
 )
+from .structure import spike_times as spike_times  # noqa: E402  (part of the interface, re-exported)
 
-__all__ = ["SNU", "SoftResetSNU", "LIF", "ALIF", "Readout", "OSTLSynapse", "EPropSynapse", "ReadoutSynapse",
-           "LearningSignalConnection", "setup", "run", "record_synapses", "get_synapse_data", "spike_times"]
+__all__ = list(TRANSLATION_API)
 
 #: a threshold that never fires: pyNN's Synapses need a spike pathway on every source
 #: group; non-spiking groups (readout, sigmoid SNUs) get this one

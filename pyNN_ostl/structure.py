@@ -15,6 +15,10 @@ from ostl.errors import ParameterError
 
 from . import standardmodels as sm
 
+#: what every backend translation module offers (``pyNN_ostl.for_simulator(sim)``)
+TRANSLATION_API = ("SNU", "SoftResetSNU", "LIF", "ALIF", "Readout", "OSTLSynapse", "EPropSynapse", "ReadoutSynapse",
+                   "LearningSignalConnection", "setup", "run", "record_synapses", "get_synapse_data", "spike_times")
+
 
 @dataclass
 class ProjectionRecord:

@@ -72,6 +72,18 @@ def test_the_package_installs_no_import_hook_and_replaces_no_pynn_attribute():
     assert nest_before == nest_after
 
 
+@pytest.mark.parametrize("simulator", ["brian2", "nest"])
+def test_every_translation_offers_the_same_interface(simulator):
+    sim = pytest.importorskip(f"pyNN.{simulator}")
+    import pyNN_ostl
+    from pyNN_ostl.structure import TRANSLATION_API
+
+    ostl = pyNN_ostl.for_simulator(sim)
+    assert all(callable(getattr(ostl, name)) for name in TRANSLATION_API)
+    for name in ("SNU", "Readout", "OSTLSynapse", "LearningSignalConnection"):
+        assert issubclass(getattr(ostl, name), getattr(pyNN_ostl.standardmodels, name))
+
+
 def test_for_simulator_names_what_it_supports():
     import pyNN_ostl
     from ostl.errors import ParameterError
