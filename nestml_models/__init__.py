@@ -1,9 +1,10 @@
 """NEST models of the ostl rules.
 
-* NESTML neurons, one model per file: ``snu_neuron``, ``soft_reset_snu_neuron``,
+* NESTML neurons, one model per file (``models/``): ``snu_neuron``, ``soft_reset_snu_neuron``,
   ``lif_neuron``, ``alif_neuron`` and ``readout_neuron``. Each computes, besides its
   dynamics, the per-step factors (pseudo-derivative, Jacobian, input gain) that the
-  eligibility vectors of its incoming plastic synapses need.
+  eligibility vectors of its incoming plastic synapses need; the cells' arithmetic is
+  generated from the reference engine (:mod:`nestml_models.generate`).
 * The C++ learning layer (``cpp/``): ``<neuron>_learning`` models derived from the generated
   neurons archive those factors and receive learning signals; ``ostl_synapse`` keeps its
   eligibility vector and catches up at every presynaptic spike (docs/design.md#nest).

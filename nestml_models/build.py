@@ -1,9 +1,11 @@
 """Generate and compile the NESTML models of this directory into one NEST extension module.
 
-``build()`` runs NESTML's code generator and compiler against the *installed* NEST (the pip
-wheel ``nest-simulator`` 3.10 works); the result is cached under a key made of the model
-files, the NEST, NESTML and Python versions and the build flags, so a module is built once
-per machine and reused. ``install()`` builds if needed and loads it with ``nest.Install``.
+``build()`` renders the models from the reference cells (:mod:`nestml_models.generate`) and
+runs NESTML's code generator and compiler, with our code-generation templates, against the
+*installed* NEST (the pip wheel ``nest-simulator`` 3.10 works); the result is cached under a
+key made of the rendered models, the C++ layer, the templates, the NEST, NESTML and Python
+versions and the build flags, so a module is built once per machine and reused.
+``install()`` builds if needed and loads it with ``nest.Install``.
 From the command line: ``ostl build-nest [--force]``.
 
 What the pip wheel needs (measured, see ../docs/design.md):

@@ -286,8 +286,8 @@ class Trainer:
         corrupted or foreign file is recognised on loading. The file appears under its
         name only once it is complete (written beside it, then renamed). A state with a
         non-finite weight or optimiser entry is never written."""
-        problem = _non_finite_arrays(self.params, "weight") or _non_finite_arrays(
-            {k: v for k, v in self.optimizer.state_dict().items()}, "optimiser state")
+        optimizer_state = self.optimizer.state_dict()
+        problem = _non_finite_arrays(self.params, "weight") or _non_finite_arrays(optimizer_state, "optimiser state")
         if problem is not None:
             raise DivergenceError(f"refusing to save a non-finite state ({problem[1]}) to {path}", self.iteration,
                                   None, problem[1])
@@ -296,7 +296,7 @@ class Trainer:
                   "skipped": np.array(self.skipped, dtype=np.int64), "iteration": np.array(self.iteration)}
         arrays.update({f"params/{k}": v for k, v in self.params.items()})
         arrays.update({f"feedback/{k}": v for k, v in self.feedback.items()})
-        arrays.update({f"optimizer/{k}": v for k, v in self.optimizer.state_dict().items()})
+        arrays.update({f"optimizer/{k}": v for k, v in optimizer_state.items()})
         arrays["checksum"] = np.array(checkpoint_checksum(arrays))
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
