@@ -83,7 +83,9 @@ def write_summary(path, trainer, checkpoint, seconds, status, message=None):
     name), ``initial`` and ``final`` (``{"loss", <metric>}`` of the first and last recorded
     iteration), ``curve`` (one ``{"iteration", "loss", <metric>}`` per iteration), ``skipped``
     (iterations whose update was discarded), ``seconds`` (wall time of this invocation) and
-    ``state`` (the checkpoint). Written atomically."""
+    ``state`` (the checkpoint). Tasks on real data add ``epochs`` (completed), ``epoch_curve``
+    (one ``{"epoch", "iteration", "train_loss", "train_<metric>", "test_<metric>"}`` per
+    epoch) and ``test`` (``{<metric>}`` after the last epoch, or null). Written atomically."""
     metric = trainer.task.metric_name
 
     def pick(record):
@@ -96,6 +98,11 @@ def write_summary(path, trainer, checkpoint, seconds, status, message=None):
         "final": pick(trainer.history[-1] if trainer.history else None), "curve": trainer.history,
         "skipped": trainer.skipped, "seconds": seconds, "state": checkpoint,
     }
+    if trainer.task.has_epochs:
+        test_key = f"test_{metric}"
+        summary["epochs"] = len(trainer.epochs)
+        summary["epoch_curve"] = trainer.epochs
+        summary["test"] = {metric: trainer.epochs[-1][test_key]} if trainer.epochs else None
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     temporary = f"{path}.partial"
@@ -106,7 +113,10 @@ def write_summary(path, trainer, checkpoint, seconds, status, message=None):
 
 # ---------------------------------------------------------------------------------------
 _NETWORK_OPTIONS = ("task", "rule", "feedback", "traces", "cell", "hidden", "recurrent", "steps", "batch_size",
-                    "optimizer", "lr", "mode", "seed", "clip")
+                    "optimizer", "lr", "mode", "seed", "clip", "n_train", "n_test", "source")
+#: task options of the command line, and the tasks that take them
+_TASK_OPTIONS = {"steps": ("pattern_generation",), "n_train": ("jsb", "digits"), "n_test": ("jsb", "digits"),
+                 "source": ("digits",)}
 
 
 def _build_trainer(args):
@@ -115,10 +125,13 @@ def _build_trainer(args):
     from .training import Trainer
 
     task_spec = {"name": args.task or "pattern_generation", "seed": args.seed or 0}
-    if args.steps is not None:
-        if task_spec["name"] != "pattern_generation":
-            raise ParameterError("--steps applies to pattern_generation only")
-        task_spec["steps"] = args.steps
+    for option, tasks in _TASK_OPTIONS.items():
+        value = getattr(args, option)
+        if value is not None:
+            if task_spec["name"] not in tasks:
+                raise ParameterError(f"--{option.replace('_', '-')} applies to the task{'s' * (len(tasks) > 1)} "
+                                     f"{', '.join(tasks)} only")
+            task_spec[option] = value
     task = make_task(task_spec)
     defaults = presets.TASK_DEFAULTS[task.name]
     from .rules import make_rule
@@ -126,7 +139,8 @@ def _build_trainer(args):
     rule = make_rule(args.rule or "ostl", traces=args.traces, feedback=args.feedback)
     cell = json.loads(args.cell) if args.cell and args.cell.lstrip().startswith("{") else args.cell
     network = presets.build_network(task, rule, cell=cell, hidden=args.hidden, recurrent=args.recurrent)
-    optimizer = {"name": args.optimizer or "adam", "lr": args.lr if args.lr is not None else defaults["lr"]}
+    optimizer = {"name": args.optimizer or defaults.get("optimizer", "adam"),
+                 "lr": args.lr if args.lr is not None else defaults["lr"]}
     if args.clip is not None:
         optimizer["clip"] = args.clip
     backend = args.backend or "reference"
@@ -143,7 +157,8 @@ def _build_trainer(args):
 #: integer options and their smallest value (checked before anything is built; --hidden is
 #: checked as the layer size it is)
 INTEGER_OPTIONS = {
-    "train": {"batch_size": 1, "steps": 1, "iterations": 0, "seed": 0, "checkpoint_every": 1},
+    "train": {"batch_size": 1, "steps": 1, "iterations": 0, "epochs": 0, "seed": 0, "checkpoint_every": 1,
+              "n_train": 1, "n_test": 1},
     "make-problem": {"steps": 1, "n_in": 1, "n": 1, "n_out": 1, "seed": 0},
     "grad": {"seed": 0},
     "compare": {"seed": 0},
@@ -171,8 +186,25 @@ def _backend_options(args):
     return get_plugin(backend).options_from(values) or None
 
 
-def cmd_train(args):
+def _iterations(args, trainer, resumed=False):
+    """The total number of iterations to train to: --iterations, or --epochs times the
+    iterations of one epoch (tasks on real data), or the task's default."""
     from . import presets
+
+    if args.epochs is not None:
+        if args.iterations is not None:
+            raise ParameterError("give --iterations or --epochs, not both")
+        if not trainer.task.has_epochs:
+            raise ParameterError(f"--epochs applies to tasks with a training set (jsb, digits), not "
+                                 f"{trainer.task.name}; use --iterations")
+        return args.epochs * trainer.iterations_per_epoch
+    if args.iterations is not None:
+        return args.iterations
+    default = presets.default_iterations(trainer.task, trainer.batch_size)
+    return max(trainer.iteration, default) if resumed else default
+
+
+def cmd_train(args):
     from .plotting import plot_training
     from .training import Trainer
 
@@ -184,13 +216,11 @@ def cmd_train(args):
         trainer = Trainer.load(args.resume, backend=args.backend, backend_options=_backend_options(args),
                                on_divergence=args.on_divergence)
         out = args.out or os.path.dirname(os.path.abspath(args.resume))
-        iterations = args.iterations if args.iterations is not None else max(
-            trainer.iteration, presets.TASK_DEFAULTS[trainer.task.name]["iterations"])
+        iterations = _iterations(args, trainer, resumed=True)
     else:
         trainer = _build_trainer(args)
         out = args.out or "ostl-run"
-        iterations = args.iterations if args.iterations is not None else presets.TASK_DEFAULTS[trainer.task.name][
-            "iterations"]
+        iterations = _iterations(args, trainer)
     os.makedirs(out, exist_ok=True)
     checkpoint = os.path.join(out, "state.npz")
     if args.resume and os.path.abspath(args.resume) != os.path.abspath(checkpoint):
@@ -221,6 +251,8 @@ def cmd_train(args):
         plot = plot_training(os.path.join(out, "learning_curve.png"), trainer)
     print(f"final: iteration {trainer.iteration}, loss {last['loss']:.6g} (initial {first['loss']:.6g}, "
           f"{first['loss'] / max(last['loss'], 1e-300):.1f}x lower), {metric} {last[metric]:.6g}")
+    if trainer.epochs:
+        print(f"test: epoch {trainer.epochs[-1]['epoch']}, {metric} {trainer.epochs[-1]['test_' + metric]:.6g}")
     if args.summary_json:
         write_summary(args.summary_json, trainer, checkpoint, time.perf_counter() - started, "completed")
     if trainer.skipped:
@@ -236,7 +268,9 @@ def make_parser():
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a network on a task (the main job)")
-    p.add_argument("--task", choices=["pattern_generation", "store_recall", "evidence_accumulation"])
+    p.add_argument("--task", choices=["pattern_generation", "store_recall", "evidence_accumulation", "jsb", "digits"],
+                   help="jsb: JSB-like Bach chorales (music21); digits: rate-coded 8x8 digits (scikit-learn) or "
+                        "Fashion-MNIST (--source fashion_mnist)")
     backends = plugins()
     p.add_argument("--backend", default=None, choices=sorted(backends),
                    help="; ".join(f"{name}: {plugin.summary}" for name, plugin in sorted(backends.items())))
@@ -254,6 +288,10 @@ def make_parser():
     rec.add_argument("--feedforward", dest="recurrent", action="store_const", const=False)
     p.add_argument("--steps", type=int, help="sequence length of pattern_generation (ms)")
     p.add_argument("--iterations", type=int, help="total number of training iterations")
+    p.add_argument("--epochs", type=int, help="total number of epochs (tasks with a training set)")
+    p.add_argument("--n-train", type=int, help="use the first N training sequences (jsb, digits)")
+    p.add_argument("--n-test", type=int, help="use the first N test sequences (jsb, digits)")
+    p.add_argument("--source", choices=["sklearn", "fashion_mnist"], help="images of the digits task")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--optimizer", choices=["adam", "sgd"])
     p.add_argument("--lr", type=float, help="learning rate")

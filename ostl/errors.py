@@ -30,3 +30,8 @@ class DivergenceError(OSTLError, ArithmeticError):
     def __init__(self, message, iteration, step, quantity):
         super().__init__(message)
         self.iteration, self.step, self.quantity = iteration, step, quantity
+
+
+class DataUnavailableError(OSTLError, RuntimeError):
+    """A data set cannot be built on this machine (a package or Debian data set is missing);
+    the message says what to install."""

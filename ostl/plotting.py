@@ -7,7 +7,8 @@ import numpy as np
 
 def plot_training(path, trainer, title=None):
     """Write a PNG with the learning curve and, below it, the trained network's output
-    against the target on one evaluation trial."""
+    against the target on one evaluation trial (a task with a test set: the per-epoch
+    train and test metric, and a test sequence)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -15,8 +16,12 @@ def plot_training(path, trainer, title=None):
 
     history = trainer.history
     metric = trainer.task.metric_name
-    trials, results = trainer.evaluate(n_trials=1)
-    trial, result = trials[0], results[0]
+    if trainer.task.has_epochs:
+        trial = trainer.task.test_trials()[0]
+        result = trainer.network.forward(trainer.params, trial.x, trial.target, trial.mask, record=False)
+    else:
+        trials, results = trainer.evaluate(n_trials=1)
+        trial, result = trials[0], results[0]
 
     fig, axes = plt.subplots(2, 1, figsize=(8, 6.5), constrained_layout=True)
     ax = axes[0]
@@ -30,10 +35,24 @@ def plot_training(path, trainer, title=None):
         ax2.set_ylabel(metric)
         ax2.legend(loc="upper right")
     ax.legend(loc="upper left")
+    if trainer.epochs:   # the per-epoch scores on the iteration axis
+        ax3 = ax.twinx() if metric == "loss" else ax2
+        ax3.plot([e["iteration"] for e in trainer.epochs], [e[f"test_{metric}"] for e in trainer.epochs], "o-",
+                 color="C3", label=f"test {metric} (epoch end)")
+        ax3.legend(loc="lower left")
     ax.set_title(title or f"{trainer.task.name}: rule {trainer.rule.name}, backend {trainer.backend_name}")
 
     ax = axes[1]
     steps = np.arange(trial.x.shape[0])
+    if result.outputs.shape[1] > 12:   # many outputs (88 keys): target and prediction as images
+        ax.imshow(np.concatenate([trial.target.T, result.outputs.T]), aspect="auto", origin="lower",
+                  cmap="Greys", interpolation="nearest")
+        ax.axhline(trial.target.shape[1] - 0.5, color="C3")
+        ax.set_xlabel("time step")
+        ax.set_ylabel("target (below) | output (above)")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
     for k in range(result.outputs.shape[1]):
         ax.plot(steps, trial.target[:, k], color=f"C{k}", lw=2, alpha=0.35,
                 label="target" if k == 0 else None)

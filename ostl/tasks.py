@@ -54,8 +54,15 @@ class Task:
     #: lower metric is better?
     metric_lower_is_better = True
 
+    #: trained in epochs over a fixed training set, scored on a test set (ostl.datatasks)
+    has_epochs = False
+
     def trial(self, iteration, index):
         raise NotImplementedError
+
+    def training_trials(self, iteration, batch_size):
+        """The trials of training iteration ``iteration``."""
+        return [self.trial(iteration, j) for j in range(batch_size)]
 
     def metric(self, outputs, trials):
         raise NotImplementedError
@@ -209,3 +216,9 @@ def make_task(spec):
         return TASKS[name](**spec)
     except TypeError as exc:
         raise ParameterError(f"task {name!r}: {exc}") from None
+
+
+# tasks on real data (ostl.datatasks builds on Task and Trial above)
+from .datatasks import Digits, JSBChorales  # noqa: E402
+
+TASKS.update({cls.name: cls for cls in (JSBChorales, Digits)})

@@ -121,6 +121,8 @@ class Trainer:
         self.on_divergence = check_choice("on_divergence", on_divergence, set(ON_DIVERGENCE))
         self.iteration = 0
         self.history = []
+        #: one record per completed epoch (tasks on real data): epoch, iteration, train and test metric
+        self.epochs = []
         #: iterations whose update was discarded (``on_divergence='skip'``)
         self.skipped = []
         #: ``(path, iteration)`` of the last checkpoint written
@@ -145,13 +147,13 @@ class Trainer:
     def run_iteration(self):
         """One iteration (a batch of trials and its update). Returns its history record,
         or ``None`` if it diverged and was skipped (``on_divergence='skip'``)."""
-        trials = [self.task.trial(self.iteration, j) for j in range(self.batch_size)]
+        trials = self.task.training_trials(self.iteration, self.batch_size)
         before = self._snapshot()
         results = [self.backend.run(self.params, trial) for trial in trials]
         self._inject_nan(results)
         problem = self._non_finite_result(results)
         if problem is None and self.mode == "deferred" and not self.backend_applies_updates:
-            grads = {k: sum(r.grads[k] for r in results) / self.batch_size for k in results[0].grads}
+            grads = {k: sum(r.grads[k] for r in results) / len(results) for k in results[0].grads}
             problem = _non_finite_arrays(grads, "gradient")
             if problem is None:
                 self.optimizer.step(self.params, grads)
@@ -163,7 +165,35 @@ class Trainer:
         metric = self.task.metric([r.outputs for r in results], trials)
         self.history.append({"iteration": self.iteration, "loss": loss, self.task.metric_name: metric})
         self.iteration += 1
-        return self.history[-1]
+        record = self.history[-1]
+        self._maybe_end_epoch()
+        return record
+
+    # -- epochs (tasks on real data) -----------------------------------------------------
+    @property
+    def iterations_per_epoch(self):
+        """Iterations of one epoch (tasks with a fixed training set), else None."""
+        return self.task.iterations_per_epoch(self.batch_size) if self.task.has_epochs else None
+
+    def _maybe_end_epoch(self):
+        per_epoch = self.iterations_per_epoch
+        if per_epoch is None or self.iteration % per_epoch:
+            return
+        epoch = self.iteration // per_epoch
+        recent = [r for r in self.history if r["iteration"] >= self.iteration - per_epoch]
+        metric = self.task.metric_name
+        self.epochs.append({
+            "epoch": epoch, "iteration": self.iteration,
+            "train_loss": float(np.mean([r["loss"] for r in recent])) if recent else None,
+            f"train_{metric}": float(np.mean([r[metric] for r in recent])) if recent else None,
+            f"test_{metric}": self.test_score()})
+
+    def test_score(self):
+        """The task's metric on its test set with the current weights (a forward pass of the
+        reference engine, no learning)."""
+        trials = self.task.test_trials()
+        results = [self.network.forward(self.params, t.x, t.target, t.mask, record=False) for t in trials]
+        return self.task.test_metric(results, trials)
 
     # -- the divergence guard ---------------------------------------------------------------
     def _inject_nan(self, results):
@@ -228,6 +258,7 @@ class Trainer:
             raise DivergenceError(message, self.iteration, step, quantity)
         self.skipped.append(self.iteration)
         self.iteration += 1
+        self._maybe_end_epoch()
         return None
 
     def train(self, iterations, progress=False, checkpoint=None, checkpoint_every=None):
@@ -247,8 +278,12 @@ class Trainer:
                 if bar is not None:
                     bar.update(1)
                     if record is not None:
+                        extra = {}
+                        if self.epochs:
+                            extra = {"epoch": self.epochs[-1]["epoch"],
+                                     "test": f"{self.epochs[-1]['test_' + self.task.metric_name]:.4g}"}
                         bar.set_postfix(loss=f"{record['loss']:.4g}",
-                                        **{self.task.metric_name: f"{record[self.task.metric_name]:.4g}"})
+                                        **{self.task.metric_name: f"{record[self.task.metric_name]:.4g}"}, **extra)
                     else:
                         bar.set_postfix(skipped=len(self.skipped))
                 if checkpoint and checkpoint_every and self.iteration % checkpoint_every == 0:
@@ -293,6 +328,7 @@ class Trainer:
                                   None, problem[1])
         arrays = {"format": np.array(CHECKPOINT_FORMAT), "format_version": np.array(CHECKPOINT_VERSION),
                   "config": np.array(json.dumps(self.config())), "history": np.array(json.dumps(self.history)),
+                  "epochs": np.array(json.dumps(self.epochs)),
                   "skipped": np.array(self.skipped, dtype=np.int64), "iteration": np.array(self.iteration)}
         arrays.update({f"params/{k}": v for k, v in self.params.items()})
         arrays.update({f"feedback/{k}": v for k, v in self.feedback.items()})
@@ -335,6 +371,7 @@ class Trainer:
             raise ProblemFileError(f"checkpoint {path} is inconsistent: {exc}") from None
         trainer.optimizer.load_state_dict(opt_state)
         trainer.history = entries["history"]
+        trainer.epochs = entries["epochs"]
         trainer.skipped = entries["skipped"]
         trainer.iteration = entries["iteration"]
         trainer.last_checkpoint = (path, trainer.iteration)
@@ -393,6 +430,7 @@ def read_checkpoint(path):
         entries = {k: v for k, v in arrays.items() if "/" in k}
         entries["config"] = json.loads(str(arrays["config"]))
         entries["history"] = json.loads(str(arrays["history"]))
+        entries["epochs"] = json.loads(str(arrays["epochs"])) if "epochs" in arrays else []
         entries["iteration"] = int(arrays["iteration"])
         entries["skipped"] = [int(i) for i in arrays.get("skipped", np.zeros(0, dtype=np.int64))]
     except (KeyError, ValueError, TypeError) as exc:

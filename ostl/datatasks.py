@@ -1,0 +1,206 @@
+"""Tasks on real data: fixed training and test sets, trained in epochs.
+
+A :class:`DatasetTask` holds a list of training sequences and a list of test sequences.
+Training runs in epochs: epoch ``e`` visits every training sequence once in an order
+drawn from ``(seed, e)``, ``batch_size`` sequences per iteration (the last batch of an
+epoch may be smaller), so the data of iteration ``i`` is a pure function of ``(seed, i,
+batch_size)`` and a resumed run sees what an uninterrupted one would. At the end of
+every epoch the trainer scores the test set with a forward pass of the reference engine
+(:meth:`DatasetTask.test_metric`).
+
+* :class:`JSBChorales` (``jsb``) -- next-frame prediction of Bach chorales
+  (:mod:`ostl.datasets.jsb`); metric: negative log-likelihood per time step summed over
+  the 88 keys (nats), the literature's convention.
+* :class:`Digits` (``digits``) -- rate-coded images (scikit-learn's 8x8 digits, or
+  Fashion-MNIST from Debian), pixels as Poisson spike rates (OSTL S7); accuracy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ParameterError
+from .tasks import Task, Trial
+from .validation import check_choice, check_int, check_range
+
+
+class DatasetTask(Task):
+    """Base class: ``train`` and ``test`` are lists of :class:`Trial` (built lazily)."""
+
+    has_epochs = True
+
+    def _data(self):
+        if getattr(self, "_cache", None) is None:
+            self._cache = self.build()
+        return self._cache
+
+    def build(self):
+        """``(train_trials, test_trials)``."""
+        raise NotImplementedError
+
+    @property
+    def train(self):
+        return self._data()[0]
+
+    @property
+    def test(self):
+        return self._data()[1]
+
+    # -- epochs ------------------------------------------------------------------------
+    def iterations_per_epoch(self, batch_size):
+        return -(-len(self.train) // batch_size)
+
+    def epoch_order(self, epoch):
+        return np.random.default_rng([self.seed, 0xE90C, epoch]).permutation(len(self.train))
+
+    def training_trials(self, iteration, batch_size):
+        per_epoch = self.iterations_per_epoch(batch_size)
+        epoch, batch = divmod(iteration, per_epoch)
+        order = self.epoch_order(epoch)[batch * batch_size:(batch + 1) * batch_size]
+        return [self.train[int(k)] for k in order]
+
+    def trial(self, iteration, index):
+        """The training sequence at position ``iteration + index`` of the epoch-ordered
+        stream (with one sequence per iteration, trial ``(i, 0)`` is iteration ``i``'s)."""
+        return self.training_trials(iteration + index, 1)[0]
+
+    def test_trials(self):
+        return self.test
+
+    def test_metric(self, results, trials):
+        """The task's metric on the test set from forward results
+        (:class:`ostl.network.ForwardResult`)."""
+        return self.metric([r.outputs for r in results], trials)
+
+
+class JSBChorales(DatasetTask):
+    """Next-frame prediction on JSB-like chorales (input frame ``t``, target frame ``t+1``).
+
+    Parameters
+    ----------
+    seed : int
+        seeds the train/test split and the epoch order.
+    n_train, n_test : int, optional
+        use only the first ``n_train`` training and ``n_test`` test chorales of the
+        split (CI-sized runs); default all (263 and 88).
+    """
+
+    name = "jsb"
+    readout_activation = "sigmoid"
+    metric_name = "nll"
+    n_in = n_out = 88
+
+    def __init__(self, seed=0, n_train=None, n_test=None):
+        self.seed = check_int("seed", seed, minimum=0)
+        self.n_train = None if n_train is None else check_int("n_train", n_train, minimum=1)
+        self.n_test = None if n_test is None else check_int("n_test", n_test, minimum=1)
+
+    def spec(self):
+        return {"name": self.name, "seed": self.seed, "n_train": self.n_train, "n_test": self.n_test}
+
+    def build(self):
+        from .datasets import jsb
+
+        _, rolls = jsb.load_chorales()
+        train, test = jsb.split(len(rolls), self.seed)
+        for name, limit, available in (("n_train", self.n_train, train), ("n_test", self.n_test, test)):
+            if limit is not None and limit > len(available):
+                raise ParameterError(f"{name} must be in [1, {len(available)}] (chorales in that part of the "
+                                     f"split), got {limit}")
+
+        def trials(indices, limit):
+            out = []
+            for k in indices[:limit]:
+                roll = rolls[int(k)].astype(np.float64)
+                out.append(Trial(roll[:-1], roll[1:], np.ones(len(roll) - 1)))
+            return out
+
+        return trials(train, self.n_train), trials(test, self.n_test)
+
+    def metric(self, outputs, trials):
+        """NLL per time step (nats, summed over keys) from the readout's probabilities."""
+        total, steps = 0.0, 0
+        for probability, trial in zip(outputs, trials):
+            p = np.clip(probability, 1e-15, 1.0 - 1e-15)
+            total -= float(np.sum(trial.target * np.log(p) + (1.0 - trial.target) * np.log1p(-p)))
+            steps += len(trial.target)
+        return total / max(steps, 1)
+
+    def test_metric(self, results, trials):
+        """Exact NLL per step: the readout's loss (log-sigmoid of the potentials)."""
+        return float(sum(r.loss for r in results) / sum(len(t.target) for t in trials))
+
+    def bernoulli_baseline(self):
+        """Test NLL per step of independent per-key Bernoulli probabilities fitted on the
+        training frames (add-one smoothing): what a model that ignores time scores."""
+        frames = np.concatenate([t.target for t in self.train])
+        p = (frames.sum(axis=0) + 1.0) / (len(frames) + 2.0)
+        test = np.concatenate([t.target for t in self.test])
+        return float(-np.sum(test * np.log(p) + (1 - test) * np.log1p(-p)) / len(test))
+
+
+class Digits(DatasetTask):
+    """Rate-coded digit images (OSTL S7): each pixel drives one input with a Poisson
+    (Bernoulli per step) spike train of probability ``max_rate * intensity`` for
+    ``steps`` steps; the class is read from the softmax readout summed over the last
+    ``readout_steps`` steps (the loss acts there).
+
+    Parameters
+    ----------
+    source : 'sklearn' (1797 8x8 digits, scikit-learn) or 'fashion_mnist' (Debian
+        ``dataset-fashion-mnist``, 60000 + 10000 images of 28x28)
+    n_train, n_test : int, optional -- first images of the split
+    steps, readout_steps, max_rate : encoding (defaults 20 steps as N_s = 20 in OSTL S7)
+    """
+
+    name = "digits"
+    readout_activation = "softmax"
+    metric_name = "accuracy"
+    metric_lower_is_better = False
+    n_out = 10
+
+    def __init__(self, seed=0, source="sklearn", n_train=None, n_test=None, steps=20, readout_steps=10,
+                 max_rate=0.5):
+        from .datasets import digits
+
+        self.seed = check_int("seed", seed, minimum=0)
+        self.source = check_choice("source", source, set(digits.SOURCES))
+        self.n_train = None if n_train is None else check_int("n_train", n_train, minimum=1)
+        self.n_test = None if n_test is None else check_int("n_test", n_test, minimum=1)
+        self.steps = check_int("steps", steps, minimum=1)
+        self.readout_steps = check_int("readout_steps", readout_steps, minimum=1)
+        if self.readout_steps > self.steps:
+            raise ParameterError(f"readout_steps must be in [1, steps={self.steps}], got {readout_steps}")
+        self.max_rate = check_range("max_rate", max_rate, 0.0, 1.0, low_closed=False)
+        self.n_in = digits.SOURCES[self.source]
+
+    def spec(self):
+        return {"name": self.name, "seed": self.seed, "source": self.source, "n_train": self.n_train,
+                "n_test": self.n_test, "steps": self.steps, "readout_steps": self.readout_steps,
+                "max_rate": self.max_rate}
+
+    def build(self):
+        from .datasets import digits
+
+        (x_train, y_train), (x_test, y_test) = digits.load(self.source, self.seed)
+        parts = []
+        for part, (x, y), limit in (("train", (x_train, y_train), self.n_train),
+                                    ("test", (x_test, y_test), self.n_test)):
+            if limit is not None and limit > len(x):
+                raise ParameterError(f"n_{part} must be in [1, {len(x)}] (images in the {part} set), got {limit}")
+            parts.append([self._encode(x[k], int(y[k]), part, k) for k in range(len(x) if limit is None else limit)])
+        return parts[0], parts[1]
+
+    def _encode(self, image, label, part, index):
+        rng = np.random.default_rng([self.seed, 0xD161, part == "test", index])
+        spikes = (rng.random((self.steps, image.size)) < self.max_rate * image.ravel()).astype(np.float64)
+        target = np.zeros((self.steps, self.n_out))
+        target[:, label] = 1.0
+        mask = np.zeros(self.steps)
+        mask[-self.readout_steps:] = 1.0
+        return Trial(spikes, target, mask)
+
+    def metric(self, outputs, trials):
+        hits = [int(np.argmax(o[tr.mask > 0].sum(axis=0))) == int(np.argmax(tr.target[0]))
+                for o, tr in zip(outputs, trials)]
+        return float(np.mean(hits))
