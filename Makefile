@@ -8,18 +8,20 @@ STAMP   = $(VENV)/.ostl-installed
 
 .PHONY: demo test test-all bench clean system-deps
 
-# Debian packages the NEST models need to compile against the pip NEST (headers)
-SYSTEM_PACKAGES = libboost-dev libltdl-dev libgsl-dev
-SYSTEM_HEADERS  = /usr/include/boost/version.hpp /usr/include/ltdl.h /usr/include/gsl/gsl_errno.h
+# Debian packages: headers the NEST models compile against, Fashion-MNIST (data set of the
+# digits task) and espeak-ng (the voices of the spoken-digits task)
+SYSTEM_PACKAGES = libboost-dev libltdl-dev libgsl-dev dataset-fashion-mnist espeak-ng
+SYSTEM_HEADERS  = /usr/include/boost/version.hpp /usr/include/ltdl.h /usr/include/gsl/gsl_errno.h \
+                  /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz /usr/bin/espeak-ng
 
 system-deps:
 	@missing=0; for h in $(SYSTEM_HEADERS); do [ -e $$h ] || missing=1; done; \
 	if [ $$missing = 1 ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    echo "installing $(SYSTEM_PACKAGES) (for the NEST models)"; \
+	    echo "installing $(SYSTEM_PACKAGES) (for the NEST models and the data sets)"; \
 	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	  else \
-	    echo "note: the NEST models need: apt-get install -y $(SYSTEM_PACKAGES) (as root); NEST tests will be skipped"; \
+	    echo "note: the NEST models and the data sets need: apt-get install -y $(SYSTEM_PACKAGES) (as root); their tests will be skipped"; \
 	  fi; \
 	fi
 
@@ -27,7 +29,7 @@ $(STAMP): setup.cfg pyproject.toml requirements/constraints.txt | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	rm -rf ostl.egg-info   # stale metadata in the tree would hide the entry points
-	$(PIP) install --quiet -c requirements/constraints.txt -e '.[test,bptt,brian2,nest]'
+	$(PIP) install --quiet -c requirements/constraints.txt -e '.[test,bptt,brian2,nest,data]'
 	touch $(STAMP)
 
 ## the main job: a short pattern-generation training demo on the reference engine

@@ -150,7 +150,7 @@ def _build_trainer(args):
         getattr(backend_class, "default_batch_size", None) or defaults["batch_size"])
     return Trainer(task, network, rule, optimizer, mode=args.mode or "deferred",
                    batch_size=batch_size, seed=args.seed or 0, trainable=trainable,
-                   backend=backend, init=presets.INIT_DEFAULTS,
+                   backend=backend, init=presets.init_for(task.name),
                    backend_options=_backend_options(args), on_divergence=args.on_divergence)
 
 

@@ -302,9 +302,10 @@ class Network:
         return masks
 
     # -- parameters ---------------------------------------------------------------------
-    def init_params(self, seed=0, weight_scale=1.0, recurrent_scale=None, readout_scale=None):
+    def init_params(self, seed=0, weight_scale=1.0, recurrent_scale=None, readout_scale=None, neuron_param=None):
         """Gaussian weights ``N(0, scale^2 / fan_in)`` (readout weights also times
-        ``1 - leak``); biases at the cell defaults."""
+        ``1 - leak``); per-neuron parameters at the cell defaults, or at ``neuron_param``
+        (e.g. a negative SNU bias, so that sigmoid SNUs start below half activation)."""
         rng = np.random.default_rng(seed)
         params = {}
         recurrent_scale = weight_scale if recurrent_scale is None else recurrent_scale
@@ -323,7 +324,7 @@ class Network:
                 if index.startswith("layer"):
                     layer = self.layers[int(index[5:])]
                     if layer.stateful:
-                        default = layer.cell.neuron_param_default()
+                        default = layer.cell.neuron_param_default() if neuron_param is None else neuron_param
                 params[name] = np.full(shape, float(default))
         for name, mask in self.masks().items():
             params[name] = params[name] * mask

@@ -15,7 +15,9 @@ The defaults follow the papers where they say something and were checked to lear
   learning rate (5e-4) is for its loss normalisation; ours is the summed loss of one
   chorale (keys and steps), for which 1e-3 is the best of 3e-4, 1e-3, 3e-3 after 10 epochs;
 * rate-coded digits (OSTL S7): two feed-forward layers of sSNUs (sigmoid output, leaky
-  ReLU g with slope 0.01, d = 0.9) and a softmax readout, SGD.
+  ReLU g with slope 0.01, d = 0.9) and a softmax readout, SGD. The biases start at -3
+  (with the cell default 0 every sigmoid unit starts above one half, its reset factor
+  ``1 - y`` near zero, and neither OSTL nor BPTT learns).
 
 Exact recurrent OSTL costs O(n^4) per step; the defaults therefore make a layer
 recurrent only for rules whose traces are local (``ostl_no_h``, ``eprop``). Ask for
@@ -41,11 +43,16 @@ TASK_DEFAULTS = {
             "hidden": 150, "recurrent": False, "epochs": 10, "optimizer": "sgd", "lr": 0.001, "batch_size": 1},
     "digits": {"cell": {"kind": "snu", "decay": 0.9, "activation": {"name": "leaky_relu", "alpha": 0.01},
                         "output": "sigmoid"},
-               "hidden": 256, "layers": 2, "recurrent": False, "epochs": 10, "optimizer": "sgd", "lr": 0.05,
-               "batch_size": 1},
+               "hidden": 256, "layers": 2, "recurrent": False, "epochs": 10, "optimizer": "sgd", "lr": 0.03,
+               "batch_size": 1, "init": {"weight_scale": 3.0, "neuron_param": -3.0}},
 }
 
 INIT_DEFAULTS = {"weight_scale": 2.0, "recurrent_scale": 1.0, "readout_scale": 1.0}
+
+
+def init_for(task_name):
+    """Initialisation keywords of :meth:`ostl.network.Network.init_params` for a task."""
+    return dict(INIT_DEFAULTS, **TASK_DEFAULTS[task_name].get("init", {}))
 
 
 def default_cell(task_name, rule_name):
