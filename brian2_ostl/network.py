@@ -39,6 +39,9 @@ def check_supported(network, rule):
         raise ParameterError("rule 'bptt' is the autodiff oracle of the reference engine, not a simulator rule "
                              "(train it with --backend reference)")
     for index, layer in enumerate(network.layers):
+        if layer.kind == "gated":
+            raise ParameterError(f"layer {index} is a gated ({layer.cell.kind.upper()}) layer; gated layers are not "
+                                 "spiking cells and run on the reference engine only")
         if not layer.stateful:
             raise ParameterError(f"layer {index} is a stateless Dense layer; the Brian2 plugin simulates "
                                  "layers of spiking cells only (use the reference engine for Dense layers)")

@@ -130,6 +130,10 @@ def check_supported(network, rule, mode="deferred", optimizer=None, trainable=No
     rule = make_rule(rule)
     if rule.is_bptt:
         raise ParameterError("rule 'bptt' is the autodiff oracle of the reference engine, not a simulator rule")
+    for index, layer in enumerate(network.layers):
+        if layer.kind == "gated":
+            raise ParameterError(f"layer {index} is a gated ({layer.cell.kind.upper()}) layer; gated layers are not "
+                                 "spiking cells and run on the reference engine only")
     if len(network.layers) != 1 or not network.layers[0].stateful:
         raise ParameterError("the NEST backend learns networks of one hidden layer of spiking cells "
                              f"(got {len(network.layers)} layers); use the reference engine for deeper networks")

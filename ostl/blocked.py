@@ -232,7 +232,8 @@ def blockable(learner):
     from .traces import StatefulTraces
 
     return learner.mode == "deferred" and not any(
-        isinstance(tr, StatefulTraces) and tr.coupled for tr in learner.traces)
+        (isinstance(tr, StatefulTraces) and tr.coupled) or layer.kind == "gated"
+        for tr, layer in zip(learner.traces, learner.network.layers))
 
 
 @dataclass
@@ -263,6 +264,18 @@ def forward_block(network, params, carry, x, derivatives=False):
     for index, layer in enumerate(network.layers):
         prefix = network.prefix(index)
         fw.layer_inputs.append(inp)
+        if layer.kind == "gated":   # forward only (a gated layer's learning runs step by step)
+            carry_l, Y, S = layer_carries[index], np.empty((K, layer.size)), []
+            for k in range(K):
+                carry_l, step = layer.step(NUMPY, params, prefix, carry_l, inp[k])
+                Y[k] = step.y
+                S.append(np.stack(step.state, axis=-1))
+            layer_carries[index] = carry_l
+            fw.layer_states.append(np.array(S))
+            fw.prev_outputs.append(None)
+            inp = Y
+            fw.layer_outputs.append(inp)
+            continue
         feed = inp @ params[f"{prefix}.W"].T
         if layer.stateful:
             H, nparam = layer.step_inputs(params, prefix)

@@ -51,6 +51,7 @@ class Layer:
         allow ``H[j, j] != 0``; default from the cell (SNU: yes, LIF/ALIF: no).
     """
 
+    kind = "cell"
     stateful = True
 
     def __init__(self, size, cell="snu", recurrent=False, train_neuron_param=True, autapses=None):
@@ -130,6 +131,7 @@ class LayerStep(NamedTuple):
 class Dense:
     """A stateless layer ``y = phi(W x + b)`` (OSTL S4)."""
 
+    kind = "dense"
     stateful = False
     recurrent = False
 
@@ -311,7 +313,7 @@ class Network:
         recurrent_scale = weight_scale if recurrent_scale is None else recurrent_scale
         readout_scale = weight_scale if readout_scale is None else readout_scale
         for name, shape in self.param_shapes().items():
-            kind = name.split(".")[-1]
+            kind = name.split(".")[-1].split("_")[0]   # W, H, or W_<gate> / H_<gate> of a gated layer
             if kind in ("W", "H"):
                 scale = recurrent_scale if kind == "H" else weight_scale
                 if name.startswith("readout"):
@@ -323,7 +325,9 @@ class Network:
                 default = 0.0
                 if index.startswith("layer"):
                     layer = self.layers[int(index[5:])]
-                    if layer.stateful:
+                    if layer.kind == "gated":   # gate biases 0, the LSTM's forget gate 1 (remember at first)
+                        default = 1.0 if name.endswith(".b_forget") else 0.0
+                    elif layer.stateful:
                         default = layer.cell.neuron_param_default() if neuron_param is None else neuron_param
                 params[name] = np.full(shape, float(default))
         for name, mask in self.masks().items():
@@ -393,7 +397,8 @@ class Network:
         outputs = np.zeros((T, self.n_out))
         step_losses = np.zeros(T)
         layer_outputs = [np.zeros((T, layer.size)) for layer in self.layers] if record else []
-        layer_states = [np.zeros((T, layer.size, layer.cell.state_size)) if layer.stateful else None
+        layer_states = [np.zeros((T, layer.size, len(layer.cell.initial_state(NUMPY, 1)) if layer.kind == "gated"
+                                  else layer.cell.state_size)) if layer.stateful else None
                         for layer in self.layers] if record else []
         for t0 in range(0, T, block):
             t1 = min(T, t0 + block)
@@ -428,7 +433,9 @@ class Network:
 
 
 def _make_layer(layer):
-    if isinstance(layer, (Layer, Dense)):
+    from .gated import GatedLayer
+
+    if isinstance(layer, (Layer, Dense, GatedLayer)):
         return layer
     if isinstance(layer, dict):
         spec = dict(layer)
@@ -437,5 +444,7 @@ def _make_layer(layer):
             return Layer(**spec)
         if kind == "dense":
             return Dense(**spec)
-        raise ParameterError(f"layer type must be 'layer' or 'dense', got {kind!r}")
+        if kind == "gated":
+            return GatedLayer(**spec)
+        raise ParameterError(f"layer type must be 'layer', 'dense' or 'gated', got {kind!r}")
     raise ParameterError(f"layers must be Layer/Dense objects or dicts, got {layer!r}")

@@ -24,6 +24,7 @@ import numpy as np
 
 from .blocked import Scratch, blockable, run_blocked
 from .errors import ParameterError
+from .gated import GatedTraces
 from .ops import NUMPY
 from .rules import make_rule
 from .signals import learning_signals
@@ -98,7 +99,13 @@ class OnlineLearner:
         n_pre = network.n_in
         for index, layer in enumerate(network.layers):
             prefix = network.prefix(index)
-            if layer.stateful:
+            if layer.kind == "gated":
+                if index > 0 and self.rule.feedback == "random":
+                    raise ParameterError(f"rule {self.rule.name!r} sends random feedback down through the gated "
+                                         f"layer {index}, which has no single feed-forward matrix to replace; "
+                                         "use feedback 'symmetric', 'random_direct' or 'target_projection'")
+                self.traces.append(GatedTraces(layer, prefix, n_pre, self.rule.traces, leak, trainable))
+            elif layer.stateful:
                 self.traces.append(StatefulTraces(layer, prefix, n_pre, self.rule.traces, leak, trainable))
             else:
                 self.traces.append(DenseTraces(layer, prefix, leak, trainable))
@@ -148,7 +155,10 @@ class OnlineLearner:
             inp = x[t]
             slopes = []
             for index, (layer, step) in enumerate(zip(net.layers, steps)):
-                if layer.stateful:
+                if layer.kind == "gated":
+                    self.traces[index].update(params, inp, (step.state_prev, step.y_prev))
+                    slopes.append(self.traces[index])   # the learning-signal chain asks it (signal_below)
+                elif layer.stateful:
                     deriv = layer.cell.derivatives(step.state_prev, step.y_prev, step.current, step.state, step.y,
                                                    step.neuron_param)
                     self.traces[index].update(deriv, inp, step.y_prev, params.get(f"{net.prefix(index)}.H"))
@@ -189,10 +199,12 @@ class OnlineLearner:
             rec["learning_signal"].append([s.copy() for s in signals])
         if "eligibility_vector" in rec:
             rec["eligibility_vector"].append(
-                {k: v.copy() for tr in self.traces if isinstance(tr, StatefulTraces) for k, v in tr.eps.items()})
+                {k: v.copy() for tr in self.traces if isinstance(tr, StatefulTraces) for k, v in tr.eps.items()}
+                | {k: v.copy() for tr in self.traces if isinstance(tr, GatedTraces) for k, v in tr.T.items()})
         if "eligibility_trace" in rec:
             rec["eligibility_trace"].append(
-                {k: tr.effective(k).copy() for tr in self.traces if isinstance(tr, StatefulTraces) for k in tr.e})
+                {k: tr.effective(k).copy() for tr in self.traces if isinstance(tr, StatefulTraces) for k in tr.e}
+                | {k: v.copy() for tr in self.traces if isinstance(tr, GatedTraces) for k, v in tr.e.items()})
         if "weights" in rec:
             rec["weights"].append({k: v.copy() for k, v in self.params.items()})
         if "gradient" in rec:

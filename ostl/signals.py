@@ -19,6 +19,9 @@ def learning_signals(kind, network, params, feedback, delta, target, mask, slope
         top = params["readout.W"] if kind == "symmetric" else feedback["feedback.readout"].T
         signals[k - 1] = delta @ top
         for index in range(k - 1, 0, -1):
+            if hasattr(slopes[index], "signal_below"):   # a gated layer: sum over its gates (symmetric only)
+                signals[index - 1] = slopes[index].signal_below(signals[index], params)
+                continue
             back = params[f"{network.prefix(index)}.W"] if kind == "symmetric" else feedback[f"feedback.layer{index}"].T
             signals[index - 1] = (signals[index] * slopes[index]) @ back
     elif kind == "random_direct":
