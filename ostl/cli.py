@@ -113,10 +113,12 @@ def write_summary(path, trainer, checkpoint, seconds, status, message=None):
 
 # ---------------------------------------------------------------------------------------
 _NETWORK_OPTIONS = ("task", "rule", "feedback", "traces", "cell", "hidden", "recurrent", "steps", "batch_size",
-                    "optimizer", "lr", "mode", "seed", "clip", "n_train", "n_test", "source")
+                    "optimizer", "lr", "mode", "seed", "clip", "n_train", "n_test", "source", "speakers",
+                    "repetitions")
 #: task options of the command line, and the tasks that take them
-_TASK_OPTIONS = {"steps": ("pattern_generation",), "n_train": ("jsb", "digits"), "n_test": ("jsb", "digits"),
-                 "source": ("digits",)}
+_TASK_OPTIONS = {"steps": ("pattern_generation",), "n_train": ("jsb", "digits", "spoken_digits"),
+                 "n_test": ("jsb", "digits", "spoken_digits"), "source": ("digits",),
+                 "speakers": ("spoken_digits",), "repetitions": ("spoken_digits",)}
 
 
 def _build_trainer(args):
@@ -136,7 +138,10 @@ def _build_trainer(args):
     defaults = presets.TASK_DEFAULTS[task.name]
     from .rules import make_rule
 
-    rule = make_rule(args.rule or "ostl", traces=args.traces, feedback=args.feedback)
+    traces = args.traces
+    if traces is None and args.rule not in ("eprop", "bptt") and "traces" in defaults:
+        traces = defaults["traces"]   # e.g. w/o H on the task's large recurrent layer (see ostl.presets)
+    rule = make_rule(args.rule or "ostl", traces=traces, feedback=args.feedback)
     cell = json.loads(args.cell) if args.cell and args.cell.lstrip().startswith("{") else args.cell
     network = presets.build_network(task, rule, cell=cell, hidden=args.hidden, recurrent=args.recurrent)
     optimizer = {"name": args.optimizer or defaults.get("optimizer", "adam"),
@@ -158,7 +163,7 @@ def _build_trainer(args):
 #: checked as the layer size it is)
 INTEGER_OPTIONS = {
     "train": {"batch_size": 1, "steps": 1, "iterations": 0, "epochs": 0, "seed": 0, "checkpoint_every": 1,
-              "n_train": 1, "n_test": 1},
+              "n_train": 1, "n_test": 1, "speakers": 2, "repetitions": 1},
     "make-problem": {"steps": 1, "n_in": 1, "n": 1, "n_out": 1, "seed": 0},
     "grad": {"seed": 0},
     "compare": {"seed": 0},
@@ -195,7 +200,7 @@ def _iterations(args, trainer, resumed=False):
         if args.iterations is not None:
             raise ParameterError("give --iterations or --epochs, not both")
         if not trainer.task.has_epochs:
-            raise ParameterError(f"--epochs applies to tasks with a training set (jsb, digits), not "
+            raise ParameterError(f"--epochs applies to tasks with a training set (jsb, digits, spoken_digits), not "
                                  f"{trainer.task.name}; use --iterations")
         return args.epochs * trainer.iterations_per_epoch
     if args.iterations is not None:
@@ -268,9 +273,11 @@ def make_parser():
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a network on a task (the main job)")
-    p.add_argument("--task", choices=["pattern_generation", "store_recall", "evidence_accumulation", "jsb", "digits"],
+    p.add_argument("--task", choices=["pattern_generation", "store_recall", "evidence_accumulation", "jsb", "digits",
+                                      "spoken_digits"],
                    help="jsb: JSB-like Bach chorales (music21); digits: rate-coded 8x8 digits (scikit-learn) or "
-                        "Fashion-MNIST (--source fashion_mnist)")
+                        "Fashion-MNIST (--source fashion_mnist); spoken_digits: SHD-like digits (espeak-ng voices, "
+                        "brian2hears cochlea)")
     backends = plugins()
     p.add_argument("--backend", default=None, choices=sorted(backends),
                    help="; ".join(f"{name}: {plugin.summary}" for name, plugin in sorted(backends.items())))
@@ -280,7 +287,7 @@ def make_parser():
     p.add_argument("--rule", choices=list(RULE_NAMES), help="bptt: the autodiff gradient (PyTorch), same trainer")
     p.add_argument("--feedback", choices=FEEDBACK_KINDS, help="override the rule's learning-signal kind")
     p.add_argument("--traces", choices=TRACE_KINDS, help="override the rule's eligibility-trace kind")
-    p.add_argument("--cell", help="snu, soft_snu, lif, alif, or a JSON spec like "
+    p.add_argument("--cell", help="snu, soft_snu, lif, alif, lstm, gru, or a JSON spec like "
                                   "'{\"kind\": \"snu\", \"decay\": 0.8}'")
     p.add_argument("--hidden", type=int, help="number of hidden neurons")
     rec = p.add_mutually_exclusive_group()
@@ -292,6 +299,8 @@ def make_parser():
     p.add_argument("--n-train", type=int, help="use the first N training sequences (jsb, digits)")
     p.add_argument("--n-test", type=int, help="use the first N test sequences (jsb, digits)")
     p.add_argument("--source", choices=["sklearn", "fashion_mnist"], help="images of the digits task")
+    p.add_argument("--speakers", type=int, help="spoken_digits: the first N of its 20 voices (a quarter test)")
+    p.add_argument("--repetitions", type=int, help="spoken_digits: clips per speaker and digit (default 8)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--optimizer", choices=["adam", "sgd"])
     p.add_argument("--lr", type=float, help="learning rate")

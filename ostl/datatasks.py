@@ -13,6 +13,9 @@ every epoch the trainer scores the test set with a forward pass of the reference
   the 88 keys (nats), the literature's convention.
 * :class:`Digits` (``digits``) -- rate-coded images (scikit-learn's 8x8 digits, or
   Fashion-MNIST from Debian), pixels as Poisson spike rates (OSTL S7); accuracy.
+* :class:`SpokenDigits` (``spoken_digits``) -- an SHD-like set: digits spoken in English
+  and German by espeak-ng voices, spikes from brian2hears' cochlea
+  (:mod:`ostl.datasets.spoken`), split by speaker; accuracy on the test speakers.
 """
 
 from __future__ import annotations
@@ -204,3 +207,104 @@ class Digits(DatasetTask):
         hits = [int(np.argmax(o[tr.mask > 0].sum(axis=0))) == int(np.argmax(tr.target[0]))
                 for o, tr in zip(outputs, trials)]
         return float(np.mean(hits))
+
+
+class _LazyTrials:
+    """A sequence of trials made on access (a data set too large to hold as dense arrays)."""
+
+    def __init__(self, indices, make):
+        self.indices, self.make = list(indices), make
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, position):
+        if isinstance(position, slice):
+            return [self.make(k) for k in self.indices[position]]
+        return self.make(self.indices[position])
+
+    def __iter__(self):
+        return (self.make(k) for k in self.indices)
+
+
+class SpokenDigits(DatasetTask):
+    """SHD-like spoken digits (20 classes: 0-9 in English, then German), 700 input channels
+    of spike counts in bins of ``bin_ms``; the label is read from the softmax readout summed
+    over the last ``readout_ms`` (the loss acts there). Test speakers never occur in training.
+
+    Parameters
+    ----------
+    seed : int -- voices, repetitions, split and epoch order
+    speakers : int -- use the first ``speakers`` of :data:`ostl.datasets.spoken.SPEAKERS`
+        (2..20, default all 20; a quarter of them, at least one, are test speakers)
+    repetitions : int -- clips per speaker and class (default 8)
+    bin_ms, duration_ms, readout_ms : time bins (10 ms), window (800 ms: the words end after
+        350-700 ms) and loss window (default the whole window), in ms
+    n_train, n_test : int, optional -- first clips of each part (after a seeded shuffle)
+    """
+
+    name = "spoken_digits"
+    readout_activation = "softmax"
+    metric_name = "accuracy"
+    metric_lower_is_better = False
+    n_out = 20
+    n_in = 700
+
+    def __init__(self, seed=0, speakers=20, repetitions=8, bin_ms=10, duration_ms=800, readout_ms=None,
+                 n_train=None, n_test=None):
+        self.seed = check_int("seed", seed, minimum=0)
+        self.speakers = check_int("speakers", speakers, minimum=2, maximum=20)
+        self.repetitions = check_int("repetitions", repetitions, minimum=1)
+        self.bin_ms = check_int("bin_ms", bin_ms, minimum=1)
+        self.duration_ms = check_int("duration_ms", duration_ms, minimum=self.bin_ms)
+        self.readout_ms = self.duration_ms if readout_ms is None else check_int(
+            "readout_ms", readout_ms, minimum=self.bin_ms, maximum=self.duration_ms)
+        self.n_train = None if n_train is None else check_int("n_train", n_train, minimum=1)
+        self.n_test = None if n_test is None else check_int("n_test", n_test, minimum=1)
+        self.steps = self.duration_ms // self.bin_ms
+
+    def spec(self):
+        return {"name": self.name, "seed": self.seed, "speakers": self.speakers, "repetitions": self.repetitions,
+                "bin_ms": self.bin_ms, "duration_ms": self.duration_ms, "readout_ms": self.readout_ms,
+                "n_train": self.n_train, "n_test": self.n_test}
+
+    def split(self):
+        """``(train clip indices, test clip indices, test speakers)``."""
+        from .datasets import spoken
+
+        speakers = spoken.SPEAKERS[:self.speakers]
+        data = self.clips()
+        held_out = spoken.test_speakers(self.seed, speakers)
+        is_test = np.isin(data["speakers"], held_out)
+        rng = np.random.default_rng([self.seed, 0x5B11])
+        train = rng.permutation(np.flatnonzero(~is_test))
+        test = rng.permutation(np.flatnonzero(is_test))
+        return train, test, held_out
+
+    def clips(self):
+        if getattr(self, "_clips", None) is None:
+            from .datasets import spoken
+
+            self._clips = spoken.load(self.seed, spoken.SPEAKERS[:self.speakers], self.repetitions, progress=True)
+        return self._clips
+
+    def build(self):
+        from .datasets import spoken
+
+        train, test, _ = self.split()
+        for name, limit, available in (("n_train", self.n_train, train), ("n_test", self.n_test, test)):
+            if limit is not None and limit > len(available):
+                raise ParameterError(f"{name} must be in [1, {len(available)}] (clips in that part), got {limit}")
+        data = self.clips()
+        readout_steps = self.readout_ms // self.bin_ms
+
+        def make(index):
+            target = np.zeros((self.steps, self.n_out))
+            target[:, int(data["labels"][index])] = 1.0
+            mask = np.zeros(self.steps)
+            mask[-readout_steps:] = 1.0
+            return Trial(spoken.binned(data, index, self.bin_ms, self.steps), target, mask)
+
+        return _LazyTrials(train[:self.n_train], make), _LazyTrials(test[:self.n_test], make)
+
+    metric = Digits.metric

@@ -219,6 +219,6 @@ def make_task(spec):
 
 
 # tasks on real data (ostl.datatasks builds on Task and Trial above)
-from .datatasks import Digits, JSBChorales  # noqa: E402
+from .datatasks import Digits, JSBChorales, SpokenDigits  # noqa: E402
 
-TASKS.update({cls.name: cls for cls in (JSBChorales, Digits)})
+TASKS.update({cls.name: cls for cls in (JSBChorales, Digits, SpokenDigits)})
