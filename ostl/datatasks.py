@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ParameterError
-from .tasks import Task, Trial
+from .taskbase import Task, Trial
 from .validation import check_choice, check_int, check_range
 
 

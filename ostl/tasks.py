@@ -22,19 +22,11 @@ the data an uninterrupted one would.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .errors import ParameterError
+from .taskbase import Task, Trial
 from .validation import check_int, check_range, is_known
-
-
-@dataclass
-class Trial:
-    x: np.ndarray
-    target: np.ndarray
-    mask: np.ndarray
 
 
 def superimposed_sines(rng, steps, cycles=(1, 2, 3, 5)):
@@ -45,33 +37,6 @@ def superimposed_sines(rng, steps, cycles=(1, 2, 3, 5)):
                  for a, phi, c in zip(amplitudes, phases, cycles))
     signal = signal - signal[0]
     return signal / max(np.abs(signal).max(), 1e-6)
-
-
-class Task:
-    name = None
-    readout_activation = "linear"
-    metric_name = "loss"
-    #: lower metric is better?
-    metric_lower_is_better = True
-
-    #: trained in epochs over a fixed training set, scored on a test set (ostl.datatasks)
-    has_epochs = False
-
-    def trial(self, iteration, index):
-        raise NotImplementedError
-
-    def training_trials(self, iteration, batch_size):
-        """The trials of training iteration ``iteration``."""
-        return [self.trial(iteration, j) for j in range(batch_size)]
-
-    def metric(self, outputs, trials):
-        raise NotImplementedError
-
-    def spec(self):
-        raise NotImplementedError
-
-    def _rng(self, iteration, index):
-        return np.random.default_rng([self.seed, iteration, index])
 
 
 class PatternGeneration(Task):
