@@ -249,3 +249,40 @@ def test_a_short_osttp_run_on_spoken_digits_is_well_above_chance(spoken_task):
     trainer.train(20 * trainer.iterations_per_epoch)
     accuracies = [e["test_accuracy"] for e in trainer.epochs]
     assert accuracies[-1] >= 0.2 and max(accuracies) >= 0.3
+
+
+# -- the simulators on real data ------------------------------------------------------------
+def _jsb_on(backend, options=None, trainable=None):
+    task = JSBChorales(seed=0, n_train=4, n_test=3)
+    trainer = Trainer(task, _snu_network(12), "ostl", {"name": "sgd", "lr": 0.001}, seed=0, backend=backend,
+                      backend_options=options, trainable=trainable)
+    trainer.train(2 * trainer.iterations_per_epoch)   # chorales of different lengths, two epochs
+    return trainer
+
+
+def test_jsb_on_brian2_equals_the_reference_engine():
+    pytest.importorskip("brian2")
+    reference, brian2 = _jsb_on("reference"), _jsb_on("brian2", {"target": "numpy"})
+    np.testing.assert_allclose([e["test_nll"] for e in brian2.epochs], [e["test_nll"] for e in reference.epochs],
+                               rtol=1e-9)
+    for name, value in reference.params.items():
+        np.testing.assert_allclose(brian2.params[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_jsb_on_nest_equals_the_reference_engine():
+    pytest.importorskip("nest")
+    pytest.importorskip("pynestml")
+    import nestml_models
+    from nestml_models.backend import NestBackend
+    from ostl.errors import BackendUnavailableError
+
+    try:
+        nestml_models.build()
+    except BackendUnavailableError as exc:  # pragma: no cover - depends on the machine
+        pytest.skip(str(exc))
+    weights = NestBackend.trainable_parameters(_snu_network(12))   # NEST learns weights
+    reference, nest = _jsb_on("reference", trainable=weights), _jsb_on("nest")
+    np.testing.assert_allclose([e["test_nll"] for e in nest.epochs], [e["test_nll"] for e in reference.epochs],
+                               rtol=1e-9)
+    for name, value in reference.params.items():
+        np.testing.assert_allclose(nest.params[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
