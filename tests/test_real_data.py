@@ -286,3 +286,19 @@ def test_jsb_on_nest_equals_the_reference_engine():
                                rtol=1e-9)
     for name, value in reference.params.items():
         np.testing.assert_allclose(nest.params[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_missing_espeak_or_brian2hears_is_one_line_saying_what_to_install(tmp_path):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    run = _ostl("train", "--task", "spoken_digits", "--no-progress", env={"PATH": str(empty)})
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+    assert "apt-get install espeak-ng" in run.stderr
+    if not os.path.exists("/usr/bin/espeak-ng"):
+        return
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "brian2hears.py").write_text("raise ImportError('blocked for the test')\n")
+    run = _ostl("train", "--task", "spoken_digits", "--no-progress", env={"PYTHONPATH": str(blocker)})
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+    assert "pip install 'brian2hears==0.9.2'" in run.stderr
