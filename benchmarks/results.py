@@ -42,8 +42,8 @@ ROWS = [
     ("digits", "2 x 256 sSNU, BPTT", ["--rule", "bptt"], [], 10, None),
     ("digits", "Fashion-MNIST (10000/2000), 2 x 256 sSNU, OSTL", ["--rule", "ostl"],
      ["--source", "fashion_mnist", "--n-train", "10000", "--n-test", "2000"], 2, 1),
-    ("spoken_digits", "450 soft-reset SNU, OSTTP (w/o H)", ["--rule", "osttp"], [], 5, 1),
-    ("spoken_digits", "450 soft-reset SNU, e-prop", ["--rule", "eprop"], [], 5, 1),
+    ("spoken_digits", "450 soft-reset SNU, OSTTP (w/o H)", ["--rule", "osttp"], [], 3, 1),
+    ("spoken_digits", "450 soft-reset SNU, OSTL w/o H", ["--rule", "ostl_no_h"], [], 3, 1),
 ]
 
 

@@ -131,8 +131,7 @@ def _build_trainer(args):
         value = getattr(args, option)
         if value is not None:
             if task_spec["name"] not in tasks:
-                raise ParameterError(f"--{option.replace('_', '-')} applies to the task{'s' * (len(tasks) > 1)} "
-                                     f"{', '.join(tasks)} only")
+                raise ParameterError(f"--{option.replace('_', '-')} applies to {', '.join(tasks)} only")
             task_spec[option] = value
     task = make_task(task_spec)
     defaults = presets.TASK_DEFAULTS[task.name]

@@ -140,7 +140,7 @@ def test_cli_trains_jsb_in_epochs_and_reports_the_epoch_curve(tmp_path):
     bad = _ostl("train", "--task", "pattern_generation", "--epochs", "2", "--no-progress")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--epochs applies to tasks" in bad.stderr
     bad = _ostl("train", "--task", "jsb", "--source", "sklearn", "--no-progress")
-    assert bad.returncode == 2 and "--source applies to the task digits only" in bad.stderr
+    assert bad.returncode == 2 and "--source applies to digits only" in bad.stderr
 
 
 def test_missing_music21_is_one_line_saying_what_to_install(tmp_path):
