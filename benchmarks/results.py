@@ -42,9 +42,23 @@ ROWS = [
     ("digits", "2 x 256 sSNU, BPTT", ["--rule", "bptt"], [], 10, None),
     ("digits", "Fashion-MNIST (10000/2000), 2 x 256 sSNU, OSTL", ["--rule", "ostl"],
      ["--source", "fashion_mnist", "--n-train", "10000", "--n-test", "2000"], 2, 1),
-    ("spoken_digits", "450 soft-reset SNU, OSTTP (w/o H)", ["--rule", "osttp"], [], 3, 1),
-    ("spoken_digits", "450 soft-reset SNU, OSTL w/o H", ["--rule", "ostl_no_h"], [], 3, 1),
+    ("spoken_digits", "450 soft-reset SNU, OSTTP (w/o H)", ["--rule", "osttp"], [], 8, 1),
+    ("spoken_digits", "450 soft-reset SNU, OSTL w/o H", ["--rule", "ostl_no_h"], [], 8, 1),
 ]
+
+
+#: what the papers' texts say for a row (their figures give no more numbers)
+PAPER = {
+    "SNU, OSTL": "on par with BPTT (OSTL Fig. 3a)",
+    "SNU, BPTT": "on par with OSTL (OSTL Fig. 3a)",
+    "SNU, OSTL rnd": "OSTL + 0.16 (OSTL text)",
+    "SNU, random e-prop": "OSTL + 0.16 (OSTL text)",
+    "SNU, OSTTP": "between DRTP and OSTL (OSTTP Fig. 3b); PCM hardware 11.0 +- 0.2",
+    "sSNU, OSTL": "on par with BPTT (OSTL Fig. 3a)",
+    "LSTM (24 units), OSTL": "150 units: on par with BPTT (OSTL Fig. 3a)",
+    "2 x 256 sSNU, OSTL": "MNIST: on par with BPTT (OSTL Fig. 3b)",
+    "450 soft-reset SNU, OSTTP (w/o H)": "77 +- 0.8 % (SHD, best of 200 epochs, 5 seeds)",
+}
 
 
 def command(task, rule_args, extra, epochs, seed, summary):
@@ -131,6 +145,16 @@ def main():
             print(f"  command: {cmd}")
     for task, rows in by_task.items():
         print(f"plot: {plot(task, rows)}")
+    print("\nmarkdown rows (docs/results.md):")
+    for task, name, rule_args, extra, epochs, _ in ROWS:
+        summaries = dict(by_task.get(task, [])).get(name)
+        if not summaries:
+            continue
+        metric, finals, best = describe(summaries)
+        scale, unit = (100.0, " %") if metric == "accuracy" else (1.0, "")
+        cmd = " ".join(shlex.quote(a) for a in command(task, rule_args, extra, epochs, "S", "run.json")[:-6])
+        print(f"| {name} | {scale * finals.mean():.2f}{unit} +- {scale * finals.std():.2f} | "
+              f"{scale * best.mean():.2f}{unit} | {len(summaries)} | {PAPER.get(name, '')} | `{cmd}` |")
 
 
 if __name__ == "__main__":
