@@ -8,6 +8,7 @@ raises :class:`~ostl.errors.DataUnavailableError` with one line saying what to i
 
 * :mod:`ostl.datasets.jsb` -- JSB-like Bach chorales from music21's corpus.
 * :mod:`ostl.datasets.digits` -- scikit-learn's 8x8 digits; Fashion-MNIST from Debian.
+* :mod:`ostl.datasets.spoken` -- SHD-like spoken digits: espeak-ng voices, brian2hears cochlea.
 """
 
 from __future__ import annotations

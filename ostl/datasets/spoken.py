@@ -36,7 +36,7 @@ import wave
 import numpy as np
 
 from ..errors import DataUnavailableError
-from . import cache_dir, cached_arrays
+from . import cached_arrays
 
 BUILDER_VERSION = 1
 WORDS = {"en": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
@@ -173,5 +173,3 @@ def binned(data, index, bin_ms, steps):
     np.add.at(counts, (bins[keep], data["channels"][start:stop][keep].astype(np.int64)), 1.0)
     return counts
 
-
-__all__ = ["load", "binned", "test_speakers", "clip_list", "SPEAKERS", "cache_dir"]
