@@ -35,7 +35,7 @@ ROWS = [
     ("jsb", "SNU, e-prop", ["--rule", "eprop"], SNU_JSB, 20, None),
     ("jsb", "SNU, OSTTP", ["--rule", "osttp"], SNU_JSB, 20, None),
     ("jsb", "sSNU, OSTL", ["--rule", "ostl", "--lr", "0.0003"], SSNU_JSB, 20, None),
-    ("jsb", "sSNU, BPTT", ["--rule", "bptt", "--lr", "0.0003"], SSNU_JSB, 20, None),
+    ("jsb", "sSNU, BPTT", ["--rule", "bptt", "--lr", "0.0003"], SSNU_JSB, 20, 1),   # = OSTL (exact): one seed
     ("jsb", "LSTM (24 units), OSTL", ["--rule", "ostl", "--lr", "0.01"], ["--cell", "lstm", "--hidden", "24"], 5, 1),
     ("jsb", "LSTM (24 units), BPTT", ["--rule", "bptt", "--lr", "0.01"], ["--cell", "lstm", "--hidden", "24"], 5, 1),
     ("digits", "2 x 256 sSNU, OSTL", ["--rule", "ostl"], [], 10, None),
