@@ -75,6 +75,26 @@ def cmd_make_problem(args):
     return 0
 
 
+def cmd_pcm_sim(args):
+    from .hardware.pcm import simulate
+
+    check_integer_options("pcm-sim", args)
+    read_times = ()
+    if args.read_times:
+        try:
+            read_times = [float(t) for t in args.read_times.split(",")]
+        except ValueError:
+            raise ParameterError(f"--read-times must be comma-separated seconds, e.g. 1,3600; got "
+                                 f"{args.read_times!r}") from None
+    if not np.isfinite(args.gmax) or args.gmax <= 0.1:
+        raise ParameterError(f"--gmax (uS) must be in (0.1, inf), got {args.gmax}")
+    out = simulate(args.devices, args.pulses, seed=args.seed, gmax=args.gmax, read_times=read_times)
+    np.savez(args.out, **out)
+    print(f"{args.devices} devices, RESET then {args.pulses} SET pulses: mean G {out['G'][-1].mean():.3f} uS "
+          f"after the last; written to {args.out}" + (f" (G_read at {len(read_times)} times)" if read_times else ""))
+    return 0
+
+
 def write_summary(path, trainer, checkpoint, seconds, status, message=None):
     """``ostl train --summary-json FILE``: the run's final metrics and learning curve.
 
@@ -165,6 +185,7 @@ INTEGER_OPTIONS = {
               "n_train": 1, "n_test": 1, "speakers": 2, "repetitions": 1},
     "make-problem": {"steps": 1, "n_in": 1, "n": 1, "n_out": 1, "seed": 0},
     "grad": {"seed": 0},
+    "pcm-sim": {"devices": 1, "pulses": 0, "seed": 0},
     "compare": {"seed": 0},
 }
 
@@ -336,6 +357,15 @@ def make_parser():
             for option in command.options:
                 option.add_to(p)
             p.set_defaults(func=command.run)
+
+    p = sub.add_parser("pcm-sim", help="simulate PCM devices: RESET, SET pulses, drifted noisy reads")
+    p.add_argument("--devices", type=int, required=True)
+    p.add_argument("--pulses", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gmax", type=float, default=20.0, help="saturation conductance (uS)")
+    p.add_argument("--read-times", metavar="T1,T2,...", help="reads at these seconds after the last pulse")
+    p.add_argument("--out", required=True, help="output .npz: G (pulses + 1, devices) [, G_read]")
+    p.set_defaults(func=cmd_pcm_sim)
 
     p = sub.add_parser("make-problem", help="write a random problem file")
     p.add_argument("out")
