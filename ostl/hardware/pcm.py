@@ -62,9 +62,12 @@ class PCMDevices:
     drift : 'constant' (nu = 0.04), 'ibm' (nu drawn per device at each RESET), or 'off'
     read_noise : 'simple', '1/f' or 'off'
     programming_noise : bool -- False: a SET adds exactly ``mu`` (and RESET gives 0.1)
+    ideal_step : float or None -- an idealised device whose SET adds exactly this (uS),
+        noise-free (to test update schemes in isolation); None: the PCM statistics
     """
 
-    def __init__(self, n, seed=0, gmax=20.0, drift="constant", read_noise="simple", programming_noise=True):
+    def __init__(self, n, seed=0, gmax=20.0, drift="constant", read_noise="simple", programming_noise=True,
+                 ideal_step=None):
         self.n = check_int("devices", n, minimum=1)
         self.seed = check_int("seed", seed, minimum=0)
         self.gmax = check_positive("gmax (uS)", gmax)
@@ -73,6 +76,7 @@ class PCMDevices:
         self.drift = check_choice("drift", drift, {"constant", "ibm", "off"})
         self.read_noise = check_choice("read_noise", read_noise, {"simple", "1/f", "off"})
         self.programming_noise = bool(programming_noise)
+        self.ideal_step = None if ideal_step is None else check_positive("ideal_step (uS)", ideal_step)
         self.G = np.full(self.n, RESET_MEAN)       # conductance at programming time
         self.P = np.ones(self.n)                   # pulse-history factor
         self.t_programmed = np.zeros(self.n)
@@ -121,7 +125,8 @@ class PCMDevices:
     def reset(self, t, indices=None):
         idx = self._indices(indices)
         self._check_time(idx, t)
-        noise = counter_rng.normal(self.seed, STREAM_RESET, idx, self.events[idx]) if self.programming_noise else 0.0
+        noise = (counter_rng.normal(self.seed, STREAM_RESET, idx, self.events[idx])
+                 if self.programming_noise and self.ideal_step is None else 0.0)
         self.G[idx] = np.maximum(RESET_MEAN + RESET_STD * noise, 0.0)
         self.P[idx] = 1.0
         self.t_programmed[idx] = t
@@ -139,8 +144,8 @@ class PCMDevices:
         self._check_time(idx, t)
         G = self.conductance(t, idx)
         P = self.P[idx] * PULSE_DECAY
-        increment = set_mean(G, P)
-        if self.programming_noise:
+        increment = set_mean(G, P) if self.ideal_step is None else np.full(idx.size, self.ideal_step)
+        if self.programming_noise and self.ideal_step is None:
             increment = increment + set_std(G, P) * counter_rng.normal(self.seed, STREAM_SET, idx, self.events[idx])
         self.G[idx] = np.clip(G + increment, G_MIN, self.gmax)
         self.P[idx] = P
