@@ -154,15 +154,12 @@ def step_seconds(task, lengths, repeats):
 
 
 _MEMORY_CHILD = r"""
-import json, sys, threading, time
+import json, sys
 sys.path.insert(0, {root!r})
 from benchmarks.bench_jsb import network, joined, VectorisedBPTT
 from ostl import OnlineLearner
 from ostl.datatasks import JSBChorales
-
-def rss():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096
+from benchmarks.memory import peak_mib_above
 
 rule, steps = {rule!r}, {steps}
 task = JSBChorales(seed=0)
@@ -172,21 +169,7 @@ params = net.init_params(seed=0)
 runner = VectorisedBPTT(net, params) if rule == "bptt" else OnlineLearner(net, rule, params)
 run = (lambda: runner.gradients(x, y)) if rule == "bptt" else (lambda: runner.run(x, y))
 (runner.gradients(x[:32], y[:32]) if rule == "bptt" else runner.run(x[:32], y[:32]))   # warm up
-base = rss()
-peak = [base]
-done = threading.Event()
-
-def sample():
-    while not done.is_set():
-        peak[0] = max(peak[0], rss())
-        time.sleep(0.0005)
-
-sampler = threading.Thread(target=sample)
-sampler.start()
-run()
-done.set()
-sampler.join()
-print(json.dumps({{"peak_mib": (max(peak[0], rss()) - base) / 2**20}}))
+print(json.dumps({{"peak_mib": peak_mib_above(run)}}))
 """
 
 

@@ -68,16 +68,12 @@ def measure_times(sizes, steps, repeats):
 
 
 _MEMORY_CHILD = r"""
-import json, sys, threading, time
+import json, sys
 sys.path.insert(0, {root!r})
 from benchmarks.bench_reference import setup
 from ostl import OnlineLearner
 from ostl.bptt import bptt_gradients
-PAGE = 4096
-
-def rss():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * PAGE
+from benchmarks.memory import peak_mib_above
 
 rule, n, steps = {rule!r}, {n}, {steps}
 net, params, x, y = setup(n, steps)
@@ -85,22 +81,7 @@ net, params, x, y = setup(n, steps)
 learner = None if rule == "bptt" else OnlineLearner(net, rule, params)
 run = (lambda: bptt_gradients(net, params, x, y)) if rule == "bptt" else (lambda: learner.run(x, y))
 (bptt_gradients(net, params, x[:200], y[:200]) if rule == "bptt" else learner.run(x[:200], y[:200]))
-base = rss()
-peak = [base]
-done = threading.Event()
-
-def sample():
-    while not done.is_set():
-        peak[0] = max(peak[0], rss())
-        time.sleep(0.0005)
-
-sampler = threading.Thread(target=sample)
-sampler.start()
-run()
-done.set()
-sampler.join()
-peak[0] = max(peak[0], rss())
-print(json.dumps({{"peak_mib": (peak[0] - base) / 2**20}}))
+print(json.dumps({{"peak_mib": peak_mib_above(run)}}))
 """
 
 
