@@ -24,6 +24,10 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 RUNS_DIR = os.path.join(ROOT, "results-runs")
 
 SNU_JSB = []   # the preset: feed-forward SNU layer, 150 units, d = 0.4, SGD 1e-3
+#: the OSTTP paper's hardware experiment (paper 001, III-B): SNU d = 0.6, pseudo-derivative
+#: 1 - tanh^2, dense sigmoid readout, SGD 0.001 x 0.6 every 5 epochs; B on its own PCM array
+OSTTP_HW = ["--rule", "osttp", "--cell", '{"kind": "snu", "decay": 0.6, "activation": "identity", "output": "step", '
+            '"pseudo": "tanh"}', "--optimizer", "sgd", "--lr", "0.001", "--lr-decay", "0.6", "--lr-decay-every", "5"]
 SSNU_JSB = ["--cell", '{"kind": "snu", "decay": 0.8, "activation": "relu", "output": "sigmoid"}']
 
 #: (task, row name, rule arguments, extra arguments, epochs, seeds or None for --seeds)
@@ -38,6 +42,12 @@ ROWS = [
     ("jsb", "sSNU, BPTT", ["--rule", "bptt", "--lr", "0.0003"], SSNU_JSB, 20, 1),   # = OSTL (exact): one seed
     ("jsb", "LSTM (24 units), OSTL", ["--rule", "ostl", "--lr", "0.01"], ["--cell", "lstm", "--hidden", "24"], 5, 1),
     ("jsb", "LSTM (24 units), BPTT", ["--rule", "bptt", "--lr", "0.01"], ["--cell", "lstm", "--hidden", "24"], 5, 1),
+    ("jsb", "OSTTP hardware setting, float", OSTTP_HW, [], 20, None),
+    ("jsb", "OSTTP hardware setting, PCM 4-device, no drift", OSTTP_HW, ["--synapses", "pcm", "--pcm-drift", "off"],
+     20, None),
+    ("jsb", "OSTTP hardware setting, PCM 4-device, drift", OSTTP_HW, ["--synapses", "pcm"], 20, None),
+    ("jsb", "OSTTP hardware setting, PCM 1 pair, drift", OSTTP_HW, ["--synapses", "pcm", "--pcm-devices", "2"], 20,
+     None),
     ("digits", "2 x 256 sSNU, OSTL", ["--rule", "ostl"], [], 10, None),
     ("digits", "2 x 256 sSNU, BPTT", ["--rule", "bptt"], [], 10, None),
     ("digits", "Fashion-MNIST (10000/2000), 2 x 256 sSNU, OSTL", ["--rule", "ostl"],
@@ -56,6 +66,8 @@ PAPER = {
     "SNU, OSTTP": "between DRTP and OSTL (OSTTP Fig. 3b); PCM hardware 11.0 +- 0.2",
     "sSNU, OSTL": "on par with BPTT (OSTL Fig. 3a)",
     "LSTM (24 units), OSTL": "150 units: on par with BPTT (OSTL Fig. 3a)",
+    "OSTTP hardware setting, float": "between DRTP and OSTL (OSTTP Fig. 3b)",
+    "OSTTP hardware setting, PCM 4-device, drift": "11.0 +- 0.2 (OSTTP, PCM hardware in the loop)",
     "2 x 256 sSNU, OSTL": "MNIST: on par with BPTT (OSTL Fig. 3b)",
     "450 soft-reset SNU, OSTTP (w/o H)": "77 +- 0.8 % (SHD, best of 200 epochs, 5 seeds)",
 }
@@ -96,6 +108,20 @@ def describe(summaries):
     return metric, finals, best
 
 
+def group(task, name):
+    """Rows plotted together: the PCM experiment apart from the other JSB rows."""
+    return f"{task}_pcm" if name.startswith("OSTTP hardware setting") else task
+
+
+def plot_conductances(task, name, state):
+    from ostl.plotting import plot_conductances as draw
+    from ostl.training import Trainer
+
+    trainer = Trainer.load(state)
+    path = os.path.join(ROOT, "docs", "img", f"results_{slug(task, name)}_conductances.png")
+    return draw(path, trainer.synapses, title=f"{name}: device conductances (seed 0)")
+
+
 def plot(task, rows):
     import matplotlib
 
@@ -127,15 +153,18 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", nargs="*", default=None, help="tasks to run (default: all)")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--rows", nargs="*", default=None, help="only rows whose name contains one of these")
     args = parser.parse_args()
     os.makedirs(RUNS_DIR, exist_ok=True)
     by_task = {}
     for task, name, rule_args, extra, epochs, seeds in ROWS:
         if args.only and task not in args.only:
             continue
+        if args.rows and not any(r in name for r in args.rows):
+            continue
         print(f"{task}: {name}", flush=True)
         summaries, cmd = run_row(task, name, rule_args, extra, epochs, seeds or args.seeds)
-        by_task.setdefault(task, []).append((name, summaries))
+        by_task.setdefault(group(task, name), []).append((name, summaries))
         if summaries:
             metric, finals, best = describe(summaries)
             seconds = np.mean([s["seconds"] for s in summaries])
@@ -145,9 +174,14 @@ def main():
             print(f"  command: {cmd}")
     for task, rows in by_task.items():
         print(f"plot: {plot(task, rows)}")
+    for task, name, _, extra, _, _ in ROWS:
+        if "--synapses" in extra and (not args.rows or any(r in name for r in args.rows)):
+            state = os.path.join(RUNS_DIR, f"{slug(task, name)}-seed0", "state.npz")
+            if os.path.exists(state):
+                print(f"plot: {plot_conductances(task, name, state)}")
     print("\nmarkdown rows (docs/results.md):")
     for task, name, rule_args, extra, epochs, _ in ROWS:
-        summaries = dict(by_task.get(task, [])).get(name)
+        summaries = dict(by_task.get(group(task, name), [])).get(name)
         if not summaries:
             continue
         metric, finals, best = describe(summaries)

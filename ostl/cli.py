@@ -105,7 +105,9 @@ def write_summary(path, trainer, checkpoint, seconds, status, message=None):
     (iterations whose update was discarded), ``seconds`` (wall time of this invocation) and
     ``state`` (the checkpoint). Tasks on real data add ``epochs`` (completed), ``epoch_curve``
     (one ``{"epoch", "iteration", "train_loss", "train_<metric>", "test_<metric>"}`` per
-    epoch) and ``test`` (``{<metric>}`` after the last epoch, or null). Written atomically."""
+    epoch) and ``test`` (``{<metric>}`` after the last epoch, or null). Runs with PCM synapses
+    add ``synapses``: ``config``, ``counts`` (pulses, RESETs, refreshes, saturated; ``total``
+    and per array) and ``device_time`` (s). Written atomically."""
     metric = trainer.task.metric_name
 
     def pick(record):
@@ -118,6 +120,9 @@ def write_summary(path, trainer, checkpoint, seconds, status, message=None):
         "final": pick(trainer.history[-1] if trainer.history else None), "curve": trainer.history,
         "skipped": trainer.skipped, "seconds": seconds, "state": checkpoint,
     }
+    if trainer.synapses is not None:
+        summary["synapses"] = {"config": trainer.synapses.config.spec(), "counts": trainer.synapses.counts(),
+                               "device_time": trainer.synapses.clock}
     if trainer.task.has_epochs:
         test_key = f"test_{metric}"
         summary["epochs"] = len(trainer.epochs)
@@ -132,9 +137,35 @@ def write_summary(path, trainer, checkpoint, seconds, status, message=None):
 
 
 # ---------------------------------------------------------------------------------------
+#: PCM synapse options of ``ostl train`` and the PCMConfig field each sets
+_PCM_OPTIONS = {"pcm_devices": "devices", "pcm_eps": "eps", "pcm_gmax": "gmax", "pcm_drift": "drift",
+                "pcm_read_noise": "read_noise", "pcm_read": "read", "pcm_feedback": "feedback",
+                "pcm_step_time": "step_time"}
+
+
+def _synapses(args):
+    """The PCM configuration of ``--synapses pcm`` and its ``--pcm-*`` options (None: float)."""
+    given = [o for o in _PCM_OPTIONS if getattr(args, o) is not None]
+    if (args.synapses or "float") == "float":
+        if given:
+            raise ParameterError(f"--{given[0].replace('_', '-')} needs --synapses pcm")
+        return None
+    from .hardware.pcm_loop import make_pcm_config
+
+    spec = {}
+    for option in given:
+        value = getattr(args, option)
+        if option == "pcm_drift":
+            value = {"on": "constant"}.get(value, value)
+        elif option == "pcm_feedback":
+            value = value == "on"
+        spec[_PCM_OPTIONS[option]] = value
+    return make_pcm_config(spec).spec()
+
+
 _NETWORK_OPTIONS = ("task", "rule", "feedback", "traces", "cell", "hidden", "recurrent", "steps", "batch_size",
                     "optimizer", "lr", "mode", "seed", "clip", "n_train", "n_test", "source", "speakers",
-                    "repetitions")
+                    "repetitions", "synapses", "lr_decay", "lr_decay_every") + tuple(_PCM_OPTIONS)
 #: task options of the command line, and the tasks that take them
 _TASK_OPTIONS = {"steps": ("pattern_generation",), "n_train": ("jsb", "digits", "spoken_digits"),
                  "n_test": ("jsb", "digits", "spoken_digits"), "source": ("digits",),
@@ -167,6 +198,12 @@ def _build_trainer(args):
                  "lr": args.lr if args.lr is not None else defaults["lr"]}
     if args.clip is not None:
         optimizer["clip"] = args.clip
+    if args.lr_decay is not None or args.lr_decay_every is not None:
+        if args.lr_decay is None or args.lr_decay_every is None:
+            raise ParameterError("--lr-decay and --lr-decay-every go together (factor, epochs)")
+        if not task.has_epochs:
+            raise ParameterError("--lr-decay applies to tasks with a training set (jsb, digits, spoken_digits)")
+        optimizer.update(decay=args.lr_decay, decay_every=args.lr_decay_every)
     backend = args.backend or "reference"
     backend_class = get_plugin(backend).load()   # asked what it can learn and how it batches
     trainable = backend_class.trainable_parameters(network)
@@ -175,14 +212,15 @@ def _build_trainer(args):
     return Trainer(task, network, rule, optimizer, mode=args.mode or "deferred",
                    batch_size=batch_size, seed=args.seed or 0, trainable=trainable,
                    backend=backend, init=presets.init_for(task.name),
-                   backend_options=_backend_options(args), on_divergence=args.on_divergence)
+                   backend_options=_backend_options(args), on_divergence=args.on_divergence,
+                   synapses=_synapses(args))
 
 
 #: integer options and their smallest value (checked before anything is built; --hidden is
 #: checked as the layer size it is)
 INTEGER_OPTIONS = {
     "train": {"batch_size": 1, "steps": 1, "iterations": 0, "epochs": 0, "seed": 0, "checkpoint_every": 1,
-              "n_train": 1, "n_test": 1, "speakers": 2, "repetitions": 1},
+              "n_train": 1, "n_test": 1, "speakers": 2, "repetitions": 1, "lr_decay_every": 1},
     "make-problem": {"steps": 1, "n_in": 1, "n": 1, "n_out": 1, "seed": 0},
     "grad": {"seed": 0},
     "pcm-sim": {"devices": 1, "pulses": 0, "seed": 0},
@@ -274,12 +312,20 @@ def cmd_train(args):
     plot = None
     if not args.no_plot:
         plot = plot_training(os.path.join(out, "learning_curve.png"), trainer)
+        if trainer.synapses is not None:
+            from .plotting import plot_conductances
+
+            plot += ", " + plot_conductances(os.path.join(out, "conductances.png"), trainer.synapses)
     print(f"final: iteration {trainer.iteration}, loss {last['loss']:.6g} (initial {first['loss']:.6g}, "
           f"{first['loss'] / max(last['loss'], 1e-300):.1f}x lower), {metric} {last[metric]:.6g}")
     if trainer.epochs:
         print(f"test: epoch {trainer.epochs[-1]['epoch']}, {metric} {trainer.epochs[-1]['test_' + metric]:.6g}")
     if args.summary_json:
         write_summary(args.summary_json, trainer, checkpoint, time.perf_counter() - started, "completed")
+    if trainer.synapses is not None:
+        counts = trainer.synapses.counts()["total"]
+        print(f"pcm: {counts['pulses']} pulses, {counts['resets']} RESETs, {counts['refreshes']} refreshes "
+              f"({counts['saturated']} saturated), device time {trainer.synapses.clock:.6g} s")
     if trainer.skipped:
         print(f"skipped: {len(trainer.skipped)} diverged iterations (updates discarded): "
               f"{', '.join(map(str, trainer.skipped[:10]))}{' ...' if len(trainer.skipped) > 10 else ''}")
@@ -325,7 +371,24 @@ def make_parser():
     p.add_argument("--optimizer", choices=["adam", "sgd"])
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--clip", type=float, help="clip the global gradient norm")
+    p.add_argument("--lr-decay", type=float, metavar="F", help="multiply the learning rate by F every "
+                   "--lr-decay-every epochs")
+    p.add_argument("--lr-decay-every", type=int, metavar="N")
     p.add_argument("--mode", choices=["deferred", "online"])
+    hw = p.add_argument_group("PCM synapses (weights on phase-change memory, ostl.hardware.pcm_loop)")
+    hw.add_argument("--synapses", choices=["float", "pcm"], help="pcm: weight matrices on PCM arrays, read by the "
+                    "forward pass, updated by pulses (default float)")
+    hw.add_argument("--pcm-devices", type=int, choices=[2, 4], help="devices per synapse (default 4)")
+    hw.add_argument("--pcm-eps", type=float, metavar="uS", help="update granularity (default 0.75 uS)")
+    hw.add_argument("--pcm-gmax", type=float, metavar="uS", help="device saturation (default 20 uS)")
+    hw.add_argument("--pcm-drift", choices=["on", "off", "ibm"], help="conductance drift: on (nu = 0.04, default), "
+                    "ibm (nu per device), off")
+    hw.add_argument("--pcm-read-noise", choices=["simple", "1/f", "off"], help="default simple")
+    hw.add_argument("--pcm-read", choices=["trial", "step"], help="read the arrays once per trial (default) or at "
+                    "every step (reference backend)")
+    hw.add_argument("--pcm-feedback", choices=["on", "off"], help="the random feedback matrices on PCM arrays "
+                    "(default on; reference backend)")
+    hw.add_argument("--pcm-step-time", type=float, metavar="S", help="device seconds per step (default 0.01)")
     p.add_argument("--seed", type=int)
     p.add_argument("--out", help="output directory (default: ostl-run, or that of --resume)")
     p.add_argument("--resume", metavar="STATE", help="continue a saved run exactly")

@@ -113,9 +113,8 @@ class OnlineLearner:
         self.readout_traces = ReadoutTraces(network.readout, trainable)
 
     # ------------------------------------------------------------------------------------
-    def _learning_signals(self, delta, target, mask, slopes):
-        return learning_signals(self.rule.feedback, self.network, self.params, self.feedback, delta, target, mask,
-                                slopes)
+    def _learning_signals(self, delta, target, mask, slopes, params):
+        return learning_signals(self.rule.feedback, self.network, params, self.feedback, delta, target, mask, slopes)
 
     def _apply_masks(self, grads):
         for name, mask in self.masks.items():
@@ -128,8 +127,27 @@ class OnlineLearner:
             tr.reset()
         self.readout_traces.reset()
 
-    def run(self, x, target, mask=None, record=()):
-        """Process one sequence from the zero state. Returns a :class:`SequenceResult`."""
+    def run(self, x, target, mask=None, record=(), feedback=None, params_at=None):
+        """Process one sequence from the zero state. Returns a :class:`SequenceResult`.
+
+        Hardware in the loop (:mod:`ostl.hardware.pcm_loop`): ``feedback`` replaces the
+        fixed feedback matrices for this sequence (e.g. as read from a PCM array);
+        ``params_at(t)`` returns ``(params, feedback)`` to use at step ``t`` (weights read
+        afresh at every step; ``feedback`` None: the learner's), which forces the
+        step-by-step evaluation. Deferred mode only."""
+        if feedback is not None or params_at is not None:
+            if self.mode != "deferred":
+                raise ParameterError("weights read from hardware need mode 'deferred'")
+            saved = self.feedback
+            if feedback is not None:
+                self.feedback = self.rule.check_feedback(self.network, feedback)
+            try:
+                return self._run(x, target, mask, record, params_at)
+            finally:
+                self.feedback = saved
+        return self._run(x, target, mask, record, None)
+
+    def _run(self, x, target, mask, record, params_at):
         net = self.network
         x, target, *rest = net.check_inputs(x, target, mask)
         mask = rest[0] if rest else np.ones(x.shape[0])
@@ -139,16 +157,20 @@ class OnlineLearner:
             raise ParameterError(f"record must be a subset of {', '.join(RECORDABLE)}, got {', '.join(bad)}")
         rec = {key: [] for key in record}
         self.reset()
-        if not record and self.block > 1 and blockable(self):
+        if not record and params_at is None and self.block > 1 and blockable(self):
             loss, total, outputs, step_losses = run_blocked(self, x, target, mask, self.block)
             return SequenceResult(loss=loss, outputs=outputs, grads=total, step_losses=step_losses)
         params = self.params
         carry = net.initial_carry(NUMPY)
         total = {name: np.zeros_like(params[name]) for name in self.trainable}
+        fixed_feedback = self.feedback
         T = x.shape[0]
         outputs = np.zeros((T, net.n_out))
         step_losses = np.zeros(T)
         for t in range(T):
+            if params_at is not None:   # the weights (and feedback) read at this step
+                params, step_feedback = params_at(t)
+                self.feedback = fixed_feedback if step_feedback is None else step_feedback
             # the forward step (Network.step), then each layer's local derivatives and
             # eligibility vectors (they do not feed back into the forward pass)
             carry, steps, a = net.step(NUMPY, params, carry, x[t])
@@ -173,7 +195,7 @@ class OnlineLearner:
             step_losses[t] = mask[t] * net.readout.loss_value(NUMPY, a, target[t])
             delta = mask[t] * (out - target[t])
             self.readout_traces.update(inp)
-            signals = self._learning_signals(delta, target[t], mask[t], slopes)
+            signals = self._learning_signals(delta, target[t], mask[t], slopes, params)
             grads = self.readout_traces.gradient(delta)
             for index, tr in enumerate(self.traces):
                 grads.update(tr.gradient(signals[index]))

@@ -25,11 +25,28 @@ def clip_by_global_norm(grads, max_norm):
 
 
 class Optimizer:
+    """Base class. ``lr`` is the learning rate; with ``decay`` and ``decay_every`` it is
+    multiplied by ``decay`` every ``decay_every`` epochs (the trainer calls
+    :meth:`set_epoch`; e.g. the OSTTP paper's 0.001 x 0.6 every 5 epochs)."""
+
     name = None
 
-    def __init__(self, lr, clip=None):
-        self.lr = check_positive("learning rate", lr)
+    def __init__(self, lr, clip=None, decay=None, decay_every=None):
+        self.base_lr = self.lr = check_positive("learning rate", lr)
         self.clip = None if clip is None else check_positive("clip (max gradient norm)", clip)
+        if (decay is None) != (decay_every is None):
+            raise ParameterError("a learning-rate decay needs both decay (factor) and decay_every (epochs)")
+        self.decay = None if decay is None else check_range("learning-rate decay", decay, 0.0, 1.0, low_closed=False)
+        if decay_every is not None:
+            from .validation import check_int
+
+            decay_every = check_int("learning-rate decay_every (epochs)", decay_every, minimum=1)
+        self.decay_every = decay_every
+
+    def set_epoch(self, epoch):
+        """The learning rate of epoch ``epoch`` (0-based) under the decay schedule."""
+        if self.decay is not None:
+            self.lr = self.base_lr * self.decay ** (int(epoch) // self.decay_every)
 
     def step(self, params, grads):
         grads = clip_by_global_norm(grads, self.clip)
@@ -39,7 +56,10 @@ class Optimizer:
         raise NotImplementedError
 
     def spec(self):
-        return {"name": self.name, "lr": self.lr, "clip": self.clip, **self._hyper()}
+        spec = {"name": self.name, "lr": self.base_lr, "clip": self.clip, **self._hyper()}
+        if self.decay is not None:
+            spec.update(decay=self.decay, decay_every=self.decay_every)
+        return spec
 
     def _hyper(self):
         return {}
@@ -66,8 +86,8 @@ class Adam(Optimizer):
 
     name = "adam"
 
-    def __init__(self, lr, beta1=0.9, beta2=0.999, eps=1e-8, clip=None):
-        super().__init__(lr, clip)
+    def __init__(self, lr, beta1=0.9, beta2=0.999, eps=1e-8, clip=None, decay=None, decay_every=None):
+        super().__init__(lr, clip, decay, decay_every)
         self.beta1 = check_range("beta1", beta1, 0.0, 1.0, high_closed=False)
         self.beta2 = check_range("beta2", beta2, 0.0, 1.0, high_closed=False)
         self.eps = check_positive("eps", eps)

@@ -65,13 +65,18 @@ class ReferenceBackend:
         self.learner = OnlineLearner(network, rule, params, mode=mode, optimizer=optimizer,
                                      feedback=feedback, trainable=trainable)
 
-    def run(self, params, trial):
+    def run(self, params, trial, feedback=None, params_at=None):
+        """One trial. ``feedback`` / ``params_at``: hardware in the loop (see
+        :meth:`ostl.online.OnlineLearner.run`)."""
         if self.bptt:
+            if feedback is not None or params_at is not None:
+                raise ParameterError("rule 'bptt' computes an exact gradient of fixed weights: it does not run with "
+                                     "weights read from hardware at every step or with hardware feedback")
             from .bptt import bptt_sequence
 
             return bptt_sequence(self.network, params, trial.x, trial.target, trial.mask, self.trainable)
         self.learner.params = params  # the trainer's dict: online updates land in it
-        return self.learner.run(trial.x, trial.target, trial.mask)
+        return self.learner.run(trial.x, trial.target, trial.mask, feedback=feedback, params_at=params_at)
 
 
 class Trainer:
@@ -90,11 +95,16 @@ class Trainer:
         as before it); 'stop' raises :class:`~ostl.errors.DivergenceError` naming the
         iteration, the step and the quantity, 'skip' counts it (:attr:`skipped`) and goes on
         with the next iteration's data.
+    synapses : None (float weights) or a PCM configuration (dict or
+        :class:`~ostl.hardware.pcm_loop.PCMConfig`): the weight matrices live on PCM arrays,
+        the forward pass reads them, updates are programmed as pulses
+        (:mod:`ostl.hardware.pcm_loop`). Deferred mode, backends that return gradients.
+    synapse_state : the saved device state to restore (used by :meth:`load`).
     """
 
     def __init__(self, task, network, rule, optimizer, mode="deferred", batch_size=1, seed=0,
                  backend="reference", init=None, trainable=None, params=None, feedback=None,
-                 backend_options=None, on_divergence="stop"):
+                 backend_options=None, on_divergence="stop", synapses=None, synapse_state=None):
         self.task = make_task(task)
         self.network = network if isinstance(network, Network) else Network.from_spec(network)
         if self.network.n_in != self.task.n_in:
@@ -132,16 +142,44 @@ class Trainer:
                                     optimizer=self.optimizer, params=self.params, **self.backend_options)
         # a backend that applies the optimiser inside its simulation (NEST) learns trial by trial
         self.backend_applies_updates = getattr(self.backend, "applies_updates", False)
+        if self.backend_applies_updates and self.optimizer.decay is not None:
+            raise ParameterError(f"a learning-rate decay is not available on the {backend} backend (its synapses "
+                                 "keep the rate they were built with)")
         if self.backend_applies_updates and self.batch_size != 1:
             raise ParameterError(f"batch_size must be 1 on the {backend} backend (its synapses update after every "
                                  f"trial), got {self.batch_size}")
+        #: the weight matrices on hardware (:class:`ostl.hardware.pcm_loop.PCMWeights`), or None: float
+        self.synapses = None
+        if synapses is not None:
+            self._place_on_hardware(synapses, synapse_state)
+
+    def _place_on_hardware(self, synapses, state):
+        from .hardware.pcm_loop import PCMWeights, make_pcm_config
+
+        config = make_pcm_config(synapses)
+        if self.mode != "deferred":
+            raise ParameterError("PCM synapses are programmed after each batch: mode must be 'deferred'")
+        if self.backend_applies_updates:
+            raise ParameterError(f"PCM synapses are not available on the {self.backend_name} backend (its synapses "
+                                 "apply the optimiser themselves); use the reference or the brian2 backend")
+        if self.backend_name != "reference":
+            if config.read == "step":
+                raise ParameterError("PCM reads at every step (read 'step') need the reference backend; use read "
+                                     "'trial'")
+            if config.feedback and self.feedback:
+                raise ParameterError(f"feedback matrices on PCM arrays need the reference backend; on "
+                                     f"{self.backend_name} keep them in software (PCM feedback off)")
+        self.synapses = PCMWeights(self.network, self.params, self.feedback, config, seed=self.seed, state=state)
+        for name, value in self.synapses.nominal().items():
+            self.params[name][...] = value
 
     # -- configuration -------------------------------------------------------------------
     def config(self):
         return {"task": self.task.spec(), "network": self.network.spec(), "rule": self.rule.spec(),
                 "optimizer": self.optimizer.spec(), "mode": self.mode, "batch_size": self.batch_size,
                 "seed": self.seed, "backend": self.backend_name, "backend_options": self.backend_options,
-                "init": self.init, "trainable": self.trainable}
+                "init": self.init, "trainable": self.trainable,
+                "synapses": None if self.synapses is None else self.synapses.config.spec()}
 
     # -- training ------------------------------------------------------------------------
     def run_iteration(self):
@@ -149,14 +187,20 @@ class Trainer:
         or ``None`` if it diverged and was skipped (``on_divergence='skip'``)."""
         trials = self.task.training_trials(self.iteration, self.batch_size)
         before = self._snapshot()
-        results = [self.backend.run(self.params, trial) for trial in trials]
+        if self.synapses is None:
+            results = [self.backend.run(self.params, trial) for trial in trials]
+        else:
+            results = [self.synapses.run_trial(self.backend, self.params, trial) for trial in trials]
         self._inject_nan(results)
         problem = self._non_finite_result(results)
         if problem is None and self.mode == "deferred" and not self.backend_applies_updates:
             grads = {k: sum(r.grads[k] for r in results) / len(results) for k in results[0].grads}
             problem = _non_finite_arrays(grads, "gradient")
             if problem is None:
-                self.optimizer.step(self.params, grads)
+                if self.synapses is None:
+                    self.optimizer.step(self.params, grads)
+                else:   # computed in float, programmed as pulses
+                    self.synapses.apply(self.optimizer, self.params, grads)
         if problem is None:
             problem = _non_finite_arrays(self.params, "weight")
         if problem is not None:
@@ -180,6 +224,7 @@ class Trainer:
         if per_epoch is None or self.iteration % per_epoch:
             return
         epoch = self.iteration // per_epoch
+        self.optimizer.set_epoch(epoch)   # the learning-rate schedule, if any
         recent = [r for r in self.history if r["iteration"] >= self.iteration - per_epoch]
         metric = self.task.metric_name
         self.epochs.append({
@@ -192,7 +237,10 @@ class Trainer:
         """The task's metric on its test set with the current weights (a forward pass of the
         reference engine, no learning)."""
         trials = self.task.test_trials()
-        results = [self.network.forward(self.params, t.x, t.target, t.mask, record=False) for t in trials]
+        params = self.params
+        if self.synapses is not None:   # the weights as the hardware reads them now
+            params = self.synapses.params_for_reading(self.params, self.synapses.clock)
+        results = [self.network.forward(params, t.x, t.target, t.mask, record=False) for t in trials]
         return self.task.test_metric(results, trials)
 
     # -- the divergence guard ---------------------------------------------------------------
@@ -213,10 +261,13 @@ class Trainer:
 
     def _snapshot(self):
         return ({k: v.copy() for k, v in self.params.items()},
-                {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.optimizer.state_dict().items()})
+                {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.optimizer.state_dict().items()},
+                None if self.synapses is None else self.synapses.state_dict())
 
     def _restore(self, snapshot):
-        params, optimizer_state = snapshot
+        params, optimizer_state, synapse_state = snapshot
+        if synapse_state is not None:
+            self.synapses.load_state_dict(synapse_state)
         for name, value in params.items():
             self.params[name][...] = value
         self.optimizer.load_state_dict(optimizer_state)
@@ -333,6 +384,8 @@ class Trainer:
         arrays.update({f"params/{k}": v for k, v in self.params.items()})
         arrays.update({f"feedback/{k}": v for k, v in self.feedback.items()})
         arrays.update({f"optimizer/{k}": v for k, v in optimizer_state.items()})
+        if self.synapses is not None:
+            arrays.update({f"synapses/{k}": v for k, v in self.synapses.state_dict().items()})
         arrays["checksum"] = np.array(checkpoint_checksum(arrays))
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
@@ -359,6 +412,10 @@ class Trainer:
         params = {k[7:]: v for k, v in entries.items() if k.startswith("params/")}
         feedback = {k[9:]: v for k, v in entries.items() if k.startswith("feedback/")}
         opt_state = {k[10:]: v for k, v in entries.items() if k.startswith("optimizer/")}
+        synapse_state = {k[9:]: v for k, v in entries.items() if k.startswith("synapses/")} or None
+        if config.get("synapses") and synapse_state is None:
+            raise ProblemFileError(f"checkpoint {path} is incomplete: its run has PCM synapses but it holds no "
+                                   "device state")
         _check_network(path, config, params)
         try:
             trainer = cls(config["task"], config["network"], _rule_from_spec(config["rule"]),
@@ -366,12 +423,15 @@ class Trainer:
                           seed=config["seed"], backend=backend or config["backend"], init=config["init"],
                           trainable=config["trainable"], params=params, feedback=feedback,
                           backend_options=backend_options if backend else config.get("backend_options"),
-                          on_divergence=on_divergence)
+                          on_divergence=on_divergence, synapses=config.get("synapses"),
+                          synapse_state=synapse_state)
         except ParameterError as exc:
             raise ProblemFileError(f"checkpoint {path} is inconsistent: {exc}") from None
         trainer.optimizer.load_state_dict(opt_state)
         trainer.history = entries["history"]
         trainer.epochs = entries["epochs"]
+        if trainer.task.has_epochs:
+            trainer.optimizer.set_epoch(trainer.iteration // trainer.iterations_per_epoch)
         trainer.skipped = entries["skipped"]
         trainer.iteration = entries["iteration"]
         trainer.last_checkpoint = (path, trainer.iteration)

@@ -86,6 +86,15 @@ class PCMDevices:
         self.pulses = np.zeros(self.n, dtype=np.int64)
         self.resets = np.zeros(self.n, dtype=np.int64)
 
+    @property
+    def reachable(self):
+        """The conductance SET pulses drive a device towards: ``gmax`` for an idealised
+        device; for the PCM statistics the mean increment ``-0.084 G + 0.880`` (pulse
+        history spent) vanishes at 10.5 uS, beyond which pulses add nothing on average."""
+        if self.ideal_step is not None:
+            return self.gmax
+        return min(self.gmax, 0.880 / 0.084)
+
     # -- state --------------------------------------------------------------------------
     STATE = ("G", "P", "t_programmed", "nu", "events", "reads", "pulses", "resets")
 

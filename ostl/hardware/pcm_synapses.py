@@ -11,9 +11,12 @@ accumulator ``chi`` (in uS of effective conductance); while ``|chi| >= eps`` one
 goes to a device on the side of ``chi``'s sign -- taking turns (round robin) among the
 devices of equal significance (A and B) -- and ``chi`` loses ``eps``: changes smaller than
 ``eps`` are kept, not lost. A pulse can only raise a conductance, so devices saturate; a
-synapse whose device exceeds ``refresh_level * gmax`` is refreshed: its weight is read,
-its devices are RESET and the weight is programmed back through ``chi`` (a weight beyond
-what one side can hold below the refresh level saturates there, and is counted). ``chi``
+synapse whose device exceeds ``refresh_level`` times the reachable conductance
+(:attr:`PCMDevices.reachable`: ``gmax``, or 10.5 uS where the PCM statistics' mean
+increment vanishes) is refreshed: its weight is read, its devices are RESET and the
+weight is programmed back through ``chi``. A weight beyond what one side can hold below
+that level saturates there, and so does a synapse that needs a second refresh within one
+update (its remaining ``chi`` is dropped); both are counted as saturated. ``chi``
 is kept in uS of one device: a pulse of ``eps`` moves the weight by ``scale eps / (k/2)``.
 Counts of pulses, RESETs, refreshes and saturations are kept.
 """
@@ -72,12 +75,39 @@ class PCMSynapses:
         G = self.devices.read(t) if noisy else self.devices.conductance(t)
         return self.scale * self.effective(G).reshape(self.shape)
 
-    def program(self, W, t):
-        """Program the weights ``W`` from the RESET state (through ``chi``)."""
+    def program(self, W, t, verify=0, tolerance=None):
+        """Program the weights ``W`` (from the RESET state, or on top of what is there).
+
+        ``verify=0``: open loop, the difference goes through ``chi`` like an update (the first
+        pulses after a RESET are the largest and noisiest: about 1.8 +- 1.7 uS where ``chi``
+        counts ``eps``). ``verify=N``: program and verify, up to ``N`` rounds of a (noisy)
+        read, and one pulse on the side of the error for every synapse whose effective
+        conductance is off by more than ``tolerance`` (uS, default ``eps / 2``); what remains
+        is left (``chi`` untouched)."""
         W = np.asarray(W, dtype=np.float64)
         if W.shape != self.shape:
             raise ParameterError(f"weights must have shape {self.shape}, got {W.shape}")
-        self.update(W - self.weights(t, noisy=False), t)
+        if not verify:
+            self.update(W - self.weights(t, noisy=False), t)
+            return
+        tolerance = self.eps / 2 if tolerance is None else check_positive("tolerance (uS)", tolerance)
+        target = W.ravel() / self.scale
+        half = self._plus()
+        for _ in range(int(verify)):
+            error = target - self.effective(self.devices.read(t))
+            due = np.flatnonzero(np.abs(error) > tolerance)
+            if due.size == 0:
+                break
+            role = np.where(error[due] > 0, 0, half) + (self.turn[due] % half)
+            self.devices.set_pulse(t, due * self.k + role)
+            self.turn[due] += 1
+            # both sides climbed (overshoot, then compensation): near the top a pulse is noise
+            # rather than a step, so start such a synapse over from the RESET state
+            G = self.devices.G.reshape(self.size, self.k)
+            top = self.devices.reachable
+            over = due[np.any(G[due] > 0.5 * top, axis=1) & (np.abs(target[due]) < 0.25 * top)]
+            if over.size:
+                self.devices.reset(t, (over[:, None] * self.k + np.arange(self.k)[None, :]).ravel())
 
     def update(self, dW, t):
         """Request the weight change ``dW``; apply whole pulses of ``eps`` now."""
@@ -86,6 +116,7 @@ class PCMSynapses:
             raise ParameterError(f"update must have shape {self.shape}, got {dW.shape}")
         half = self._plus()
         self.chi += dW.ravel() * half / self.scale   # in uS of one device: a pulse moves W by scale eps / half
+        refreshed = np.zeros(self.size, dtype=np.int64)   # refreshes within this update
         while True:
             due = np.flatnonzero(np.abs(self.chi) >= self.eps)
             if due.size == 0:
@@ -96,18 +127,39 @@ class PCMSynapses:
             self.devices.set_pulse(t, due * self.k + role)
             self.turn[due] += 1
             self.chi[due] -= np.where(positive, self.eps, -self.eps)
-            self._refresh(t)
+            self._refresh(t, refreshed)
 
-    def _refresh(self, t):
+    def _level(self):
+        return self.refresh_level * self.devices.reachable
+
+    def range(self):
+        """The largest effective conductance (uS) a weight keeps through a refresh."""
+        return self._level() - 0.1 - self.eps
+
+    def _refresh(self, t, refreshed):
         G = self.devices.G.reshape(self.size, self.k)
-        full = np.flatnonzero(np.any(G > self.refresh_level * self.devices.gmax, axis=1))
+        full = np.flatnonzero(np.any(G > self._level(), axis=1))
         if full.size == 0:
             return
+        # full again within one update: the request exceeds the range; refresh to the limit and drop
+        # the rest of the request (saturated); full a third time (programming noise): stop there
+        stop = full[refreshed[full] >= 2]
+        if stop.size:
+            self.clipped[stop[refreshed[stop] == 2]] += 1
+            refreshed[stop] = 3
+            self.chi[stop] = 0.0
+            full = full[refreshed[full] < 2]
+            if full.size == 0:
+                return
+        again = full[refreshed[full] == 1]
+        self.clipped[again] += 1
+        self.chi[again] = 0.0
+        refreshed[full] += 1
         indices = (full[:, None] * self.k + np.arange(self.k)[None, :]).ravel()
         stored = self.effective(self.devices.read(t, indices))      # read the weight (with read noise)
         # what one side can hold below the refresh level; beyond it the weight saturates
-        limit = self.refresh_level * self.devices.gmax - 0.1 - self.eps
-        self.clipped[full] += np.abs(stored) > limit
+        limit = self.range()
+        self.clipped[full] += (np.abs(stored) > limit) & (refreshed[full] == 1)
         stored = np.clip(stored, -limit, limit)
         self.devices.reset(t, indices)
         after = self.effective(self.devices.G[indices])
@@ -117,3 +169,25 @@ class PCMSynapses:
     def counts(self):
         return {"pulses": int(self.devices.pulses.sum()), "resets": int(self.devices.resets.sum()),
                 "refreshes": int(self.refreshes.sum()), "saturated": int(self.clipped.sum())}
+
+    # -- state --------------------------------------------------------------------------
+    STATE = ("chi", "turn", "refreshes", "clipped")
+
+    def nominal(self):
+        """The programmed weights: conductances as programmed, without drift or read noise."""
+        return self.scale * self.effective(self.devices.G).reshape(self.shape)
+
+    def state_dict(self):
+        state = {f"devices.{k}": v for k, v in self.devices.state_dict().items()}
+        state.update({name: getattr(self, name).copy() for name in self.STATE})
+        state["scale"] = np.array(self.scale)
+        return state
+
+    def load_state_dict(self, state):
+        self.devices.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("devices.")})
+        for name in self.STATE:
+            value = np.asarray(state[name])
+            if value.shape != (self.size,):
+                raise ParameterError(f"PCM synapse state {name} must have shape ({self.size},), got {value.shape}")
+            setattr(self, name, value.astype(getattr(self, name).dtype).copy())
+        self.scale = float(state["scale"])
