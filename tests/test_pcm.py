@@ -11,7 +11,7 @@ from scipy.stats import norm
 
 from ostl.errors import ParameterError
 from ostl.hardware import counter_rng
-from ostl.hardware.pcm import DRIFT_T0, PULSE_DECAY, PCMDevices, set_mean, set_std
+from ostl.hardware.pcm import DRIFT_T0, IBM_T0, PULSE_DECAY, PCMDevices, set_mean, set_std
 
 N = 100_000
 
@@ -71,12 +71,18 @@ def test_drift_at_one_hour():
     ibm = PCMDevices(N, seed=2, drift="ibm", programming_noise=False)
     ibm.reset(0.0)   # G = 0.1 uS: g = 0.004, mu_nu and sigma_nu at their clip values 0.1 and 0.045
     ratio = ibm.conductance(hour) / ibm.G
-    L = np.log(hour / DRIFT_T0)
-    expected = np.exp(-0.1 * L + 0.5 * (0.045 * L) ** 2)   # E[exp(-nu L)], nu ~ N(0.1, 0.045^2)
-    spread = np.sqrt(np.exp(-0.2 * L + 2 * (0.045 * L) ** 2) - expected ** 2)
+    L = np.log((hour + IBM_T0) / IBM_T0)
+    # nu = |N(0.1, 0.045^2)| (folded normal): moments by quadrature
+    z = np.linspace(-8, 8, 20001)
+    weight = np.exp(-z ** 2 / 2) / np.sqrt(2 * np.pi) * (z[1] - z[0])
+    nu = np.abs(0.1 + 0.045 * z)
+    expected = np.sum(weight * np.exp(-nu * L))
+    spread = np.sqrt(np.sum(weight * np.exp(-2 * nu * L)) - expected ** 2)
     _within(ratio.mean(), expected, spread / np.sqrt(N))
-    _within(ibm.nu.mean(), 0.1, 0.045 / np.sqrt(N))
-    _within(ibm.nu.std(), 0.045, 0.045 / np.sqrt(2 * N))
+    nu_mean = np.sum(weight * nu)
+    nu_std = np.sqrt(np.sum(weight * nu ** 2) - nu_mean ** 2)
+    _within(ibm.nu.mean(), nu_mean, nu_std / np.sqrt(N))
+    _within(ibm.nu.std(), nu_std, nu_std / np.sqrt(2 * N))
 
 
 @pytest.mark.parametrize("conductance", [1.0, 5.0, 15.0])
@@ -93,7 +99,7 @@ def test_read_noise_std(conductance):
     flicker.G[:] = conductance
     reads = flicker.read(100.0)
     g = conductance / 25.0
-    std = conductance * min(0.0088 / g ** 0.65, 0.2) * np.sqrt(np.log((100.0 + 250e-9) / (2 * 250e-9)))
+    std = conductance * min(0.0088 / g ** 0.65, 0.2) * np.sqrt(np.log((100.0 + 20.0 + 250e-9) / (2 * 250e-9)))
     _within(reads.std(), std, std / np.sqrt(2 * N))
     assert not np.array_equal(flicker.read(100.0), reads)   # every read draws anew
 

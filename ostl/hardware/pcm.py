@@ -9,15 +9,17 @@ Statistics (conductances in uS, times in s):
   device's (drifted) conductance at the time of the pulse; the result is clipped to
   ``[G_MIN, gmax]``.
 * **RESET**: ``G = N(0.1, 0.01)`` (clipped at 0), ``P = 1``.
-* **Drift**: ``G(t) = G_p ((t - t_p) / t0)^(-nu)`` for ``t - t_p > t0`` (``G_p`` at
-  programming time ``t_p``, ``t0 = 38.6 s``), ``nu = 0.04`` or drawn per device from IBM's PCM
-  noise model (aihwkit ``PCMLikeNoiseModel``: ``nu ~ N(mu_nu, sigma_nu)`` with
+* **Drift**: ``'constant'`` (Nandakumar et al.): ``G(t) = G_p ((t - t_p) / t0)^(-nu)`` for
+  ``t - t_p > t0`` (``G_p`` at programming time ``t_p``, ``t0 = 38.6 s``, ``nu = 0.04``);
+  ``'ibm'``: IBM's PCM noise model as aihwkit 1.1.0's ``PCMLikeNoiseModel`` has it,
+  ``G(t) = G_p ((t - t_p + t0) / t0)^(-nu)`` with ``t0 = 20 s`` and ``nu`` drawn per device at
+  every programming event from the programmed conductance: ``nu = |N(mu_nu, sigma_nu)|``,
   ``mu_nu = clip(-0.0155 ln g + 0.0244, 0.049, 0.1)``, ``sigma_nu = clip(-0.0125 ln g - 0.0059,
-  0.008, 0.045)``, ``g = G / 25 uS``).
+  0.008, 0.045)``, ``g = G_p / 25 uS``.
 * **Read noise**: ``'simple'``: ``N(0, 0.03 G + 0.13)``; ``'1/f'`` (accumulated 1/f noise of
-  the IBM model): ``std = |G| Q sqrt(ln((t' + t_read) / (2 t_read)))``,
-  ``Q = min(0.0088 / max(g^0.65, 1e-3), 0.2)``, ``t_read = 250 ns``, ``t'`` the time since
-  programming.
+  the IBM model, as aihwkit): ``std = |G(t)| Q sqrt(ln((t' + t_read) / (2 t_read)))``,
+  ``Q = min(0.0088 / max(g_p^0.65, 1e-3), 0.2)`` of the programmed ``g_p = G_p / 25 uS``,
+  ``t_read = 250 ns``, ``t' = t - t_p + 20 s`` (IBM's time origin); reads clipped at 0.
 
 Every random number is drawn from :mod:`ostl.hardware.counter_rng`, keyed by ``(seed,
 stream, device index, the device's event count)``: a device's history is the same however
@@ -35,7 +37,8 @@ from . import counter_rng
 G_MIN = 0.1            # uS, the conductance floor of a SET
 RESET_MEAN, RESET_STD = 0.1, 0.01
 PULSE_DECAY = float(np.exp(-1.0 / 2.6))
-DRIFT_T0 = 38.6        # s
+DRIFT_T0 = 38.6        # s (Nandakumar et al.)
+IBM_T0 = 20.0          # s (IBM's PCM noise model)
 DRIFT_NU = 0.04
 IBM_G_REF = 25.0       # uS, the IBM model's normalisation
 READ_T = 250e-9        # s
@@ -59,7 +62,8 @@ class PCMDevices:
     n : int
     seed : int
     gmax : float -- saturation conductance (uS), default 20
-    drift : 'constant' (nu = 0.04), 'ibm' (nu drawn per device at each RESET), or 'off'
+    drift : 'constant' (nu = 0.04), 'ibm' (IBM's model, nu drawn per device at each
+        programming event), or 'off'
     read_noise : 'simple', '1/f' or 'off'
     programming_noise : bool -- False: a SET adds exactly ``mu`` (and RESET gives 0.1)
     ideal_step : float or None -- an idealised device whose SET adds exactly this (uS),
@@ -128,6 +132,8 @@ class PCMDevices:
         G, elapsed = self.G[idx], t - self.t_programmed[idx]
         if self.drift == "off":
             return G.copy()
+        if self.drift == "ibm":
+            return G * ((elapsed + IBM_T0) / IBM_T0) ** (-self.nu[idx])
         factor = np.where(elapsed > DRIFT_T0, (np.maximum(elapsed, DRIFT_T0) / DRIFT_T0) ** (-self.nu[idx]), 1.0)
         return G * factor
 
@@ -139,13 +145,19 @@ class PCMDevices:
         self.G[idx] = np.maximum(RESET_MEAN + RESET_STD * noise, 0.0)
         self.P[idx] = 1.0
         self.t_programmed[idx] = t
-        if self.drift == "ibm":
-            g = np.maximum(self.G[idx] / IBM_G_REF, 1e-6)
-            mu = np.clip(-0.0155 * np.log(g) + 0.0244, 0.049, 0.1)
-            sigma = np.clip(-0.0125 * np.log(g) - 0.0059, 0.008, 0.045)
-            self.nu[idx] = mu + sigma * counter_rng.normal(self.seed, STREAM_NU, idx, self.events[idx])
+        self._draw_nu(idx)
         self.events[idx] += 1
         self.resets[idx] += 1
+
+    def _draw_nu(self, idx):
+        """IBM drift: a new exponent for the newly programmed conductance (before the event
+        counter advances: keyed by the programming event)."""
+        if self.drift != "ibm":
+            return
+        g = np.maximum(np.abs(self.G[idx]) / IBM_G_REF, 1e-6)
+        mu = np.clip(-0.0155 * np.log(g) + 0.0244, 0.049, 0.1)
+        sigma = np.clip(-0.0125 * np.log(g) - 0.0059, 0.008, 0.045)
+        self.nu[idx] = np.abs(mu + sigma * counter_rng.normal(self.seed, STREAM_NU, idx, self.events[idx]))
 
     def set_pulse(self, t, indices=None):
         """One SET pulse on each device of ``indices`` at time ``t``."""
@@ -159,6 +171,7 @@ class PCMDevices:
         self.G[idx] = np.clip(G + increment, G_MIN, self.gmax)
         self.P[idx] = P
         self.t_programmed[idx] = t
+        self._draw_nu(idx)
         self.events[idx] += 1
         self.pulses[idx] += 1
 
@@ -172,13 +185,14 @@ class PCMDevices:
         if self.read_noise == "simple":
             std = 0.03 * np.abs(G) + 0.13
         else:
-            g = np.abs(G) / IBM_G_REF
+            g = np.abs(self.G[idx]) / IBM_G_REF
             Q = np.minimum(0.0088 / np.maximum(g ** 0.65, 1e-3), 0.2)
-            elapsed = np.maximum(t - self.t_programmed[idx], 0.0)
-            std = np.abs(G) * Q * np.sqrt(np.log((elapsed + READ_T) / (2 * READ_T)).clip(min=0.0))
+            since = t - self.t_programmed[idx] + IBM_T0
+            std = np.abs(G) * Q * np.sqrt(np.log((since + READ_T) / (2 * READ_T)))
         noise = counter_rng.normal(self.seed, STREAM_READ, idx, self.reads[idx])
         self.reads[idx] += 1
-        return G + std * noise
+        read = G + std * noise
+        return read if self.read_noise == "simple" else np.maximum(read, 0.0)
 
 
 def simulate(devices, pulses, seed=0, gmax=20.0, read_times=()):
