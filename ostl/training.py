@@ -239,7 +239,7 @@ class Trainer:
         trials = self.task.test_trials()
         params = self.params
         if self.synapses is not None:   # the weights as the hardware reads them now
-            params = self.synapses.params_for_reading(self.params, self.synapses.clock)
+            params = self.synapses.current_params(self.params)
         results = [self.network.forward(params, t.x, t.target, t.mask, record=False) for t in trials]
         return self.task.test_metric(results, trials)
 

@@ -41,9 +41,8 @@ class _Learner:
 def test_the_forward_pass_and_the_rule_see_what_the_arrays_read():
     net, params, rule, feedback, pcm = _setup()
     trial = make_task(TASK).trial(0, 0)
-    state = pcm.state_dict()
-    read = pcm.params_for_reading(params, 0.0)
-    read_feedback = pcm.read_feedback(0.0)
+    read = pcm.current_params(params)    # read after programming, for the next trial
+    read_feedback = {name: pcm.current[name] for name in pcm.feedback_names}
     assert set(read_feedback) == {"feedback.layer0"}
     # the reads follow the weights asked for (program and verify) but are not them (programming error,
     # read noise), and differ from the programmed (nominal) weights by the read noise
@@ -51,7 +50,6 @@ def test_the_forward_pass_and_the_rule_see_what_the_arrays_read():
     assert np.corrcoef(read["layer0.W"].ravel(), params["layer0.W"].ravel())[0, 1] > 0.85
     assert 0 < np.max(np.abs(read["layer0.W"] - nominal)) < 0.2 * np.max(np.abs(nominal))
     expected = OnlineLearner(net, rule, read, feedback=read_feedback).run(trial.x, trial.target, trial.mask)
-    pcm.load_state_dict(state)   # the same reads again (counters restored)
     result = pcm.run_trial(_Learner(net, rule, params, feedback), params, trial)
     assert result.loss == expected.loss
     for name, value in expected.grads.items():

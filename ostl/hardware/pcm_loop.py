@@ -11,12 +11,17 @@ reference engine, Brian2 in deferred mode):
   biases and neuron parameters stay in software. With ``feedback=True`` the rule's fixed
   random matrices ``B`` live on arrays of their own (the paper's second chip) and are read
   like the weights (drift and read noise included; programmed once, never updated);
-* the initial weights (and ``B``) are programmed from the RESET state with program and
-  verify (``verify`` rounds of read, compare, pulse; 0: open loop);
+* the initial weights (and ``B``) are programmed from the RESET state, and a refreshed
+  synapse is programmed back, with program and verify (``verify`` rounds of read, compare,
+  pulse; 0: open loop);
 * the device clock advances ``step_time`` seconds per simulated step; each trial reads the
   arrays -- once at its start (``read='trial'``: the trial runs with those conductances)
   or at every step (``read='step'``: a fresh drifted, noisy read per step; reference
-  engine only, step-by-step evaluation);
+  engine only, step-by-step evaluation). With ``read='trial'`` the read for the next trial
+  is taken right after the arrays are programmed (at the same device time: nothing happens
+  to the devices in between) and kept with the state; this is what lets an event-driven
+  simulator whose synapses update at trial ends (NEST) read every synapse once per trial,
+  in the same order of device operations as here;
 * after a batch the optimiser computes the new weights from the batch's gradient in
   float, and the difference to the programmed weights goes to the arrays as a requested
   change (mixed precision: ``chi`` keeps what is below one pulse);
@@ -135,6 +140,8 @@ class PCMWeights:
         self.weight_names = weight_matrices(network)
         self.feedback_names = sorted(feedback) if self.config.feedback else []
         self.clock = 0.0
+        #: the read for the next trial (read='trial'), and whether a trial has used it
+        self.current, self.used = {}, False
         self.arrays, self.initial_G = {}, {}
         c = self.config
         for index, name in enumerate(self.weight_names + self.feedback_names):
@@ -144,7 +151,8 @@ class PCMWeights:
                 largest = 3.0 / np.sqrt(W0.shape[1])
             array = PCMSynapses(W0.shape, devices_per_synapse=c.devices, eps=c.eps, refresh_level=c.refresh_level,
                                 seed=seed * 4096 + index, gmax=c.gmax, drift=c.drift, read_noise=c.read_noise,
-                                programming_noise=c.programming_noise, ideal_step=c.eps if c.ideal else None)
+                                programming_noise=c.programming_noise, ideal_step=c.eps if c.ideal else None,
+                                verify=c.verify)
             array.scale = c.headroom * largest / array.range()
             self.arrays[name] = array
             if state is None:
@@ -152,6 +160,8 @@ class PCMWeights:
                 self.initial_G[name] = self.arrays[name].devices.G.copy()
         if state is not None:
             self.load_state_dict(state)
+        else:
+            self._read_for_next_trial()
 
     # -- reads --------------------------------------------------------------------------
     def _read(self, name, t):
@@ -172,6 +182,20 @@ class PCMWeights:
         run.update(self.read_weights(t))
         return run
 
+    def _read_for_next_trial(self):
+        if self.config.read == "trial":
+            self.current = {name: self._read(name, self.clock) for name in self.weight_names + self.feedback_names}
+            self.used = False
+
+    def current_params(self, params):
+        """``params`` with the weight matrices as the arrays read for the next trial (what a
+        forward pass on the hardware uses now; reading it consumes no random numbers)."""
+        if self.config.read != "trial":
+            return self.params_for_reading(params, self.clock)
+        run = dict(params)
+        run.update({name: self.current[name] for name in self.weight_names})
+        return run
+
     def nominal(self):
         """The programmed weight matrices (no drift, no read noise)."""
         return {name: self.arrays[name].nominal() for name in self.weight_names}
@@ -188,7 +212,12 @@ class PCMWeights:
 
             extra["params_at"] = params_at
             run_params = params
-        else:
+        elif not self.used:   # the read taken after the last programming
+            run_params = self.current_params(params)
+            if self.feedback_names:
+                extra["feedback"] = {name: self.current[name] for name in self.feedback_names}
+            self.used = True
+        else:                 # a later trial of the same batch: a fresh read at its start
             run_params = self.params_for_reading(params, start)
             if self.feedback_names:
                 extra["feedback"] = self.read_feedback(start)
@@ -208,6 +237,7 @@ class PCMWeights:
                 params[name][...] = self.arrays[name].nominal()
             else:
                 params[name][...] = value
+        self._read_for_next_trial()
 
     # -- state --------------------------------------------------------------------------
     def counts(self):
@@ -221,7 +251,8 @@ class PCMWeights:
         return {name: (self.initial_G.get(name), array.devices.G.copy()) for name, array in self.arrays.items()}
 
     def state_dict(self):
-        state = {"clock": np.array(self.clock)}
+        state = {"clock": np.array(self.clock), "used": np.array(self.used)}
+        state.update({f"{name}/current": value for name, value in self.current.items()})
         for name, array in self.arrays.items():
             state.update({f"{name}/{key}": value for key, value in array.state_dict().items()})
             if name in self.initial_G:
@@ -231,6 +262,9 @@ class PCMWeights:
     def load_state_dict(self, state):
         try:
             self.clock = float(state["clock"])
+            self.used = bool(state.get("used", True))
+            self.current = {name: np.array(state[f"{name}/current"], dtype=np.float64)
+                            for name in self.arrays if f"{name}/current" in state}
             for name, array in self.arrays.items():
                 prefix = f"{name}/"
                 array.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})

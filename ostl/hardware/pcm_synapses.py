@@ -39,18 +39,22 @@ class PCMSynapses:
     devices_per_synapse : 2 or 4
     scale : weight per uS of effective conductance
     eps : update granularity in uS (about one pulse's mean increment; default 0.75)
-    refresh_level : refresh a synapse when one of its devices exceeds this fraction of gmax
+    refresh_level : refresh a synapse when one of its devices exceeds this fraction of the
+        reachable conductance
     seed, gmax, drift, read_noise, programming_noise, ideal_step : of :class:`PCMDevices`
+    verify : program-and-verify rounds when a refresh programs a weight back (0: open loop,
+        through ``chi``); either way ``chi`` keeps what the devices miss
     """
 
     def __init__(self, shape, devices_per_synapse=4, scale=0.1, eps=0.75, refresh_level=0.9, seed=0, gmax=20.0,
-                 drift="constant", read_noise="simple", programming_noise=True, ideal_step=None, t=0.0):
+                 drift="constant", read_noise="simple", programming_noise=True, ideal_step=None, t=0.0, verify=0):
         self.shape = tuple(int(s) for s in shape)
         self.size = int(np.prod(self.shape))
         self.k = check_choice("devices per synapse", devices_per_synapse, {2, 4})
         self.scale = check_positive("scale (weight per uS)", scale)
         self.eps = check_positive("eps (uS)", eps)
         self.refresh_level = check_range("refresh_level", refresh_level, 0.0, 1.0, low_closed=False)
+        self.verify = int(verify)   # program-and-verify rounds of a refresh (0: open loop through chi)
         self.devices = PCMDevices(self.size * self.k, seed=seed, gmax=gmax, drift=drift, read_noise=read_noise,
                                   programming_noise=programming_noise, ideal_step=ideal_step)
         self.chi = np.zeros(self.size)
@@ -91,23 +95,30 @@ class PCMSynapses:
             self.update(W - self.weights(t, noisy=False), t)
             return
         tolerance = self.eps / 2 if tolerance is None else check_positive("tolerance (uS)", tolerance)
-        target = W.ravel() / self.scale
+        self._verify(np.arange(self.size), W.ravel() / self.scale, t, int(verify), tolerance)
+
+    def _devices_of(self, synapses):
+        return (synapses[:, None] * self.k + np.arange(self.k)[None, :]).ravel()
+
+    def _verify(self, synapses, target, t, rounds, tolerance):
+        """Program and verify ``synapses`` towards the effective conductances ``target`` (uS)."""
         half = self._plus()
-        for _ in range(int(verify)):
-            error = target - self.effective(self.devices.read(t))
-            due = np.flatnonzero(np.abs(error) > tolerance)
-            if due.size == 0:
+        top = self.devices.reachable
+        for _ in range(rounds):
+            error = target - self.effective(self.devices.read(t, self._devices_of(synapses)))
+            off = np.abs(error) > tolerance
+            if not np.any(off):
                 break
-            role = np.where(error[due] > 0, 0, half) + (self.turn[due] % half)
+            due = synapses[off]
+            role = np.where(error[off] > 0, 0, half) + (self.turn[due] % half)
             self.devices.set_pulse(t, due * self.k + role)
             self.turn[due] += 1
             # both sides climbed (overshoot, then compensation): near the top a pulse is noise
             # rather than a step, so start such a synapse over from the RESET state
             G = self.devices.G.reshape(self.size, self.k)
-            top = self.devices.reachable
-            over = due[np.any(G[due] > 0.5 * top, axis=1) & (np.abs(target[due]) < 0.25 * top)]
+            over = due[np.any(G[due] > 0.5 * top, axis=1) & (np.abs(target[off]) < 0.25 * top)]
             if over.size:
-                self.devices.reset(t, (over[:, None] * self.k + np.arange(self.k)[None, :]).ravel())
+                self.devices.reset(t, self._devices_of(over))
 
     def update(self, dW, t):
         """Request the weight change ``dW``; apply whole pulses of ``eps`` now."""
@@ -162,8 +173,10 @@ class PCMSynapses:
         self.clipped[full] += (np.abs(stored) > limit) & (refreshed[full] == 1)
         stored = np.clip(stored, -limit, limit)
         self.devices.reset(t, indices)
+        if self.verify:   # program it back with program and verify; chi keeps the residual
+            self._verify(full, stored, t, self.verify, self.eps / 2)
         after = self.effective(self.devices.G[indices])
-        self.chi[full] += (stored - after) * self._plus()           # and program it back through chi
+        self.chi[full] += (stored - after) * self._plus()           # (open loop: program it back through chi)
         self.refreshes[full] += 1
 
     def counts(self):
