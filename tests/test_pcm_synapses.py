@@ -79,3 +79,28 @@ def test_program_realises_weights_on_real_devices():
         synapses.program(np.zeros((2, 2)), 1.0)
     with pytest.raises(ParameterError, match="devices per synapse must be one of"):
         PCMSynapses((2, 2), devices_per_synapse=3)
+
+
+def test_a_synapse_does_not_depend_on_the_others_updated_with_it():
+    """Counter-based noise keyed per device, and every decision (pulses, refreshes, verify
+    rounds) taken per synapse: updating a matrix at once or its entries one array at a time
+    gives the same devices, bit for bit (what lets a simulator update synapse by synapse)."""
+    rng = np.random.default_rng(0)
+    W = rng.normal(0.0, 0.4, size=(4, 5))
+    requests = [rng.normal(0.0, 0.6, size=(4, 5)) for _ in range(6)]
+    whole = PCMSynapses((4, 5), scale=0.1, seed=5, verify=20, drift="ibm", read_noise="1/f")
+    whole.program(W, 0.0, verify=20)
+    for k, dW in enumerate(requests):
+        whole.update(dW, 10.0 * (k + 1))
+    assert whole.counts()["refreshes"] > 0      # the case that couples synapses if anything does
+    for j in range(W.size):   # synapse j alone: requests only for it (zero elsewhere adds nothing)
+        alone = PCMSynapses((4, 5), scale=0.1, seed=5, verify=20, drift="ibm", read_noise="1/f")
+        alone.program(W, 0.0, verify=20)
+        for k, dW in enumerate(requests):
+            only = np.zeros(W.size)
+            only[j] = dW.ravel()[j]
+            alone.update(only.reshape(4, 5), 10.0 * (k + 1))
+        devices = slice(4 * j, 4 * j + 4)
+        for name in ("G", "P", "nu", "events", "reads", "pulses", "resets"):
+            np.testing.assert_array_equal(getattr(alone.devices, name)[devices], getattr(whole.devices, name)[devices])
+        assert alone.chi[j] == whole.chi[j] and alone.refreshes[j] == whole.refreshes[j]

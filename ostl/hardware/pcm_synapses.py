@@ -105,18 +105,20 @@ class PCMSynapses:
         half = self._plus()
         top = self.devices.reachable
         for _ in range(rounds):
+            # a synapse within the tolerance is done (read no more): what happens to a synapse
+            # never depends on the others programmed with it
             error = target - self.effective(self.devices.read(t, self._devices_of(synapses)))
             off = np.abs(error) > tolerance
             if not np.any(off):
                 break
-            due = synapses[off]
-            role = np.where(error[off] > 0, 0, half) + (self.turn[due] % half)
-            self.devices.set_pulse(t, due * self.k + role)
-            self.turn[due] += 1
+            synapses, target, error = synapses[off], target[off], error[off]
+            role = np.where(error > 0, 0, half) + (self.turn[synapses] % half)
+            self.devices.set_pulse(t, synapses * self.k + role)
+            self.turn[synapses] += 1
             # both sides climbed (overshoot, then compensation): near the top a pulse is noise
             # rather than a step, so start such a synapse over from the RESET state
             G = self.devices.G.reshape(self.size, self.k)
-            over = due[np.any(G[due] > 0.5 * top, axis=1) & (np.abs(target[off]) < 0.25 * top)]
+            over = synapses[np.any(G[synapses] > 0.5 * top, axis=1) & (np.abs(target) < 0.25 * top)]
             if over.size:
                 self.devices.reset(t, self._devices_of(over))
 
@@ -138,7 +140,7 @@ class PCMSynapses:
             self.devices.set_pulse(t, due * self.k + role)
             self.turn[due] += 1
             self.chi[due] -= np.where(positive, self.eps, -self.eps)
-            self._refresh(t, refreshed)
+            self._refresh(t, refreshed, due)
 
     def _level(self):
         return self.refresh_level * self.devices.reachable
@@ -147,9 +149,11 @@ class PCMSynapses:
         """The largest effective conductance (uS) a weight keeps through a refresh."""
         return self._level() - 0.1 - self.eps
 
-    def _refresh(self, t, refreshed):
+    def _refresh(self, t, refreshed, pulsed):
+        """Refresh the synapses among ``pulsed`` (those that just received a pulse) whose
+        device passed the refresh level."""
         G = self.devices.G.reshape(self.size, self.k)
-        full = np.flatnonzero(np.any(G > self._level(), axis=1))
+        full = pulsed[np.any(G[pulsed] > self._level(), axis=1)]
         if full.size == 0:
             return
         # full again within one update: the request exceeds the range; refresh to the limit and drop
