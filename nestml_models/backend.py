@@ -37,11 +37,22 @@ class NestBackend:
         self.network, self.rule, self.feedback, self.optimizer = network, rule, feedback, optimizer
         self.threads = check_int("threads", threads, minimum=1)
         self._sim = None
+        self.pcm = None
+
+    def attach_synapses(self, pcm):
+        """Learn with the plastic weights on PCM devices (``ostl_pcm_synapse``): ``pcm`` is the
+        trainer's :class:`ostl.hardware.pcm_loop.PCMWeights`, pushed into the synapses when the
+        simulation is built and updated from them after every trial."""
+        from .network import check_pcm_supported
+
+        check_pcm_supported(pcm)
+        self.pcm = pcm
+        self._sim = None
 
     def _simulator(self, params, steps):
         if self._sim is None or self._sim.steps != steps:
             self._sim = NestNetwork(self.network, self.rule, params, steps, self.feedback, self.optimizer,
-                                    trainable=self.trainable, threads=self.threads)
+                                    trainable=self.trainable, threads=self.threads, pcm=self.pcm)
             if self.optimizer.name == "adam" and self.optimizer.t > 0:
                 for name in self.trainable:
                     self._sim.set_synapse_state(name, adam_m=self.optimizer.m[name], adam_v=self.optimizer.v[name],
@@ -57,6 +68,8 @@ class NestBackend:
         sim = self._simulator(params, trial.x.shape[0])
         loss, outputs = sim.run_trial(trial.x, trial.target, trial.mask)
         weights = sim.weights()
+        if self.pcm is not None:
+            sim.pull_pcm()
         for name in self.trainable:
             params[name][...] = weights[name]
         if self.optimizer.name == "adam":

@@ -108,7 +108,7 @@ def copy_readout_weights(signals, readout_weights, readout, hidden):
 CATCH_UP_EVERY = 20
 
 
-def catch_up_synapses(nest, models=("ostl_synapse", "ostl_synapse_lbl")):
+def catch_up_synapses(nest, models=("ostl_synapse", "ostl_synapse_lbl", "ostl_pcm_synapse")):
     """Let every plastic synapse integrate its target's complete history now. A synapse catches
     up at its presynaptic spikes; one whose source stays silent would keep its target's history
     of the trial it last learned in, and the history would grow with the number of trials. The
@@ -118,6 +118,37 @@ def catch_up_synapses(nest, models=("ostl_synapse", "ostl_synapse_lbl")):
             connections = nest.GetConnections(synapse_model=model)
             if len(connections):
                 connections.set(catch_up=True)
+
+
+PCM_MODEL = "ostl_pcm_synapse"
+#: per-device status keys of ostl_pcm_synapse and the PCMDevices arrays they hold
+PCM_DEVICE_KEYS = {"pcm_G": "G", "pcm_P": "P", "pcm_t_programmed": "t_programmed", "pcm_nu": "nu",
+                   "pcm_events": "events", "pcm_reads": "reads", "pcm_pulses": "pulses", "pcm_resets": "resets"}
+#: per-synapse status keys and the PCMSynapses arrays they hold
+PCM_SYNAPSE_KEYS = {"pcm_chi": "chi", "pcm_turn": "turn", "pcm_refreshes": "refreshes", "pcm_clipped": "clipped"}
+
+
+def pcm_defaults(config, steps):
+    """The ``pcm`` common property of ``ostl_pcm_synapse`` for a PCMConfig and trial length."""
+    from ostl.hardware.pcm import PULSE_DECAY
+
+    return {"devices": int(config.devices), "eps": float(config.eps), "gmax": float(config.gmax),
+            "drift": {"off": 0, "constant": 1, "ibm": 2}[config.drift],
+            "read_noise": {"off": 0, "simple": 1, "1/f": 2}[config.read_noise],
+            "programming_noise": bool(config.programming_noise),
+            "ideal_step": float(config.eps) if config.ideal else 0.0, "refresh_level": float(config.refresh_level),
+            "verify": int(config.verify), "step_time": float(config.step_time), "trial_steps": int(steps),
+            "pulse_decay": float(PULSE_DECAY)}
+
+
+def check_pcm_supported(pcm):
+    """What ostl_pcm_synapse cannot do, refused before anything is built."""
+    if pcm.config.read != "trial":
+        raise ParameterError("PCM reads at every step (read 'step') need the reference backend; NEST's PCM synapses "
+                             "read their devices once per trial")
+    if pcm.feedback_names:
+        raise ParameterError("feedback matrices on PCM arrays need the reference backend; on NEST keep them in "
+                             "software (PCM feedback off)")
 
 
 def weight_names(network):
@@ -170,10 +201,13 @@ class NestNetwork:
     trainable : weight names to learn (default: all weights)
     threads : NEST's ``local_num_threads``
     record_outputs : record the readout output of every step (for metrics; costs time)
+    pcm : :class:`ostl.hardware.pcm_loop.PCMWeights` or None: the plastic weights on PCM
+        devices (``ostl_pcm_synapse``), their state pushed into the synapses at build and
+        pulled back after every trial (:meth:`pull_pcm`)
     """
 
     def __init__(self, network, rule, params, steps, feedback, optimizer, trainable=None, threads=1,
-                 record_outputs=True, pause_steps=PAUSE_STEPS):
+                 record_outputs=True, pause_steps=PAUSE_STEPS, pcm=None):
         self.network = network if isinstance(network, Network) else Network.from_spec(network)
         self.optimizer = make_optimizer(optimizer)
         self.rule, self.trainable = check_supported(self.network, rule, "deferred", self.optimizer, trainable)
@@ -184,6 +218,9 @@ class NestNetwork:
         self.feedback = self.rule.check_feedback(self.network, feedback)
         self.symmetric = self.rule.feedback == "symmetric"
         self.record_outputs = bool(record_outputs)
+        self.pcm = pcm
+        if pcm is not None:
+            check_pcm_supported(pcm)
         self.trial = 0
         self._build()
 
@@ -220,6 +257,9 @@ class NestNetwork:
         if ro.bias:
             self.readout.set({"bias": list(params["readout.b"].astype(float))})
         nest.SetDefaults("ostl_synapse", synapse_defaults(self.optimizer))
+        if self.pcm is not None:
+            nest.SetDefaults(PCM_MODEL, dict(synapse_defaults(self.optimizer),
+                                             pcm=pcm_defaults(self.pcm.config, self.steps)))
         self.projections = {}
         self._connect("layer0.W", self.parrots, self.hidden, {"rule": "all_to_all"})
         if layer.recurrent:
@@ -246,17 +286,63 @@ class NestNetwork:
     def _connect(self, name, pre, post, conn_spec):
         nest = self.nest
         plastic = name in self.trainable
-        weights = self.params[name]
-        nest.Connect(pre, post, conn_spec,
-                     {"synapse_model": "ostl_synapse" if plastic else "static_synapse", "delay": 1.0,
-                      "weight": weights})
-        self.projections[name] = (pre, post, "ostl_synapse" if plastic else "static_synapse")
+        model = "ostl_synapse" if plastic else "static_synapse"
+        if plastic and self.pcm is not None:
+            model = PCM_MODEL
+        nest.Connect(pre, post, conn_spec, {"synapse_model": model, "delay": 1.0, "weight": self.params[name]})
+        self.projections[name] = (pre, post, model)
+        if model == PCM_MODEL:
+            self._push_pcm(name)
+
+    # -- PCM synapses ----------------------------------------------------------------------
+    def _pcm_layout(self, name):
+        conns, rows, cols = self._connections(name)
+        array = self.pcm.arrays[name]
+        synapse = rows * array.shape[1] + cols           # the array's synapse index
+        devices = synapse[:, None] * array.k + np.arange(array.k)[None, :]
+        return conns, rows, cols, array, synapse, devices
+
+    def _push_pcm(self, name):
+        """Device states, chi and the read for the next trial into the synapses."""
+        conns, rows, cols, array, synapse, devices = self._pcm_layout(name)
+        d = array.devices
+        nominal, current = array.nominal(), self.pcm.current[name]
+        conns.set([{"weight": float(nominal[r, c]), "pcm_G": d.G[dev].tolist(), "pcm_P": d.P[dev].tolist(),
+                    "pcm_t_programmed": d.t_programmed[dev].tolist(), "pcm_nu": d.nu[dev].tolist(),
+                    "pcm_events": d.events[dev].tolist(), "pcm_reads": d.reads[dev].tolist(),
+                    "pcm_pulses": d.pulses[dev].tolist(), "pcm_resets": d.resets[dev].tolist(),
+                    "pcm_chi": float(array.chi[j]), "pcm_turn": int(array.turn[j]),
+                    "pcm_refreshes": int(array.refreshes[j]), "pcm_clipped": int(array.clipped[j]),
+                    "pcm_scale": float(array.scale), "pcm_seed": int(d.seed), "pcm_index": int(j),
+                    "pcm_clock": float(self.pcm.clock), "pcm_read_weight": float(current[r, c])}
+                   for r, c, j, dev in zip(rows, cols, synapse, devices)])
+
+    def pull_pcm(self):
+        """The synapses' device states (caught up to the last complete trial) into ``pcm``."""
+        clocks = []
+        for name, (_, _, model) in self.projections.items():
+            if model != PCM_MODEL:
+                continue
+            conns, rows, cols, array, synapse, devices = self._pcm_layout(name)
+            values = conns.get(list(PCM_DEVICE_KEYS) + list(PCM_SYNAPSE_KEYS) + ["pcm_read_weight", "pcm_clock"])
+            for key, field in PCM_DEVICE_KEYS.items():
+                target = getattr(array.devices, field)
+                target[devices] = np.asarray(values[key], dtype=target.dtype).reshape(devices.shape)
+            for key, field in PCM_SYNAPSE_KEYS.items():
+                target = getattr(array, field)
+                target[synapse] = np.asarray(values[key], dtype=target.dtype)
+            self.pcm.current[name][rows, cols] = np.asarray(values["pcm_read_weight"], dtype=float)
+            clocks.extend(np.atleast_1d(values["pcm_clock"]))
+        if clocks:
+            self.pcm.clock = float(clocks[0])
+            self.pcm.used = False
 
     def _feedback_matrix(self):
         """Weight of the learning-signal connection readout k -> hidden j, shape (n_h, n_out)."""
         kind = self.rule.feedback
-        if kind == "symmetric":
-            return self.params["readout.W"].T.copy()
+        if kind == "symmetric":   # the readout weights (on PCM: as read for the next trial)
+            weights = self.params["readout.W"] if self.pcm is None else self.pcm.current["readout.W"]
+            return weights.T.copy()
         key = "feedback.readout" if kind == "random" else "feedback.layer0"
         return self.feedback[key].copy()
 
@@ -303,7 +389,8 @@ class NestNetwork:
             # symmetric feedback: the learning-signal weights follow the readout weights
             signals = self.nest.GetConnections(self.readout, self.hidden,
                                                synapse_model="ostl_learning_signal_connection")
-            copy_readout_weights(signals, self.synapse_state("readout.W", "weight"), self.readout, self.hidden)
+            key = "weight" if self.pcm is None else "pcm_read_weight"   # PCM: the read the next trial uses
+            copy_readout_weights(signals, self.synapse_state("readout.W", key), self.readout, self.hidden)
         return loss, outputs
 
     def run_trials(self, xs, targets, masks=None):

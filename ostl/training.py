@@ -159,9 +159,10 @@ class Trainer:
         config = make_pcm_config(synapses)
         if self.mode != "deferred":
             raise ParameterError("PCM synapses are programmed after each batch: mode must be 'deferred'")
-        if self.backend_applies_updates:
+        attach = getattr(self.backend, "attach_synapses", None)
+        if self.backend_applies_updates and attach is None:
             raise ParameterError(f"PCM synapses are not available on the {self.backend_name} backend (its synapses "
-                                 "apply the optimiser themselves); use the reference or the brian2 backend")
+                                 "apply the optimiser themselves); use the reference, brian2 or nest backend")
         if self.backend_name != "reference":
             if config.read == "step":
                 raise ParameterError("PCM reads at every step (read 'step') need the reference backend; use read "
@@ -172,6 +173,8 @@ class Trainer:
         self.synapses = PCMWeights(self.network, self.params, self.feedback, config, seed=self.seed, state=state)
         for name, value in self.synapses.nominal().items():
             self.params[name][...] = value
+        if self.backend_applies_updates:   # its synapses hold the devices (NEST: ostl_pcm_synapse)
+            attach(self.synapses)
 
     # -- configuration -------------------------------------------------------------------
     def config(self):
@@ -187,7 +190,7 @@ class Trainer:
         or ``None`` if it diverged and was skipped (``on_divergence='skip'``)."""
         trials = self.task.training_trials(self.iteration, self.batch_size)
         before = self._snapshot()
-        if self.synapses is None:
+        if self.synapses is None or self.backend_applies_updates:
             results = [self.backend.run(self.params, trial) for trial in trials]
         else:
             results = [self.synapses.run_trial(self.backend, self.params, trial) for trial in trials]

@@ -207,7 +207,8 @@ def test_cli_train_with_pcm_synapses_and_resume(tmp_path):
     (["--synapses", "pcm", "--pcm-eps", "-1"], "pcm eps (uS) must be in (0, inf), got -1.0"),
     (["--synapses", "pcm", "--pcm-gmax", "0.05"], "pcm gmax (uS) must be"),
     (["--synapses", "pcm", "--mode", "online"], "mode must be 'deferred'"),
-    (["--synapses", "pcm", "--backend", "nest"], "not available on the nest backend"),
+    (["--synapses", "pcm", "--backend", "nest", "--rule", "osttp"],
+     "feedback matrices on PCM arrays need the reference backend"),
     (["--lr-decay", "0.5"], "--lr-decay and --lr-decay-every go together"),
 ])
 def test_cli_refuses_bad_pcm_options_in_one_line(args, message):

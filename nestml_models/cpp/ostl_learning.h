@@ -127,6 +127,31 @@ apply_optimizer( const OptimizerSettings& opt, SynapseLearningState& s, double& 
   s.gradient = 0.0;
 }
 
+/**
+ * What a synapse does at the end of every trial besides nothing: ``ostl_synapse`` applies
+ * the optimiser to its weight (no object needed); ``ostl_pcm_synapse`` also programs the
+ * step into its PCM devices (ostl_pcm_synapse.h).
+ */
+class TrialEnd
+{
+public:
+  virtual ~TrialEnd() = default;
+  virtual void apply( const OptimizerSettings& opt, SynapseLearningState& s, double& weight ) const = 0;
+};
+
+inline void
+finish_trial( const OptimizerSettings& opt, SynapseLearningState& s, double& weight, const TrialEnd* end )
+{
+  if ( end != nullptr )
+  {
+    end->apply( opt, s, weight );
+  }
+  else
+  {
+    apply_optimizer( opt, s, weight );
+  }
+}
+
 //! Trial geometry of a neuron (its NESTML parameters).
 struct TrialGeometry
 {
@@ -213,13 +238,21 @@ public:
   virtual ~LearningNode() = default;
 
   //! Integrate the history into ``state`` up to ``until`` (inclusive, clipped to what is complete).
-  virtual void catch_up( SynapseLearningState& state, double& weight, long until, const OptimizerSettings& opt ) = 0;
+  //! ``end``: the synapse's trial-end action (nullptr: the optimiser step).
+  virtual void catch_up( SynapseLearningState& state,
+    double& weight,
+    long until,
+    const OptimizerSettings& opt,
+    const TrialEnd* end = nullptr ) = 0;
 
   //! Record a spike arriving at update ``arrival`` as pending input (after catch_up).
   virtual void add_spike( SynapseLearningState& state, long arrival ) = 0;
 
   //! Integrate what is complete without changing the neuron (for get_status).
-  virtual void catch_up_copy( SynapseLearningState& state, double& weight, const OptimizerSettings& opt ) const = 0;
+  virtual void catch_up_copy( SynapseLearningState& state,
+    double& weight,
+    const OptimizerSettings& opt,
+    const TrialEnd* end = nullptr ) const = 0;
 
   //! Last update index whose learning signal is complete.
   virtual long complete_step() const = 0;
@@ -362,7 +395,12 @@ public:
    * that every trial end still applies the optimiser (Adam moves with a zero gradient).
    */
   void
-  replay( SynapseLearningState& s, double& weight, long until, const OptimizerSettings& opt, bool update_holders )
+  replay( SynapseLearningState& s,
+    double& weight,
+    long until,
+    const OptimizerSettings& opt,
+    bool update_holders,
+    const TrialEnd* at_trial_end = nullptr )
   {
     long t = s.processed_step + 1;
     while ( t <= until )
@@ -377,7 +415,7 @@ public:
           long end = phase >= 0 ? geometry.trial_end( t ) : geometry.trial_end( geometry.next_trial_start( t ) );
           while ( end <= until )
           {
-            apply_optimizer( opt, s, weight );
+            finish_trial( opt, s, weight, at_trial_end );
             end += geometry.period();
           }
         }
@@ -414,7 +452,7 @@ public:
       }
       if ( t - 1 == trial_last )
       {
-        apply_optimizer( opt, s, weight );
+        finish_trial( opt, s, weight, at_trial_end );
         s.eligibility_vector[ 0 ] = s.eligibility_vector[ 1 ] = 0.0;
         s.eligibility_trace_filtered = 0.0;
         release( s, update_holders );

@@ -136,6 +136,7 @@ EndUserDocs */
 #include "ostl_checked.h"
 #include "ostl_choices.h"
 #include "ostl_learning_neurons.h"
+#include "ostl_pcm_synapse.h"
 #include "ostl_synapse.h"
 
 namespace ostl
@@ -172,6 +173,7 @@ register_learning_models()
   nest::register_node_model< learning_neuron< checked_neuron< readout_neuron >, ReadoutFactors > >(
     "readout_neuron_learning" );
   nest::register_connection_model< ostl_synapse >( "ostl_synapse" );
+  nest::register_connection_model< ostl_pcm_synapse >( "ostl_pcm_synapse" );
   nest::register_connection_model< ostl_learning_signal_connection >( "ostl_learning_signal_connection" );
 }
 

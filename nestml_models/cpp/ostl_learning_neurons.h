@@ -138,9 +138,13 @@ public:
 
   // ---- LearningNode -------------------------------------------------------------------
   void
-  catch_up( SynapseLearningState& s, double& weight, long until, const OptimizerSettings& opt ) override
+  catch_up( SynapseLearningState& s,
+    double& weight,
+    long until,
+    const OptimizerSettings& opt,
+    const TrialEnd* end = nullptr ) override
   {
-    history_.replay( s, weight, std::min( until, complete_step() ), opt, true );
+    history_.replay( s, weight, std::min( until, complete_step() ), opt, true, end );
   }
 
   void
@@ -150,10 +154,13 @@ public:
   }
 
   void
-  catch_up_copy( SynapseLearningState& s, double& weight, const OptimizerSettings& opt ) const override
+  catch_up_copy( SynapseLearningState& s,
+    double& weight,
+    const OptimizerSettings& opt,
+    const TrialEnd* end = nullptr ) const override
   {
     // the replay does not change the history when it does not track holders
-    const_cast< LearningHistory< D, Factors::unit_input_gain >& >( history_ ).replay( s, weight, complete_step(), opt, false );
+    const_cast< LearningHistory< D, Factors::unit_input_gain >& >( history_ ).replay( s, weight, complete_step(), opt, false, end );
   }
 
   long

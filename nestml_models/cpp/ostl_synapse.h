@@ -332,7 +332,7 @@ public:
     weight_ = w;
   }
 
-private:
+protected:   // ostl_pcm_synapse (ostl_pcm_synapse.h) extends it
   double weight_ = 1.0;
   SynapseLearningState state_;
   LearningNode* learner_ = nullptr;     //!< the target, as the learning interface (set when connecting)

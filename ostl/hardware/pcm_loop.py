@@ -152,7 +152,7 @@ class PCMWeights:
             array = PCMSynapses(W0.shape, devices_per_synapse=c.devices, eps=c.eps, refresh_level=c.refresh_level,
                                 seed=seed * 4096 + index, gmax=c.gmax, drift=c.drift, read_noise=c.read_noise,
                                 programming_noise=c.programming_noise, ideal_step=c.eps if c.ideal else None,
-                                verify=c.verify)
+                                verify=c.verify, present=self.masks.get(name))
             array.scale = c.headroom * largest / array.range()
             self.arrays[name] = array
             if state is None:

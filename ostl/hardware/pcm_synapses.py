@@ -47,7 +47,8 @@ class PCMSynapses:
     """
 
     def __init__(self, shape, devices_per_synapse=4, scale=0.1, eps=0.75, refresh_level=0.9, seed=0, gmax=20.0,
-                 drift="constant", read_noise="simple", programming_noise=True, ideal_step=None, t=0.0, verify=0):
+                 drift="constant", read_noise="simple", programming_noise=True, ideal_step=None, t=0.0, verify=0,
+                 present=None):
         self.shape = tuple(int(s) for s in shape)
         self.size = int(np.prod(self.shape))
         self.k = check_choice("devices per synapse", devices_per_synapse, {2, 4})
@@ -55,6 +56,11 @@ class PCMSynapses:
         self.eps = check_positive("eps (uS)", eps)
         self.refresh_level = check_range("refresh_level", refresh_level, 0.0, 1.0, low_closed=False)
         self.verify = int(verify)   # program-and-verify rounds of a refresh (0: open loop through chi)
+        #: synapses that exist (e.g. no autapse in a recurrent matrix): the others are never read
+        #: or programmed and weigh 0
+        self.present = None if present is None else np.asarray(present, dtype=bool).ravel().copy()
+        if self.present is not None and self.present.size != self.size:
+            raise ParameterError(f"present must have {self.size} entries, got {self.present.size}")
         self.devices = PCMDevices(self.size * self.k, seed=seed, gmax=gmax, drift=drift, read_noise=read_noise,
                                   programming_noise=programming_noise, ideal_step=ideal_step)
         self.chi = np.zeros(self.size)
@@ -76,8 +82,16 @@ class PCMSynapses:
 
     def weights(self, t, noisy=True):
         """The weights at time ``t`` (drifted; with read noise if ``noisy``)."""
-        G = self.devices.read(t) if noisy else self.devices.conductance(t)
-        return self.scale * self.effective(G).reshape(self.shape)
+        if self.present is None:
+            G = self.devices.read(t) if noisy else self.devices.conductance(t)
+        else:
+            G = np.zeros(self.size * self.k)
+            indices = self._devices_of(np.flatnonzero(self.present))
+            G[indices] = self.devices.read(t, indices) if noisy else self.devices.conductance(t, indices)
+        W = self.scale * self.effective(G)
+        if self.present is not None:
+            W[~self.present] = 0.0
+        return W.reshape(self.shape)
 
     def program(self, W, t, verify=0, tolerance=None):
         """Program the weights ``W`` (from the RESET state, or on top of what is there).
@@ -91,11 +105,14 @@ class PCMSynapses:
         W = np.asarray(W, dtype=np.float64)
         if W.shape != self.shape:
             raise ParameterError(f"weights must have shape {self.shape}, got {W.shape}")
+        if self.present is not None:
+            W = np.where(self.present.reshape(self.shape), W, 0.0)
         if not verify:
             self.update(W - self.weights(t, noisy=False), t)
             return
         tolerance = self.eps / 2 if tolerance is None else check_positive("tolerance (uS)", tolerance)
-        self._verify(np.arange(self.size), W.ravel() / self.scale, t, int(verify), tolerance)
+        synapses = np.arange(self.size) if self.present is None else np.flatnonzero(self.present)
+        self._verify(synapses, W.ravel()[synapses] / self.scale, t, int(verify), tolerance)
 
     def _devices_of(self, synapses):
         return (synapses[:, None] * self.k + np.arange(self.k)[None, :]).ravel()
@@ -128,6 +145,8 @@ class PCMSynapses:
         if dW.shape != self.shape:
             raise ParameterError(f"update must have shape {self.shape}, got {dW.shape}")
         half = self._plus()
+        if self.present is not None:
+            dW = np.where(self.present.reshape(self.shape), dW, 0.0)
         self.chi += dW.ravel() * half / self.scale   # in uS of one device: a pulse moves W by scale eps / half
         refreshed = np.zeros(self.size, dtype=np.int64)   # refreshes within this update
         while True:
@@ -192,7 +211,10 @@ class PCMSynapses:
 
     def nominal(self):
         """The programmed weights: conductances as programmed, without drift or read noise."""
-        return self.scale * self.effective(self.devices.G).reshape(self.shape)
+        W = self.scale * self.effective(self.devices.G)
+        if self.present is not None:
+            W[~self.present] = 0.0
+        return W.reshape(self.shape)
 
     def state_dict(self):
         state = {f"devices.{k}": v for k, v in self.devices.state_dict().items()}
