@@ -108,7 +108,7 @@ def copy_readout_weights(signals, readout_weights, readout, hidden):
 CATCH_UP_EVERY = 20
 
 
-def catch_up_synapses(nest, models=("ostl_synapse", "ostl_synapse_lbl", "ostl_pcm_synapse")):
+def catch_up_synapses(nest, models=("ostl_synapse", "ostl_synapse_lbl", "ostl_pcm_synapse", "ostl_pcm_synapse_lbl")):
     """Let every plastic synapse integrate its target's complete history now. A synapse catches
     up at its presynaptic spikes; one whose source stays silent would keep its target's history
     of the trial it last learned in, and the history would grow with the number of trials. The
@@ -139,6 +139,27 @@ def pcm_defaults(config, steps):
             "ideal_step": float(config.eps) if config.ideal else 0.0, "refresh_level": float(config.refresh_level),
             "verify": int(config.verify), "step_time": float(config.step_time), "trial_steps": int(steps),
             "pulse_decay": float(PULSE_DECAY)}
+
+
+def push_pcm_state(conns, rows, cols, pcm, name):
+    """Device states, chi and the read for the next trial of the array ``name`` of ``pcm``
+    (:class:`ostl.hardware.pcm_loop.PCMWeights`) into the ``ostl_pcm_synapse`` connections
+    ``conns`` at matrix positions (``rows``, ``cols``) = (post, pre); their weight becomes the
+    programmed weight."""
+    array = pcm.arrays[name]
+    synapse = rows * array.shape[1] + cols           # the array's synapse index
+    devices = synapse[:, None] * array.k + np.arange(array.k)[None, :]
+    d = array.devices
+    nominal, current = array.nominal(), pcm.current[name]
+    conns.set([{"weight": float(nominal[r, c]), "pcm_G": d.G[dev].tolist(), "pcm_P": d.P[dev].tolist(),
+                    "pcm_t_programmed": d.t_programmed[dev].tolist(), "pcm_nu": d.nu[dev].tolist(),
+                    "pcm_events": d.events[dev].tolist(), "pcm_reads": d.reads[dev].tolist(),
+                    "pcm_pulses": d.pulses[dev].tolist(), "pcm_resets": d.resets[dev].tolist(),
+                    "pcm_chi": float(array.chi[j]), "pcm_turn": int(array.turn[j]),
+                    "pcm_refreshes": int(array.refreshes[j]), "pcm_clipped": int(array.clipped[j]),
+                    "pcm_scale": float(array.scale), "pcm_seed": int(d.seed), "pcm_index": int(j),
+                    "pcm_clock": float(pcm.clock), "pcm_read_weight": float(current[r, c])}
+               for r, c, j, dev in zip(rows, cols, synapse, devices)])
 
 
 def check_pcm_supported(pcm):
@@ -303,19 +324,8 @@ class NestNetwork:
         return conns, rows, cols, array, synapse, devices
 
     def _push_pcm(self, name):
-        """Device states, chi and the read for the next trial into the synapses."""
-        conns, rows, cols, array, synapse, devices = self._pcm_layout(name)
-        d = array.devices
-        nominal, current = array.nominal(), self.pcm.current[name]
-        conns.set([{"weight": float(nominal[r, c]), "pcm_G": d.G[dev].tolist(), "pcm_P": d.P[dev].tolist(),
-                    "pcm_t_programmed": d.t_programmed[dev].tolist(), "pcm_nu": d.nu[dev].tolist(),
-                    "pcm_events": d.events[dev].tolist(), "pcm_reads": d.reads[dev].tolist(),
-                    "pcm_pulses": d.pulses[dev].tolist(), "pcm_resets": d.resets[dev].tolist(),
-                    "pcm_chi": float(array.chi[j]), "pcm_turn": int(array.turn[j]),
-                    "pcm_refreshes": int(array.refreshes[j]), "pcm_clipped": int(array.clipped[j]),
-                    "pcm_scale": float(array.scale), "pcm_seed": int(d.seed), "pcm_index": int(j),
-                    "pcm_clock": float(self.pcm.clock), "pcm_read_weight": float(current[r, c])}
-                   for r, c, j, dev in zip(rows, cols, synapse, devices)])
+        conns, rows, cols = self._connections(name)
+        push_pcm_state(conns, rows, cols, self.pcm, name)
 
     def pull_pcm(self):
         """The synapses' device states (caught up to the last complete trial) into ``pcm``."""

@@ -60,12 +60,15 @@ from nestml_models.network import (
     MASK_PORT,
     PAUSE_STEPS,
     TARGET_PORT,
+    PCM_MODEL,
     catch_up_synapses,
     check_supported,
     connection_indices,
     copy_readout_weights,
     hidden_parameters,
     neuron_model,
+    pcm_defaults,
+    push_pcm_state,
     readout_parameters,
     synapse_defaults,
 )
@@ -197,7 +200,10 @@ class _NestSynapseType(NESTSynapseMixin):
     projection is made; the controller learns here which synapse type each projection
     label belongs to."""
 
-    nest_name = PLASTIC_MODEL
+    @property
+    def nest_name(self):
+        """``ostl_synapse``, or ``ostl_pcm_synapse`` for weights on PCM devices."""
+        return PLASTIC_MODEL if self.pcm_config is None else PCM_MODEL
 
     def _get_nest_synapse_model(self):
         _require_models()
@@ -257,6 +263,7 @@ class Controller:
     def __init__(self):
         self.types = {}       # projection label -> synapse type
         self.built = False
+        self.pcm = None       # the PCM arrays (ostl.hardware.pcm_loop.PCMWeights) of PCM synapses
         self.syncing = False  # inside run()
         self.sync_feedback = False
 
@@ -301,11 +308,11 @@ class Controller:
         return records
 
     @staticmethod
-    def _weights(model, label, pre, post):
+    def _weights(model, label, pre, post, key="weight"):
         conns = _connections(model, label)
         rows, cols = connection_indices(conns, pre.node_collection, post.node_collection)
         W = np.full((pre.size, post.size), np.nan)
-        W[cols, rows] = np.asarray(conns.get("weight"), dtype=float)
+        W[cols, rows] = np.asarray(conns.get(key), dtype=float)
         return W
 
     def build(self):
@@ -349,7 +356,13 @@ class Controller:
         _, hidden_params = hidden_parameters(net_layers[0].cell, rule, HIDDEN_FIRST_STEP, leak, geometry)
         hidden.node_collection.set(hidden_params)
         readout.node_collection.set(readout_parameters(activation, leak, rule, READOUT_FIRST_STEP, geometry))
-        nest.SetDefaults(PLASTIC_MODEL + "_lbl", synapse_defaults(optimizer))
+        self.pcm = self._pcm(records, syn_type, rule, trial, ff, rec, ro, layers)
+        if self.pcm is None:
+            nest.SetDefaults(PLASTIC_MODEL + "_lbl", synapse_defaults(optimizer))
+        else:
+            nest.SetDefaults(PCM_MODEL + "_lbl", dict(synapse_defaults(optimizer),
+                                                      pcm=pcm_defaults(self.pcm.config, trial)))
+            self._push_pcm(ff, rec, ro, layers)
         self._connect_targets(readout, target, mask)
         self.readout_projection, self.signal_projections = ro, feedback
         self.sync_feedback = rule.feedback == "symmetric"
@@ -357,6 +370,42 @@ class Controller:
         if self.sync_feedback:
             self.copy_readout_weights()
         self.built = True
+
+    # -- PCM synapses -----------------------------------------------------------------------
+    def _pcm(self, records, syn_type, rule, trial, ff, rec, ro, layers):
+        """The PCM arrays of the learning projections (programmed from their initial
+        weights), or None for float weights; every learning projection must agree."""
+        settings = {r.synapse_type.pcm_settings() for r in records
+                    if isinstance(r.synapse_type, (sm._PlasticSynapse, sm.ReadoutSynapse))}
+        if len(settings) > 1:
+            raise ParameterError("the plastic projections and the ReadoutSynapse must all have the same synapses "
+                                 "setting (float, or the same PCM settings and seed)")
+        if settings == {None}:
+            return None
+        from ostl.hardware.pcm_loop import PCMWeights
+
+        config, seed = syn_type.pcm_config, syn_type.pcm_seed
+        if config.read != "trial":
+            raise ParameterError("PCM synapses on pyNN.nest read their devices once per trial: synapses "
+                                 "{'read': 'trial'}")
+        if config.feedback and rule.feedback_shapes(self.ostl_network):
+            raise ParameterError("the feedback matrix of a LearningSignalConnection stays in software on pyNN.nest: "
+                                 "give the plastic synapses {'feedback': False} among their PCM settings")
+        hidden = layers[0]
+        params = {"layer0.W": ff[id(hidden)].weights().T, "readout.W": ro.weights().T}
+        if id(hidden) in rec:
+            params["layer0.H"] = np.nan_to_num(rec[id(hidden)].weights().T)
+        return PCMWeights(self.ostl_network, params, {}, config, seed=seed)
+
+    def _push_pcm(self, ff, rec, ro, layers):
+        hidden = layers[0]
+        named = {"layer0.W": ff[id(hidden)], "readout.W": ro}
+        if id(hidden) in rec:
+            named["layer0.H"] = rec[id(hidden)]
+        for name, record in named.items():
+            conns = _connections(PCM_MODEL, record.nest_label)
+            rows, cols = connection_indices(conns, record.pre.node_collection, record.post.node_collection)
+            push_pcm_state(conns, rows, cols, self.pcm, name)
 
     @staticmethod
     def _check_initial_values(pop):
@@ -442,7 +491,10 @@ class Controller:
     def copy_readout_weights(self):
         """Symmetric feedback: the learning-signal weights are the current readout weights."""
         ro = self.readout_projection
-        W_out = np.nan_to_num(ro.weights()).T   # (readout, hidden)
+        if self.pcm is None:
+            W_out = np.nan_to_num(ro.weights()).T   # (readout, hidden)
+        else:   # on PCM devices: the weights as read for the next trial
+            W_out = np.nan_to_num(self._weights(PCM_MODEL, ro.nest_label, ro.pre, ro.post, "pcm_read_weight")).T
         for record in self.signal_projections:   # readout -> hidden
             conns = _connections(SIGNAL_MODEL, record.nest_label)
             copy_readout_weights(conns, W_out, record.pre.node_collection, record.post.node_collection)

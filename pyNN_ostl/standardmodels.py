@@ -218,11 +218,32 @@ class Readout(StandardCellType):
             check_unit_interval_open("readout leak", float(np.ravel(leak)[0]))
 
 
+def _pcm_settings(synapses):
+    """``synapses``: None (float weights) or a dict of PCM settings
+    (:class:`ostl.hardware.pcm_loop.PCMConfig` fields, plus ``seed``). Returns (config, seed)."""
+    if synapses is None:
+        return None, None
+    if not isinstance(synapses, dict):
+        raise ParameterError(f"synapses must be None (float weights) or a dict of PCM settings, got {synapses!r}")
+    from ostl.hardware.pcm_loop import make_pcm_config
+    from ostl.validation import check_int
+
+    settings = dict(synapses)
+    seed = check_int("synapses seed", settings.pop("seed", 0), minimum=0)
+    return make_pcm_config(settings), seed
+
+
 class _LearningSynapseType(StandardSynapseType):
     """Base of the learning synapse types."""
 
     #: learned weights are signed: PyNN's sign checks (for biophysical synapses) do not apply
     parameter_checks = {}
+    #: weights on PCM devices (a PCMConfig) and the seed of their random numbers, or None
+    pcm_config = pcm_seed = None
+
+    def pcm_settings(self):
+        """What every PCM projection of one network must share (None: float weights)."""
+        return None if self.pcm_config is None else (repr(self.pcm_config.spec()), self.pcm_seed)
 
     def __init__(self, **parameters):
         with _checked_parameters(type(self).__name__):
@@ -240,7 +261,10 @@ class _PlasticSynapse(_LearningSynapseType):
     ('deferred': sum ``L e`` over a trial and apply it at the trial's end; 'online': apply
     every step), the ``optimizer`` ('sgd', 'adam' or a dict such as ``{"name": "adam",
     "beta1": 0.9}``) with its ``learning_rate``, and the ``trial_duration`` in ms (states and
-    traces are reset at every trial start; deferred updates are applied at its end). These
+    traces are reset at every trial start; deferred updates are applied at its end), and
+    ``synapses``: None (float weights) or a dict of PCM settings (the fields of
+    :class:`ostl.hardware.pcm_loop.PCMConfig` and ``seed``): the weights live on PCM devices
+    (pyNN.nest: ``ostl_pcm_synapse``; the ReadoutSynapse must say the same). These
     are the same for every connection of the network (a property of the synapse model, as
     PyNN treats homogeneous NEST synapse parameters); the weight and delay are per
     connection."""
@@ -250,7 +274,8 @@ class _PlasticSynapse(_LearningSynapseType):
     rule_names = ()
 
     def __init__(self, rule=None, mode="deferred", optimizer="adam", learning_rate=0.01, trial_duration=None,
-                 feedback=None, **parameters):
+                 feedback=None, synapses=None, **parameters):
+        self.pcm_config, self.pcm_seed = _pcm_settings(synapses)
         rule = rule or self.rule_names[0]
         check_choice("rule", rule, set(self.rule_names))
         self.rule = make_rule(rule, feedback=feedback)
@@ -274,7 +299,8 @@ class _PlasticSynapse(_LearningSynapseType):
 
     def learning_settings(self):
         """What every plastic projection of one network must share."""
-        return (type(self).__name__, self.rule, self.mode, self.optimizer_spec, self.trial_duration)
+        return (type(self).__name__, self.rule, self.mode, self.optimizer_spec, self.trial_duration,
+                self.pcm_settings())
 
 
 class OSTLSynapse(_PlasticSynapse):
@@ -294,10 +320,15 @@ class EPropSynapse(_PlasticSynapse):
 
 class ReadoutSynapse(_LearningSynapseType):
     """Hidden to readout: ``readout_input += w y``; learns from its exact gradient
-    ``sum_t error^t ybar^t`` with the optimiser of the hidden layers."""
+    ``sum_t error^t ybar^t`` with the optimiser of the hidden layers. ``synapses``: as
+    the plastic types' (PCM devices; must match theirs)."""
 
     default_parameters = {"weight": 0.0, "delay": 1.0}
     translations = build_translations(("weight", "weight"), ("delay", "delay"))
+
+    def __init__(self, synapses=None, **parameters):
+        self.pcm_config, self.pcm_seed = _pcm_settings(synapses)
+        super().__init__(**parameters)
 
 
 class LearningSignalConnection(_LearningSynapseType):

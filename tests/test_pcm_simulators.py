@@ -78,3 +78,72 @@ def test_nest_refuses_what_its_pcm_synapses_cannot_do():
     with pytest.raises(ParameterError, match="feedback matrices on PCM arrays need the reference backend"):
         Trainer(TASK, net, "osttp", {"name": "sgd", "lr": 0.01}, backend="nest", trainable=["layer0.W", "readout.W"],
                 synapses={})
+
+
+def test_a_pynn_script_with_pcm_synapses_on_nest_equals_the_reference_pcm_run():
+    """Reachable from PyNN: OSTLSynapse / ReadoutSynapse(..., synapses={...PCM settings...})
+    on pyNN.nest learn what the reference engine's PCM arrays learn (1e-9)."""
+    pytest.importorskip("pyNN.nest")
+    from types import SimpleNamespace
+
+    import pyNN.nest as sim
+    from pyNN.parameters import Sequence
+
+    import pyNN_ostl
+    from ostl import SNU, Adam, Layer, Network, OnlineLearner, Readout
+    from ostl.hardware.pcm_loop import PCMWeights
+
+    ostl = pyNN_ostl.for_simulator(sim)
+    steps, pause, n_in, n_hidden, n_out, iterations = 60, 4, 10, 8, 2, 4
+    rng = np.random.default_rng(2)
+    x = (rng.random((steps, n_in)) < 0.25).astype(float)
+    x[:3] = 0.0
+    x[steps - pause:] = 0.0
+    target = rng.normal(size=(steps, n_out))
+    mask = np.ones(steps)
+    mask[:2] = 0.0
+    mask[steps - pause:] = 0.0
+    net = Network(n_in, [Layer(n_hidden, SNU(decay=0.8))], Readout(n_out, "linear", leak=0.0))
+    params = net.init_params(seed=4, weight_scale=2.0, readout_scale=1.0)
+    params["readout.b"][:] = 0.0
+    feedback = {"feedback.layer0": np.random.default_rng(5).normal(size=(n_hidden, n_out))}
+    settings = {"devices": 4, "eps": 0.5, "feedback": False, "seed": 7}
+
+    ostl.setup(timestep=1.0)
+    inputs = sim.Population(n_in, sim.SpikeSourceArray(spike_times=ostl.spike_times(np.tile(x, (iterations, 1)))))
+    hidden = sim.Population(n_hidden, ostl.SNU(decay=0.8, bias=0.0, learn_bias=False))
+    targets = np.tile(target, (iterations, 1))
+    readout = sim.Population(n_out, ostl.Readout(leak=0.0, learn_bias=False,
+                                                 target=[Sequence(targets[:, k]) for k in range(n_out)],
+                                                 loss_mask=Sequence(np.tile(mask, iterations))))
+    plastic = dict(rule="osttp", learning_rate=0.05, optimizer="adam", trial_duration=steps, synapses=settings)
+    w_in = sim.Projection(inputs, hidden, sim.AllToAllConnector(),
+                          ostl.OSTLSynapse(weight=params["layer0.W"].T, **plastic))
+    w_out = sim.Projection(hidden, readout, sim.AllToAllConnector(),
+                           ostl.ReadoutSynapse(weight=params["readout.W"].T, synapses=settings))
+    sim.Projection(readout, hidden, sim.AllToAllConnector(),
+                   ostl.LearningSignalConnection(feedback="target_projection", weight=feedback["feedback.layer0"].T))
+    ostl.run(iterations * steps)
+    result = {"layer0.W": w_in.get("weight", format="array").T, "readout.W": w_out.get("weight", format="array").T}
+    sim.end()
+
+    config = {k: v for k, v in settings.items() if k != "seed"}
+    pcm = PCMWeights(net, params, {}, config, seed=settings["seed"])
+    learner = OnlineLearner(net, "osttp", params, feedback=feedback, trainable=["layer0.W", "readout.W"])
+    weights = dict(params, **pcm.nominal())
+    programmed = pcm.nominal()
+
+    class Backend:
+        def run(self, run_params, trial, feedback=None):
+            learner.params = run_params
+            return learner.run(trial.x, trial.target, trial.mask)
+
+    optimizer = Adam(0.05)
+    for _ in range(iterations):
+        res = pcm.run_trial(Backend(), weights, SimpleNamespace(x=x, target=target, mask=mask))
+        pcm.apply(optimizer, weights, res.grads)
+    for name in result:   # training changed the devices (updates became pulses) ...
+        assert np.max(np.abs(weights[name] - programmed[name])) > 1e-3 * np.max(np.abs(programmed[name])), name
+    for name in result:   # ... as the reference engine's arrays
+        np.testing.assert_allclose(result[name], weights[name], rtol=0, atol=1e-9 * np.max(np.abs(weights[name])),
+                                   err_msg=name)
