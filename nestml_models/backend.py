@@ -67,15 +67,21 @@ class NestBackend:
     def run(self, params, trial):
         sim = self._simulator(params, trial.x.shape[0])
         loss, outputs = sim.run_trial(trial.x, trial.target, trial.mask)
-        weights = sim.weights()
-        if self.pcm is not None:
-            sim.pull_pcm()
-        for name in self.trainable:
-            params[name][...] = weights[name]
-        if self.optimizer.name == "adam":
+        # everything the trainer keeps, in one status read per projection
+        adam = self.optimizer.name == "adam"
+        keys = ["weight"] + (["adam_m", "adam_v"] if adam else []) + (list(sim.PCM_KEYS) if self.pcm else [])
+        read = sim.read_back(self.trainable, keys)
+        if adam:
             self.optimizer.t += 1
-            for name in self.trainable:
-                self.optimizer.m[name] = sim.synapse_state(name, "adam_m")
-                self.optimizer.v[name] = sim.synapse_state(name, "adam_v")
+        for name in self.trainable:
+            rows, cols, values = read[name]
+            params[name][rows, cols] = np.asarray(values["weight"], dtype=float)
+            if adam:
+                for key, store in (("adam_m", self.optimizer.m), ("adam_v", self.optimizer.v)):
+                    matrix = np.zeros(params[name].shape)
+                    matrix[rows, cols] = np.asarray(values[key], dtype=float)
+                    store[name] = matrix
+        if self.pcm is not None:
+            sim.pull_pcm(read)
         return SequenceResult(loss=loss, outputs=outputs, grads=None)
 

@@ -316,33 +316,49 @@ class NestNetwork:
             self._push_pcm(name)
 
     # -- PCM synapses ----------------------------------------------------------------------
-    def _pcm_layout(self, name):
-        conns, rows, cols = self._connections(name)
-        array = self.pcm.arrays[name]
-        synapse = rows * array.shape[1] + cols           # the array's synapse index
-        devices = synapse[:, None] * array.k + np.arange(array.k)[None, :]
-        return conns, rows, cols, array, synapse, devices
-
     def _push_pcm(self, name):
         conns, rows, cols = self._connections(name)
         push_pcm_state(conns, rows, cols, self.pcm, name)
 
-    def pull_pcm(self):
-        """The synapses' device states (caught up to the last complete trial) into ``pcm``."""
+    PCM_KEYS = ("pcm_state",)   # the synapse's state packed in one list (ostl_pcm_synapse.h)
+
+    def read_back(self, names, keys):
+        """Per-synapse quantities ``keys`` of the projections ``names`` in one status read per
+        projection: ``{name: (rows, cols, {key: values})}`` (rows, cols: post, pre indices)."""
+        out = {}
+        for name in names:
+            pre, post, model = self.projections[name]
+            conns = self.nest.GetConnections(pre, post, synapse_model=model)
+            values = conns.get(["source", "target", *keys])
+            if len(conns) == 1:
+                values = {k: [v] for k, v in values.items()}
+            rows = np.asarray(values.pop("target")) - post[0].global_id
+            cols = np.asarray(values.pop("source")) - pre[0].global_id
+            out[name] = (rows, cols, values)
+        return out
+
+    def pull_pcm(self, read=None):
+        """The synapses' device states (caught up to the last complete trial) into ``pcm``;
+        ``read``: what :meth:`read_back` returned with :attr:`PCM_KEYS` (read now if None)."""
+        names = [name for name, (_, _, model) in self.projections.items() if model == PCM_MODEL]
+        if read is None:
+            read = self.read_back(names, self.PCM_KEYS)
         clocks = []
-        for name, (_, _, model) in self.projections.items():
-            if model != PCM_MODEL:
-                continue
-            conns, rows, cols, array, synapse, devices = self._pcm_layout(name)
-            values = conns.get(list(PCM_DEVICE_KEYS) + list(PCM_SYNAPSE_KEYS) + ["pcm_read_weight", "pcm_clock"])
-            for key, field in PCM_DEVICE_KEYS.items():
+        for name in names:
+            rows, cols, values = read[name]
+            array = self.pcm.arrays[name]
+            synapse = rows * array.shape[1] + cols
+            devices = synapse[:, None] * array.k + np.arange(array.k)[None, :]
+            packed = np.asarray(values["pcm_state"], dtype=float).reshape(len(synapse), 8 * array.k + 6)
+            for position, field in enumerate(PCM_DEVICE_KEYS.values()):
                 target = getattr(array.devices, field)
-                target[devices] = np.asarray(values[key], dtype=target.dtype).reshape(devices.shape)
-            for key, field in PCM_SYNAPSE_KEYS.items():
+                target[devices] = packed[:, position * array.k:(position + 1) * array.k].astype(target.dtype)
+            tail = packed[:, 8 * array.k:]
+            for position, field in enumerate(PCM_SYNAPSE_KEYS.values()):
                 target = getattr(array, field)
-                target[synapse] = np.asarray(values[key], dtype=target.dtype)
-            self.pcm.current[name][rows, cols] = np.asarray(values["pcm_read_weight"], dtype=float)
-            clocks.extend(np.atleast_1d(values["pcm_clock"]))
+                target[synapse] = tail[:, position].astype(target.dtype)
+            self.pcm.current[name][rows, cols] = tail[:, 5]
+            clocks.extend(tail[:, 4])
         if clocks:
             self.pcm.clock = float(clocks[0])
             self.pcm.used = False

@@ -297,6 +297,10 @@ class Controller:
 
     def build(self):
         readout, layers, ff, rec, ro, feedback, syn_type = describe(self.records, simulator.state.dt)
+        if any(getattr(r.synapse_type, "pcm_config", None) is not None for r in self.records):
+            raise ParameterError("PCM synapses (synapses={...}) map to NEST's ostl_pcm_synapse: run the script with "
+                                 "pyNN.nest, or train on Brian2 with ostl.training.Trainer(..., backend='brian2', "
+                                 "synapses={...})")
         rule = syn_type.rule
         optimizer = syn_type.optimizer()
         exact_ieee_compilation(b2)

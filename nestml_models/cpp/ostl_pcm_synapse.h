@@ -35,11 +35,15 @@ Common properties: ``optimizer`` (as ``ostl_synapse``) and ``pcm``, a dictionary
 devices), ``refresh_level``, ``verify`` (program-and-verify rounds of a refresh),
 ``step_time`` (s per step), ``trial_steps``, ``pulse_decay`` (exp(-1/2.6)).
 
-Individual properties (lists over the devices): ``pcm_G``, ``pcm_P``, ``pcm_t_programmed``,
-``pcm_nu``, ``pcm_events``, ``pcm_reads``, ``pcm_pulses``, ``pcm_resets``; and ``pcm_chi``,
-``pcm_turn``, ``pcm_refreshes``, ``pcm_clipped``, ``pcm_scale`` (weight per uS),
-``pcm_seed`` (of the array), ``pcm_index`` (in the array), ``pcm_clock`` (s),
-``pcm_read_weight`` (what spikes transmit). ``weight`` is the programmed weight (read-only in
+Individual properties, write-only (lists over the devices): ``pcm_G``, ``pcm_P``,
+``pcm_t_programmed``, ``pcm_nu``, ``pcm_events``, ``pcm_reads``, ``pcm_pulses``,
+``pcm_resets``; and ``pcm_chi``, ``pcm_turn``, ``pcm_refreshes``, ``pcm_clipped``,
+``pcm_clock`` (s), ``pcm_read_weight`` (what spikes transmit; also readable). Read them back, caught up
+to the last complete step, from ``pcm_state``: one list (G, P, t_programmed, nu, events,
+reads, pulses, resets -- k values each -- then chi, turn, refreshes, clipped, clock,
+read_weight; one key keeps a read-back of every synapse after each trial cheap). Readable
+and writable: ``pcm_scale`` (weight per uS), ``pcm_seed`` (of the array), ``pcm_index`` (in
+the array). ``weight`` is the programmed weight (read-only in
 effect: the devices define it). Set them all from ``ostl.hardware.pcm_loop.PCMWeights``
 (``nestml_models.network`` does).
 
@@ -216,37 +220,35 @@ public:
     d[ "optimizer_steps" ] = s.optimizer_steps;
     d[ nest::names::size_of ] = static_cast< long >( sizeof( *this ) );
     const long k = pcm_common_ != nullptr ? pcm_common_->pcm.devices : 4;
-    std::vector< double > G, P, t_programmed, nu;
-    std::vector< long > events, reads, pulses, resets;
-    for ( long r = 0; r < k; ++r )
-    {
-      const pcm::Device& dev = copy.device[ r ];
-      G.push_back( dev.G );
-      P.push_back( dev.P );
-      t_programmed.push_back( dev.t_programmed );
-      nu.push_back( dev.nu );
-      events.push_back( dev.events );
-      reads.push_back( dev.reads );
-      pulses.push_back( dev.pulses );
-      resets.push_back( dev.resets );
-    }
-    d[ "pcm_G" ] = G;
-    d[ "pcm_P" ] = P;
-    d[ "pcm_t_programmed" ] = t_programmed;
-    d[ "pcm_nu" ] = nu;
-    d[ "pcm_events" ] = events;
-    d[ "pcm_reads" ] = reads;
-    d[ "pcm_pulses" ] = pulses;
-    d[ "pcm_resets" ] = resets;
-    d[ "pcm_chi" ] = copy.chi;
-    d[ "pcm_turn" ] = copy.turn;
-    d[ "pcm_refreshes" ] = copy.refreshes;
-    d[ "pcm_clipped" ] = copy.clipped;
     d[ "pcm_scale" ] = copy.scale;
     d[ "pcm_seed" ] = copy.seed;
     d[ "pcm_index" ] = copy.index;
-    d[ "pcm_clock" ] = copy.clock;
     d[ "pcm_read_weight" ] = copy.read_weight;
+    // everything that changes, packed in one vector (one key to read back per trial):
+    // G, P, t_programmed, nu, events, reads, pulses, resets (k each), chi, turn, refreshes,
+    // clipped, clock, read_weight
+    std::vector< double > packed;
+    packed.reserve( 8 * k + 6 );
+    for ( double pcm::Device::*field : { &pcm::Device::G, &pcm::Device::P, &pcm::Device::t_programmed, &pcm::Device::nu } )
+    {
+      for ( long r = 0; r < k; ++r )
+      {
+        packed.push_back( copy.device[ r ].*field );
+      }
+    }
+    for ( long pcm::Device::*field : { &pcm::Device::events, &pcm::Device::reads, &pcm::Device::pulses, &pcm::Device::resets } )
+    {
+      for ( long r = 0; r < k; ++r )
+      {
+        packed.push_back( static_cast< double >( copy.device[ r ].*field ) );
+      }
+    }
+    for ( const double value : { copy.chi, static_cast< double >( copy.turn ), static_cast< double >( copy.refreshes ),
+            static_cast< double >( copy.clipped ), copy.clock, copy.read_weight } )
+    {
+      packed.push_back( value );
+    }
+    d[ "pcm_state" ] = packed;
   }
 
   void
