@@ -215,3 +215,27 @@ def test_cli_refuses_bad_pcm_options_in_one_line(args, message):
     result = _cli("train", "--iterations", "1", "--no-progress", *args)
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def _pattern_generation(synapses, iterations=300, seed=0):
+    task = {"name": "pattern_generation", "seed": 0}
+    trainer = Trainer(task, presets.build_network(task, "osttp"), "osttp", {"name": "adam", "lr": 0.001}, seed=seed,
+                      init=presets.init_for("pattern_generation"), synapses=synapses)
+    trainer.train(iterations)
+    losses = np.array([h["loss"] for h in trainer.history])
+    return losses[0], losses[-10:].mean()
+
+
+def test_osttp_learns_pattern_generation_on_pcm_synapses():
+    """OSTTP with 4-device PCM synapses (drift, read noise, programming noise) learns:
+    the loss falls at least 2x in 300 iterations (measured 2.1-2.5x over seeds 0-2; float
+    2.9-4.0x; benchmarks/pcm_pattern_generation.py). The issue's 3x is not reached: the
+    pulse granularity limits the final loss (with every noise off the result is the same),
+    and idealised devices with a 7.5x finer step reach the float run's final loss."""
+    first, last = _pattern_generation({})
+    assert first / last >= 2.0, (first, last)
+    _, float_last = _pattern_generation(None)
+    _, fine_last = _pattern_generation({"ideal": True, "eps": 0.1, "read_noise": "off", "programming_noise": False,
+                                        "drift": "off"})
+    assert last > 1.3 * float_last                 # the granularity costs ...
+    assert fine_last < 1.15 * float_last           # ... and a fine step removes the cost
