@@ -239,3 +239,17 @@ def test_osttp_learns_pattern_generation_on_pcm_synapses():
                                         "drift": "off"})
     assert last > 1.3 * float_last                 # the granularity costs ...
     assert fine_last < 1.15 * float_last           # ... and a fine step removes the cost
+
+
+@pytest.mark.parametrize("rule,recurrent", [("ostl", False), ("ostl_rnd", False), ("osttp", False),
+                                            ("eprop", True), ("ostl_no_h", True)])
+def test_every_local_rule_trains_with_pcm_synapses(rule, recurrent):
+    net = presets.build_network(TASK, rule, hidden=10, recurrent=recurrent)
+    trainer = Trainer(TASK, net, rule, {"name": "adam", "lr": 0.05}, seed=2, init=presets.INIT_DEFAULTS,
+                      synapses={})
+    programmed = {name: array.devices.pulses.copy() for name, array in trainer.synapses.arrays.items()}
+    trainer.train(3)
+    assert all(np.isfinite(h["loss"]) for h in trainer.history)
+    for name in trainer.synapses.weight_names:   # every matrix received pulses from the rule's updates
+        assert trainer.synapses.arrays[name].devices.pulses.sum() > programmed[name].sum(), name
+    assert sorted(trainer.synapses.feedback_names) == sorted(trainer.feedback)   # B on arrays of its own
