@@ -169,7 +169,7 @@ def check_pcm_supported(pcm):
                              "read their devices once per trial")
     if pcm.feedback_names:
         raise ParameterError("feedback matrices on PCM arrays need the reference backend; on NEST keep them in "
-                             "software (PCM feedback off)")
+                             "software (--pcm-feedback off; synapses={'feedback': False})")
 
 
 def weight_names(network):

@@ -169,7 +169,8 @@ class Trainer:
                                      "'trial'")
             if config.feedback and self.feedback:
                 raise ParameterError(f"feedback matrices on PCM arrays need the reference backend; on "
-                                     f"{self.backend_name} keep them in software (PCM feedback off)")
+                                     f"{self.backend_name} keep them in software (--pcm-feedback off; "
+                                     "synapses={'feedback': False})")
         self.synapses = PCMWeights(self.network, self.params, self.feedback, config, seed=self.seed, state=state)
         for name, value in self.synapses.nominal().items():
             self.params[name][...] = value
