@@ -139,6 +139,9 @@ def plot(task, rows):
         ax.plot(epochs, curves.mean(axis=0), "o-", ms=3, label=name)
         if len(summaries) > 1:
             ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), alpha=0.15)
+    if task == "jsb_pcm":   # the OSTTP paper's PCM hardware result
+        ax.axhspan(10.8, 11.2, color="grey", alpha=0.15)
+        ax.axhline(11.0, color="grey", ls="--", label="paper, PCM hardware: 11.0 +- 0.2")
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"test {metric}")
     ax.set_title(task)
