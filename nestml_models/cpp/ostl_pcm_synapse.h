@@ -170,10 +170,6 @@ public:
 
   static constexpr nest::ConnectionModelProperties properties = Base::properties;
 
-  using ConnectionBase::get_delay_steps;
-  using ConnectionBase::get_rport;
-  using ConnectionBase::get_target;
-
   void
   check_connection( nest::Node& s, nest::Node& t, size_t receptor_type, const CommonPropertiesType& cp )
   {
@@ -184,16 +180,8 @@ public:
   bool
   send( nest::Event& e, size_t thread, const CommonPropertiesType& cp )
   {
-    nest::Node* target = get_target( thread );
-    const long arrival = e.get_stamp().get_steps() + get_delay_steps() - 1;
     const PcmTrialEnd end( cp.pcm, synapse_ );
-    this->learner_->catch_up( this->state_, this->weight_, arrival - LEARNING_SIGNAL_LAG, cp.optimizer, &end );
-    this->learner_->add_spike( this->state_, arrival );
-    e.set_receiver( *target );
-    e.set_weight( synapse_.read_weight );
-    e.set_delay_steps( get_delay_steps() );
-    e.set_rport( get_rport() );
-    e();
+    this->transmit( e, thread, cp.optimizer, &end, synapse_.read_weight );   // the read of this trial
     return true;
   }
 
@@ -209,15 +197,7 @@ public:
       const PcmTrialEnd end( pcm_common_->pcm, copy );
       this->learner_->catch_up_copy( s, w, pcm_common_->optimizer, &end );
     }
-    d[ nest::names::weight ] = w;
-    d[ "ostl_weight" ] = w;
-    d[ "eligibility_vector" ] = std::vector< double >{ s.eligibility_vector[ 0 ], s.eligibility_vector[ 1 ] };
-    d[ "eligibility_trace_filtered" ] = s.eligibility_trace_filtered;
-    d[ "gradient" ] = s.gradient;
-    d[ "processed_step" ] = s.processed_step;
-    d[ "adam_m" ] = s.adam_m;
-    d[ "adam_v" ] = s.adam_v;
-    d[ "optimizer_steps" ] = s.optimizer_steps;
+    this->learning_status( d, s, w );
     d[ nest::names::size_of ] = static_cast< long >( sizeof( *this ) );
     const long k = pcm_common_ != nullptr ? pcm_common_->pcm.devices : 4;
     d[ "pcm_scale" ] = copy.scale;
@@ -271,10 +251,10 @@ public:
     set_devices( d, "pcm_P", &pcm::Device::P );
     set_devices( d, "pcm_t_programmed", &pcm::Device::t_programmed );
     set_devices( d, "pcm_nu", &pcm::Device::nu );
-    set_counters( d, "pcm_events", &pcm::Device::events );
-    set_counters( d, "pcm_reads", &pcm::Device::reads );
-    set_counters( d, "pcm_pulses", &pcm::Device::pulses );
-    set_counters( d, "pcm_resets", &pcm::Device::resets );
+    set_devices( d, "pcm_events", &pcm::Device::events );
+    set_devices( d, "pcm_reads", &pcm::Device::reads );
+    set_devices( d, "pcm_pulses", &pcm::Device::pulses );
+    set_devices( d, "pcm_resets", &pcm::Device::resets );
     d.update_value( "pcm_chi", synapse_.chi );
     d.update_integer_value( "pcm_turn", synapse_.turn );
     d.update_integer_value( "pcm_refreshes", synapse_.refreshes );
@@ -287,27 +267,12 @@ public:
   }
 
 private:
+  //! One value per device of ``key`` (a list of doubles or of integers) into ``field``.
+  template < typename T >
   void
-  set_devices( const Dictionary& d, const std::string& key, double pcm::Device::*field )
+  set_devices( const Dictionary& d, const std::string& key, T pcm::Device::*field )
   {
-    std::vector< double > values;
-    if ( d.update_value( key, values ) )
-    {
-      if ( values.size() > 4 )
-      {
-        throw nest::BadProperty( key + " takes one value per device (at most 4)" );
-      }
-      for ( std::size_t r = 0; r < values.size(); ++r )
-      {
-        synapse_.device[ r ].*field = values[ r ];
-      }
-    }
-  }
-
-  void
-  set_counters( const Dictionary& d, const std::string& key, long pcm::Device::*field )
-  {
-    std::vector< long > values;
+    std::vector< T > values;
     if ( d.update_value( key, values ) )
     {
       if ( values.size() > 4 )

@@ -272,15 +272,7 @@ public:
   bool
   send( nest::Event& e, size_t thread, const CommonPropertiesType& cp )
   {
-    nest::Node* target = get_target( thread );
-    const long arrival = e.get_stamp().get_steps() + get_delay_steps() - 1;
-    learner_->catch_up( state_, weight_, arrival - LEARNING_SIGNAL_LAG, cp.optimizer );
-    learner_->add_spike( state_, arrival );
-    e.set_receiver( *target );
-    e.set_weight( weight_ );
-    e.set_delay_steps( get_delay_steps() );
-    e.set_rport( get_rport() );
-    e();
+    transmit( e, thread, cp.optimizer, nullptr, weight_ );
     return true;
   }
 
@@ -294,6 +286,31 @@ public:
     {
       learner_->catch_up_copy( s, w, common_->optimizer );
     }
+    learning_status( d, s, w );
+  }
+
+protected:
+  //! Catch up on the target's history to the spike's arrival (``end``: the trial-end action,
+  //! nullptr for the optimiser step), register the spike, and send it with weight ``w``
+  //! (a reference: read after the catch-up).
+  void
+  transmit( nest::Event& e, size_t thread, const OptimizerSettings& opt, const TrialEnd* end, const double& w )
+  {
+    nest::Node* target = get_target( thread );
+    const long arrival = e.get_stamp().get_steps() + get_delay_steps() - 1;
+    learner_->catch_up( state_, weight_, arrival - LEARNING_SIGNAL_LAG, opt, end );
+    learner_->add_spike( state_, arrival );
+    e.set_receiver( *target );
+    e.set_weight( w );
+    e.set_delay_steps( get_delay_steps() );
+    e.set_rport( get_rport() );
+    e();
+  }
+
+  //! The learning quantities of a (caught-up copy of the) synapse state, and its weight.
+  void
+  learning_status( Dictionary& d, const SynapseLearningState& s, double w ) const
+  {
     d[ nest::names::weight ] = w;
     d[ "ostl_weight" ] = w;   // the same, under a name pyNN.nest reads unscaled
     d[ "eligibility_vector" ] = std::vector< double >{ s.eligibility_vector[ 0 ], s.eligibility_vector[ 1 ] };
@@ -306,6 +323,7 @@ public:
     d[ nest::names::size_of ] = static_cast< long >( sizeof( *this ) );
   }
 
+public:
   void
   set_status( const Dictionary& d, nest::ConnectorModel& cm )
   {
