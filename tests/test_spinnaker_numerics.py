@@ -95,3 +95,58 @@ def test_a_learning_signal_travels_as_its_bits():
     payload = sp.to_payload(bits)
     assert payload.dtype == np.uint32 and payload[0] == 0xFFFFF000
     np.testing.assert_array_equal(sp.from_payload(payload), bits)
+
+
+# -- the host-compiled kernels equal the NumPy model bit for bit ---------------------------------
+def test_the_host_compiled_lif_kernel_equals_the_numpy_model_bit_for_bit():
+    from ostl.cells import LIF
+    from ostl.hardware.spinnaker_host import HostKernels
+
+    kernels = HostKernels()
+    p = sp.LIFParameters.from_cell(LIF(tau_m=20.0, v_th=0.6))
+    rng = np.random.default_rng(3)
+    n = 64
+    state = {name: (np.zeros(n, np.int32), np.zeros(n, np.int32)) for name in ("numpy", "c")}
+    counters = {"numpy": sp.Counters(), "c": sp.Counters()}
+    spikes = 0
+    for step in range(1000):
+        current = sp.to_s1615(rng.normal(0.05, 0.3, n))
+        if step % 250 == 0:          # now and then an input that saturates the membrane
+            current[:4] = [sp.INT32_MAX, sp.INT32_MIN, sp.INT32_MAX, 12345]
+        outputs = {}
+        for name, update in (("numpy", sp.lif_update), ("c", kernels.lif_update)):
+            v, z = state[name]
+            outputs[name] = update(v, z, current, p, counters[name])
+            state[name] = outputs[name][:2]
+        for a, b in zip(outputs["numpy"], outputs["c"]):
+            np.testing.assert_array_equal(a, b)
+        spikes += int(outputs["c"][1].sum())
+    assert counters["numpy"].counts == counters["c"].counts and counters["c"]["add"] > 0
+    assert 0 < spikes < 1000 * n            # it spikes, not always
+
+
+def test_the_lif_kernel_follows_the_float_cell():
+    """Fixed point against float: the s16.15 step stays within a few LSB of the float step
+    (one step from the same state; rounding of alpha, the product and 1/v_th)."""
+    from ostl.cells import LIF
+
+    cell = LIF(tau_m=20.0, v_th=0.6)
+    p = sp.LIFParameters.from_cell(cell)
+    rng = np.random.default_rng(4)
+    v = rng.normal(0.2, 0.4, 500)
+    z = (rng.random(500) < 0.2).astype(np.int32)
+    current = rng.normal(0.0, 0.3, 500)
+    fixed_v, fixed_z, fixed_pseudo = sp.lif_update(sp.to_s1615(v), z, sp.to_s1615(current), p)
+    float_v = cell.alpha * v + current - cell.v_th * z
+    np.testing.assert_allclose(sp.from_s1615(fixed_v), float_v, atol=4 / 32768)
+    decided = np.abs(float_v - cell.v_th) > 1e-3       # away from the threshold the spikes agree
+    np.testing.assert_array_equal(fixed_z[decided], (float_v > cell.v_th)[decided])
+    float_pseudo = 0.3 * np.maximum(0.0, 1 - np.abs((float_v - 0.6) / 0.6)) / 0.6
+    np.testing.assert_allclose(sp.from_s1615(fixed_pseudo), float_pseudo, atol=1e-3)
+
+
+def test_a_time_constant_whose_decay_rounds_to_one_is_refused():
+    from ostl.cells import LIF
+
+    with pytest.raises(ParameterError, match="tau_m .* is too long for s16.15: its decay per step rounds to 1.0"):
+        sp.LIFParameters.from_cell(LIF(tau_m=1e6))
