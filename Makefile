@@ -9,10 +9,12 @@ STAMP   = $(VENV)/.ostl-installed
 .PHONY: demo test test-all bench clean system-deps
 
 # Debian packages: headers the NEST models compile against, Fashion-MNIST (data set of the
-# digits task) and espeak-ng (the voices of the spoken-digits task)
-SYSTEM_PACKAGES = libboost-dev libltdl-dev libgsl-dev dataset-fashion-mnist espeak-ng
+# digits task), espeak-ng (the voices of the spoken-digits task) and gcc-arm-none-eabi (the
+# SpiNNaker kernels' cross compiler for the ARM968 cores)
+SYSTEM_PACKAGES = libboost-dev libltdl-dev libgsl-dev dataset-fashion-mnist espeak-ng gcc-arm-none-eabi
 SYSTEM_HEADERS  = /usr/include/boost/version.hpp /usr/include/ltdl.h /usr/include/gsl/gsl_errno.h \
-                  /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz /usr/bin/espeak-ng
+                  /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz /usr/bin/espeak-ng \
+                  /usr/bin/arm-none-eabi-gcc
 
 system-deps:
 	@missing=0; for h in $(SYSTEM_HEADERS); do [ -e $$h ] || missing=1; done; \

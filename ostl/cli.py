@@ -194,7 +194,10 @@ def _build_trainer(args):
     rule = make_rule(args.rule or "ostl", traces=traces, feedback=args.feedback)
     cell = json.loads(args.cell) if args.cell and args.cell.lstrip().startswith("{") else args.cell
     network = presets.build_network(task, rule, cell=cell, hidden=args.hidden, recurrent=args.recurrent)
-    optimizer = {"name": args.optimizer or defaults.get("optimizer", "adam"),
+    backend = args.backend or "reference"
+    backend_class = get_plugin(backend).load()   # asked what it can learn, how it batches and updates
+    backend_optimizer = getattr(backend_class, "default_optimizer", None)
+    optimizer = {"name": args.optimizer or backend_optimizer or defaults.get("optimizer", "adam"),
                  "lr": args.lr if args.lr is not None else defaults["lr"]}
     if args.clip is not None:
         optimizer["clip"] = args.clip
@@ -204,8 +207,6 @@ def _build_trainer(args):
         if not task.has_epochs:
             raise ParameterError("--lr-decay applies to tasks with a training set (jsb, digits, spoken_digits)")
         optimizer.update(decay=args.lr_decay, decay_every=args.lr_decay_every)
-    backend = args.backend or "reference"
-    backend_class = get_plugin(backend).load()   # asked what it can learn and how it batches
     trainable = backend_class.trainable_parameters(network)
     batch_size = args.batch_size if args.batch_size is not None else (
         getattr(backend_class, "default_batch_size", None) or defaults["batch_size"])

@@ -266,13 +266,20 @@ class Trainer:
             result.step_losses[step] = np.nan
         result.loss = float("nan")
 
+    def _backend_state(self):
+        """The state a backend keeps itself (e.g. the SpiNNaker chip's weight words), or None."""
+        state_dict = getattr(self.backend, "state_dict", None)
+        return None if state_dict is None else state_dict()
+
     def _snapshot(self):
         return ({k: v.copy() for k, v in self.params.items()},
                 {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.optimizer.state_dict().items()},
-                None if self.synapses is None else self.synapses.state_dict())
+                None if self.synapses is None else self.synapses.state_dict(), self._backend_state())
 
     def _restore(self, snapshot):
-        params, optimizer_state, synapse_state = snapshot
+        params, optimizer_state, synapse_state, backend_state = snapshot
+        if backend_state is not None:
+            self.backend.load_state_dict(backend_state)
         if synapse_state is not None:
             self.synapses.load_state_dict(synapse_state)
         for name, value in params.items():
@@ -393,6 +400,9 @@ class Trainer:
         arrays.update({f"optimizer/{k}": v for k, v in optimizer_state.items()})
         if self.synapses is not None:
             arrays.update({f"synapses/{k}": v for k, v in self.synapses.state_dict().items()})
+        backend_state = self._backend_state()
+        if backend_state is not None:
+            arrays.update({f"backend/{k}": v for k, v in backend_state.items()})
         arrays["checksum"] = np.array(checkpoint_checksum(arrays))
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
@@ -420,6 +430,7 @@ class Trainer:
         feedback = {k[9:]: v for k, v in entries.items() if k.startswith("feedback/")}
         opt_state = {k[10:]: v for k, v in entries.items() if k.startswith("optimizer/")}
         synapse_state = {k[9:]: v for k, v in entries.items() if k.startswith("synapses/")} or None
+        backend_state = {k[8:]: v for k, v in entries.items() if k.startswith("backend/")} or None
         if config.get("synapses") and synapse_state is None:
             raise ProblemFileError(f"checkpoint {path} is incomplete: its run has PCM synapses but it holds no "
                                    "device state")
@@ -435,6 +446,11 @@ class Trainer:
         except ParameterError as exc:
             raise ProblemFileError(f"checkpoint {path} is inconsistent: {exc}") from None
         trainer.optimizer.load_state_dict(opt_state)
+        if backend_state is not None and (backend or config["backend"]) == config["backend"]:
+            try:   # the state the backend keeps itself, when resumed on the same backend
+                trainer.backend.load_state_dict(backend_state)
+            except ParameterError as exc:
+                raise ProblemFileError(f"checkpoint {path} is inconsistent: {exc}") from None
         trainer.history = entries["history"]
         trainer.epochs = entries["epochs"]
         if trainer.task.has_epochs:

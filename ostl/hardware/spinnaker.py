@@ -80,7 +80,7 @@ def from_s1615(bits):
     return np.asarray(bits, dtype=np.int64) / ONE
 
 
-def _saturate(values, counters, kind):
+def saturate(values, counters, kind):
     values = np.asarray(values, dtype=np.int64)
     high, low = values > INT32_MAX, values < INT32_MIN
     if counters is not None:
@@ -104,7 +104,7 @@ def mul_round_nearest(a, b, counters=None):
     p = x * y                        # |p| <= 2^62: exact in int64
     r = (p >> FRACTION_BITS) + ((p >> (FRACTION_BITS - 1)) & 1)
     r = np.where((x == INT32_MIN) & (y == INT32_MIN), INT32_MAX, r)
-    return _saturate(r, counters, "multiply")
+    return saturate(r, counters, "multiply")
 
 
 def mul_wrap(a, b):
@@ -116,7 +116,7 @@ def mul_wrap(a, b):
 
 def add_saturating(a, b, counters=None):
     """``__stdfix_sadd_k``: the 64-bit sum clamped to int32."""
-    return _saturate(np.asarray(a, dtype=np.int64) + np.asarray(b, dtype=np.int64), counters, "add")
+    return saturate(np.asarray(a, dtype=np.int64) + np.asarray(b, dtype=np.int64), counters, "add")
 
 
 def add_wrap(a, b):
@@ -230,46 +230,3 @@ def to_payload(bits):
 def from_payload(payload):
     """The s16.15 bits a payload carries (``kbits(payload)``)."""
     return np.asarray(payload, dtype=np.uint32).view(np.int32)
-
-
-# -- neuron kernels: the NumPy model of ostl/hardware/spinnaker_c ------------------------------------
-@dataclass(frozen=True)
-class LIFParameters:
-    """The s16.15 parameters of :func:`lif_update`, encoded on the host from an ostl LIF cell."""
-
-    alpha: int
-    v_th: int
-    inv_v_th: int
-    gamma: int
-
-    @classmethod
-    def from_cell(cls, cell):
-        """From :class:`ostl.cells.LIF` (piecewise-linear pseudo-derivative); a decay that
-        rounds to 1.0 (the membrane would never leak) is refused."""
-        if cell.pseudo.name != "piecewise_linear":
-            raise ParameterError(f"the SpiNNaker LIF kernel has the piecewise-linear pseudo-derivative, got "
-                                 f"{cell.pseudo.name!r}")
-        alpha = int(to_s1615(cell.alpha, name="LIF decay exp(-dt / tau_m)"))
-        if alpha >= ONE:
-            raise ParameterError(f"tau_m ({cell.tau_m} ms) is too long for s16.15: its decay per step rounds to 1.0 "
-                                 f"(tau_m must be below {1.0 / np.log(ONE / (ONE - 0.5)):.0f} ms)")
-        return cls(alpha, int(to_s1615(cell.v_th, name="v_th")), int(to_s1615(1.0 / cell.v_th, name="1 / v_th")),
-                   int(to_s1615(cell.pseudo.gamma, name="pseudo-derivative gamma")))
-
-
-def lif_update(v, z, current, p, counters=None):
-    """One step of the LIF kernel (``neuron_lif.c``) on s16.15 bits: returns the new
-    ``(v, z, pseudo)``; saturations go to ``counters`` (kinds 'multiply', 'add')."""
-    v, z = np.asarray(v, dtype=np.int32), np.asarray(z, dtype=np.int32)
-    potential = mul_round_nearest(p.alpha, v, counters)
-    potential = add_saturating(potential, current, counters)
-    spiked = z != 0
-    reset = add_saturating(potential[spiked], -p.v_th, counters)
-    potential = potential.copy()
-    potential[spiked] = reset
-    u = mul_round_nearest(add_saturating(potential, -p.v_th, counters), p.inv_v_th, counters)
-    u64 = u.astype(np.int64)
-    magnitude = np.where(u64 == INT32_MIN, INT32_MAX, np.abs(u64))
-    distance = np.where(magnitude >= ONE, 0, ONE - magnitude)
-    pseudo = mul_round_nearest(mul_round_nearest(p.gamma, distance, counters), p.inv_v_th, counters)
-    return potential, (u > 0).astype(np.int32), pseudo

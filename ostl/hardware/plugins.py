@@ -1,0 +1,33 @@
+"""Entry points of the hardware backends (``ostl.backends`` group): descriptions that import
+nothing heavy; the backend classes load on use."""
+
+from ..backends import BackendPlugin, Command, Option
+from ..validation import check_choice
+
+
+def _headroom(value):
+    from ..errors import ParameterError
+
+    if not value >= 1.0:
+        raise ParameterError(f"--spinnaker-headroom must be a number >= 1, got {value}")
+    return value
+
+
+SPINNAKER = BackendPlugin(
+    name="spinnaker",
+    factory="ostl.hardware.spinnaker_backend:SpiNNakerBackend",
+    summary="the SpiNNaker learning kernels (s16.15, 16-bit weights) compiled for the host",
+    install_hint="a C compiler (apt-get install gcc)",
+    options=(
+        Option("--spinnaker-rounding", "rounding", "write-back below one weight step: residual (kept per synapse, "
+               "default) or stochastic", choices=("residual", "stochastic"),
+               validate=lambda v: check_choice("--spinnaker-rounding", v, {"residual", "stochastic"})),
+        Option("--spinnaker-headroom", "headroom", "ring-buffer room for growing weights: the shift is chosen for "
+               "this many times the largest row sum of |w| (default 2)", type=float, metavar="X", validate=_headroom),
+        Option("--spinnaker-engine", "engine", "c (the host-compiled kernels, default) or numpy (their model)",
+               choices=("c", "numpy")),
+    ),
+    commands=(Command("spinnaker-build", "compile the SpiNNaker kernels for the host and for the ARM968 cores and "
+                      "print the object sizes", "ostl.hardware.spinnaker_build:build_command",
+                      options=(Option("--out", "out", "output directory", metavar="DIR"),)),),
+)
