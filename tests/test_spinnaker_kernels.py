@@ -195,7 +195,7 @@ def test_what_does_not_fit_s1615_is_refused_before_anything_runs():
         build(dict(CELLS["lif"], tau_m=1e6))
     with pytest.raises(ParameterError, match="readout leak .* rounds to 1.0"):
         build(readout_leak=0.99999)
-    with pytest.raises(ParameterError, match="hidden layer's synapses: .* needs a ring-buffer shift of 18; s16.15 inputs allow at most 15"):
+    with pytest.raises(ParameterError, match="synapses: .* needs a ring-buffer shift of 18; s16.15 inputs"):
         build(weight=20000.0)
     with pytest.raises(ParameterError, match="runs one hidden layer, got 2"):
         build(layers=2)

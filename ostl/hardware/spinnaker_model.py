@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ParameterError
-from .spinnaker import INT32_MAX, INT32_MIN, ONE, saturate, add_saturating, kdivk, mul_round_nearest, to_s1615
+from .spinnaker import INT32_MAX, INT32_MIN, ONE, add_saturating, kdivk, mul_round_nearest, saturate, to_s1615
 
 CELL_KINDS = {"lif": 0, "alif": 1, "snu": 2, "soft_snu": 3}
 STATE_SIZE = {"lif": 1, "alif": 2, "snu": 1, "soft_snu": 1}
