@@ -31,7 +31,7 @@ $(STAMP): setup.cfg pyproject.toml requirements/constraints.txt | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	rm -rf ostl.egg-info   # stale metadata in the tree would hide the entry points
-	$(PIP) install --quiet -c requirements/constraints.txt -e '.[test,bptt,brian2,nest,data,aihwkit]'
+	$(PIP) install --quiet -c requirements/constraints.txt -e '.[test,bptt,brian2,nest,data,aihwkit,spinnaker]'
 	touch $(STAMP)
 
 ## the main job: a short pattern-generation training demo on the reference engine

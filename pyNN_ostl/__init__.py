@@ -36,7 +36,8 @@ __all__ = ["for_simulator", "SNU", "SoftResetSNU", "LIF", "ALIF", "Readout", "OS
            "ReadoutSynapse", "LearningSignalConnection", "record_synapses", "get_synapse_data", "spike_times"]
 
 #: PyNN simulator module -> our translation
-TRANSLATIONS = {"pyNN.brian2": "pyNN_ostl.brian2", "pyNN.nest": "pyNN_ostl.nest"}
+TRANSLATIONS = {"pyNN.brian2": "pyNN_ostl.brian2", "pyNN.nest": "pyNN_ostl.nest",
+                "pyNN.spiNNaker": "pyNN_ostl.spinnaker"}
 
 
 def for_simulator(sim):

@@ -133,13 +133,14 @@ class FixedPointNetwork:
         self.kappa = _decay_bits(readout.leak, "the readout leak") if readout.leak else 0
         self.signal_source = rule.signal_source
         self.symmetric = rule.feedback == "symmetric"
-        if not self.symmetric:
-            name = "feedback.readout" if rule.feedback == "random" else "feedback.layer0"
-            matrix = np.asarray(feedback[name], dtype=np.float64)
-            _check(np.all(np.abs(matrix) < 256.0), "feedback weights must be below 256 in magnitude in s16.15")
-            self.feedback_bits = to_s1615(matrix, name="feedback weights")   # (n, n_out)
         hidden = self._hidden_matrix(params)
         self.shift = _shift_for(hidden, self.headroom, "the hidden layer's synapses")
+        if not self.symmetric:
+            # B lives in the hidden population's synaptic rows of the learning-signal projection
+            # (16-bit words at the population's scale, fetched when a readout's packet arrives)
+            name = "feedback.readout" if rule.feedback == "random" else "feedback.layer0"
+            self.feedback_matrix = np.asarray(feedback[name], dtype=np.float64)   # (n, n_out)
+            self._encode_feedback()
         self.readout_shift = _shift_for(params["readout.W"], self.headroom, "the readout's synapses")
         self.readout = model.ReadoutParameters(readout.activation, self.kappa, self.readout_shift,
                                                model.sigmoid_table(), model.exp_table())
@@ -155,6 +156,13 @@ class FixedPointNetwork:
         self.trial = 0
         self.counters = Counters()
         self._kernels = None
+
+    def _encode_feedback(self):
+        largest = float(np.max(np.abs(self.feedback_matrix))) if self.feedback_matrix.size else 0.0
+        _check(largest * 2.0 ** (15 - self.shift) <= model.WORD_LIMIT,
+               f"feedback weight {largest:g} does not fit a 16-bit word at the hidden population's ring-buffer "
+               f"shift {self.shift} (largest {model.WORD_LIMIT / 2.0 ** (15 - self.shift):g})")
+        self.feedback_words = _words(self.feedback_matrix, self.shift)
 
     def _hidden_matrix(self, params):
         parts = [params["layer0.W"]] + ([params["layer0.H"]] if self.recurrent else [])
@@ -181,10 +189,15 @@ class FixedPointNetwork:
         return out
 
     def feedback(self):
-        """``B`` (n, n_out) in s16.15: the fixed feedback, or the readout weights' values."""
+        """``B`` (n, n_out) in s16.15: the fixed feedback (words of the learning-signal projection
+        at the hidden scale), or for symmetric feedback the readout weights' values."""
         if self.symmetric:
             return (self.readout_words.T.astype(np.int64) << self.readout_shift).astype(np.int32)
-        return self.feedback_bits
+        return (self.feedback_words.astype(np.int64) << self.shift).astype(np.int32)
+
+    def feedback_values(self):
+        """``B`` as floats (what the learning-signal projection's ``get('weight')`` returns)."""
+        return from_s1615(self.feedback())
 
     # -- one trial -----------------------------------------------------------------------------------
     def encode_trial(self, x, target, mask):
@@ -307,6 +320,8 @@ class FixedPointNetwork:
         self.residual = np.asarray(state["residual"], dtype=np.int16).copy()
         self.readout_residual = np.asarray(state["readout_residual"], dtype=np.int16).copy()
         self.shift, self.readout_shift = (int(s) for s in state["shifts"])
+        if not self.symmetric:
+            self._encode_feedback()
         self.readout = model.ReadoutParameters(self.readout.activation, self.kappa, self.readout_shift,
                                                self.readout.sigmoid, self.readout.exp)
         self.trial = int(state["trial"])
