@@ -10,9 +10,45 @@
  */
 #include "ostl_kernels.h"
 
+/* d = 1 (LIF, SNU, soft-reset SNU): the same arithmetic with the choices taken out of the loop
+ * (a sum that starts at 0 takes its first term unchanged, so the results are identical). */
+static void eligibility_single(uint32_t n, uint32_t m, s1615 *eps, s1615 *ebar, s1615 *grad, const ostl_factors_t *f,
+                               const s1615 *output_gain_prev, const uint8_t *pre, const s1615 *signal, s1615 kappa,
+                               int32_t uses_own_path, ostl_saturations_t *sat) {
+    for (uint32_t j = 0; j < n; ++j) {
+        const s1615 decay = f->decay[j], own = f->own_path[j], gain = f->input_gain[j], q = f->output_gain[j];
+        const s1615 q_prev = output_gain_prev[j], learning_signal = signal[j];
+        s1615 *vector = eps + (uint64_t) j * m, *trace = ebar ? ebar + (uint64_t) j * m : 0;
+        s1615 *gradient = grad + (uint64_t) j * m;
+        for (uint32_t i = 0; i < m; ++i) {
+            s1615 value = vector[i];
+            if (uses_own_path) {
+                const s1615 e_prev = ostl_mul(q_prev, value, sat);
+                value = ostl_add(ostl_mul(decay, value, sat), ostl_mul(own, e_prev, sat), sat);
+            } else {
+                value = ostl_mul(decay, value, sat);
+            }
+            if (pre[i]) {
+                value = ostl_add(value, gain, sat);
+            }
+            vector[i] = value;
+            s1615 e = ostl_mul(q, value, sat);
+            if (trace) {
+                e = ostl_add(ostl_mul(kappa, trace[i], sat), e, sat);
+                trace[i] = e;
+            }
+            gradient[i] = ostl_add(gradient[i], ostl_mul(learning_signal, e, sat), sat);
+        }
+    }
+}
+
 void ostl_eligibility_step(uint32_t n, uint32_t m, uint32_t d, s1615 *eps, s1615 *ebar, s1615 *grad,
                            const ostl_factors_t *f, const s1615 *output_gain_prev, const uint8_t *pre,
                            const s1615 *signal, s1615 kappa, int32_t uses_own_path, ostl_saturations_t *sat) {
+    if (d == 1) {
+        eligibility_single(n, m, eps, ebar, grad, f, output_gain_prev, pre, signal, kappa, uses_own_path, sat);
+        return;
+    }
     for (uint32_t j = 0; j < n; ++j) {
         const s1615 *decay = f->decay + j * d, *own = f->own_path + j * d;
         const s1615 *gain = f->input_gain + j * d, *q = f->output_gain + j * d;
