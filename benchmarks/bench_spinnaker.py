@@ -46,7 +46,8 @@ def make(backend, hidden):
     net = presets.build_network(TASK, "eprop", hidden=hidden)
     from ostl.backends import get_plugin
 
-    trainable = get_plugin("spinnaker").load().trainable_parameters(net)
+    # weights only (NEST's synapses learn weights, not the readout bias)
+    trainable = [n for n in get_plugin("spinnaker").load().trainable_parameters(net) if n != "readout.b"]
     return Trainer(TASK, net, "eprop", {"name": "sgd", "lr": 2e-5}, seed=0, backend=backend, trainable=trainable,
                    init=presets.init_for("pattern_generation"))
 
@@ -54,7 +55,8 @@ def make(backend, hidden):
 def time_per_step(sizes, repeats, with_nest):
     results = {}
     for hidden in sizes:
-        trainers = {"reference (float)": make("reference", hidden), "spinnaker kernels (host)": make("spinnaker", hidden)}
+        trainers = {"reference (float)": make("reference", hidden),
+                    "spinnaker kernels (host)": make("spinnaker", hidden)}
         steps = trainers["reference (float)"].task.trial(0, 0).x.shape[0]
         times = {name: [] for name in trainers}
         for trainer in trainers.values():
@@ -146,7 +148,8 @@ def main():
             print(f"{hidden:>5}  {name:<28}{value * 1e6:>10.1f}{base / value:>13.2f}x")
     counts = arm_instructions_per_synapse()
     if counts is None:
-        print("on-chip budget: qemu-arm or arm-none-eabi-gcc not installed (apt-get install qemu-user gcc-arm-none-eabi)")
+        print("on-chip budget: qemu-arm or arm-none-eabi-gcc not installed "
+              "(apt-get install qemu-user gcc-arm-none-eabi)")
         return 0
     print(f"on-chip budget (ARM968, {CLOCK_HZ / 1e6:.0f} MHz, 1 ms tick; at 1 instruction per cycle, a lower bound):")
     print(f"  {'configuration':<58}{'instr/synapse-step':>20}{'synapses/core in real time':>28}")

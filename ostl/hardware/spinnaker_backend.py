@@ -43,15 +43,18 @@ class SpiNNakerBackend:
             raise ParameterError(f"the SpiNNaker backend writes plain SGD updates back in s16.15 (--optimizer sgd, "
                                  f"no clipping, no decay), got {got}")
         allowed = set(self.trainable_parameters(network))
-        if trainable is not None and set(trainable) != allowed:
-            raise ParameterError(f"the SpiNNaker backend learns {', '.join(sorted(allowed))}; trainable "
-                                 f"{', '.join(sorted(trainable))} differs")
+        weights = {name for name in allowed if name != "readout.b"}
+        if trainable is not None and not weights <= set(trainable) <= allowed:
+            raise ParameterError(f"the SpiNNaker backend learns the weights {', '.join(sorted(weights))} (and "
+                                 f"optionally readout.b); trainable {', '.join(sorted(trainable))} differs")
         self.engine = engine or "c"
         if self.engine not in ENGINES:
             raise ParameterError(f"--spinnaker-engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         self.chip = FixedPointNetwork(network, rule, params, feedback, lr=optimizer.lr,
                                       rounding=rounding or "residual", headroom=2.0 if headroom is None else headroom,
-                                      seed=seed)
+                                      seed=seed, learn_bias=trainable is None or "readout.b" in trainable)
+        #: the trainer's parameters, kept equal to what the chip holds
+        self.params = params
         self._publish(params)
 
     def _publish(self, params):
@@ -71,10 +74,9 @@ class SpiNNakerBackend:
     def state_dict(self):
         return self.chip.state_dict()
 
-    def load_state_dict(self, state, params=None):
+    def load_state_dict(self, state):
         self.chip.load_state_dict(state)
-        if params is not None:
-            self._publish(params)
+        self._publish(self.params)
 
     def report(self):
         """Saturation counts of the run so far, by kind."""

@@ -183,7 +183,7 @@ class HostKernels:
                                          ctypes.c_uint32(shift), ctypes.c_int32(rounding), ctypes.c_uint32(net.seed),
                                          ctypes.c_uint32(net.trial), ctypes.c_uint32(offset),
                                          ctypes.byref(saturations))
-        if net.network.readout.bias:   # the readout bias: s16.15, no word grid
+        if net.learn_bias:   # the readout bias: s16.15, no word grid
             grad_bias = np.ascontiguousarray(arrays["grad_bias"], dtype=np.int32)
             self.library.ostl_bias_write_back(ctypes.c_uint32(net.bias.size), ptr(net.bias), ptr(grad_bias),
                                               ctypes.c_int32(lr_mantissa), ctypes.c_int32(lr_shift),

@@ -110,7 +110,8 @@ class FixedPointNetwork:
     """See the module docstring. ``params``/``feedback``: the float network's (weights are
     quantised on the first encoding; :meth:`load_state_dict` restores a saved chip state)."""
 
-    def __init__(self, network, rule, params, feedback, lr, rounding="residual", headroom=2.0, seed=0):
+    def __init__(self, network, rule, params, feedback, lr, rounding="residual", headroom=2.0, seed=0,
+                 learn_bias=True):
         check_network(network, rule)
         self.network, self.rule = network, rule
         layer = network.layers[0]
@@ -125,6 +126,8 @@ class FixedPointNetwork:
         _check(np.isfinite(self.headroom) and self.headroom >= 1.0,
                f"headroom must be a number >= 1 (the ring buffers' room for growing weights), got {headroom!r}")
         self.seed = int(seed)
+        #: whether the readout bias learns (it is written back with the weights)
+        self.learn_bias = bool(learn_bias) and network.readout.bias
         self.lr = model.learning_rate_bits(lr)
         neuron_param = params.get(f"layer0.{layer.cell.neuron_param}") if layer.cell.neuron_param else None
         self.cell = encode_cell(layer.cell, rule.keeps_reset_path, neuron_param)
@@ -277,7 +280,7 @@ class FixedPointNetwork:
             model.write_back(self.readout_words, self.readout_residual, arrays["grad_readout"],
                              np.ones_like(self.readout_words, dtype=bool), self.lr, self.readout_shift,
                              self.rounding, self.seed, self.trial, self.n * self.m, counters)
-            if self.network.readout.bias:
+            if self.learn_bias:
                 model.bias_write_back(self.bias, arrays["grad_bias"], self.lr, counters)
         else:
             self._c().write_back(self, arrays, counters)
