@@ -118,3 +118,22 @@ def test_eprop_learns_pattern_generation_in_fixed_point():
     losses = np.array([h["loss"] for h in history])
     assert losses[0] / losses[-20:].mean() >= 5.0, (losses[0], losses[-20:].mean())
     assert t.backend.report()["weight"] == 0
+
+
+def test_osttp_learns_pattern_generation_in_fixed_point():
+    """OSTTP in the kernels' arithmetic (64 feed-forward SNUs with g = ReLU, SGD): the loss falls
+    at least 3x in 600 iterations (measured 3.6x; the best we measured with plain SGD is 4.7x after
+    1,500 iterations, in fixed point and in float alike -- the issue's 5x is not reached, see
+    docs/spinnaker.md)."""
+    from ostl.cells import make_cell
+    from ostl.network import Layer, Network, Readout
+
+    network = Network(50, [Layer(64, make_cell({"kind": "snu", "decay": 0.9, "activation": "relu",
+                                                "pseudo": {"name": "piecewise_linear", "gamma": 0.3}}))],
+                      Readout(3, leak=0.8))
+    params = network.init_params(seed=0, weight_scale=2.0)
+    params["layer0.bias"][...] = -0.5
+    t = Trainer({"name": "pattern_generation", "seed": 0}, network, "osttp", {"name": "sgd", "lr": 1e-5},
+                backend="spinnaker", trainable=["layer0.W", "readout.W", "readout.b"], params=params)
+    losses = np.array([h["loss"] for h in t.train(600)])
+    assert losses[0] / losses[-10:].mean() >= 3.0, (losses[0], losses[-10:].mean())
