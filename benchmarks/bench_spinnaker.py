@@ -88,7 +88,7 @@ int main(int argc, char **argv) {
     (void) argc;
     const uint32_t m = (uint32_t) atoi(argv[1]), d = (uint32_t) atoi(argv[2]);
     const int32_t own = atoi(argv[3]), leak = atoi(argv[4]);
-    s1615 *eps = calloc(m * d, 4), *ebar = leak ? calloc(m, 4) : 0, *grad = calloc(m, 4);
+    s1615 *eps = calloc(m * (d ? d : 1), 4), *ebar = leak ? calloc(m, 4) : 0, *grad = calloc(m, 4);
     s1615 fd[2] = {30000, 31000}, fo[2] = {-19000, 32768}, fg[2] = {32768, 0}, fq[2] = {5000, -2000};
     s1615 qp[2] = {4000, -1000}, signal = 1234;
     ostl_factors_t f = {fd, fo, fg, fq};
@@ -96,14 +96,16 @@ int main(int argc, char **argv) {
     for (uint32_t i = 0; i < m; i += 7) pre[i] = 1;
     ostl_saturations_t sat = {0};
     for (int step = 0; step < 10; ++step)
-        ostl_eligibility_step(1, m, d, eps, ebar, grad, &f, qp, pre, &signal, leak ? 26214 : 0, own, &sat);
+        if (d == 0) ostl_eligibility_presynaptic(1, m, eps, ebar, grad, &f, pre, &signal, leak ? 26214 : 0, &sat);
+        else ostl_eligibility_step(1, m, d, eps, ebar, grad, &f, qp, pre, &signal, leak ? 26214 : 0, own, &sat);
     return (int) (grad[0] & 1);
 }
 """
 
-#: (label, d, own path, readout leak)
-CONFIGURATIONS = [("e-prop LIF (d=1, no reset path), no leak", 1, 0, 0),
-                  ("e-prop LIF, leaky readout (pattern generation)", 1, 0, 1),
+#: (label, d (0: the presynaptic trace of e-prop LIF), own path, readout leak)
+CONFIGURATIONS = [("e-prop LIF (presynaptic trace), no leak", 0, 0, 0),
+                  ("e-prop LIF, leaky readout (pattern generation)", 0, 0, 1),
+                  ("e-prop traces on SNU (d=1, no reset path), leaky readout", 1, 0, 1),
                   ("OSTL / OSTTP LIF or SNU (reset path kept), leaky readout", 1, 1, 1),
                   ("e-prop ALIF (d=2, adaptation path), leaky readout", 2, 1, 1)]
 

@@ -159,9 +159,10 @@ class _OSTLModel(AbstractPyNNNeuronModelStandard):
         vertex.ostl_model = self   # our model: its footprint and parameters
         return vertex
 
-    def footprint(self, leak=0.0):
+    def footprint(self, leak=0.0, keeps_reset_path=True):
         cell = self.ostl_cell
-        return resources.hidden_footprint(cell.kind, leak, table=cell.pseudo.name != "piecewise_linear")
+        return resources.hidden_footprint(cell.kind, leak, table=cell.pseudo.name != "piecewise_linear",
+                                          keeps_reset_path=keeps_reset_path)
 
 
 def _encode(declaration, neuron_param=None):
@@ -250,7 +251,7 @@ class Readout(_OSTLModel):
         self._build("readout", {"leak": leak}, {"kappa_bits": float(np.round(self.leak * ONE)) / ONE},
                     {"potential": potential}, ("bias", bias), isyn_exc, isyn_inh, {"potential": "", "leak": ""})
 
-    def footprint(self, leak=0.0):
+    def footprint(self, leak=0.0, keeps_reset_path=True):
         return resources.readout_footprint(self.activation, self.leak)
 
 
@@ -398,6 +399,17 @@ def _fan_in(vertex):
     return fan_in
 
 
+def _keeps_reset_path(vertex):
+    """Whether the rules of the population's learning projections keep the reset path."""
+    rules = [projection._synapse_information.synapse_dynamics.rule for projection in vertex.incoming_projections
+             if hasattr(projection._synapse_information.synapse_dynamics, "rule")]
+    return any(rule.keeps_reset_path for rule in rules) if rules else True
+
+
+def _footprint(vertex, leak):
+    return vertex.ostl_model.footprint(leak=leak, keeps_reset_path=_keeps_reset_path(vertex))
+
+
 def core_plan():
     """``{label: (neurons, fan_in, neurons_per_core, footprint)}`` for our populations; a
     ParameterError naming the DTCM limit if a neuron does not fit a core."""
@@ -405,8 +417,7 @@ def core_plan():
     readout_leak = max((v.ostl_model.leak for v in _our_populations() if isinstance(v.ostl_model, Readout)),
                        default=0.0)
     for vertex in _our_populations():
-        model = vertex.ostl_model
-        footprint = model.footprint(leak=readout_leak)
+        footprint = _footprint(vertex, readout_leak)
         fan_in = _fan_in(vertex)
         try:
             per_core = footprint.neurons_per_core(fan_in)
@@ -430,20 +441,21 @@ def placements():
     population and its neuron slice, DTCM (our footprint) and SDRAM (sPyNNaker's) in bytes."""
     plan = {}
     for vertex in _our_populations():
-        plan[vertex.label] = (_fan_in(vertex), vertex.ostl_model)
+        plan[vertex.label] = (_fan_in(vertex), vertex)
     rows = []
     n_steps = SpynnakerDataView.get_plan_n_timestep()
-    readout_leak = max((m.leak for _, m in plan.values() if isinstance(m, Readout)), default=0.0)
+    readout_leak = max((v.ostl_model.leak for _, v in plan.values() if isinstance(v.ostl_model, Readout)),
+                       default=0.0)
     for placement in SpynnakerDataView.iterate_placemements():
         vertex = placement.vertex
         app = getattr(vertex, "app_vertex", None)
         if app is None or app.label not in plan:
             continue
-        fan_in, model = plan[app.label]
-        footprint = model.footprint(leak=readout_leak)
+        fan_in, our_vertex = plan[app.label]
+        footprint = _footprint(our_vertex, readout_leak)
         n = vertex.vertex_slice.n_atoms
-        dtcm = (footprint.per_core + n * (footprint.per_neuron + fan_in * footprint.per_synapse)
-                + resources.RUNTIME_RESERVE)
+        dtcm = (footprint.per_core + fan_in * footprint.per_presynaptic
+                + n * (footprint.per_neuron + fan_in * footprint.per_synapse) + resources.RUNTIME_RESERVE)
         rows.append({"x": placement.x, "y": placement.y, "p": placement.p, "population": app.label,
                      "neurons": (vertex.vertex_slice.lo_atom, vertex.vertex_slice.hi_atom),
                      "binary": vertex.get_binary_file_name(), "dtcm": int(dtcm),

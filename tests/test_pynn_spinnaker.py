@@ -44,7 +44,7 @@ def test_a_neuron_too_large_for_a_core_is_refused_naming_the_limit(tmp_path):
     done = run_example(tmp_path, "--inputs", "4000", "--hidden", "10")
     assert done.returncode == 2
     error = [line for line in done.stderr.splitlines() if line.startswith("pynn_spinnaker: error")]
-    assert len(error) == 1 and "needs 56245 bytes of DTCM" in error[0] and "64 KiB DTCM" in error[0]
+    assert len(error) == 1 and "needs 40205 bytes of DTCM (10 per synapse)" in error[0] and "64 KiB DTCM" in error[0]
 
 
 def test_what_the_kernels_cannot_run_is_refused_before_mapping():

@@ -52,7 +52,7 @@ class Network(ctypes.Structure):
     _fields_ = [("n_in", ctypes.c_uint32), ("n", ctypes.c_uint32), ("n_out", ctypes.c_uint32),
                 ("m", ctypes.c_uint32), ("d", ctypes.c_uint32), ("recurrent", ctypes.c_uint32),
                 ("shift", ctypes.c_uint32), ("signal_source", ctypes.c_int32), ("uses_own_path", ctypes.c_int32),
-                ("cell", Cell), ("readout", Readout)]
+                ("presynaptic", ctypes.c_int32), ("cell", Cell), ("readout", Readout)]
 
 
 class TrialState(ctypes.Structure):
@@ -96,7 +96,8 @@ class HostKernels:
         readout = Readout(model.ACTIVATIONS[net.readout.activation], net.kappa, net.readout_shift,
                           _table(net.readout.sigmoid, keep), _table(net.readout.exp, keep))
         network = Network(net.n_in, net.n, net.n_out, net.m, net.d, int(net.recurrent), net.shift,
-                          0 if net.signal_source == "error" else 1, int(net.uses_own_path), cell, readout)
+                          0 if net.signal_source == "error" else 1, int(net.uses_own_path), int(net.presynaptic), cell,
+                          readout)
         return network, keep
 
     @staticmethod
@@ -134,7 +135,7 @@ class HostKernels:
 
         factors = [zeros(n, d) for _ in range(4)]
         arrays = {"state": zeros(n, d), "z": zeros(n), "pre": zeros(m, dtype=np.uint8), "current": zeros(n),
-                  "output_gain_prev": zeros(n, d), "eps": zeros(n, m, d),
+                  "output_gain_prev": zeros(n, d), "eps": zeros(m, 1) if net.presynaptic else zeros(n, m, d),
                   "ebar": zeros(n, m) if net.kappa else None, "grad": zeros(n, m), "a": zeros(n_out),
                   "out": zeros(n_out), "delta": zeros(n_out), "payload": zeros(n_out), "scratch": zeros(max(n_out, 1)),
                   "signal": zeros(n), "z_bytes": zeros(n, dtype=np.uint8), "ybar": zeros(n), "ones": zeros(n_out),

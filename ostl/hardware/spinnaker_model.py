@@ -323,6 +323,21 @@ def eligibility_step(eps, ebar, grad, factors, output_gain_prev, pre, signal, ka
     grad[...] = _add(grad, _mul(signal[:, None], e, counters), counters)
 
 
+def eligibility_presynaptic(eps, ebar, grad, factors, pre, signal, kappa, counters):
+    """e-prop on LIF cells: the eligibility vector of synapse (j, i) is the presynaptic trace
+    ``zbar_i`` (the same decay and input gain for every neuron, no own-spike path), kept once per
+    presynaptic neuron in ``eps`` (m, 1); then per synapse the trace, filtered trace and gradient
+    as :func:`eligibility_step` (``eligibility.c``: ``ostl_eligibility_presynaptic``)."""
+    decay, _, input_gain, output_gain = factors
+    spikes = np.asarray(pre, dtype=bool)
+    eps[:, 0] = _add_where(spikes, _mul(decay[0, 0], eps[:, 0], counters), input_gain[0, 0], counters)
+    e = _mul(output_gain[:, :1], eps[:, 0][None, :], counters)
+    if ebar is not None:
+        e = _add(_mul(kappa, ebar, counters), e, counters)
+        ebar[...] = e
+    grad[...] = _add(grad, _mul(signal[:, None], e, counters), counters)
+
+
 def readout_traces_step(ybar, ones, grad_w, grad_b, z, delta, kappa, counters):
     """The readout's traces ``ybar = kappa ybar + z`` (and ``kappa ones + 1`` for the bias) and
     its gradients ``g_W += delta ybar``, ``g_b += delta ones``, in place."""

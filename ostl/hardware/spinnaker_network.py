@@ -132,6 +132,8 @@ class FixedPointNetwork:
         neuron_param = params.get(f"layer0.{layer.cell.neuron_param}") if layer.cell.neuron_param else None
         self.cell = encode_cell(layer.cell, rule.keeps_reset_path, neuron_param)
         self.uses_own_path = bool(rule.keeps_reset_path or layer.cell.kind == "alif")
+        #: e-prop on LIF cells: one eligibility vector per presynaptic neuron (see eligibility.c)
+        self.presynaptic = layer.cell.kind == "lif" and not self.uses_own_path
         readout = network.readout
         self.kappa = _decay_bits(readout.leak, "the readout leak") if readout.leak else 0
         self.signal_source = rule.signal_source
@@ -233,7 +235,7 @@ class FixedPointNetwork:
         z = np.zeros(n, dtype=np.int32)
         q_prev = np.zeros((n, d), dtype=np.int32)
         a = np.zeros(n_out, dtype=np.int32)
-        eps = np.zeros((n, m, d), dtype=np.int32)
+        eps = np.zeros((m, 1) if self.presynaptic else (n, m, d), dtype=np.int32)
         ebar = np.zeros((n, m), dtype=np.int32) if self.kappa else None
         grad = np.zeros((n, m), dtype=np.int32)
         ybar, ones = np.zeros(n, dtype=np.int32), np.zeros(n_out, dtype=np.int32)
@@ -249,8 +251,11 @@ class FixedPointNetwork:
                                                counters)
             payload = delta if self.signal_source == "error" else model._mul(mask[t], target[t], counters)
             signal = model.learning_signal(feedback, payload, counters)
-            model.eligibility_step(eps, ebar, grad, factors, q_prev, pre, signal, self.kappa, self.uses_own_path,
-                                   counters)
+            if self.presynaptic:
+                model.eligibility_presynaptic(eps, ebar, grad, factors, pre, signal, self.kappa, counters)
+            else:
+                model.eligibility_step(eps, ebar, grad, factors, q_prev, pre, signal, self.kappa, self.uses_own_path,
+                                       counters)
             model.readout_traces_step(ybar, ones, grad_readout, grad_bias, z, delta, self.kappa, counters)
             q_prev = factors[3]
             if record:

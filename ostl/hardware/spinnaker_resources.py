@@ -2,14 +2,15 @@
 many neurons (with their incoming synapses) fit in one core.
 
 The layout is the kernels' (``spinnaker_c/ostl_kernels.h``): per synapse the eligibility vector
-(``d`` s16.15 values), the gradient, the filtered trace with a leaky readout, and the 16-bit
-residual of the write-back (residual rounding; none with stochastic rounding); the weight
-words themselves live in SDRAM in sPyNNaker's synaptic rows (4 bytes per synapse, fetched by DMA
-when a spike arrives, as every sPyNNaker model does), and so do the feedback weights of the
-learning-signal projection. Per neuron: the state, the spike, the input, the four trace factors
-(``d`` values each), the previous output gain, the learning signal, the ring buffers (2 synapse
-types x 16 delay slots x 16 bit, sPyNNaker's default). Per core: the tables of the
-pseudo-derivative (and of the readout's sigmoid and exponential), 1025 values each.
+(``d`` s16.15 values; for e-prop on LIF cells one per presynaptic neuron instead), the gradient,
+the filtered trace with a leaky readout, and the 16-bit residual of the write-back (residual
+rounding; none with stochastic rounding); the weight words themselves live in SDRAM in
+sPyNNaker's synaptic rows (4 bytes per synapse, fetched by DMA when a spike arrives, as every
+sPyNNaker model does), and so do the feedback weights of the learning-signal projection. Per
+neuron: the state, the spike, the input, the four trace factors (``d`` values each), the previous
+output gain, the learning signal, the ring buffers (2 synapse types x 16 delay slots x 16 bit,
+sPyNNaker's default). Per core: the tables of the pseudo-derivative (and of the readout's sigmoid
+and exponential), 1025 values each.
 
 ``RUNTIME_RESERVE`` is what we leave for the rest of the core's program (stack, SARK and the
 spin1 API's data, sPyNNaker's input and spike buffers, recording): 16 KiB, an assumption
@@ -40,29 +41,34 @@ class Footprint:
     per_neuron: int
     per_core: int
     detail: dict
+    #: bytes per presynaptic neuron kept once per core (e-prop LIF's presynaptic traces)
+    per_presynaptic: int = 0
 
     def neurons_per_core(self, fan_in):
         """How many neurons with ``fan_in`` incoming synapses each fit in one core (at most 256);
         a ParameterError naming the limit if not even one does."""
-        budget = DTCM_BYTES - RUNTIME_RESERVE - self.per_core
+        budget = DTCM_BYTES - RUNTIME_RESERVE - self.per_core - fan_in * self.per_presynaptic
         each = self.per_neuron + fan_in * self.per_synapse
         fit = budget // each if each else MAX_NEURONS_PER_CORE
         if fit < 1:
             raise ParameterError(f"a neuron with {fan_in} learning synapses needs {each} bytes of DTCM "
-                                 f"({self.per_synapse} per synapse), more than the {budget} bytes a core has for "
-                                 f"them (64 KiB DTCM less {RUNTIME_RESERVE} for the runtime and {self.per_core} "
-                                 "for tables): reduce the fan-in")
+                                 f"({self.per_synapse} per synapse), more than the {max(budget, 0)} bytes a core has "
+                                 f"for them (64 KiB DTCM less {RUNTIME_RESERVE} for the runtime, {self.per_core} for "
+                                 f"tables and {fan_in * self.per_presynaptic} for presynaptic traces): reduce the "
+                                 "fan-in")
         return int(min(fit, MAX_NEURONS_PER_CORE))
 
     def synapses_per_core(self, fan_in):
         return self.neurons_per_core(fan_in) * fan_in
 
 
-def hidden_footprint(cell_kind, leak, rounding="residual", table=True):
+def hidden_footprint(cell_kind, leak, rounding="residual", table=True, keeps_reset_path=True):
     """The DTCM footprint of a hidden population of ``cell_kind`` (``table``: its pseudo-derivative
-    is a table, i.e. not piecewise linear)."""
+    is a table, i.e. not piecewise linear; ``keeps_reset_path``: the rule's traces keep it -- without
+    it, LIF cells share one eligibility vector per presynaptic neuron)."""
     d = STATE_SIZE[cell_kind]
-    per_synapse = {"eligibility vector": 4 * d, "gradient": 4}
+    presynaptic = cell_kind == "lif" and not keeps_reset_path
+    per_synapse = {"gradient": 4} if presynaptic else {"eligibility vector": 4 * d, "gradient": 4}
     if leak:
         per_synapse["filtered trace"] = 4
     if rounding == "residual":
@@ -71,8 +77,10 @@ def hidden_footprint(cell_kind, leak, rounding="residual", table=True):
                   "previous output gain": 4 * d, "learning signal": 4, "neuron parameter": 4,
                   "ring buffers": SYNAPSE_TYPES * RING_BUFFER_SLOTS * 2}
     per_core = {"pseudo-derivative table": TABLE_BYTES if table else 0}
+    per_presynaptic = 4 if presynaptic else 0
     return Footprint(sum(per_synapse.values()), sum(per_neuron.values()), sum(per_core.values()),
-                     {"synapse": per_synapse, "neuron": per_neuron, "core": per_core})
+                     {"synapse": per_synapse, "neuron": per_neuron, "core": per_core,
+                      "presynaptic neuron": {"presynaptic trace": per_presynaptic}}, per_presynaptic)
 
 
 def readout_footprint(activation, leak, rounding="residual"):
@@ -95,7 +103,9 @@ def network_report(network, rule=None, rounding="residual"):
     runs it)."""
     layer = network.layers[0]
     leak = network.readout.leak
-    hidden = hidden_footprint(layer.cell.kind, leak, rounding, table=layer.cell.pseudo.name != "piecewise_linear")
+    keeps = True if rule is None else rule.keeps_reset_path
+    hidden = hidden_footprint(layer.cell.kind, leak, rounding, table=layer.cell.pseudo.name != "piecewise_linear",
+                              keeps_reset_path=keeps)
     fan_in = network.n_in + (layer.size if layer.recurrent else 0)
     readout = readout_footprint(network.readout.activation, leak, rounding)
     rows = []

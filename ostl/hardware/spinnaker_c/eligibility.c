@@ -7,6 +7,11 @@
  *                                                neuron's output gain of the previous step)
  *   eps_a <- decay_a eps_a + own_a e_prev + gain_a [pre_i spiked]
  *   e = q . eps;   ebar <- kappa ebar + e;   g <- g + L_j ebar (or L_j e without a leak)
+ *
+ * e-prop on LIF neurons drops the reset path and the neuron's decay and input gain are the same
+ * for every neuron (alpha, 1), so every synapse of presynaptic neuron i holds the same eligibility
+ * vector: the presynaptic trace zbar_i <- alpha zbar_i + [i spiked]. ostl_eligibility_presynaptic
+ * keeps it once per presynaptic neuron (4 bytes per synapse less, one product less per synapse).
  */
 #include "ostl_kernels.h"
 
@@ -80,6 +85,32 @@ void ostl_eligibility_step(uint32_t n, uint32_t m, uint32_t d, s1615 *eps, s1615
                 ebar[synapse] = e;
             }
             grad[synapse] = ostl_add(grad[synapse], ostl_mul(learning_signal, e, sat), sat);
+        }
+    }
+}
+
+void ostl_eligibility_presynaptic(uint32_t n, uint32_t m, s1615 *eps, s1615 *ebar, s1615 *grad,
+                                  const ostl_factors_t *f, const uint8_t *pre, const s1615 *signal, s1615 kappa,
+                                  ostl_saturations_t *sat) {
+    const s1615 decay = f->decay[0], gain = f->input_gain[0];
+    for (uint32_t i = 0; i < m; ++i) {
+        s1615 value = ostl_mul(decay, eps[i], sat);
+        if (pre[i]) {
+            value = ostl_add(value, gain, sat);
+        }
+        eps[i] = value;
+    }
+    for (uint32_t j = 0; j < n; ++j) {
+        const s1615 q = f->output_gain[j], learning_signal = signal[j];
+        s1615 *trace = ebar ? ebar + (uint64_t) j * m : 0;
+        s1615 *gradient = grad + (uint64_t) j * m;
+        for (uint32_t i = 0; i < m; ++i) {
+            s1615 e = ostl_mul(q, eps[i], sat);
+            if (trace) {
+                e = ostl_add(ostl_mul(kappa, trace[i], sat), e, sat);
+                trace[i] = e;
+            }
+            gradient[i] = ostl_add(gradient[i], ostl_mul(learning_signal, e, sat), sat);
         }
     }
 }

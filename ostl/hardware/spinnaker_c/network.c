@@ -34,8 +34,13 @@ void ostl_trial(const ostl_network_t *net, const int32_t *words, const int32_t *
             }
         }
         ostl_learning_signal(n, n_out, feedback, s->payload, s->signal, sat);
-        ostl_eligibility_step(n, net->m, d, s->eps, s->ebar, s->grad, &s->factors, s->output_gain_prev, s->pre,
-                              s->signal, net->readout.kappa, net->uses_own_path, sat);
+        if (net->presynaptic) {
+            ostl_eligibility_presynaptic(n, net->m, s->eps, s->ebar, s->grad, &s->factors, s->pre, s->signal,
+                                         net->readout.kappa, sat);
+        } else {
+            ostl_eligibility_step(n, net->m, d, s->eps, s->ebar, s->grad, &s->factors, s->output_gain_prev, s->pre,
+                                  s->signal, net->readout.kappa, net->uses_own_path, sat);
+        }
         ostl_readout_traces(n_out, n, net->readout.kappa, s->ybar, s->ones, s->grad_readout, s->grad_bias, s->z_bytes,
                             s->delta, sat);
         memcpy(s->output_gain_prev, s->factors.output_gain, (uint64_t) n * d * sizeof(s1615));

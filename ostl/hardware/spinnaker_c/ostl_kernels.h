@@ -70,6 +70,9 @@ void ostl_learning_signal(uint32_t n, uint32_t n_out, const s1615 *feedback, con
 void ostl_eligibility_step(uint32_t n, uint32_t m, uint32_t d, s1615 *eps, s1615 *ebar, s1615 *grad,
                            const ostl_factors_t *f, const s1615 *output_gain_prev, const uint8_t *pre,
                            const s1615 *signal, s1615 kappa, int32_t uses_own_path, ostl_saturations_t *sat);
+void ostl_eligibility_presynaptic(uint32_t n, uint32_t m, s1615 *eps, s1615 *ebar, s1615 *grad,
+                                  const ostl_factors_t *f, const uint8_t *pre, const s1615 *signal, s1615 kappa,
+                                  ostl_saturations_t *sat);
 
 void ostl_write_back(uint32_t count, int32_t *words, int16_t *residual, const s1615 *grad, const uint8_t *mask,
                      int32_t lr_mantissa, int32_t lr_shift, uint32_t shift, int32_t rounding, uint32_t seed,
@@ -85,6 +88,7 @@ typedef struct {
     uint32_t shift;             /* the hidden layer's ring-buffer shift */
     int32_t signal_source;      /* 0: the readouts send their errors; 1: their masked targets */
     int32_t uses_own_path;      /* the traces carry the own-spike path (reset kept, or ALIF) */
+    int32_t presynaptic;        /* e-prop LIF: the eligibility vector is the presynaptic trace (eps: m values) */
     ostl_cell_t cell;
     ostl_readout_t readout;
 } ostl_network_t;
@@ -97,7 +101,7 @@ typedef struct {
     s1615 *current;             /* n */
     ostl_factors_t factors;     /* n x d each */
     s1615 *output_gain_prev;    /* n x d */
-    s1615 *eps;                 /* n x m x d */
+    s1615 *eps;                 /* n x m x d, or m (presynaptic) */
     s1615 *ebar;                /* n x m, or NULL without a readout leak */
     s1615 *grad;                /* n x m */
     s1615 *a, *out, *delta, *payload, *scratch;   /* n_out each */
