@@ -1,6 +1,9 @@
 """BrainScaleS-2 mapping (issue 13, item 1): where a network's neurons and synapses go on the chip,
 and what does not fit.
 
+Neurons are spread evenly over the two halves, so that both halves' plasticity processors share
+the synapses (each has 16 KiB for their state).
+
 The chip (``../shared/notes/hardware.md``, BrainScaleS-2 section; read in libnux and the
 BrainScaleS-2 demos): 512 neuron circuits in two halves of 256 columns; one synapse array of
 256 rows x 256 columns per half; a synapse holds a **6-bit unsigned weight** (0..63) and a
@@ -67,17 +70,24 @@ class Mapping:
 
 
 def place_columns(populations):
-    """Fill the halves' columns in order: hidden neurons first, then the readout."""
-    placements, column = {}, 0
+    """Columns for each population, spread evenly over the two halves (so both plasticity
+    processors share the synapses; a half takes the larger part of an odd count first)."""
+    placements, used = {}, [0, 0]
     for name, size in populations:
         placement = Placement(name, size)
-        left = size
-        while left:
-            half, first = divmod(column, COLUMNS_PER_HALF)
-            count = min(left, COLUMNS_PER_HALF - first)
-            placement.blocks.append((half, first, count))
-            column += count
-            left -= count
+        shares = [(size + 1) // 2, size // 2] if used[0] <= used[1] else [size // 2, (size + 1) // 2]
+        for half, share in enumerate(shares):
+            share = min(share, COLUMNS_PER_HALF - used[half])
+            if share:
+                placement.blocks.append((half, used[half], share))
+                used[half] += share
+        left = size - sum(count for _, _, count in placement.blocks)
+        for half in range(HALVES):   # what did not fit its share goes where there is room
+            extra = min(left, COLUMNS_PER_HALF - used[half])
+            if extra:
+                placement.blocks.append((half, used[half], extra))
+                used[half] += extra
+                left -= extra
         placements[name] = placement
     return placements
 

@@ -114,6 +114,19 @@ def multiply_fractional(a, b, bits=8):
     return _shifted_product(a, b, bits) >> bits
 
 
+def multiply_fractional_lanes(a, b, bits=16):
+    """:func:`multiply_fractional` for int64 arrays already known to hold ``bits``-bit lanes (no
+    range check: the emulator's inner loop)."""
+    low = -(1 << (bits - 1))
+    product = (a * b) << 1
+    return np.where((a == low) & (b == low), (1 << (bits - 1)) - 1, product >> bits)
+
+
+def add_saturating_lanes(a, b, bits=16):
+    """:func:`add_saturating` without the range check."""
+    return np.clip(a + b, -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+
+
 def accumulate_product(accumulator, a, b, bits=8):
     """``fxvmatacbfs``: ``ACC = sat_2n(ACC + P)`` (the accumulator has ``2n`` bits)."""
     return saturate(np.asarray(accumulator, dtype=np.int64) + _shifted_product(a, b, bits), 2 * bits)

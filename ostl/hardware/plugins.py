@@ -31,3 +31,30 @@ SPINNAKER = BackendPlugin(
                       "print the object sizes", "ostl.hardware.spinnaker_build:build_command",
                       options=(Option("--out", "out", "output directory", metavar="DIR"),)),),
 )
+
+
+def _on_off(flag):
+    def parse(value):
+        from ..errors import ParameterError
+
+        if value not in ("on", "off"):
+            raise ParameterError(f"{flag} must be on or off, got {value!r}")
+        return value == "on"
+    return parse
+
+
+BRAINSCALES2 = BackendPlugin(
+    name="brainscales2",
+    factory="ostl.hardware.brainscales2_backend:BrainScaleS2Backend",
+    summary="an emulated BrainScaleS-2 chip (6-bit weights, row signs, analog variation, the PPU's arithmetic)",
+    options=(
+        Option("--bss2-variation", "variation", "fixed-pattern variation of the analog circuits: on (default) or off",
+               choices=("on", "off"), validate=_on_off("--bss2-variation")),
+        Option("--bss2-noise", "noise", "trial-to-trial membrane noise: on (default) or off", choices=("on", "off"),
+               validate=_on_off("--bss2-noise")),
+        Option("--bss2-weights", "weights", "6bit (the synapses, default) or float", choices=("6bit", "float")),
+        Option("--bss2-arithmetic", "arithmetic", "ppu (the vector unit's s0.15, default) or float",
+               choices=("ppu", "float")),
+        Option("--bss2-seed", "chip_seed", "seed of the chip's fixed pattern", type=int, metavar="S"),
+    ),
+)

@@ -1,0 +1,62 @@
+"""``ostl train --backend brainscales2``: the emulated BrainScaleS-2 chip in the loop
+(:mod:`ostl.hardware.brainscales2`): each trial runs on the emulated analog core, the plasticity
+processor's update is written back to the 6-bit synapses at its end. The trainer's ``params`` are
+the chip's weights as the host knows them; the chip's state (6-bit weights on their row pairs,
+trial counter, the variation seed by construction) is part of a checkpoint."""
+
+from __future__ import annotations
+
+from ..errors import ParameterError
+from .brainscales2 import AnalogChip, check_network, make_config
+
+
+class BrainScaleS2Backend:
+    name = "brainscales2"
+    default_batch_size = 1
+    default_optimizer = "sgd"
+    applies_updates = True
+
+    @classmethod
+    def trainable_parameters(cls, network):
+        names = [name for name in network.param_shapes() if name.endswith((".W", ".H"))]
+        if network.readout.bias:
+            names.append("readout.b")
+        return names
+
+    def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, variation=None,
+                 noise=None, weights=None, arithmetic=None, chip_seed=None):
+        check_network(network, rule)
+        if mode != "deferred":
+            raise ParameterError("the BrainScaleS-2 backend writes weights back at the end of each trial: mode must be "
+                                 f"'deferred', got {mode!r}")
+        if optimizer is None or optimizer.name != "sgd" or optimizer.clip is not None or optimizer.decay is not None:
+            raise ParameterError("the BrainScaleS-2 plasticity processor writes plain SGD updates back "
+                                 "(--optimizer sgd, no clipping, no decay)")
+        weights_only = {n for n in self.trainable_parameters(network) if n != "readout.b"}
+        if trainable is not None and not weights_only <= set(trainable) <= set(self.trainable_parameters(network)):
+            raise ParameterError(f"the BrainScaleS-2 backend learns the weights {', '.join(sorted(weights_only))} "
+                                 "(and optionally readout.b)")
+        config = {k: v for k, v in {"variation": variation, "noise": noise, "weights": weights,
+                                    "arithmetic": arithmetic}.items() if v is not None}
+        self.chip = AnalogChip(network, rule, params, feedback, lr=optimizer.lr, config=make_config(config),
+                               seed=0 if chip_seed is None else chip_seed,
+                               learn_bias=trainable is None or "readout.b" in trainable)
+        self.params = params
+        self._publish()
+
+    def _publish(self):
+        for name, value in self.chip.params().items():
+            self.params[name][...] = value
+
+    def run(self, params, trial):
+        result, grads = self.chip.run_trial(trial.x, trial.target, trial.mask)
+        self.chip.learn(grads)
+        self._publish()
+        return result
+
+    def state_dict(self):
+        return self.chip.state_dict()
+
+    def load_state_dict(self, state):
+        self.chip.load_state_dict(state)
+        self._publish()

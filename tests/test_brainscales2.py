@@ -1,0 +1,107 @@
+"""BrainScaleS-2 emulation (issue 13): with variation and noise off, float weights and float
+arithmetic the chip equals the reference engine; each constraint switches on alone; every weight
+it holds is an integer in 0..63 on a row whose sign the mapping fixes; the same seed gives the same
+run; save and resume are exact; what does not fit is refused."""
+
+import numpy as np
+import pytest
+
+from ostl import presets
+from ostl.cells import make_cell
+from ostl.errors import ParameterError
+from ostl.hardware.brainscales2 import AnalogChip
+from ostl.network import Layer, Network, Readout
+from ostl.online import OnlineLearner
+from ostl.rules import make_rule
+from ostl.tasks import PatternGeneration
+from ostl.training import Trainer
+
+IDEAL = {"variation": False, "noise": False, "weights": "float", "arithmetic": "float"}
+
+
+def setting(rule_name, recurrent, leak):
+    rule = make_rule(rule_name) if rule_name == "eprop" else make_rule(rule_name, traces="eprop")
+    network = Network(50, [Layer(64, make_cell({"kind": "lif"}), recurrent=recurrent)], Readout(3, leak=leak))
+    return network, rule, network.init_params(seed=0, weight_scale=2.0), rule.make_feedback(network, seed=1)
+
+
+@pytest.mark.parametrize("rule_name, recurrent, leak", [("eprop", True, 0.8), ("osttp", True, 0.8),
+                                                         ("eprop", False, 0.0), ("osttp", False, 0.0)])
+def test_without_the_constraints_the_chip_equals_the_reference_engine(rule_name, recurrent, leak):
+    network, rule, params, feedback = setting(rule_name, recurrent, leak)
+    trial = PatternGeneration(seed=0).trial(0, 0)
+    result, grads = AnalogChip(network, rule, params, feedback, lr=1e-4, config=IDEAL).run_trial(
+        trial.x, trial.target, trial.mask)
+    trainable = ["layer0.W", "readout.W", "readout.b"] + (["layer0.H"] if recurrent else [])
+    reference = OnlineLearner(network, rule, params, feedback=feedback, trainable=trainable).run(
+        trial.x, trial.target, trial.mask)
+    assert abs(result.loss - reference.loss) <= 1e-12 * reference.loss
+    for name, value in reference.grads.items():
+        np.testing.assert_allclose(grads[name], value, rtol=1e-9, atol=1e-12 * np.abs(value).max(), err_msg=name)
+
+
+def test_each_constraint_switches_on_alone_and_changes_the_run():
+    network, rule, params, feedback = setting("eprop", True, 0.8)
+    trial = PatternGeneration(seed=0).trial(0, 0)
+    ideal = AnalogChip(network, rule, params, feedback, lr=1e-4, config=IDEAL).run_trial(
+        trial.x, trial.target, trial.mask)[0].loss
+    for change in ({"variation": True}, {"noise": True}, {"weights": "6bit"}):
+        loss = AnalogChip(network, rule, params, feedback, lr=1e-4, config=dict(IDEAL, **change)).run_trial(
+            trial.x, trial.target, trial.mask)[0].loss
+        assert loss != ideal, change
+    chip = AnalogChip(network, rule, params, feedback, lr=1e-4, config=dict(IDEAL, arithmetic="ppu"))
+    grads = chip.run_trial(trial.x, trial.target, trial.mask)[1]
+    ideal_grads = AnalogChip(network, rule, params, feedback, lr=1e-4, config=IDEAL).run_trial(
+        trial.x, trial.target, trial.mask)[1]
+    relative = np.linalg.norm(grads["layer0.H"] - ideal_grads["layer0.H"]) / np.linalg.norm(ideal_grads["layer0.H"])
+    assert 0 < relative < 0.4          # the PPU's 16- and 8-bit lanes (measured 0.17)
+    assert chip.lanes == (8, 16)       # the filtered trace in 8 bits: 16 KiB hold no more
+
+
+def trainer(**options):
+    task = {"name": "pattern_generation", "seed": 0, "steps": 200}
+    rule = make_rule("eprop")
+    network = presets.build_network(task, rule)
+    return Trainer(task, network, rule, {"name": "sgd", "lr": 2e-5}, backend="brainscales2",
+                   init=presets.init_for("pattern_generation"), backend_options=options or None)
+
+
+def test_every_weight_is_a_6bit_integer_on_a_signed_row_and_resume_is_exact(tmp_path):
+    t = trainer()
+    t.train(3)
+    state = t.backend.state_dict()
+    for which in ("hidden", "readout"):
+        excitatory, inhibitory = state[f"{which}_excitatory"], state[f"{which}_inhibitory"]
+        assert excitatory.dtype == np.uint8 and excitatory.max() <= 63 and inhibitory.max() <= 63
+        assert not np.any((excitatory > 0) & (inhibitory > 0))     # one row of each pair carries the weight
+    t.save(tmp_path / "state.npz")
+    straight = trainer()
+    straight.train(5)
+    resumed = Trainer.load(tmp_path / "state.npz")
+    resumed.train(5)
+    for key, value in straight.backend.state_dict().items():
+        np.testing.assert_array_equal(value, resumed.backend.state_dict()[key], err_msg=key)
+    assert [h["loss"] for h in straight.history] == [h["loss"] for h in resumed.history]
+
+
+def test_the_same_seed_gives_the_same_run_and_another_seed_another_chip():
+    a, b, c = trainer(), trainer(), trainer(chip_seed=7)
+    for t in (a, b, c):
+        t.train(2)
+    assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
+    assert [h["loss"] for h in a.history] != [h["loss"] for h in c.history]
+
+
+def test_what_does_not_fit_is_refused():
+    rule = make_rule("eprop")
+    big = Network(100, [Layer(120, make_cell({"kind": "lif"}), recurrent=True)], Readout(3))
+    with pytest.raises(ParameterError, match="synapse rows"):
+        AnalogChip(big, rule, big.init_params(seed=0), {}, lr=1e-4)
+    alif = Network(10, [Layer(8, make_cell({"kind": "alif"}), recurrent=True)], Readout(3))
+    with pytest.raises(ParameterError, match="one hidden layer of LIF neurons"):
+        AnalogChip(alif, rule, alif.init_params(seed=0), {}, lr=1e-4)
+    with pytest.raises(ParameterError, match="e-prop's traces"):
+        net = Network(10, [Layer(8, make_cell({"kind": "lif"}))], Readout(3))
+        AnalogChip(net, make_rule("osttp"), net.init_params(seed=0), make_rule("osttp").make_feedback(net), lr=1e-4)
+    with pytest.raises(ParameterError, match=r"cv_gain must be in \[0, 0.5\)"):
+        AnalogChip(net, rule, net.init_params(seed=0), {}, lr=1e-4, config={"cv_gain": 0.9})
