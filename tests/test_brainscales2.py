@@ -105,3 +105,18 @@ def test_what_does_not_fit_is_refused():
         AnalogChip(net, make_rule("osttp"), net.init_params(seed=0), make_rule("osttp").make_feedback(net), lr=1e-4)
     with pytest.raises(ParameterError, match=r"cv_gain must be in \[0, 0.5\)"):
         AnalogChip(net, rule, net.init_params(seed=0), {}, lr=1e-4, config={"cv_gain": 0.9})
+
+
+def test_eprop_learns_pattern_generation_under_all_constraints_with_variation():
+    """6-bit weights on signed rows, the PPU's lanes (8-bit filtered trace, 16-bit accumulator),
+    fixed-pattern variation and membrane noise: the loss falls at least 3x (measured 3.6x after 300
+    iterations)."""
+    task = {"name": "pattern_generation", "seed": 0}
+    rule = make_rule("eprop")
+    t = Trainer(task, presets.build_network(task, rule), rule, {"name": "sgd", "lr": 2e-5}, backend="brainscales2",
+                init=presets.init_for("pattern_generation"))
+    losses = np.array([h["loss"] for h in t.train(300)])
+    assert losses[0] / losses[-10:].mean() >= 3.0, (losses[0], losses[-10:].mean())
+    chip = t.backend.chip
+    assert chip.config.variation and chip.config.noise and chip.config.weights == "6bit"
+    assert chip.config.arithmetic == "ppu" and chip.lanes == (8, 16)

@@ -372,7 +372,12 @@ def _widen(lanes, bits):
 
 
 def _narrow(lanes16, bits):
-    return np.asarray(lanes16, dtype=np.int64) >> (16 - bits)   # floor, as the PPU divides
+    """A 16-bit lane stored in ``bits``: rounded to nearest (half up), saturating."""
+    if bits == 16:
+        return np.asarray(lanes16, dtype=np.int64)
+    shift = 16 - bits
+    return np.clip((np.asarray(lanes16, dtype=np.int64) + (1 << (shift - 1))) >> shift,
+                   -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
 
 
 def _exponent(largest):
@@ -445,13 +450,15 @@ class _PPUAccumulator(_FloatAccumulator):
             return lanes
         left = lanes << np.clip(shift, 0, 15)
         self._count(np.where(shift > 0, left, 0))
-        return np.where(shift >= 0, np.clip(left, -32768, 32767), lanes >> np.clip(-shift, 0, 15))
+        right = np.clip(-shift, 0, 15)
+        half = np.where(right > 0, 1 << np.maximum(right - 1, 0), 0)   # round half up, not floor
+        return np.where(shift >= 0, np.clip(left, -32768, 32767), np.clip(lanes + half, -32768, 32767) >> right)
 
     def _count(self, total):
         self.chip.saturations += int(np.count_nonzero((total > 32767) | (total < -32768)))
 
     def step(self, psi, zbar, signal, delta, ybar, ones):
-        mul, add = ppu.multiply_fractional_lanes, ppu.add_saturating_lanes
+        mul, add = ppu.multiply_fractional_rounded, ppu.add_saturating_lanes
         psi_l = ppu.to_fraction(psi * 2.0 ** float(self.k["psi"][0]), 16)
         zbar_l = ppu.to_fraction(zbar * 2.0 ** self.k["zbar"].astype(np.float64), 16)
         e = self._rescale(mul(psi_l[:, None], zbar_l[None, :]), self.e_shift)

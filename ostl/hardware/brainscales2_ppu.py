@@ -122,6 +122,17 @@ def multiply_fractional_lanes(a, b, bits=16):
     return np.where((a == low) & (b == low), (1 << (bits - 1)) - 1, product >> bits)
 
 
+def multiply_fractional_rounded(a, b, bits=16):
+    """The product rounded to nearest (half up) through the accumulator, as a PPU program does it to
+    avoid the floor's bias: ``fxvmtac`` loads half an output LSB (``2^(n-1)`` in the 2n-bit
+    accumulator), ``fxvmatacfs`` adds the shifted product with 2n-bit saturation, and the upper
+    half is read: ``(2ab + 2^(n-1)) >> n``, ``(-1)(-1) = 1 - 2^-(n-1)``. For int64 arrays of
+    ``bits``-bit lanes (no range check)."""
+    low = -(1 << (bits - 1))
+    total = np.clip(((a * b) << 1) + (1 << (bits - 1)), -(1 << (2 * bits - 1)), (1 << (2 * bits - 1)) - 1)
+    return np.where((a == low) & (b == low), (1 << (bits - 1)) - 1, total >> bits)
+
+
 def add_saturating_lanes(a, b, bits=16):
     """:func:`add_saturating` without the range check."""
     return np.clip(a + b, -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
