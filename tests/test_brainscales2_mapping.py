@@ -15,20 +15,24 @@ def network(n_in, n, n_out, recurrent=False):
     return Network(n_in, [Layer(n, make_cell({"kind": "lif"}), recurrent=recurrent)], Readout(n_out, leak=0.8))
 
 
-def test_a_pattern_generation_network_fits_one_half_with_shared_rows():
+def test_a_pattern_generation_network_fits_with_shared_rows():
     mapping = bss2.map_network(network(50, 64, 3, recurrent=True))
-    half = mapping.halves[0]
-    # 50 inputs + 64 recurrent sources reach every hidden column: 114 row pairs; the readout's 64
-    # sources reach other columns and share those rows under their own labels
-    assert half == {"rows": 228, "columns": 67, "labels": 2}
-    assert mapping.halves[1] == {"rows": 0, "columns": 0, "labels": 0}
-    assert "half 0: rows 228/256, columns 67/256, labels up to 2/64" in mapping.report()
+    # the neurons are spread over both halves; in each, 50 inputs + 64 recurrent sources reach every
+    # hidden column: 114 row pairs; the readout's 64 sources reach other columns and share those
+    # rows under their own labels
+    assert mapping.halves[0] == {"rows": 228, "columns": 34, "labels": 2}
+    assert mapping.halves[1] == {"rows": 228, "columns": 33, "labels": 2}
+    assert "half 0: rows 228/256, columns 34/256, labels up to 2/64" in mapping.report()
 
 
 def test_neurons_spread_over_both_halves():
     placements = bss2.place_columns([("hidden", 300), ("readout", 10)])
-    assert placements["hidden"].blocks == [(0, 0, 256), (1, 0, 44)]
-    assert placements["readout"].blocks == [(1, 44, 10)]
+    assert placements["hidden"].blocks == [(0, 0, 150), (1, 0, 150)]
+    assert placements["readout"].blocks == [(0, 150, 5), (1, 150, 5)]
+    placements = bss2.place_columns([("hidden", 500), ("readout", 12)])
+    assert sum(c for _, _, c in placements["readout"].blocks) == 12
+    with pytest.raises(ParameterError, match="needs 520 neuron circuits"):
+        bss2.map_network(network(10, 500, 20))
 
 
 @pytest.mark.parametrize("args, message", [

@@ -88,7 +88,8 @@ def test_for_simulator_names_what_it_supports():
     import pyNN_ostl
     from ostl.errors import ParameterError
 
-    with pytest.raises(ParameterError, match=r"translates its types for pyNN.brian2, pyNN.nest; got 'pyNN.neuron'"):
+    with pytest.raises(ParameterError,
+                       match=r"translates its types for pyNN.brian2, pyNN.nest, pyNN.spiNNaker; got 'pyNN.neuron'"):
         pyNN_ostl.for_simulator("pyNN.neuron")
 
 
