@@ -63,3 +63,15 @@ def test_compare_select_and_lane_limits():
     assert ppu.to_fraction(-1.0) == -128 and ppu.to_fraction(0.999) == 127 and ppu.to_fraction(2.0) == 127
     with pytest.raises(ParameterError, match=r"8-bit lanes hold values in \[-128, 127\]"):
         ppu.add_saturating(128, 0)
+
+
+def test_the_rounded_product_through_the_accumulator():
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(-32768, 32768, 20000), rng.integers(-32768, 32768, 20000)
+    exact = [32767 if x == y == -32768 else (2 * x * y + 32768) >> 16 for x, y in zip(a.tolist(), b.tolist())]
+    np.testing.assert_array_equal(ppu.multiply_fractional_rounded(a, b), exact)
+    assert ppu.multiply_fractional_rounded(np.array([-32768]), np.array([-32768]))[0] == 32767
+    # the same as the accumulator sequence: load half an LSB, accumulate the product, read
+    acc = ppu.accumulate_product(np.array([1 << 15]), np.array([-3000]), np.array([20000]), bits=16)
+    assert ppu.read_accumulator(acc, bits=16)[0] == ppu.multiply_fractional_rounded(np.array([-3000]),
+                                                                                   np.array([20000]))[0] == -1831

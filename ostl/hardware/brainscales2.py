@@ -442,20 +442,32 @@ class _PPUAccumulator(_FloatAccumulator):
         self.kappa_lanes = ppu.to_fraction(chip.kappa, 16) if chip.kappa else 0
         self.ebar_lanes = np.zeros((chip.n, chip.m), dtype=np.int64) if chip.kappa else None
         self.acc_lanes = np.zeros((chip.n, chip.m), dtype=np.int64)
+        self._plans = {}
 
     def _rescale(self, lanes, shift):
         """Multiply by ``2^shift`` (per source column): left shifts saturate (and are counted),
-        right shifts floor (the PPU's fractional multiply by a power of two)."""
-        if not np.any(shift):
+        right shifts round half up (a saturating add of half an LSB, then the shift)."""
+        plan = self._plans.get(id(shift))
+        if plan is None:
+            shift = np.asarray(shift)
+            left, right = np.flatnonzero(shift > 0), np.flatnonzero(shift < 0)
+            r = np.minimum(-shift[right], 15)
+            plan = (left, np.minimum(shift[left], 15), right, r, 1 << (r - 1))
+            self._plans[id(shift)] = plan
+        left, s, right, r, half = plan
+        if not len(left) and not len(right):
             return lanes
-        left = lanes << np.clip(shift, 0, 15)
-        self._count(np.where(shift > 0, left, 0))
-        right = np.clip(-shift, 0, 15)
-        half = np.where(right > 0, 1 << np.maximum(right - 1, 0), 0)   # round half up, not floor
-        return np.where(shift >= 0, np.clip(left, -32768, 32767), np.clip(lanes + half, -32768, 32767) >> right)
+        out = lanes.copy()
+        if len(right):
+            out[:, right] = np.minimum(lanes[:, right] + half, 32767) >> r
+        if len(left):
+            shifted = lanes[:, left] << s
+            self._count(shifted)
+            out[:, left] = np.minimum(np.maximum(shifted, -32768), 32767)
+        return out
 
     def _count(self, total):
-        self.chip.saturations += int(np.count_nonzero((total > 32767) | (total < -32768)))
+        self.chip.saturations += int(np.count_nonzero(total > 32767)) + int(np.count_nonzero(total < -32768))
 
     def step(self, psi, zbar, signal, delta, ybar, ones):
         mul, add = ppu.multiply_fractional_rounded, ppu.add_saturating_lanes

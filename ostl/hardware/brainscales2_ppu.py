@@ -128,14 +128,15 @@ def multiply_fractional_rounded(a, b, bits=16):
     accumulator), ``fxvmatacfs`` adds the shifted product with 2n-bit saturation, and the upper
     half is read: ``(2ab + 2^(n-1)) >> n``, ``(-1)(-1) = 1 - 2^-(n-1)``. For int64 arrays of
     ``bits``-bit lanes (no range check)."""
-    low = -(1 << (bits - 1))
-    total = np.clip(((a * b) << 1) + (1 << (bits - 1)), -(1 << (2 * bits - 1)), (1 << (2 * bits - 1)) - 1)
-    return np.where((a == low) & (b == low), (1 << (bits - 1)) - 1, total >> bits)
+    # |2ab| <= 2^(2n-1): the sum with half an LSB overflows the 2n-bit accumulator only for
+    # (-1)(-1), which saturates to 1 - 2^-(n-1) anyway
+    total = ((a * b) << 1) + (1 << (bits - 1))
+    return np.minimum(total >> bits, (1 << (bits - 1)) - 1)
 
 
 def add_saturating_lanes(a, b, bits=16):
     """:func:`add_saturating` without the range check."""
-    return np.clip(a + b, -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+    return np.minimum(np.maximum(a + b, -(1 << (bits - 1))), (1 << (bits - 1)) - 1)
 
 
 def accumulate_product(accumulator, a, b, bits=8):
