@@ -9,12 +9,13 @@ STAMP   = $(VENV)/.ostl-installed
 .PHONY: demo test test-all bench clean system-deps
 
 # Debian packages: headers the NEST models compile against, Fashion-MNIST (data set of the
-# digits task), espeak-ng (the voices of the spoken-digits task) and gcc-arm-none-eabi (the
-# SpiNNaker kernels' cross compiler for the ARM968 cores)
-SYSTEM_PACKAGES = libboost-dev libltdl-dev libgsl-dev dataset-fashion-mnist espeak-ng gcc-arm-none-eabi
+# digits task), espeak-ng (the voices of the spoken-digits task), gcc-arm-none-eabi (the
+# SpiNNaker kernels' cross compiler for the ARM968 cores) and qemu-user (benchmarks/bench_spinnaker.py
+# counts the ARM objects' instructions under qemu-arm)
+SYSTEM_PACKAGES = libboost-dev libltdl-dev libgsl-dev dataset-fashion-mnist espeak-ng gcc-arm-none-eabi qemu-user
 SYSTEM_HEADERS  = /usr/include/boost/version.hpp /usr/include/ltdl.h /usr/include/gsl/gsl_errno.h \
                   /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz /usr/bin/espeak-ng \
-                  /usr/bin/arm-none-eabi-gcc
+                  /usr/bin/arm-none-eabi-gcc /usr/bin/qemu-arm
 
 system-deps:
 	@missing=0; for h in $(SYSTEM_HEADERS); do [ -e $$h ] || missing=1; done; \

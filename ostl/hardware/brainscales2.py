@@ -358,9 +358,13 @@ class _FloatAccumulator:
         self.grad_out += np.outer(delta, ybar)
         self.grad_b += delta * ones
 
+    def hidden_gradient(self):
+        """The hidden layer's gradient (input and recurrent synapses as one matrix) as floats."""
+        return self.grad
+
     def result(self):
         chip = self.chip
-        grad = self.grad * chip.mask
+        grad = self.hidden_gradient() * chip.mask
         out = {"layer0.W": grad[:, :chip.n_in], "readout.W": self.grad_out, "readout.b": self.grad_b}
         if chip.recurrent:
             out["layer0.H"] = grad[:, chip.n_in:]
@@ -488,10 +492,5 @@ class _PPUAccumulator(_FloatAccumulator):
         self.grad_out += np.outer(delta, ybar)   # the readout's gradient: per readout synapse, as float here
         self.grad_b += delta * ones
 
-    def result(self):
-        chip = self.chip
-        grad = _widen(self.acc_lanes, self.acc_bits) / 32768.0 / 2.0 ** self.k["grad"].astype(np.float64) * chip.mask
-        out = {"layer0.W": grad[:, :chip.n_in], "readout.W": self.grad_out, "readout.b": self.grad_b}
-        if chip.recurrent:
-            out["layer0.H"] = grad[:, chip.n_in:]
-        return out
+    def hidden_gradient(self):
+        return _widen(self.acc_lanes, self.acc_bits) / 32768.0 / 2.0 ** self.k["grad"].astype(np.float64)

@@ -78,21 +78,22 @@ def _neg(x):
     return np.where(x == INT32_MIN, INT32_MAX, -x).astype(np.int32)
 
 
-def _add_where(condition, a, b, counters):
-    """``a + b`` (saturating, counted) where ``condition``, ``a`` elsewhere: the C adds only there."""
+def _where(operation, condition, a, b, counters):
+    """``operation(a, b)`` (saturating, counted) where ``condition``, ``a`` elsewhere: the C
+    computes it only there, so only those saturations count."""
     out = np.array(a, dtype=np.int32)
     condition = np.broadcast_to(condition, out.shape)
     b = np.broadcast_to(np.asarray(b, dtype=np.int32), out.shape)
-    out[condition] = _add(out[condition], b[condition], counters)
+    out[condition] = operation(out[condition], b[condition], counters)
     return out
+
+
+def _add_where(condition, a, b, counters):
+    return _where(_add, condition, a, b, counters)
 
 
 def _sub_where(condition, a, b, counters):
-    out = np.array(a, dtype=np.int32)
-    condition = np.broadcast_to(condition, out.shape)
-    b = np.broadcast_to(np.asarray(b, dtype=np.int32), out.shape)
-    out[condition] = _sub(out[condition], b[condition], counters)
-    return out
+    return _where(_sub, condition, a, b, counters)
 
 
 def _abs(x):
