@@ -120,3 +120,21 @@ def test_eprop_learns_pattern_generation_under_all_constraints_with_variation():
     chip = t.backend.chip
     assert chip.config.variation and chip.config.noise and chip.config.weights == "6bit"
     assert chip.config.arithmetic == "ppu" and chip.lanes == (8, 16)
+
+
+def test_the_command_line_options_reach_the_chip(tmp_path, capsys):
+    from ostl.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--task", "pattern_generation", "--rule", "eprop", "--backend", "brainscales2",
+                 "--lr", "2e-5", "--iterations", "2", "--steps", "200", "--out", str(out), "--no-progress",
+                 "--bss2-variation", "off",
+                 "--bss2-noise", "off", "--bss2-weights", "float", "--bss2-arithmetic", "float",
+                 "--bss2-seed", "3"]) == 0
+    chip = Trainer.load(out / "state.npz").backend.chip
+    assert (chip.config.variation, chip.config.noise, chip.config.weights, chip.config.arithmetic, chip.seed) == \
+        (False, False, "float", "float", 3)
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--task", "pattern_generation", "--backend", "brainscales2", "--bss2-noise", "maybe",
+              "--out", str(tmp_path / "x"), "--no-progress"])
+    assert exc.value.code == 2 and "--bss2-noise: invalid choice: 'maybe'" in capsys.readouterr().err
