@@ -25,8 +25,6 @@ without changing scale.
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 
 from ..errors import ParameterError
@@ -336,7 +334,3 @@ class FixedPointNetwork:
         self.counters = Counters()
         for kind, count in zip(COUNTER_KINDS, state["counters"]):
             self.counters.add(kind, int(count))
-
-
-def as_pointer(array, ctype=ctypes.c_int32):
-    return None if array is None else array.ctypes.data_as(ctypes.POINTER(ctype))
