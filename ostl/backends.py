@@ -137,6 +137,10 @@ def get_plugin(name):
     return available[name]
 
 
-def make_backend(name, **kwargs):
-    """Construct the backend ``name`` with the trainer's keywords (and its own options)."""
-    return get_plugin(name).load()(**kwargs)
+def make_backend(name, batch_size=1, **kwargs):
+    """Construct the backend ``name`` with the trainer's keywords (and its own options); a backend
+    that sums a batch's trials itself (``accumulates_batches``) is also told the batch size."""
+    cls = get_plugin(name).load()
+    if getattr(cls, "accumulates_batches", False):
+        kwargs["batch_size"] = batch_size
+    return cls(**kwargs)

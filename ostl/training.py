@@ -140,13 +140,17 @@ class Trainer:
         self.last_checkpoint = None
         self.backend = make_backend(backend, network=self.network, rule=self.rule, mode=self.mode,
                                     feedback=self.feedback, trainable=self.trainable,
-                                    optimizer=self.optimizer, params=self.params, **self.backend_options)
+                                    optimizer=self.optimizer, params=self.params, batch_size=self.batch_size,
+                                    **self.backend_options)
         # a backend that applies the optimiser inside its simulation (NEST) learns trial by trial
         self.backend_applies_updates = getattr(self.backend, "applies_updates", False)
         if self.backend_applies_updates and self.optimizer.decay is not None:
             raise ParameterError(f"a learning-rate decay is not available on the {backend} backend (its synapses "
                                  "keep the rate they were built with)")
-        if self.backend_applies_updates and self.batch_size != 1:
+        #: a backend that applies updates may still sum a batch's trials before it writes back
+        #: (``end_batch()``; BrainScaleS-2's plasticity processor keeps its accumulators)
+        self.backend_accumulates_batches = getattr(self.backend, "accumulates_batches", False)
+        if self.backend_applies_updates and not self.backend_accumulates_batches and self.batch_size != 1:
             raise ParameterError(f"batch_size must be 1 on the {backend} backend (its synapses update after every "
                                  f"trial), got {self.batch_size}")
         #: the weight matrices on hardware (:class:`ostl.hardware.pcm_loop.PCMWeights`), or None: float
@@ -194,6 +198,8 @@ class Trainer:
         before = self._snapshot()
         if self.synapses is None or self.backend_applies_updates:
             results = [self.backend.run(self.params, trial) for trial in trials]
+            if self.backend_accumulates_batches:
+                self.backend.end_batch()
         else:
             results = [self.synapses.run_trial(self.backend, self.params, trial) for trial in trials]
         self._inject_nan(results)

@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import ParameterError
+from ..validation import check_int
 from ..online import SequenceResult
 from ..ops import NUMPY
 from . import brainscales2_ppu as ppu
@@ -93,8 +94,9 @@ def make_config(spec):
 
 def check_network(network, rule):
     where = "the BrainScaleS-2 backend"
-    if len(network.layers) != 1 or network.layers[0].kind != "cell" or network.layers[0].cell.kind != "lif":
-        raise ParameterError(f"{where} runs one hidden layer of LIF neurons")
+    if len(network.layers) != 1 or network.layers[0].kind != "cell" or network.layers[0].cell.kind not in ("lif",
+                                                                                                          "alif"):
+        raise ParameterError(f"{where} runs one hidden layer of LIF or ALIF neurons")
     if rule.is_bptt or rule.traces != "eprop":
         raise ParameterError(f"{where} runs rules with e-prop's traces (e-prop; OSTTP with traces 'eprop'): OSTL's "
                              "traces keep the reset path, an eligibility vector per synapse that does not fit the "
@@ -112,8 +114,10 @@ def _pow2_scale(largest):
 class AnalogChip:
     """The emulated chip for one network (see the module docstring)."""
 
-    def __init__(self, network, rule, params, feedback, lr, config=None, seed=0, learn_bias=True):
+    def __init__(self, network, rule, params, feedback, lr, config=None, seed=0, learn_bias=True, batch_size=1):
         check_network(network, rule)
+        #: trials whose updates the PPU's accumulators sum before one write-back (``end_batch``)
+        self.batch_size = check_int("batch_size", batch_size, minimum=1)
         self.network, self.rule = network, rule
         self.config = make_config(config)
         self.seed = int(seed)
@@ -121,6 +125,8 @@ class AnalogChip:
         self.learn_bias = bool(learn_bias) and network.readout.bias
         layer = network.layers[0]
         self.cell = layer.cell
+        #: ALIF: the adaptive threshold adds an eligibility component per synapse (e-prop eq. 25-26)
+        self.adaptive = self.cell.kind == "alif"
         self.n_in, self.n, self.n_out = network.n_in, layer.size, network.n_out
         self.recurrent = bool(layer.recurrent)
         self.m = self.n_in + (self.n if self.recurrent else 0)
@@ -140,7 +146,10 @@ class AnalogChip:
         self.bias = np.array(params["readout.b"], dtype=np.float64) if network.readout.bias else np.zeros(self.n_out)
         self._fixed_pattern()
         self.trial = 0
+        #: write-backs so far (the stochastic rounding's counter)
+        self.updates = 0
         self.saturations = 0
+        self._batch, self._batch_trials = None, 0
         #: the PPU's power-of-two scales (psi, zbar, trace, filtered trace, L, gradient), set by the
         #: host from the first trial's ranges
         self.exponents = None
@@ -159,7 +168,7 @@ class AnalogChip:
             synapses[half] += count * self.n
         self.ppu_synapses = synapses
         for trace_bits, acc_bits in LANE_CHOICES:
-            per_synapse = (trace_bits // 8 if self.kappa else 0) + acc_bits // 8
+            per_synapse = (trace_bits // 8 if self.kappa else 0) + acc_bits // 8 + (2 if self.adaptive else 0)
             needed = max(synapses) * per_synapse + PPU_RESERVE
             if needed <= PPU_MEMORY:
                 self.lanes, self.ppu_bytes = (trace_bits, acc_bits), needed
@@ -214,11 +223,17 @@ class AnalogChip:
             self.readout_kappa = np.exp(-1.0 / np.maximum(tau_out, 1e-3))
         else:
             self.readout_kappa = np.zeros(self.n_out)
+        if self.adaptive:   # drawn last: a LIF chip's pattern is the same with or without this code
+            tau_a = self.cell.tau_a * (1 + (c.cv_tau if c.variation else 0.0) * rng.standard_normal(self.n))
+            self.rho = np.exp(-1.0 / np.maximum(tau_a, 1e-3))
+            self.beta = self.cell.beta * (1 + (c.cv_threshold if c.variation else 0.0) * rng.standard_normal(self.n))
 
     # -- one trial ------------------------------------------------------------------------------------
-    def run_trial(self, x, target, mask=None):
+    def run_trial(self, x, target, mask=None, continue_batch=False):
         """The emulated chip's trial and the plasticity processor's gradient; returns
-        ``(SequenceResult, gradients)`` (gradients in weight units, before the write-back)."""
+        ``(SequenceResult, gradients)`` (gradients in weight units, before the write-back). With
+        ``continue_batch`` the accumulators start from the sums of the batch's earlier trials (the
+        PPU keeps them between trials; :meth:`end_batch` writes their mean back)."""
         c = self.config
         x = np.asarray(x, dtype=np.float64)
         mask = np.ones(x.shape[0]) if mask is None else np.asarray(mask, dtype=np.float64)
@@ -226,9 +241,24 @@ class AnalogChip:
         if c.arithmetic == "ppu" and self.exponents is None:   # the host sets the PPU's shifts once
             probe = _RangeProbe(self)
             self._simulate(x, target, mask, probe)
-            self.exponents = probe.exponents()
+            self.exponents = probe.exponents(self.batch_size)
         accumulate = _PPUAccumulator(self, x.shape[0]) if c.arithmetic == "ppu" else _FloatAccumulator(self)
-        return self._simulate(x, target, mask, accumulate)
+        if continue_batch and self._batch is not None:
+            accumulate.carry(self._batch)
+        else:
+            self._batch_trials = 0
+        out = self._simulate(x, target, mask, accumulate)
+        self._batch, self._batch_trials = accumulate, self._batch_trials + 1
+        self.trial += 1
+        return out
+
+    def end_batch(self):
+        """Write the mean of the batch's accumulated gradients back (:meth:`learn`)."""
+        if self._batch is None:
+            return
+        grads, n = self._batch.result(), self._batch_trials
+        self._batch, self._batch_trials = None, 0
+        self.learn({name: value / n for name, value in grads.items()})
 
     def _simulate(self, x, target, mask, accumulate):
         c = self.config
@@ -240,6 +270,7 @@ class AnalogChip:
             if c.noise else None
         alpha_nominal, gamma = self.cell.alpha, self.cell.pseudo.gamma
         v = np.zeros(self.n)
+        adaptation = np.zeros(self.n)
         z = np.zeros(self.n)
         a = np.zeros(self.n_out)
         zbar = np.zeros(self.m)                 # presynaptic traces (nominal decay)
@@ -254,7 +285,11 @@ class AnalogChip:
             v = self.alpha * v + current - self.v_th * z
             if noise is not None:
                 v = v + c.noise_std * self.v_th * noise[t]
-            u = (v - self.v_th) / self.v_th
+            if self.adaptive:   # ALIF: the threshold v_th + beta a rises with each spike
+                adaptation = self.rho * adaptation + z
+                u = (v - self.v_th - self.beta * adaptation) / self.v_th
+            else:
+                u = (v - self.v_th) / self.v_th
             z = (u > 0).astype(np.float64)
             psi = gamma * np.maximum(1.0 - np.abs(u), 0.0) / self.v_th
             zbar = alpha_nominal * zbar + pre
@@ -280,7 +315,7 @@ class AnalogChip:
     def learn(self, grads):
         """``w <- w - lr g`` as weight steps: stochastic rounding to integers in -63..63 (6-bit), or
         float; the readout bias in float (a neuron parameter set by the host)."""
-        rng = np.random.default_rng([self.seed, 0x3E7, self.trial])
+        rng = np.random.default_rng([self.seed, 0x3E7, self.updates])
         hidden_grad = np.concatenate([grads["layer0.W"]] + ([grads["layer0.H"]] if self.recurrent else []), axis=1)
         for attr, grad, lsb, valid in (("hidden", hidden_grad, self.lsb, self.mask),
                                        ("readout", grads["readout.W"], self.readout_lsb, None)):
@@ -299,11 +334,12 @@ class AnalogChip:
             setattr(self, attr, new)
         if self.learn_bias:
             self.bias = self.bias - self.lr * grads["readout.b"]
-        self.trial += 1
+        self.updates += 1
 
     # -- saved state --------------------------------------------------------------------------------------
     def state_dict(self):
-        state = {"bias": self.bias.copy(), "trial": np.array(self.trial), "saturations": np.array(self.saturations),
+        state = {"bias": self.bias.copy(), "trial": np.array(self.trial), "updates": np.array(self.updates),
+                 "saturations": np.array(self.saturations),
                  "lsb": np.array([self.lsb, self.readout_lsb]),
                  **{f"exponent_{key}": (np.zeros(0, np.int64) if self.exponents is None else self.exponents[key].copy())
                     for key in EXPONENTS}}
@@ -319,9 +355,12 @@ class AnalogChip:
     def load_state_dict(self, state):
         self.bias = np.asarray(state["bias"], dtype=np.float64).copy()
         self.trial = int(state["trial"])
+        self.updates = int(state.get("updates", self.trial))
+        self._batch, self._batch_trials = None, 0
         self.saturations = int(state["saturations"])
         self.lsb, self.readout_lsb = (float(s) for s in state["lsb"])
-        exponents = {key: np.asarray(state[f"exponent_{key}"], dtype=np.int64).copy() for key in EXPONENTS}
+        exponents = {key: np.asarray(state.get(f"exponent_{key}", np.zeros(0)), dtype=np.int64).copy()
+                     for key in EXPONENTS}
         self.exponents = exponents if exponents["psi"].size else None
         for which in ("hidden", "readout"):
             if self.config.weights == "float":
@@ -348,9 +387,28 @@ class _FloatAccumulator:
         self.grad = np.zeros((chip.n, chip.m))
         self.grad_out = np.zeros((chip.n_out, chip.n))
         self.grad_b = np.zeros(chip.n_out)
+        if chip.adaptive:   # the adaptation component of each synapse's eligibility vector, and e^{t-1}
+            self.eps_a = np.zeros((chip.n, chip.m))
+            self.e_prev = np.zeros((chip.n, chip.m))
+
+    def carry(self, previous):
+        """Start from the gradient sums of the batch's previous trial."""
+        self.grad, self.grad_out, self.grad_b = previous.grad.copy(), previous.grad_out.copy(), previous.grad_b.copy()
+
+    def eligibility(self, psi, zbar):
+        """e-prop's eligibility trace (eq. 23-26): ``psi_j zbar_i`` on LIF neurons; on ALIF neurons
+        ``psi_j (zbar_i - beta eps_a_ji)`` with ``eps_a^t = rho eps_a^{t-1} + e^{t-1}`` (the
+        reference engine's form of Bellec's ``psi^{t-1} zbar^{t-1} + (rho - psi^{t-1} beta)
+        eps_a^{t-1}``), with the nominal rho and beta: the processor does not know its circuits' own."""
+        e = psi[:, None] * zbar[None, :]
+        if self.chip.adaptive:
+            self.eps_a = self.chip.cell.rho * self.eps_a + self.e_prev
+            e = e - self.chip.cell.beta * psi[:, None] * self.eps_a
+            self.e_prev = e
+        return e
 
     def step(self, psi, zbar, signal, delta, ybar, ones):
-        e = psi[:, None] * zbar[None, :]
+        e = self.eligibility(psi, zbar)
         if self.ebar is not None:
             self.ebar = self.chip.kappa * self.ebar + e
             e = self.ebar
@@ -384,16 +442,32 @@ def _narrow(lanes16, bits):
                    -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
 
 
+def _narrow_toward_zero(lanes16, bits):
+    """A 16-bit lane stored in ``bits``, truncated toward zero (the magnitude shifted right, the sign
+    restored: ``fxvcmpb`` and ``fxvsel`` around the shift). The filtered trace is stored this way: a
+    trace that only decays must reach zero, and rounded to nearest a narrow lane sticks at a few
+    LSB (``round(kappa x) = x`` for ``|x| <= 1 / (2 (1 - kappa))``), which, multiplied by a late
+    learning signal, outweighs the true gradient (measured on evidence accumulation with ALIF
+    neurons: gradient error 108-262 %, 21-37 % truncated)."""
+    if bits == 16:
+        return np.asarray(lanes16, dtype=np.int64)
+    shift = 16 - bits
+    lanes16 = np.asarray(lanes16, dtype=np.int64)
+    return np.where(lanes16 >= 0, lanes16 >> shift, -((-lanes16) >> shift))
+
+
 def _exponent(largest):
     """``k`` with ``largest * 2^k`` in [0.25, 0.5): the power-of-two scale of a quantity
-    (elementwise)."""
+    (elementwise). A source the probe never saw active (largest 0: an input silent in the first
+    trial) gets the widest scale of the others, so that it does not saturate when it fires."""
     largest = np.asarray(largest, dtype=np.float64)
     with np.errstate(divide="ignore"):
         k = np.floor(-np.log2(np.where(largest > 0, largest, 1.0))) - 1
-    return np.where(largest > 0, k, 0).astype(np.int64)
+    fallback = k[largest > 0].min() if np.any(largest > 0) else 0
+    return np.where(largest > 0, k, fallback).astype(np.int64)
 
 
-EXPONENTS = ("psi", "signal", "zbar", "e", "ebar", "grad")
+EXPONENTS = ("psi", "signal", "zbar", "e", "ebar", "grad", "beta_psi", "eps_a")
 
 
 class _RangeProbe(_FloatAccumulator):
@@ -404,22 +478,33 @@ class _RangeProbe(_FloatAccumulator):
     def __init__(self, chip):
         super().__init__(chip)
         m = chip.m
-        self.largest = {"psi": 0.0, "signal": 0.0, "zbar": np.zeros(m), "e": np.zeros(m), "ebar": np.zeros(m)}
+        self.largest = {"psi": 0.0, "signal": 0.0, "zbar": np.zeros(m), "e": np.zeros(m), "ebar": np.zeros(m),
+                        "beta_psi": 0.0, "eps_a": np.zeros(m), "grad": np.zeros(m)}
 
     def step(self, psi, zbar, signal, delta, ybar, ones):
-        e = np.abs(psi)[:, None] * np.abs(zbar)[None, :]
+        e = (np.abs(psi)[:, None] * np.abs(zbar)[None, :]).max(axis=0)
         self.largest["psi"] = max(self.largest["psi"], float(np.max(np.abs(psi))))
         self.largest["signal"] = max(self.largest["signal"], float(np.max(np.abs(signal))))
         self.largest["zbar"] = np.maximum(self.largest["zbar"], np.abs(zbar))
-        self.largest["e"] = np.maximum(self.largest["e"], e.max(axis=0))
         super().step(psi, zbar, signal, delta, ybar, ones)
+        if self.chip.adaptive:   # beta psi, eps_a, and the adaptation term and the trace itself
+            beta_psi = self.chip.cell.beta * np.abs(psi)
+            self.largest["beta_psi"] = max(self.largest["beta_psi"], float(np.max(beta_psi)))
+            self.largest["eps_a"] = np.maximum(self.largest["eps_a"], np.abs(self.eps_a).max(axis=0))
+            e = np.maximum(e, np.maximum((beta_psi[:, None] * np.abs(self.eps_a)).max(axis=0),
+                                         np.abs(self.e_prev).max(axis=0)))
+        self.largest["e"] = np.maximum(self.largest["e"], e)
+        # the accumulator's running sum, not only its final value: a learning signal that changes
+        # sign makes partial sums larger than the total
+        self.largest["grad"] = np.maximum(self.largest["grad"], np.abs(self.grad).max(axis=0))
         if self.ebar is not None:
             self.largest["ebar"] = np.maximum(self.largest["ebar"], np.abs(self.ebar).max(axis=0))
 
-    def exponents(self):
-        """The PPU's shifts, chosen on the host from one trial's ranges."""
-        k = {key: _exponent(value) for key, value in self.largest.items()}
-        k["grad"] = _exponent(np.abs(self.grad).max(axis=0))
+    def exponents(self, batch_size=1):
+        """The PPU's shifts, chosen on the host from one trial's ranges; the gradient accumulator's
+        leaves room for the sum of ``batch_size`` trials."""
+        largest = dict(self.largest, grad=self.largest["grad"] * batch_size)
+        k = {key: _exponent(value) for key, value in largest.items()}
         if self.ebar is None:
             k["ebar"] = k["e"]
         return {key: np.atleast_1d(k[key]).astype(np.int64) for key in EXPONENTS}
@@ -447,6 +532,15 @@ class _PPUAccumulator(_FloatAccumulator):
         self.ebar_lanes = np.zeros((chip.n, chip.m), dtype=np.int64) if chip.kappa else None
         self.acc_lanes = np.zeros((chip.n, chip.m), dtype=np.int64)
         self._plans = {}
+        if chip.adaptive:   # eps_a in 16-bit lanes, scaled per source; psi, beta psi and zbar of t-1
+            m = chip.m
+            self.rho_lanes = ppu.to_fraction(chip.cell.rho, 16)
+            self.eps_a_lanes = np.zeros((chip.n, m), dtype=np.int64)
+            self.fresh_shift = k["eps_a"] - (k["psi"] + k["zbar"])
+            self.forget_shift = np.full(m, -int(k["beta_psi"][0]))
+            self.adaptation_shift = k["e"] - (k["beta_psi"] + k["eps_a"])
+            self.previous = (np.zeros(chip.n, dtype=np.int64), np.zeros(m, dtype=np.int64),
+                             np.zeros(chip.n, dtype=np.int64))
 
     def _rescale(self, lanes, shift):
         """Multiply by ``2^shift`` (per source column): left shifts saturate (and are counted),
@@ -478,11 +572,13 @@ class _PPUAccumulator(_FloatAccumulator):
         psi_l = ppu.to_fraction(psi * 2.0 ** float(self.k["psi"][0]), 16)
         zbar_l = ppu.to_fraction(zbar * 2.0 ** self.k["zbar"].astype(np.float64), 16)
         e = self._rescale(mul(psi_l[:, None], zbar_l[None, :]), self.e_shift)
+        if self.chip.adaptive:
+            e = self._adaptation(e, psi, psi_l, zbar_l)
         if self.ebar_lanes is not None:
             decayed = mul(_widen(self.ebar_lanes, self.trace_bits), self.kappa_lanes)
             scaled = self._rescale(e, self.ebar_shift)
             self._count(decayed + scaled)
-            self.ebar_lanes = _narrow(add(decayed, scaled), self.trace_bits)
+            self.ebar_lanes = _narrow_toward_zero(add(decayed, scaled), self.trace_bits)
             e = _widen(self.ebar_lanes, self.trace_bits)
         signal_l = ppu.to_fraction(signal * 2.0 ** float(self.k["signal"][0]) * np.ones(self.chip.n), 16)
         contribution = self._rescale(mul(signal_l[:, None], e), self.acc_shift)
@@ -491,6 +587,30 @@ class _PPUAccumulator(_FloatAccumulator):
         self.acc_lanes = _narrow(add(accumulator, contribution), self.acc_bits)
         self.grad_out += np.outer(delta, ybar)   # the readout's gradient: per readout synapse, as float here
         self.grad_b += delta * ones
+
+    def carry(self, previous):
+        super().carry(previous)
+        self.acc_lanes = previous.acc_lanes.copy()
+
+    def _adaptation(self, e, psi, psi_l, zbar_l):
+        """ALIF: ``eps_a <- rho eps_a + psi' zbar' - (beta psi') eps_a`` (primes: step t-1; Bellec et
+        al. eq. 26), then ``e - (beta psi) eps_a``; every sum saturating and counted."""
+        mul, add = ppu.multiply_fractional_rounded, ppu.add_saturating_lanes
+        psi_prev, zbar_prev, beta_psi_prev = self.previous
+        eps = self.eps_a_lanes
+        decayed = mul(eps, self.rho_lanes)
+        fresh = self._rescale(mul(psi_prev[:, None], zbar_prev[None, :]), self.fresh_shift)
+        forget = self._rescale(mul(beta_psi_prev[:, None], eps), self.forget_shift)
+        self._count(decayed + fresh)
+        eps = add(decayed, fresh)
+        self._count(eps - forget)
+        eps = add(eps, -forget)
+        self.eps_a_lanes = eps
+        beta_psi_l = ppu.to_fraction(self.chip.cell.beta * psi * 2.0 ** float(self.k["beta_psi"][0]), 16)
+        adaptation = self._rescale(mul(beta_psi_l[:, None], eps), self.adaptation_shift)
+        self._count(e - adaptation)
+        self.previous = (psi_l, zbar_l, beta_psi_l)
+        return add(e, -adaptation)
 
     def hidden_gradient(self):
         return _widen(self.acc_lanes, self.acc_bits) / 32768.0 / 2.0 ** self.k["grad"].astype(np.float64)

@@ -1,6 +1,7 @@
 """``ostl train --backend brainscales2``: the emulated BrainScaleS-2 chip in the loop
 (:mod:`ostl.hardware.brainscales2`): each trial runs on the emulated analog core, the plasticity
-processor's update is written back to the 6-bit synapses at its end. The trainer's ``params`` are
+processor's update is written back to the 6-bit synapses at the end of each batch (its
+accumulators sum the batch's trials). The trainer's ``params`` are
 the chip's weights as the host knows them; the chip's state (6-bit weights on their row pairs,
 trial counter, the variation seed by construction) is part of a checkpoint."""
 
@@ -12,9 +13,11 @@ from .brainscales2 import AnalogChip, check_network, make_config
 
 class BrainScaleS2Backend:
     name = "brainscales2"
-    default_batch_size = 1
+    default_batch_size = None   # the task's (the accumulators sum a batch)
     default_optimizer = "sgd"
     applies_updates = True
+    #: the PPU's accumulators sum a batch's trials; one write-back per batch
+    accumulates_batches = True
 
     @classmethod
     def trainable_parameters(cls, network):
@@ -24,7 +27,7 @@ class BrainScaleS2Backend:
         return names
 
     def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, variation=None,
-                 noise=None, weights=None, arithmetic=None, chip_seed=None):
+                 noise=None, weights=None, arithmetic=None, chip_seed=None, batch_size=1):
         check_network(network, rule)
         if mode != "deferred":
             raise ParameterError("the BrainScaleS-2 backend writes weights back at the end of each trial: mode must be "
@@ -40,7 +43,7 @@ class BrainScaleS2Backend:
                                     "arithmetic": arithmetic}.items() if v is not None}
         self.chip = AnalogChip(network, rule, params, feedback, lr=optimizer.lr, config=make_config(config),
                                seed=0 if chip_seed is None else chip_seed,
-                               learn_bias=trainable is None or "readout.b" in trainable)
+                               learn_bias=trainable is None or "readout.b" in trainable, batch_size=batch_size)
         self.params = params
         self._publish()
 
@@ -49,10 +52,11 @@ class BrainScaleS2Backend:
             self.params[name][...] = value
 
     def run(self, params, trial):
-        result, grads = self.chip.run_trial(trial.x, trial.target, trial.mask)
-        self.chip.learn(grads)
+        return self.chip.run_trial(trial.x, trial.target, trial.mask, continue_batch=True)[0]
+
+    def end_batch(self):
+        self.chip.end_batch()
         self._publish()
-        return result
 
     def state_dict(self):
         return self.chip.state_dict()
