@@ -169,7 +169,9 @@ _NETWORK_OPTIONS = ("task", "rule", "feedback", "traces", "cell", "hidden", "rec
 #: task options of the command line, and the tasks that take them
 _TASK_OPTIONS = {"steps": ("pattern_generation",), "n_train": ("jsb", "digits", "spoken_digits"),
                  "n_test": ("jsb", "digits", "spoken_digits"), "source": ("digits",),
-                 "speakers": ("spoken_digits",), "repetitions": ("spoken_digits",)}
+                 "speakers": ("spoken_digits",), "repetitions": ("spoken_digits",),
+                 **{name: ("evidence_accumulation",) for name in ("n_cues", "cue_steps", "spacing_steps",
+                                                                  "delay_steps", "recall_steps")}}
 
 
 def _build_trainer(args):
@@ -221,7 +223,8 @@ def _build_trainer(args):
 #: checked as the layer size it is)
 INTEGER_OPTIONS = {
     "train": {"batch_size": 1, "steps": 1, "iterations": 0, "epochs": 0, "seed": 0, "checkpoint_every": 1,
-              "n_train": 1, "n_test": 1, "speakers": 2, "repetitions": 1, "lr_decay_every": 1},
+              "n_train": 1, "n_test": 1, "speakers": 2, "repetitions": 1, "lr_decay_every": 1,
+              "n_cues": 1, "cue_steps": 1, "spacing_steps": 0, "delay_steps": 0, "recall_steps": 1},
     "make-problem": {"steps": 1, "n_in": 1, "n": 1, "n_out": 1, "seed": 0},
     "grad": {"seed": 0},
     "pcm-sim": {"devices": 1, "pulses": 0, "seed": 0},
@@ -361,6 +364,11 @@ def make_parser():
     rec.add_argument("--recurrent", dest="recurrent", action="store_const", const=True, default=None)
     rec.add_argument("--feedforward", dest="recurrent", action="store_const", const=False)
     p.add_argument("--steps", type=int, help="sequence length of pattern_generation (ms)")
+    p.add_argument("--n-cues", type=int, help="evidence_accumulation: number of cues (odd; default 7)")
+    p.add_argument("--cue-steps", type=int, help="evidence_accumulation: length of a cue (ms; default 100)")
+    p.add_argument("--spacing-steps", type=int, help="evidence_accumulation: pause before each cue (ms; default 50)")
+    p.add_argument("--delay-steps", type=int, help="evidence_accumulation: delay before the recall (ms; default 1050)")
+    p.add_argument("--recall-steps", type=int, help="evidence_accumulation: recall window (ms; default 150)")
     p.add_argument("--iterations", type=int, help="total number of training iterations")
     p.add_argument("--epochs", type=int, help="total number of epochs (tasks with a training set)")
     p.add_argument("--n-train", type=int, help="use the first N training sequences (jsb, digits)")
