@@ -239,3 +239,24 @@ def test_the_classification_task_from_the_command_line(tmp_path, capsys):
                      "--out", str(tmp_path / "x"), "--no-progress"]) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_resume_is_exact_with_alif_neurons_and_batches(tmp_path):
+    task = dict(SHORT_EVIDENCE, name="evidence_accumulation", seed=0)
+    rule = make_rule("eprop")
+
+    def make():
+        return Trainer(task, presets.build_network(task, rule), rule, {"name": "sgd", "lr": 0.1},
+                       backend="brainscales2", batch_size=4, init=presets.init_for("evidence_accumulation"))
+
+    first = make()
+    first.train(2)
+    first.save(tmp_path / "state.npz")
+    straight = make()
+    straight.train(4)
+    resumed = Trainer.load(tmp_path / "state.npz")
+    assert resumed.backend.chip.batch_size == 4 and resumed.backend.chip.exponents is not None
+    resumed.train(4)
+    for key, value in straight.backend.state_dict().items():
+        np.testing.assert_array_equal(value, resumed.backend.state_dict()[key], err_msg=key)
+    assert [h["loss"] for h in straight.history] == [h["loss"] for h in resumed.history]
