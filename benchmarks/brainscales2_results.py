@@ -7,8 +7,9 @@ Run:  .venv/bin/python benchmarks/brainscales2_results.py [--only pattern_genera
 
 Rows already run (their summary exists) are read, not rerun; delete results-runs/brainscales2/ to
 start afresh. Pattern generation reports the loss (first iteration -> mean of the last 10, and
-their ratio); evidence accumulation the accuracy of the last 50 iterations (400 trials, each scored
-on the chip before its batch's write-back, none seen before; chance 50 %).
+their ratio); evidence accumulation the accuracy of the first and the last 100 iterations (800 trials,
+each scored on the chip before its batch's write-back, none seen before; chance 50 %, one standard
+error 1.8 points).
 """
 
 from __future__ import annotations
@@ -80,8 +81,8 @@ def figures(task, summary):
         return "diverged", "--"
     if task == "evidence_accumulation":
         accuracy = np.array([r["accuracy"] for r in curve])
-        return f"{100 * accuracy[:50].mean():.1f} % -> {100 * accuracy[-50:].mean():.1f} %", \
-            f"{100 * (accuracy[-50:].mean() - 0.5):+.1f} points"
+        return f"{100 * accuracy[:100].mean():.1f} % -> {100 * accuracy[-100:].mean():.1f} %", \
+            f"{100 * (accuracy[-100:].mean() - 0.5):+.1f} points"
     loss = np.array([r["loss"] for r in curve])
     if not loss[-10:].mean() < 10 * loss[0]:
         return f"{loss[0]:.0f} -> diverges", "--"
@@ -102,16 +103,20 @@ def plot(task, rows, path):
             key = "accuracy" if task == "evidence_accumulation" else "loss"
             values = np.array([c[key] for c in summary["curve"]])
             window = 25 if task == "evidence_accumulation" else 10
-            smooth = np.convolve(values, np.ones(window) / window, mode="valid")
-            ax.plot(np.arange(len(smooth)) + window - 1, smooth, label=setting)
+            sums = np.concatenate([[0.0], np.cumsum(values)])
+            starts = np.maximum(np.arange(len(values)) + 1 - window, 0)
+            smooth = (sums[1:] - sums[starts]) / (np.arange(len(values)) + 1 - starts)   # trailing mean
+            ax.plot(np.arange(len(values)), smooth, label=setting)
         ax.set_title(f"{task.replace('_', ' ')}, {rule}")
         ax.set_xlabel("iteration")
-        ax.set_ylabel("accuracy (running mean of 25)" if task == "evidence_accumulation" else
-                      "loss (running mean of 10)")
+        ax.set_ylabel("accuracy (trailing mean of 25 iterations)" if task == "evidence_accumulation" else
+                      "loss (trailing mean of 10 iterations)")
         if task != "evidence_accumulation":
             ax.set_yscale("log")
-            first = max(s["curve"][0]["loss"] for _, r, _, _, s in rows if r == rule)
-            ax.set_ylim(top=3 * first)   # a diverging run leaves the plot
+            losses = [np.array([c["loss"] for c in s["curve"]]) for _, r, _, _, s in rows if r == rule]
+            first = max(loss[0] for loss in losses)
+            low = min(loss.min() for loss in losses if loss[-10:].mean() < 10 * loss[0])
+            ax.set_ylim(0.8 * low, 1.5 * first)   # a diverging run leaves the plot
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -129,7 +134,7 @@ def main(argv=None):
         rows = list(pool.map(lambda job: run_row(*job), jobs))
     for task in dict.fromkeys(t for t, _, _, _, _ in rows):
         mine = [r for r in rows if r[0] == task]
-        header = ("accuracy, first 50 -> last 50 iterations", "above chance") if task == "evidence_accumulation" \
+        header = ("accuracy, first 100 -> last 100 iterations (800 trials each)", "above chance (50 %)") if task == "evidence_accumulation" \
             else ("loss, first -> mean of last 10", "ratio")
         print(f"\n### {task}\n\n| rule | setting | {header[0]} | {header[1]} | seconds |\n|---|---|---|---|---|")
         for _, rule, setting, command, summary in mine:
