@@ -42,7 +42,8 @@ SETTINGS = [
 # plain SGD everywhere (the plasticity processor writes SGD back; the reference engine's preset would be Adam)
 PATTERN = ["--task", "pattern_generation", "--optimizer", "sgd", "--iterations", "300"]
 EVIDENCE = ["--task", "evidence_accumulation", "--n-cues", "3", "--cue-steps", "30", "--spacing-steps", "15",
-            "--delay-steps", "50", "--recall-steps", "40", "--optimizer", "sgd", "--lr", "0.1", "--batch-size", "8", "--iterations", "800"]
+            "--delay-steps", "50", "--recall-steps", "40", "--optimizer", "sgd", "--lr", "0.1", "--batch-size", "8",
+            "--iterations", "800"]
 
 #: (task, rule label, ostl train arguments)
 TASKS = [
@@ -134,10 +135,12 @@ def main(argv=None):
         rows = list(pool.map(lambda job: run_row(*job), jobs))
     for task in dict.fromkeys(t for t, _, _, _, _ in rows):
         mine = [r for r in rows if r[0] == task]
-        header = ("accuracy, first 100 -> last 100 iterations (800 trials each)", "above chance (50 %)") if task == "evidence_accumulation" \
-            else ("loss, first -> mean of last 10", "ratio")
+        if task == "evidence_accumulation":
+            header = ("accuracy, first 100 -> last 100 iterations (800 trials each)", "above chance (50 %)")
+        else:
+            header = ("loss, first -> mean of last 10", "ratio")
         print(f"\n### {task}\n\n| rule | setting | {header[0]} | {header[1]} | seconds |\n|---|---|---|---|---|")
-        for _, rule, setting, command, summary in mine:
+        for _, rule, setting, _command, summary in mine:
             shown, score = figures(task, summary)
             print(f"| {rule} | {setting} | {shown} | {score} | {summary['seconds']:.0f} |")
         print("\ncommands:")

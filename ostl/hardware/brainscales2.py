@@ -39,9 +39,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import ParameterError
-from ..validation import check_int
 from ..online import SequenceResult
 from ..ops import NUMPY
+from ..validation import check_int
 from . import brainscales2_ppu as ppu
 from .brainscales2_mapping import WEIGHT_MAX, map_network
 
