@@ -1,9 +1,10 @@
 """BrainScaleS-2 emulation (issue 13): the analog core in discrete time, the chip's weights, and the
 plasticity processor's update, for the rules whose eligibility state fits the PPU.
 
-**Analog core.** LIF neurons (``ostl.cells.LIF``'s equations, dt = 1 ms of model time; the chip
-runs 1000x faster) whose time constants and thresholds vary from circuit to circuit (fixed
-pattern, drawn once from the seed: ``tau_m (1 + cv_tau N)``, ``v_th (1 + cv_threshold N)``), whose
+**Analog core.** LIF or ALIF neurons (``ostl.cells.LIF``'s and ``ALIF``'s equations, dt = 1 ms of
+model time; the chip runs 1000x faster) whose time constants and thresholds vary from circuit to
+circuit (fixed pattern, drawn once from the seed: ``tau_m (1 + cv_tau N)``,
+``v_th (1 + cv_threshold N)``; ALIF: ``tau_a (1 + cv_tau N)``, ``beta (1 + cv_threshold N)``), whose
 synapses vary in gain (``1 + cv_gain N`` per synapse), with membrane noise each step
 (``noise_std v_th N``, drawn per trial). Both switchable (:class:`BSS2Config`); the values are
 assumptions for a calibrated chip, stated here, not measurements. The readouts are leaky
@@ -17,12 +18,14 @@ float weights (for checking).
 
 **Plasticity processor.** e-prop's traces on LIF neurons factor into a presynaptic trace
 ``zbar_i`` (the PPU keeps it with the *nominal* decay: it does not know the circuit's own) and the
-neuron's pseudo-derivative, so per synapse only the filtered trace (leaky readout) and the
-gradient accumulator remain: with ``arithmetic='ppu'`` they are s0.15 lanes updated each step with
-the vector unit's fractional saturating instructions (:mod:`ostl.hardware.brainscales2_ppu`),
-values scaled into [-1, 1) by powers of two chosen on the host; at the trial's end the update
-``-lr g`` becomes integer weight steps with stochastic rounding. 2 bytes per synapse (4 with a
-leaky readout) must fit the PPU's 16 KiB with the rest of its state; a network whose state does
+neuron's pseudo-derivative, so per synapse only the filtered trace (leaky readout), the gradient
+accumulator and, on ALIF neurons, the adaptation component ``eps_a`` remain: with
+``arithmetic='ppu'`` they are lanes updated each step with the vector unit's fractional saturating
+instructions (:mod:`ostl.hardware.brainscales2_ppu`), values scaled into [-1, 1) by powers of two
+chosen on the host; at the end the update
+``-lr g`` becomes integer weight steps with stochastic rounding (after one trial, or after a batch
+whose trials the accumulators sum). 2 bytes per synapse (+1-2 with a leaky readout, +2 on ALIF
+neurons) must fit the PPU's 16 KiB with the rest of its state; a network whose state does
 not fit is refused (the correlation sensors, read through the 8-bit ADC, are the chip's way out;
 not emulated). Rules: e-prop (symmetric or random feedback) and OSTTP's target projection with
 e-prop's traces (OSTL's own traces keep the reset path, which needs an eligibility vector per
