@@ -212,9 +212,11 @@ def test_spoken_digit_generation_is_deterministic_and_shd_like():
     _spoken_tools()
     from ostl.datasets import spoken
 
-    a = spoken.cochlea(spoken.synthesise("de", "sieben", "f2", 150, 40))
-    b = spoken.cochlea(spoken.synthesise("de", "sieben", "f2", 150, 40))
-    np.testing.assert_array_equal(a, b)
+    # each stage on its own, so that a failure says which one is not deterministic
+    first, second = (spoken.synthesise("de", "sieben", "f2", 150, 40) for _ in range(2))
+    np.testing.assert_array_equal(first, second, err_msg="espeak-ng's waveform differs between two runs")
+    a, b = spoken.cochlea(first), spoken.cochlea(second)
+    np.testing.assert_array_equal(a, b, err_msg="the cochlea's output differs for the same waveform")
     times, channels = spoken.spike_times(a)
     assert a.shape[1] == 700 and 2000 < len(times) < 20000 and len(set(channels)) > 300
     assert not np.array_equal(a, spoken.cochlea(spoken.synthesise("de", "sieben", "f3", 150, 40)))
