@@ -203,6 +203,10 @@ def _build_trainer(args):
                  "lr": args.lr if args.lr is not None else defaults["lr"]}
     if args.clip is not None:
         optimizer["clip"] = args.clip
+    if args.readout_lr is not None:
+        if optimizer["name"] != "sgd":
+            raise ParameterError("--readout-lr applies to --optimizer sgd")
+        optimizer["readout_lr"] = args.readout_lr
     if args.lr_decay is not None or args.lr_decay_every is not None:
         if args.lr_decay is None or args.lr_decay_every is None:
             raise ParameterError("--lr-decay and --lr-decay-every go together (factor, epochs)")
@@ -379,6 +383,8 @@ def make_parser():
     p.add_argument("--batch-size", type=int)
     p.add_argument("--optimizer", choices=["adam", "sgd"])
     p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--readout-lr", type=float,
+                   help="SGD: the readout's own learning rate (default: --lr); reference, spinnaker, brainscales2")
     p.add_argument("--clip", type=float, help="clip the global gradient norm")
     p.add_argument("--lr-decay", type=float, metavar="F", help="multiply the learning rate by F every "
                    "--lr-decay-every epochs")

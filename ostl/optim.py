@@ -72,13 +72,29 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """``theta <- theta - lr * g``."""
+    """``theta <- theta - lr * g``; with ``readout_lr`` the readout's parameters (``readout.*``) take
+    their own rate (scaled by the same decay schedule) -- a per-projection rate, which hardware that
+    writes plain SGD back can hold (e.g. OSTTP, whose hidden signal does not shrink with the error,
+    learns best with a readout slower than its hidden layer)."""
 
     name = "sgd"
 
+    def __init__(self, lr, readout_lr=None, clip=None, decay=None, decay_every=None):
+        super().__init__(lr, clip, decay, decay_every)
+        self.readout_lr = None if readout_lr is None else check_positive("readout learning rate", readout_lr)
+
+    def rate(self, name):
+        """The current rate of parameter ``name``."""
+        if self.readout_lr is not None and name.startswith("readout."):
+            return self.readout_lr * self.lr / self.base_lr
+        return self.lr
+
+    def _hyper(self):
+        return {} if self.readout_lr is None else {"readout_lr": self.readout_lr}
+
     def _step(self, params, grads):
         for name, g in grads.items():
-            params[name] -= self.lr * g
+            params[name] -= self.rate(name) * g
 
 
 class Adam(Optimizer):

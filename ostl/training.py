@@ -50,6 +50,8 @@ class ReferenceBackend:
 
     name = "reference"
     default_batch_size = None
+    #: the optimiser's per-projection readout rate (``SGD(readout_lr=...)``) is honoured
+    supports_readout_lr = True
 
     @classmethod
     def trainable_parameters(cls, network):
@@ -147,6 +149,10 @@ class Trainer:
         if self.backend_applies_updates and self.optimizer.decay is not None:
             raise ParameterError(f"a learning-rate decay is not available on the {backend} backend (its synapses "
                                  "keep the rate they were built with)")
+        if getattr(self.optimizer, "readout_lr", None) is not None and \
+                not getattr(self.backend, "supports_readout_lr", False):
+            raise ParameterError(f"a separate readout learning rate is not available on the {backend} backend "
+                                 "(reference, spinnaker and brainscales2 have it)")
         #: a backend that applies updates may still sum a batch's trials before it writes back
         #: (``end_batch()``; BrainScaleS-2's plasticity processor keeps its accumulators)
         self.backend_accumulates_batches = getattr(self.backend, "accumulates_batches", False)

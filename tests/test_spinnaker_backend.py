@@ -121,9 +121,9 @@ def test_eprop_learns_pattern_generation_in_fixed_point():
 
 
 def test_osttp_learns_pattern_generation_in_fixed_point():
-    """OSTTP in the kernels' arithmetic (64 feed-forward SNUs with g = ReLU, SGD): the loss falls
-    at least 3x in 600 iterations (measured 3.6x; the best we measured with plain SGD is 4.7x after
-    1,500 iterations, in fixed point and in float alike -- the issue's 5x is not reached, see
+    """OSTTP in the kernels' arithmetic (64 feed-forward SNUs with g = ReLU, SGD with the readout
+    written back at its own, slower rate: hidden 3e-5, readout 5e-6): the loss falls at least 5x in
+    2,400 iterations (measured 5.54x; float 5.66x; with one rate for both the best was 4.7x, see
     docs/spinnaker.md)."""
     from ostl.cells import make_cell
     from ostl.network import Layer, Network, Readout
@@ -133,7 +133,28 @@ def test_osttp_learns_pattern_generation_in_fixed_point():
                       Readout(3, leak=0.8))
     params = network.init_params(seed=0, weight_scale=2.0)
     params["layer0.bias"][...] = -0.5
-    t = Trainer({"name": "pattern_generation", "seed": 0}, network, "osttp", {"name": "sgd", "lr": 1e-5},
-                backend="spinnaker", trainable=["layer0.W", "readout.W", "readout.b"], params=params)
-    losses = np.array([h["loss"] for h in t.train(600)])
-    assert losses[0] / losses[-10:].mean() >= 3.0, (losses[0], losses[-10:].mean())
+    t = Trainer({"name": "pattern_generation", "seed": 0}, network, "osttp",
+                {"name": "sgd", "lr": 3e-5, "readout_lr": 5e-6}, backend="spinnaker",
+                trainable=["layer0.W", "readout.W", "readout.b"], params=params)
+    assert t.backend.chip.readout_lr != t.backend.chip.lr
+    losses = np.array([h["loss"] for h in t.train(2400)])
+    assert losses[0] / losses[-10:].mean() >= 5.0, (losses[0], losses[-10:].mean())
+
+
+@pytest.mark.parametrize("rounding", ["residual", "stochastic"])
+def test_a_readout_rate_is_written_back_alike_by_the_kernels_and_their_model(rounding):
+    """The readout's own rate (words and bias) in the host-compiled write-back equals the NumPy
+    model bit for bit, and differs from a run with one rate."""
+    states = {}
+    for engine, readout_lr in (("c", 5e-6), ("numpy", 5e-6), ("c", None)):
+        rule = "osttp"
+        network = presets.build_network({"name": "pattern_generation", "seed": 0, "steps": 100}, rule)
+        optimizer = {"name": "sgd", "lr": 3e-5, **({} if readout_lr is None else {"readout_lr": readout_lr})}
+        t = Trainer({"name": "pattern_generation", "seed": 0, "steps": 100}, network, rule, optimizer,
+                    backend="spinnaker", backend_options={"engine": engine, "rounding": rounding})
+        t.train(3)
+        states[(engine, readout_lr)] = t.backend.state_dict()
+    c, model, single = states[("c", 5e-6)], states[("numpy", 5e-6)], states[("c", None)]
+    for key, value in c.items():
+        np.testing.assert_array_equal(value, model[key], err_msg=key)
+    assert any(not np.array_equal(value, single[key]) for key, value in c.items())

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from ostl import presets
+from ostl.errors import ParameterError
 from ostl.tasks import EvidenceAccumulation, PatternGeneration, StoreRecall
 from ostl.training import Trainer
 
@@ -105,3 +106,29 @@ def test_evidence_accumulation_label_is_the_majority_side():
         right = sum(trial.x[s:s + 20, g:2 * g].any() for s in range(10, 5 * 30, 30))
         assert left + right == 5
         assert int(np.argmax(trial.target[-1])) == int(right > left)
+
+
+def test_sgd_with_a_readout_rate_updates_the_readout_at_its_own_rate_and_round_trips():
+    from ostl.optim import make_optimizer
+
+    sgd = make_optimizer({"name": "sgd", "lr": 0.1, "readout_lr": 0.01})
+    params = {"layer0.W": np.ones(2), "readout.W": np.ones(2), "readout.b": np.ones(1)}
+    sgd.step(params, {name: np.ones_like(value) for name, value in params.items()})
+    np.testing.assert_allclose(params["layer0.W"], 0.9)
+    np.testing.assert_allclose(params["readout.W"], 0.99)
+    np.testing.assert_allclose(params["readout.b"], 0.99)
+    assert make_optimizer(sgd.spec()).spec() == sgd.spec() == {"name": "sgd", "lr": 0.1, "clip": None,
+                                                                "readout_lr": 0.01}
+    with pytest.raises(ParameterError, match="readout learning rate"):
+        make_optimizer({"name": "sgd", "lr": 0.1, "readout_lr": -1.0})
+
+
+def test_a_readout_rate_is_refused_where_a_backend_would_ignore_it(tmp_path, capsys):
+    from ostl.cli import main
+
+    assert main(["train", "--backend", "nest", "--rule", "eprop", "--optimizer", "sgd", "--readout-lr", "0.001",
+                 "--iterations", "1", "--out", str(tmp_path / "a"), "--no-progress"]) == 2
+    assert "separate readout learning rate is not available on the nest backend" in capsys.readouterr().err
+    assert main(["train", "--optimizer", "adam", "--readout-lr", "0.001", "--iterations", "1",
+                 "--out", str(tmp_path / "b"), "--no-progress"]) == 2
+    assert "--readout-lr applies to --optimizer sgd" in capsys.readouterr().err

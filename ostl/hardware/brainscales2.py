@@ -117,7 +117,8 @@ def _pow2_scale(largest):
 class AnalogChip:
     """The emulated chip for one network (see the module docstring)."""
 
-    def __init__(self, network, rule, params, feedback, lr, config=None, seed=0, learn_bias=True, batch_size=1):
+    def __init__(self, network, rule, params, feedback, lr, config=None, seed=0, learn_bias=True, batch_size=1,
+                 readout_lr=None):
         check_network(network, rule)
         #: trials whose updates the PPU's accumulators sum before one write-back (``end_batch``)
         self.batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -125,6 +126,8 @@ class AnalogChip:
         self.config = make_config(config)
         self.seed = int(seed)
         self.lr = float(lr)
+        #: the readout's own rate (weights and bias; the hidden layer's if None)
+        self.readout_lr = self.lr if readout_lr is None else float(readout_lr)
         self.learn_bias = bool(learn_bias) and network.readout.bias
         layer = network.layers[0]
         self.cell = layer.cell
@@ -320,10 +323,10 @@ class AnalogChip:
         float; the readout bias in float (a neuron parameter set by the host)."""
         rng = np.random.default_rng([self.seed, 0x3E7, self.updates])
         hidden_grad = np.concatenate([grads["layer0.W"]] + ([grads["layer0.H"]] if self.recurrent else []), axis=1)
-        for attr, grad, lsb, valid in (("hidden", hidden_grad, self.lsb, self.mask),
-                                       ("readout", grads["readout.W"], self.readout_lsb, None)):
+        for attr, grad, lsb, valid, lr in (("hidden", hidden_grad, self.lsb, self.mask, self.lr),
+                                           ("readout", grads["readout.W"], self.readout_lsb, None, self.readout_lr)):
             q = getattr(self, attr)
-            change = -self.lr * grad
+            change = -lr * grad
             if self.config.weights == "float":
                 new = q + change
             else:
@@ -336,7 +339,7 @@ class AnalogChip:
                 new = np.where(valid, new, q)
             setattr(self, attr, new)
         if self.learn_bias:
-            self.bias = self.bias - self.lr * grads["readout.b"]
+            self.bias = self.bias - self.readout_lr * grads["readout.b"]
         self.updates += 1
 
     # -- saved state --------------------------------------------------------------------------------------

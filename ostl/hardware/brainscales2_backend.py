@@ -18,6 +18,8 @@ class BrainScaleS2Backend:
     applies_updates = True
     #: the PPU's accumulators sum a batch's trials; one write-back per batch
     accumulates_batches = True
+    #: the readout's weights and bias are written back at their own rate (``--readout-lr``)
+    supports_readout_lr = True
 
     @classmethod
     def trainable_parameters(cls, network):
@@ -42,6 +44,7 @@ class BrainScaleS2Backend:
         config = {k: v for k, v in {"variation": variation, "noise": noise, "weights": weights,
                                     "arithmetic": arithmetic}.items() if v is not None}
         self.chip = AnalogChip(network, rule, params, feedback, lr=optimizer.lr, config=make_config(config),
+                               readout_lr=getattr(optimizer, "readout_lr", None),
                                seed=0 if chip_seed is None else chip_seed,
                                learn_bias=trainable is None or "readout.b" in trainable, batch_size=batch_size)
         self.params = params

@@ -21,6 +21,8 @@ class SpiNNakerBackend:
     #: the chip writes plain SGD updates back
     default_optimizer = "sgd"
     applies_updates = True
+    #: the readout's weights and bias are written back at their own rate (``--readout-lr``)
+    supports_readout_lr = True
 
     @classmethod
     def trainable_parameters(cls, network):
@@ -51,6 +53,7 @@ class SpiNNakerBackend:
         if self.engine not in ENGINES:
             raise ParameterError(f"--spinnaker-engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         self.chip = FixedPointNetwork(network, rule, params, feedback, lr=optimizer.lr,
+                                      readout_lr=getattr(optimizer, "readout_lr", None),
                                       rounding=rounding or "residual", headroom=2.0 if headroom is None else headroom,
                                       seed=seed, learn_bias=trainable is None or "readout.b" in trainable)
         #: the trainer's parameters, kept equal to what the chip holds

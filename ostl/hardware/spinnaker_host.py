@@ -171,12 +171,11 @@ class HostKernels:
 
     def write_back(self, net, arrays, counters):
         saturations = Saturations()
-        lr_mantissa, lr_shift = net.lr
         rounding = model.ROUNDING[net.rounding]
-        for words, residual, grad, mask, shift, offset in (
-                (net.words, net.residual, arrays["grad"], net.mask, net.shift, 0),
+        for words, residual, grad, mask, shift, offset, (lr_mantissa, lr_shift) in (
+                (net.words, net.residual, arrays["grad"], net.mask, net.shift, 0, net.lr),
                 (net.readout_words, net.readout_residual, arrays["grad_readout"], None, net.readout_shift,
-                 net.n * net.m)):
+                 net.n * net.m, net.readout_lr)):
             mask_bytes = None if mask is None else np.ascontiguousarray(mask, dtype=np.uint8)
             grad = np.ascontiguousarray(grad, dtype=np.int32)
             self.library.ostl_write_back(ctypes.c_uint32(words.size), ptr(words), ptr(residual, S16), ptr(grad),
@@ -184,7 +183,8 @@ class HostKernels:
                                          ctypes.c_uint32(shift), ctypes.c_int32(rounding), ctypes.c_uint32(net.seed),
                                          ctypes.c_uint32(net.trial), ctypes.c_uint32(offset),
                                          ctypes.byref(saturations))
-        if net.learn_bias:   # the readout bias: s16.15, no word grid
+        if net.learn_bias:   # the readout bias: s16.15, no word grid, the readout's rate
+            lr_mantissa, lr_shift = net.readout_lr
             grad_bias = np.ascontiguousarray(arrays["grad_bias"], dtype=np.int32)
             self.library.ostl_bias_write_back(ctypes.c_uint32(net.bias.size), ptr(net.bias), ptr(grad_bias),
                                               ctypes.c_int32(lr_mantissa), ctypes.c_int32(lr_shift),

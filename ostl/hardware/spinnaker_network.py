@@ -109,7 +109,7 @@ class FixedPointNetwork:
     quantised on the first encoding; :meth:`load_state_dict` restores a saved chip state)."""
 
     def __init__(self, network, rule, params, feedback, lr, rounding="residual", headroom=2.0, seed=0,
-                 learn_bias=True):
+                 learn_bias=True, readout_lr=None):
         check_network(network, rule)
         self.network, self.rule = network, rule
         layer = network.layers[0]
@@ -127,6 +127,8 @@ class FixedPointNetwork:
         #: whether the readout bias learns (it is written back with the weights)
         self.learn_bias = bool(learn_bias) and network.readout.bias
         self.lr = model.learning_rate_bits(lr)
+        #: the readout's own rate (weights and bias), as mantissa and shift; the hidden layer's if None
+        self.readout_lr = self.lr if readout_lr is None else model.learning_rate_bits(readout_lr)
         neuron_param = params.get(f"layer0.{layer.cell.neuron_param}") if layer.cell.neuron_param else None
         self.cell = encode_cell(layer.cell, rule.keeps_reset_path, neuron_param)
         self.uses_own_path = bool(rule.keeps_reset_path or layer.cell.kind == "alif")
@@ -281,10 +283,10 @@ class FixedPointNetwork:
             model.write_back(self.words, self.residual, arrays["grad"], self.mask, self.lr, self.shift,
                              self.rounding, self.seed, self.trial, 0, counters)
             model.write_back(self.readout_words, self.readout_residual, arrays["grad_readout"],
-                             np.ones_like(self.readout_words, dtype=bool), self.lr, self.readout_shift,
+                             np.ones_like(self.readout_words, dtype=bool), self.readout_lr, self.readout_shift,
                              self.rounding, self.seed, self.trial, self.n * self.m, counters)
             if self.learn_bias:
-                model.bias_write_back(self.bias, arrays["grad_bias"], self.lr, counters)
+                model.bias_write_back(self.bias, arrays["grad_bias"], self.readout_lr, counters)
         else:
             self._c().write_back(self, arrays, counters)
         self.trial += 1
