@@ -30,6 +30,8 @@ class Optimizer:
     :meth:`set_epoch`; e.g. the OSTTP paper's 0.001 x 0.6 every 5 epochs)."""
 
     name = None
+    #: the readout's own rate, or None: the same as ``lr`` (only :class:`SGD` takes one)
+    readout_lr = None
 
     def __init__(self, lr, clip=None, decay=None, decay_every=None):
         self.base_lr = self.lr = check_positive("learning rate", lr)

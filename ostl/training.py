@@ -149,7 +149,7 @@ class Trainer:
         if self.backend_applies_updates and self.optimizer.decay is not None:
             raise ParameterError(f"a learning-rate decay is not available on the {backend} backend (its synapses "
                                  "keep the rate they were built with)")
-        if getattr(self.optimizer, "readout_lr", None) is not None and \
+        if self.optimizer.readout_lr is not None and \
                 not getattr(self.backend, "supports_readout_lr", False):
             raise ParameterError(f"a separate readout learning rate is not available on the {backend} backend "
                                  "(reference, spinnaker and brainscales2 have it)")

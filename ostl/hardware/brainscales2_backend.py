@@ -44,7 +44,7 @@ class BrainScaleS2Backend:
         config = {k: v for k, v in {"variation": variation, "noise": noise, "weights": weights,
                                     "arithmetic": arithmetic}.items() if v is not None}
         self.chip = AnalogChip(network, rule, params, feedback, lr=optimizer.lr, config=make_config(config),
-                               readout_lr=getattr(optimizer, "readout_lr", None),
+                               readout_lr=optimizer.readout_lr,
                                seed=0 if chip_seed is None else chip_seed,
                                learn_bias=trainable is None or "readout.b" in trainable, batch_size=batch_size)
         self.params = params

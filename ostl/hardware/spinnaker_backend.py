@@ -53,7 +53,7 @@ class SpiNNakerBackend:
         if self.engine not in ENGINES:
             raise ParameterError(f"--spinnaker-engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         self.chip = FixedPointNetwork(network, rule, params, feedback, lr=optimizer.lr,
-                                      readout_lr=getattr(optimizer, "readout_lr", None),
+                                      readout_lr=optimizer.readout_lr,
                                       rounding=rounding or "residual", headroom=2.0 if headroom is None else headroom,
                                       seed=seed, learn_bias=trainable is None or "readout.b" in trainable)
         #: the trainer's parameters, kept equal to what the chip holds
