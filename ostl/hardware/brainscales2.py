@@ -109,11 +109,6 @@ def check_network(network, rule):
     map_network(network)   # refuses what the chip cannot hold
 
 
-def _pow2_scale(largest):
-    """The power of two that brings values up to ``largest`` into [-1, 1)."""
-    return 2.0 ** -int(np.ceil(np.log2(max(float(largest), 1e-12)) + 1e-12)) / 2.0
-
-
 class AnalogChip:
     """The emulated chip for one network (see the module docstring)."""
 
@@ -439,27 +434,21 @@ def _widen(lanes, bits):
     return np.asarray(lanes, dtype=np.int64) << (16 - bits)
 
 
-def _narrow(lanes16, bits):
-    """A 16-bit lane stored in ``bits``: rounded to nearest (half up), saturating."""
-    if bits == 16:
-        return np.asarray(lanes16, dtype=np.int64)
-    shift = 16 - bits
-    return np.clip((np.asarray(lanes16, dtype=np.int64) + (1 << (shift - 1))) >> shift,
-                   -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
-
-
-def _narrow_toward_zero(lanes16, bits):
-    """A 16-bit lane stored in ``bits``, truncated toward zero (the magnitude shifted right, the sign
-    restored: ``fxvcmpb`` and ``fxvsel`` around the shift). The filtered trace is stored this way: a
-    trace that only decays must reach zero, and rounded to nearest a narrow lane sticks at a few
-    LSB (``round(kappa x) = x`` for ``|x| <= 1 / (2 (1 - kappa))``), which, multiplied by a late
-    learning signal, outweighs the true gradient (measured on evidence accumulation with ALIF
+def _narrow(lanes16, bits, toward_zero=False):
+    """A 16-bit lane stored in ``bits``: rounded to nearest (half up), saturating; or, with
+    ``toward_zero``, truncated toward zero (the magnitude shifted right, the sign restored:
+    ``fxvcmpb`` and ``fxvsel`` around the shift; it cannot overflow). The filtered trace is stored
+    truncated: a trace that only decays must reach zero, and rounded to nearest a narrow lane sticks
+    at a few LSB (``round(kappa x) = x`` for ``|x| <= 1 / (2 (1 - kappa))``), which, multiplied by a
+    late learning signal, outweighs the true gradient (measured on evidence accumulation with ALIF
     neurons: gradient error 108-262 %, 21-37 % truncated)."""
-    if bits == 16:
-        return np.asarray(lanes16, dtype=np.int64)
-    shift = 16 - bits
     lanes16 = np.asarray(lanes16, dtype=np.int64)
-    return np.where(lanes16 >= 0, lanes16 >> shift, -((-lanes16) >> shift))
+    if bits == 16:
+        return lanes16
+    shift = 16 - bits
+    if toward_zero:
+        return np.where(lanes16 >= 0, lanes16 >> shift, -((-lanes16) >> shift))
+    return np.clip((lanes16 + (1 << (shift - 1))) >> shift, -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
 
 
 def _exponent(largest):
@@ -584,7 +573,7 @@ class _PPUAccumulator(_FloatAccumulator):
             decayed = mul(_widen(self.ebar_lanes, self.trace_bits), self.kappa_lanes)
             scaled = self._rescale(e, self.ebar_shift)
             self._count(decayed + scaled)
-            self.ebar_lanes = _narrow_toward_zero(add(decayed, scaled), self.trace_bits)
+            self.ebar_lanes = _narrow(add(decayed, scaled), self.trace_bits, toward_zero=True)
             e = _widen(self.ebar_lanes, self.trace_bits)
         signal_l = ppu.to_fraction(signal * 2.0 ** float(self.k["signal"][0]) * np.ones(self.chip.n), 16)
         contribution = self._rescale(mul(signal_l[:, None], e), self.acc_shift)
