@@ -140,7 +140,7 @@ def write_summary(path, trainer, checkpoint, seconds, status, message=None):
 #: PCM synapse options of ``ostl train`` and the PCMConfig field each sets
 _PCM_OPTIONS = {"pcm_devices": "devices", "pcm_eps": "eps", "pcm_gmax": "gmax", "pcm_drift": "drift",
                 "pcm_read_noise": "read_noise", "pcm_read": "read", "pcm_feedback": "feedback",
-                "pcm_step_time": "step_time"}
+                "pcm_step_time": "step_time", "pcm_headroom": "headroom"}
 
 
 def _synapses(args):
@@ -404,6 +404,8 @@ def make_parser():
     hw.add_argument("--pcm-feedback", choices=["on", "off"], help="the random feedback matrices on PCM arrays "
                     "(default on; reference backend)")
     hw.add_argument("--pcm-step-time", type=float, metavar="S", help="device seconds per step (default 0.01)")
+    hw.add_argument("--pcm-headroom", type=float, metavar="X", help="a matrix's largest initial weight times X "
+                    "maps to the largest conductance (default 3): room to grow against a finer weight step")
     p.add_argument("--seed", type=int)
     p.add_argument("--out", help="output directory (default: ostl-run, or that of --resume)")
     p.add_argument("--resume", metavar="STATE", help="continue a saved run exactly")
