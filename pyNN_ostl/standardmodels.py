@@ -283,6 +283,10 @@ class _PlasticSynapse(_LearningSynapseType):
         self.learning_rate = check_positive("learning_rate", learning_rate)
         spec = dict(optimizer) if isinstance(optimizer, dict) else {"name": optimizer}
         check_choice("optimizer", spec.get("name"), {"sgd", "adam"})
+        if spec.get("readout_lr") is not None:   # the simulators' synapses share one rate: refuse, not ignore
+            raise ParameterError("optimizer readout_lr is not available through PyNN (the synapses of one "
+                                 "network share learning_rate); a readout rate of its own: "
+                                 "ostl.training.Trainer with backend 'reference', 'spinnaker' or 'brainscales2'")
         spec.setdefault("lr", self.learning_rate)
         self.optimizer_spec = make_optimizer(spec).spec()   # validated now
         self.optimizer_name = self.optimizer_spec["name"]

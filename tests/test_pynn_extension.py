@@ -93,6 +93,16 @@ def test_for_simulator_names_what_it_supports():
         pyNN_ostl.for_simulator("pyNN.neuron")
 
 
+def test_a_readout_rate_of_its_own_is_refused_not_ignored():
+    """No PyNN translation honours SGD's readout_lr (the NEST and Brian2 synapses share one rate)."""
+    import pyNN_ostl.standardmodels as sm
+    from ostl.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="optimizer readout_lr is not available through PyNN"):
+        sm.OSTLSynapse(optimizer={"name": "sgd", "readout_lr": 1e-5}, learning_rate=1e-4, trial_duration=10)
+    sm.OSTLSynapse(optimizer={"name": "sgd"}, learning_rate=1e-4, trial_duration=10)
+
+
 def test_declarations_know_no_simulator():
     """standardmodels declares; the translations live in the backend modules."""
     import pyNN_ostl.standardmodels as sm
