@@ -22,22 +22,35 @@ def _mix(z):
     return z ^ (z >> np.uint64(31))
 
 
-def _hash(seed, stream, index, count, sub):
+def _key(seed, stream, index):
+    """The part of the hash that does not depend on the count or the sub-stream."""
     with np.errstate(over="ignore"):
         z = _mix(np.uint64(seed) * _GOLDEN + np.uint64(stream))
-        z = _mix(z ^ (np.asarray(index, dtype=np.uint64) * _GOLDEN))
-        z = _mix(z ^ (np.asarray(count, dtype=np.uint64) * _GOLDEN + np.uint64(sub)))
-    return z
+        return _mix(z ^ (np.asarray(index, dtype=np.uint64) * _GOLDEN))
+
+
+def _finish(key, count, sub):
+    with np.errstate(over="ignore"):
+        return _mix(key ^ (np.asarray(count, dtype=np.uint64) * _GOLDEN + np.uint64(sub)))
+
+
+def _hash(seed, stream, index, count, sub):
+    return _finish(_key(seed, stream, index), count, sub)
+
+
+def _to_unit(bits):
+    return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)   # 53 bits
 
 
 def uniform(seed, stream, index, count, sub=0):
     """Uniform variates in (0, 1), one per ``(index, count)`` pair (broadcast)."""
-    bits = _hash(seed, stream, index, count, sub) >> np.uint64(11)   # 53 bits
-    return (bits.astype(np.float64) + 0.5) / float(1 << 53)
+    return _to_unit(_hash(seed, stream, index, count, sub))
 
 
 def normal(seed, stream, index, count):
-    """Standard normal variates, one per ``(index, count)`` pair (Box-Muller)."""
-    u1 = uniform(seed, stream, index, count, 0)
-    u2 = uniform(seed, stream, index, count, 1)
+    """Standard normal variates, one per ``(index, count)`` pair (Box-Muller of the uniforms
+    of sub-streams 0 and 1; their common part of the hash is computed once)."""
+    key = _key(seed, stream, index)
+    u1 = _to_unit(_finish(key, count, 0))
+    u2 = _to_unit(_finish(key, count, 1))
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)

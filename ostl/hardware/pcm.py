@@ -114,10 +114,13 @@ class PCMDevices:
 
     # -- operations ---------------------------------------------------------------------
     def _indices(self, indices):
-        idx = np.arange(self.n) if indices is None else np.asarray(indices, dtype=np.int64).ravel()
+        if indices is None:   # every device: distinct and in range by construction
+            return np.arange(self.n)
+        idx = np.asarray(indices, dtype=np.int64).ravel()
         if idx.size and (idx.min() < 0 or idx.max() >= self.n):
             raise ParameterError(f"device indices must be in [0, {self.n - 1}]")
-        if len(np.unique(idx)) != idx.size:
+        # a count per device (linear time: an array is read at every step with read='step')
+        if idx.size > 1 and np.bincount(idx, minlength=self.n).max() > 1:
             raise ParameterError("device indices of one operation must be distinct")
         return idx
 
