@@ -137,8 +137,8 @@ class PCMDevices:
             return G.copy()
         if self.drift == "ibm":
             return G * ((elapsed + IBM_T0) / IBM_T0) ** (-self.nu[idx])
-        factor = np.where(elapsed > DRIFT_T0, (np.maximum(elapsed, DRIFT_T0) / DRIFT_T0) ** (-self.nu[idx]), 1.0)
-        return G * factor
+        # no drift within t0 of programming: there the base is 1, and 1 ** x == 1 exactly
+        return G * (np.maximum(elapsed, DRIFT_T0) / DRIFT_T0) ** (-self.nu[idx])
 
     def reset(self, t, indices=None):
         idx = self._indices(indices)
