@@ -14,7 +14,8 @@ plain SGD with the readout at its own, slower rate (hidden 3e-5, readout 5e-6), 
 iterations; the PCM arrays with headroom 1.2 (the weights of this setting grow by less than
 10 %, so a finer weight step costs nothing), at a constant rate and with the rate multiplied
 by 0.7 every 400 iterations, with 10 ms and 1 ms (real time) of device time per step; and
-Adam (1e-3 in float, 3e-4 on PCM, where 1e-3 oscillates).
+Adam (1e-3 in float, 3e-4 on PCM, where 1e-3 oscillates), open loop and with every update
+written and verified.
 
 Run:  .venv/bin/python benchmarks/pcm_pattern_generation.py [--sgd]   (prints markdown rows)
 """
@@ -60,6 +61,8 @@ SGD_ROWS = [
     ("PCM, same, 1 ms per step, rate x0.7 every 400 it", SGD, {"headroom": 1.2, "step_time": 0.001}, (0.7, 400)),
     ("float, Adam 1e-3", {"name": "adam", "lr": 1e-3}, None, None),
     ("PCM 4-device, headroom 1.2, Adam 3e-4", {"name": "adam", "lr": 3e-4}, {"headroom": 1.2}, None),
+    ("PCM, same, write and verify (5 rounds)", {"name": "adam", "lr": 3e-4}, {"headroom": 1.2, "update_verify": 5},
+     None),
 ]
 
 

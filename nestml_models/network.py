@@ -167,6 +167,9 @@ def check_pcm_supported(pcm):
     if pcm.config.read != "trial":
         raise ParameterError("PCM reads at every step (read 'step') need the reference backend; NEST's PCM synapses "
                              "read their devices once per trial")
+    if pcm.config.update_verify:
+        raise ParameterError("PCM write and verify on every update (update_verify) needs the reference or brian2 "
+                             "backend; NEST's PCM synapses apply open-loop pulses")
     if pcm.feedback_names:
         raise ParameterError("feedback matrices on PCM arrays need the reference backend; on NEST keep them in "
                              "software (--pcm-feedback off; synapses={'feedback': False})")

@@ -140,7 +140,7 @@ def write_summary(path, trainer, checkpoint, seconds, status, message=None):
 #: PCM synapse options of ``ostl train`` and the PCMConfig field each sets
 _PCM_OPTIONS = {"pcm_devices": "devices", "pcm_eps": "eps", "pcm_gmax": "gmax", "pcm_drift": "drift",
                 "pcm_read_noise": "read_noise", "pcm_read": "read", "pcm_feedback": "feedback",
-                "pcm_step_time": "step_time", "pcm_headroom": "headroom"}
+                "pcm_step_time": "step_time", "pcm_headroom": "headroom", "pcm_update_verify": "update_verify"}
 
 
 def _synapses(args):
@@ -406,6 +406,8 @@ def make_parser():
     hw.add_argument("--pcm-step-time", type=float, metavar="S", help="device seconds per step (default 0.01)")
     hw.add_argument("--pcm-headroom", type=float, metavar="X", help="a matrix's largest initial weight times X "
                     "maps to the largest conductance (default 3): room to grow against a finer weight step")
+    hw.add_argument("--pcm-update-verify", type=int, metavar="N", help="write and verify every update in up to N "
+                    "rounds of read, compare, pulse (default 0: open-loop mixed precision; reference, brian2)")
     p.add_argument("--seed", type=int)
     p.add_argument("--out", help="output directory (default: ostl-run, or that of --resume)")
     p.add_argument("--resume", metavar="STATE", help="continue a saved run exactly")

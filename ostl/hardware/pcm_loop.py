@@ -69,6 +69,7 @@ class PCMConfig:
     refresh_level: float = 0.9
     ideal: bool = False            # idealised devices: every SET adds exactly eps, noise-free
     verify: int = 20               # program-and-verify rounds of the initial programming (0: open loop)
+    update_verify: int = 0         # write-and-verify rounds of every update (0: open loop, mixed precision)
 
     def __post_init__(self):
         self.devices = check_choice("pcm devices", self.devices, {2, 4})
@@ -94,6 +95,7 @@ class PCMConfig:
         from ..validation import check_int
 
         self.verify = check_int("pcm verify (rounds)", self.verify, minimum=0)
+        self.update_verify = check_int("pcm update verify (rounds)", self.update_verify, minimum=0)
         self.headroom = check_range("pcm headroom", self.headroom, 1.0, None)
 
     def spec(self):
@@ -152,7 +154,7 @@ class PCMWeights:
             array = PCMSynapses(W0.shape, devices_per_synapse=c.devices, eps=c.eps, refresh_level=c.refresh_level,
                                 seed=seed * 4096 + index, gmax=c.gmax, drift=c.drift, read_noise=c.read_noise,
                                 programming_noise=c.programming_noise, ideal_step=c.eps if c.ideal else None,
-                                verify=c.verify, present=self.masks.get(name))
+                                verify=c.verify, present=self.masks.get(name), update_verify=c.update_verify)
             array.scale = c.headroom * largest / array.range()
             self.arrays[name] = array
             if state is None:

@@ -19,6 +19,14 @@ that level saturates there, and so does a synapse that needs a second refresh wi
 update (its remaining ``chi`` is dropped); both are counted as saturated. ``chi``
 is kept in uS of one device: a pulse of ``eps`` moves the weight by ``scale eps / (k/2)``.
 Counts of pulses, RESETs, refreshes and saturations are kept.
+
+With ``update_verify = N > 0`` an update is closed-loop (write and verify, as program and
+verify but on every update): the array keeps the ``intended`` effective conductance of every
+synapse (what was programmed plus every request since, clipped to the range); the synapses
+whose ``chi`` reached ``eps`` get up to ``N`` rounds of read, compare, pulse towards it
+(within ``eps / 2``), and ``chi`` becomes the intended minus the last read. Neither a pulse's
+spread nor a read's noise accumulates (the target is never taken from a read), at the price
+of the reads and of more pulses.
 """
 
 from __future__ import annotations
@@ -44,11 +52,12 @@ class PCMSynapses:
     seed, gmax, drift, read_noise, programming_noise, ideal_step : of :class:`PCMDevices`
     verify : program-and-verify rounds when a refresh programs a weight back (0: open loop,
         through ``chi``); either way ``chi`` keeps what the devices miss
+    update_verify : write-and-verify rounds of every update (0: open loop, the default)
     """
 
     def __init__(self, shape, devices_per_synapse=4, scale=0.1, eps=0.75, refresh_level=0.9, seed=0, gmax=20.0,
                  drift="constant", read_noise="simple", programming_noise=True, ideal_step=None, t=0.0, verify=0,
-                 present=None):
+                 present=None, update_verify=0):
         self.shape = tuple(int(s) for s in shape)
         self.size = int(np.prod(self.shape))
         self.k = check_choice("devices per synapse", devices_per_synapse, {2, 4})
@@ -56,6 +65,9 @@ class PCMSynapses:
         self.eps = check_positive("eps (uS)", eps)
         self.refresh_level = check_range("refresh_level", refresh_level, 0.0, 1.0, low_closed=False)
         self.verify = int(verify)   # program-and-verify rounds of a refresh (0: open loop through chi)
+        self.update_verify = int(update_verify)   # write-and-verify rounds of an update (0: open loop)
+        #: the effective conductance (uS) every synapse should hold (write and verify's target)
+        self.intended = np.zeros(self.size)
         #: synapses that exist (e.g. no autapse in a recurrent matrix): the others are never read
         #: or programmed and weigh 0
         self.present = None if present is None else np.asarray(present, dtype=bool).ravel().copy()
@@ -110,6 +122,7 @@ class PCMSynapses:
         if not verify:
             self.update(W - self.weights(t, noisy=False), t)
             return
+        self.intended = np.clip(W.ravel() / self.scale, -self.range(), self.range())
         tolerance = self.eps / 2 if tolerance is None else check_positive("tolerance (uS)", tolerance)
         synapses = np.arange(self.size) if self.present is None else np.flatnonzero(self.present)
         self._verify(synapses, W.ravel()[synapses] / self.scale, t, int(verify), tolerance)
@@ -149,6 +162,10 @@ class PCMSynapses:
             dW = np.where(self.present.reshape(self.shape), dW, 0.0)
         self.chi += dW.ravel() * half / self.scale   # in uS of one device: a pulse moves W by scale eps / half
         refreshed = np.zeros(self.size, dtype=np.int64)   # refreshes within this update
+        if self.update_verify:   # (open loop leaves intended alone: NEST's synapses do not keep it)
+            self.intended = np.clip(self.intended + dW.ravel() / self.scale, -self.range(), self.range())
+            self._write_and_verify(t, refreshed)
+            return
         while True:
             due = np.flatnonzero(np.abs(self.chi) >= self.eps)
             if due.size == 0:
@@ -160,6 +177,16 @@ class PCMSynapses:
             self.turn[due] += 1
             self.chi[due] -= np.where(positive, self.eps, -self.eps)
             self._refresh(t, refreshed, due)
+
+    def _write_and_verify(self, t, refreshed):
+        """The closed-loop update (``update_verify`` rounds; see the module docstring)."""
+        due = np.flatnonzero(np.abs(self.chi) >= self.eps)
+        if due.size == 0:
+            return
+        self._verify(due, self.intended[due], t, self.update_verify, self.eps / 2)
+        self._refresh(t, refreshed, due)
+        after = self.effective(self.devices.read(t, self._devices_of(due)))
+        self.chi[due] = (self.intended[due] - after) * self._plus()
 
     def _level(self):
         return self.refresh_level * self.devices.reachable
@@ -207,7 +234,7 @@ class PCMSynapses:
                 "refreshes": int(self.refreshes.sum()), "saturated": int(self.clipped.sum())}
 
     # -- state --------------------------------------------------------------------------
-    STATE = ("chi", "turn", "refreshes", "clipped")
+    STATE = ("chi", "turn", "refreshes", "clipped", "intended")
 
     def nominal(self):
         """The programmed weights: conductances as programmed, without drift or read noise."""
@@ -225,6 +252,8 @@ class PCMSynapses:
     def load_state_dict(self, state):
         self.devices.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("devices.")})
         for name in self.STATE:
+            if name == "intended" and name not in state:   # a state saved before write and verify existed
+                state = dict(state, intended=self.effective(self.devices.G) + state["chi"] / self._plus())
             value = np.asarray(state[name])
             if value.shape != (self.size,):
                 raise ParameterError(f"PCM synapse state {name} must have shape ({self.size},), got {value.shape}")
