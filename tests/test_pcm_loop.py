@@ -233,8 +233,8 @@ def test_osttp_learns_pattern_generation_on_pcm_synapses():
     """OSTTP with 4-device PCM synapses (drift, read noise, programming noise) learns:
     the loss falls at least 2x in 300 iterations (measured 2.1-2.5x over seeds 0-2; float
     2.9-4.0x; benchmarks/pcm_pattern_generation.py). The issue's 3x is not reached in this
-    setting (it is in the next test's): the pulse granularity limits the final loss (with every noise off it is no better), and
-    idealised devices with a 7.5x finer step reach the float run's final loss."""
+    setting (it is in the next test's): the pulse granularity limits the final loss (with
+    every noise off it is no better), and idealised devices with a 7.5x finer step reach the float run's final loss."""
     first, last = _pattern_generation({})
     assert first / last >= 2.0, (first, last)
     _, float_last = _pattern_generation(None)
