@@ -38,6 +38,8 @@ ROWS = [
     ("float", None, "`ostl train --rule osttp --lr 0.001 --iterations 300 --seed S`"),
     ("PCM 4-device (drift, read and programming noise)", {}, "`... --synapses pcm`"),
     ("PCM 1 pair", {"devices": 2}, "`... --synapses pcm --pcm-devices 2`"),
+    ("PCM 4-device, every update written and verified (5 rounds)", {"update_verify": 5},
+     "`... --synapses pcm --pcm-update-verify 5`"),
     ("PCM 4-device, every noise off (granularity alone)", QUIET,
      "`... --synapses pcm --pcm-drift off --pcm-read-noise off` + programming_noise False (API)"),
     ("idealised devices, step eps = 0.1 uS, no noise", dict(QUIET, ideal=True, eps=0.1), "API: synapses={...}"),
