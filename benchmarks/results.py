@@ -48,6 +48,8 @@ ROWS = [
     ("jsb", "OSTTP hardware setting, PCM 4-device, drift", OSTTP_HW, ["--synapses", "pcm"], 20, None),
     ("jsb", "OSTTP hardware setting, PCM 1 pair, drift", OSTTP_HW, ["--synapses", "pcm", "--pcm-devices", "2"], 20,
      None),
+    ("jsb", "OSTTP hardware setting, PCM 4-device, drift, write and verify", OSTTP_HW,
+     ["--synapses", "pcm", "--pcm-update-verify", "5"], 20, None),
     ("digits", "2 x 256 sSNU, OSTL", ["--rule", "ostl"], [], 10, None),
     ("digits", "2 x 256 sSNU, BPTT", ["--rule", "bptt"], [], 10, None),
     ("digits", "Fashion-MNIST (10000/2000), 2 x 256 sSNU, OSTL", ["--rule", "ostl"],
