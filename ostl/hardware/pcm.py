@@ -120,7 +120,7 @@ class PCMDevices:
         if idx.size and (idx.min() < 0 or idx.max() >= self.n):
             raise ParameterError(f"device indices must be in [0, {self.n - 1}]")
         # a count per device (linear time: an array is read at every step with read='step')
-        if idx.size > 1 and np.bincount(idx, minlength=self.n).max() > 1:
+        if idx.size > 1 and np.bincount(idx).max() > 1:
             raise ParameterError("device indices of one operation must be distinct")
         return idx
 
