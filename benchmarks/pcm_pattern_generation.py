@@ -8,7 +8,7 @@ single pair; the 4-device cell with every noise off (the pulse granularity alone
 noise-free devices with a 7.5x finer step (eps 0.1 uS): what is left of the gap when the
 step is fine.
 
-Second table (``--sgd``): the setting in which OSTTP reaches 5x in float on SpiNNaker
+Second table (``--relu``): the setting in which OSTTP reaches 5x in float on SpiNNaker
 (tests/test_spinnaker_backend.py): 64 feed-forward SNUs with ReLU and a fixed bias of -0.5,
 plain SGD with the readout at its own, slower rate (hidden 3e-5, readout 5e-6), 2,400
 iterations; the PCM arrays with headroom 1.2 (the weights of this setting grow by less than
@@ -17,7 +17,7 @@ by 0.7 every 400 iterations, with 10 ms and 1 ms (real time) of device time per 
 Adam (1e-3 in float, 3e-4 on PCM, where 1e-3 oscillates), open loop and with every update
 written and verified.
 
-Run:  .venv/bin/python benchmarks/pcm_pattern_generation.py [--sgd]   (prints markdown rows)
+Run:  .venv/bin/python benchmarks/pcm_pattern_generation.py [--relu]   (prints markdown rows)
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def run(synapses, seed, iterations=300):
 
 
 SGD = {"name": "sgd", "lr": 3e-5, "readout_lr": 5e-6}
-SGD_ROWS = [
+RELU_ROWS = [
     ("float, SGD 3e-5 / readout 5e-6", SGD, None, None),
     ("PCM 4-device, headroom 1.2, same SGD", SGD, {"headroom": 1.2}, None),
     ("PCM, same, rate x0.7 every 400 it", SGD, {"headroom": 1.2}, (0.7, 400)),
@@ -68,8 +68,8 @@ SGD_ROWS = [
 ]
 
 
-def run_sgd(optimizer, synapses, seed, schedule=None, iterations=2400):
-    """The SGD setting (module docstring); ``schedule`` (factor, every): a stepwise rate decay."""
+def run_relu(optimizer, synapses, seed, schedule=None, iterations=2400):
+    """The ReLU setting (module docstring); ``schedule`` (factor, every): a stepwise rate decay."""
     net = presets.build_network(TASK, "osttp", cell={"kind": "snu", "decay": 0.9, "activation": "relu",
                                                      "pseudo": {"name": "piecewise_linear", "gamma": 0.3}},
                                 recurrent=False)
@@ -89,21 +89,21 @@ def run_sgd(optimizer, synapses, seed, schedule=None, iterations=2400):
     return losses[0], losses[-10:].mean()
 
 
-def _sgd_job(job):
+def _relu_job(job):
     row, seed = job
-    _, optimizer, synapses, schedule = SGD_ROWS[row]
-    return run_sgd(optimizer, synapses, seed, schedule)
+    _, optimizer, synapses, schedule = RELU_ROWS[row]
+    return run_relu(optimizer, synapses, seed, schedule)
 
 
-def main_sgd():
+def main_relu():
     from multiprocessing import Pool
 
-    jobs = [(row, seed) for row in range(len(SGD_ROWS)) for seed in range(3)]
+    jobs = [(row, seed) for row in range(len(RELU_ROWS)) for seed in range(3)]
     with Pool(2) as pool:
-        results = pool.map(_sgd_job, jobs)
+        results = pool.map(_relu_job, jobs)
     print("| synapses | loss first -> last 10 (mean over seeds) | reduction per seed (0, 1, 2) |")
     print("|---|---|---|")
-    for row, (name, *_) in enumerate(SGD_ROWS):
+    for row, (name, *_) in enumerate(RELU_ROWS):
         rows = results[3 * row:3 * row + 3]
         # a run whose loss ends above its first diverged (the plain-SGD float run of seed 2)
         learned = [r for r in rows if np.isfinite(r[1]) and r[1] < r[0]]
@@ -113,8 +113,8 @@ def main_sgd():
 
 
 def main():
-    if "--sgd" in sys.argv[1:]:
-        return main_sgd()
+    if "--relu" in sys.argv[1:]:
+        return main_relu()
     print("| synapses | loss first -> last 10 (mean over seeds) | reduction per seed | command |")
     print("|---|---|---|---|")
     for name, synapses, command in ROWS:
