@@ -150,13 +150,14 @@ def test_a_diverged_iteration_restores_the_devices(monkeypatch):
         np.testing.assert_array_equal(after[key], state[key], err_msg=key)
 
 
-def test_pcm_on_brian2_follows_the_reference_pcm_run():
+@pytest.mark.parametrize("synapses", [{"feedback": False}, {"feedback": False, "update_verify": 3}])
+def test_pcm_on_brian2_follows_the_reference_pcm_run(synapses):
     pytest.importorskip("brian2")
     net = presets.build_network(TASK, "eprop", hidden=10)
     runs = {}
     for backend, options in (("reference", None), ("brian2", {"target": "numpy"})):
         trainer = Trainer(TASK, net, "eprop", {"name": "adam", "lr": 0.003}, seed=1, init=presets.INIT_DEFAULTS,
-                          backend=backend, backend_options=options, synapses={"feedback": False})
+                          backend=backend, backend_options=options, synapses=synapses)
         trainer.train(3)
         runs[backend] = trainer
     for name, value in runs["reference"].params.items():
@@ -187,20 +188,23 @@ def _cli(*args):
 def test_cli_train_with_pcm_synapses_and_resume(tmp_path):
     common = ["--steps", "100", "--hidden", "8", "--no-progress", "--rule", "osttp"]
     first = _cli("train", "--synapses", "pcm", "--pcm-devices", "2", "--pcm-eps", "0.5", "--pcm-drift", "off",
-                 *common, "--iterations", "2", "--out", str(tmp_path), "--summary-json", str(tmp_path / "s.json"))
+                 "--pcm-headroom", "1.5", "--pcm-update-verify", "2", *common, "--iterations", "2",
+                 "--out", str(tmp_path), "--summary-json", str(tmp_path / "s.json"))
     assert first.returncode == 0, first.stderr
     assert "pcm: " in first.stdout and "pulses" in first.stdout
     assert (tmp_path / "conductances.png").exists()
     import json
 
     summary = json.load(open(tmp_path / "s.json"))
-    assert summary["synapses"]["config"]["devices"] == 2 and summary["synapses"]["config"]["drift"] == "off"
+    config = summary["synapses"]["config"]
+    assert config["devices"] == 2 and config["drift"] == "off"
+    assert config["headroom"] == 1.5 and config["update_verify"] == 2
     assert summary["synapses"]["counts"]["total"]["pulses"] > 0
     resumed = _cli("train", "--resume", str(tmp_path / "state.npz"), "--iterations", "3", "--no-progress",
                    "--no-plot")
     assert resumed.returncode == 0, resumed.stderr
     trainer = Trainer.load(tmp_path / "state.npz")
-    assert trainer.iteration == 3 and trainer.synapses.config.eps == 0.5
+    assert trainer.iteration == 3 and trainer.synapses.config.eps == 0.5 and trainer.synapses.config.update_verify == 2
 
 
 @pytest.mark.parametrize("args,message", [
@@ -264,7 +268,7 @@ def test_osttp_on_pcm_lowers_the_loss_3x_with_less_headroom_and_write_and_verify
     the default 3). Open loop, seed 0: 3.54x (at the default headroom 3: 2.54x; seeds 1, 2: 3.13x,
     2.71x); every update written and verified (5 rounds): 4.19x (seeds 1, 2: 3.82x, 3.09x), its
     last loss 141 against 167 open loop; float with Adam 1e-3: 8.0x, 7.1x, 6.5x
-    (benchmarks/pcm_pattern_generation.py --sgd)."""
+    (benchmarks/pcm_pattern_generation.py --relu)."""
     first, last = _relu_setting({"headroom": 1.2})
     assert first / last >= 3.0, (first, last)
     verified_first, verified_last = _relu_setting({"headroom": 1.2, "update_verify": 5})
