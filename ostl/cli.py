@@ -105,8 +105,10 @@ def write_summary(path, trainer, checkpoint, seconds, status, message=None):
     (iterations whose update was discarded), ``seconds`` (wall time of this invocation) and
     ``state`` (the checkpoint). Tasks on real data add ``epochs`` (completed), ``epoch_curve``
     (one ``{"epoch", "iteration", "train_loss", "train_<metric>", "test_<metric>"}`` per
-    epoch) and ``test`` (``{<metric>}`` after the last epoch, or null). Runs with PCM synapses
-    add ``synapses``: ``config``, ``counts`` (pulses, RESETs, refreshes, saturated; ``total``
+    epoch) and ``test`` (``{<metric>}`` after the last epoch, or null). ``data`` is the
+    data set's ``{"name", "sha256", "versions", "parameters"}`` (:mod:`ostl.datasets`; two runs
+    with the same ``sha256`` trained on the same arrays), null for tasks generated from their seed.
+    Runs with PCM synapses add ``synapses``: ``config``, ``counts`` (pulses, RESETs, refreshes, saturated; ``total``
     and per array) and ``device_time`` (s). Written atomically."""
     metric = trainer.task.metric_name
 
@@ -119,6 +121,7 @@ def write_summary(path, trainer, checkpoint, seconds, status, message=None):
         "metric": metric, "initial": pick(trainer.history[0] if trainer.history else None),
         "final": pick(trainer.history[-1] if trainer.history else None), "curve": trainer.history,
         "skipped": trainer.skipped, "seconds": seconds, "state": checkpoint,
+        "data": trainer.task.data_provenance(),
     }
     if trainer.synapses is not None:
         summary["synapses"] = {"config": trainer.synapses.config.spec(), "counts": trainer.synapses.counts(),

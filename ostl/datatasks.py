@@ -38,8 +38,13 @@ class DatasetTask(Task):
         return self._cache
 
     def build(self):
-        """``(train_trials, test_trials)``."""
+        """``(train_trials, test_trials)``; sets :attr:`dataset` (the
+        :class:`~ostl.datasets.DataSet` they come from)."""
         raise NotImplementedError
+
+    def data_provenance(self):
+        self._data()
+        return self.dataset.provenance()
 
     @property
     def train(self):
@@ -102,9 +107,10 @@ class JSBChorales(DatasetTask):
         return {"name": self.name, "seed": self.seed, "n_train": self.n_train, "n_test": self.n_test}
 
     def build(self):
-        from .datasets import jsb
+        from .datasets import jsb, split_sequences
 
-        _, rolls = jsb.load_chorales()
+        self.dataset = jsb.load()
+        rolls = split_sequences(self.dataset["rolls"], self.dataset["lengths"])
         train, test = jsb.split(len(rolls), self.seed)
         for name, limit, available in (("n_train", self.n_train, train), ("n_test", self.n_test, test)):
             if limit is not None and limit > len(available):
@@ -185,7 +191,8 @@ class Digits(DatasetTask):
     def build(self):
         from .datasets import digits
 
-        (x_train, y_train), (x_test, y_test) = digits.load(self.source, self.seed)
+        self.dataset = digits.images(self.source)
+        (x_train, y_train), (x_test, y_test) = digits.split(self.dataset, self.seed)
         parts = []
         for part, (x, y), limit in (("train", (x_train, y_train), self.n_train),
                                     ("test", (x_test, y_test), self.n_test)):
@@ -292,6 +299,7 @@ class SpokenDigits(DatasetTask):
         from .datasets import spoken
 
         train, test, _ = self.split()
+        self.dataset = self.clips()
         for name, limit, available in (("n_train", self.n_train, train), ("n_test", self.n_test, test)):
             if limit is not None and limit > len(available):
                 raise ParameterError(f"{name} must be in [1, {len(available)}] (clips in that part), got {limit}")

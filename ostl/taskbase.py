@@ -39,5 +39,11 @@ class Task:
     def spec(self):
         raise NotImplementedError
 
+    def data_provenance(self):
+        """What a result records of the task's data (``ostl train --summary-json``'s ``data``):
+        None for tasks generated from their seed; tasks on real data sets return their data
+        set's ``{"name", "sha256", "versions", "parameters"}`` (:mod:`ostl.datasets`)."""
+        return None
+
     def _rng(self, iteration, index):
         return np.random.default_rng([self.seed, iteration, index])

@@ -34,6 +34,9 @@ DTCM and SDRAM per core afterwards.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pyNN.spiNNaker as sim
 from spinn_front_end_common.interface.ds import DataType
@@ -57,7 +60,8 @@ from . import standardmodels as declared
 from .structure import spike_times as _spike_sequences
 
 __all__ = ["SNU", "SoftResetSNU", "LIF", "ALIF", "Readout", "OSTLSynapse", "EPropSynapse", "ReadoutSynapse",
-           "LearningSignalConnection", "setup", "run", "placements", "spike_times", "connection_list", "HEADROOM"]
+           "LearningSignalConnection", "setup", "run", "placements", "spike_times", "connection_list", "HEADROOM",
+           "report_directory"]
 
 #: the ring buffers' room for growing weights (as ``ostl train --backend spinnaker``)
 HEADROOM = 2.0
@@ -377,11 +381,31 @@ def spike_times(x):
     return [[float(t) for t in np.asarray(s.value)] for s in _spike_sequences(x)]
 
 
-def setup(timestep=1.0, **kwargs):
-    """``sim.setup``; the kernels step in 1 ms."""
+def report_directory():
+    """Where :func:`setup` lets sPyNNaker write its reports by default:
+    ``$OSTL_CACHE_DIR/spinnaker/reports`` (default ``~/.cache/ostl/spinnaker/reports``)."""
+    root = Path(os.environ.get("OSTL_CACHE_DIR", Path.home() / ".cache" / "ostl"))
+    return root / "spinnaker" / "reports"
+
+
+def setup(timestep=1.0, report_dir=None, **kwargs):
+    """``sim.setup``; the kernels step in 1 ms.
+
+    sPyNNaker writes its mapping reports (placements, routing, provenance) into a ``reports``
+    folder of the current directory unless its configuration's ``[Reports]
+    default_report_file_path`` names another place. So that a script run from a source tree
+    leaves nothing in it, the set-up runs in ``report_dir`` (default :func:`report_directory`):
+    with the default configuration the reports go there; a configured path still wins."""
     if float(timestep) != 1.0:
         raise ParameterError(f"timestep must be 1.0 ms (the kernels' step), got {timestep}")
-    return sim.setup(timestep=timestep, **kwargs)
+    directory = Path(report_dir) if report_dir is not None else report_directory()
+    directory.mkdir(parents=True, exist_ok=True)
+    previous = os.getcwd()
+    os.chdir(directory)
+    try:
+        return sim.setup(timestep=timestep, **kwargs)
+    finally:
+        os.chdir(previous)
 
 
 def _our_populations():

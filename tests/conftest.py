@@ -1,8 +1,12 @@
-"""Test-suite configuration: hypothesis profiles for the fuzz tests and the count of cases
-each fuzzed entry point received (printed at the end of the run)."""
+"""Test-suite configuration: hypothesis profiles for the fuzz tests, the count of cases each
+fuzzed entry point received (printed at the end of the run), and the check that the run leaves
+nothing behind in the source tree (``git status --porcelain --ignored`` before and after: a new
+entry fails the run, naming it)."""
 
 import collections
 import os
+import subprocess
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
@@ -17,7 +21,50 @@ settings.register_profile("long", max_examples=400, derandomize=True, deadline=N
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+ROOT = Path(__file__).resolve().parent.parent
+#: what the tools running the suite keep in the tree (the environment, caches, build metadata)
+TOOLING = (".venv/", ".pytest_cache/", ".ruff_cache/", ".hypothesis/", "ostl.egg-info/")
+
+
+def _tree_entries():
+    """The source tree's untracked, ignored and changed entries, or None outside a git checkout."""
+    try:
+        done = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    entries = set()
+    for line in done.stdout.splitlines():
+        path = line[3:]
+        if path in TOOLING or path.endswith("__pycache__/") or path.endswith(".pyc"):
+            continue
+        entries.add(line)
+    return entries
+
+
+def pytest_sessionstart(session):
+    session.config._tree_before = None if os.environ.get("PYTEST_XDIST_WORKER") else _tree_entries()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = getattr(session.config, "_tree_before", None)
+    if before is None:
+        return
+    after = _tree_entries()
+    left = sorted((after or set()) - before)
+    session.config._tree_left = left
+    if left and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
 def pytest_terminal_summary(terminalreporter):
+    left = getattr(terminalreporter.config, "_tree_left", None)
+    if left:
+        terminalreporter.write_sep("!", "the run left files in the source tree (tests must write to tmp_path)")
+        for line in left:
+            terminalreporter.write_line(line)
     if FUZZ_CASES:
         terminalreporter.write_sep("-", "fuzzing: cases tried per entry point")
         for name, count in sorted(FUZZ_CASES.items()):

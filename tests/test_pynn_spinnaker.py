@@ -20,7 +20,7 @@ def run_example(tmp_path, *args):
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     (home / ".spynnaker.cfg").write_text("[Machine]\nvirtual_board = True\nversion = 5\n")
-    env = dict(os.environ, HOME=str(home))
+    env = dict(os.environ, HOME=str(home), OSTL_CACHE_DIR=str(tmp_path / "cache"))
     return subprocess.run([sys.executable, str(EXAMPLE), *args], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=600)
 
@@ -38,6 +38,9 @@ def test_the_pynn_script_maps_on_the_virtual_board_with_our_quantised_weights(tm
     assert all(r["dtcm"] <= 64 * 1024 and r["sdram"] > 0 for r in summary["placements"])
     assert summary["learning_signal_partitions"] and summary["learning_signal_partitions"][0][2] == ["hidden"]
     assert "weights equal to ostl's SpiNNaker quantisation: layer0.W yes, layer0.H yes, readout.W yes" in done.stdout
+    # sPyNNaker's reports go to the cache, not into the directory the script runs in
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "home", "summary.json"]
+    assert any((tmp_path / "cache" / "spinnaker" / "reports").iterdir())
 
 
 def test_a_neuron_too_large_for_a_core_is_refused_naming_the_limit(tmp_path):

@@ -293,7 +293,8 @@ def test_jsb_on_nest_equals_the_reference_engine():
 def test_missing_espeak_or_brian2hears_is_one_line_saying_what_to_install(tmp_path):
     empty = tmp_path / "bin"
     empty.mkdir()
-    run = _ostl("train", "--task", "spoken_digits", "--no-progress", env={"PATH": str(empty)})
+    run = _ostl("train", "--task", "spoken_digits", "--no-progress",
+                env={"PATH": str(empty), "OSTL_ESPEAK_LIBRARY": str(empty / "libespeak-ng.so.1")})
     assert run.returncode == 2 and run.stderr.count("\n") == 1
     assert "apt-get install espeak-ng" in run.stderr
     if not os.path.exists("/usr/bin/espeak-ng"):

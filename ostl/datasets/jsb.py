@@ -17,7 +17,8 @@ kind of data from the Bach corpus inside music21 (PyPI ``music21``), offline:
 
 Licence: Bach's music is in the public domain; music21's corpus files carry their
 encoders' terms, some of them for non-commercial use only (see music21's corpus
-documentation). The cache holds only the derived piano rolls.
+documentation). The cache holds only the derived piano rolls, with a manifest
+(:mod:`ostl.datasets`: music21's version, the arrays' SHA-256).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import numpy as np
 from ..errors import DataUnavailableError
 from . import cached_arrays, split_sequences
 
-BUILDER_VERSION = 1
+#: version of this builder (2: the music21 version moved from the arrays to the manifest)
+BUILDER_VERSION = 2
 N_KEYS = 88
 LOWEST_MIDI = 21            # A0, column 0
 STANDARD_SPLIT = (229, 77)  # train, test chorales of the original JSB set
@@ -60,7 +62,7 @@ def piano_roll(score, resolution=1.0):
 
 
 def _build():
-    music21 = _music21()
+    _music21()
     from music21 import corpus
 
     rolls, names = [], []
@@ -74,14 +76,20 @@ def _build():
         rolls.append(roll)
         names.append(name)
     return {"rolls": np.concatenate(rolls), "lengths": np.array([len(r) for r in rolls], dtype=np.int64),
-            "names": np.array(names), "music21": np.array(music21.__version__)}
+            "names": np.array(names)}
+
+
+def load():
+    """Every four-part chorale's piano roll, concatenated (a :class:`~ostl.datasets.DataSet`
+    with its manifest): ``rolls`` (uint8, (frames, 88)), ``lengths``, ``names``, in corpus
+    order. Built once (about 30 s) and cached."""
+    music21 = _music21()
+    return cached_arrays("jsb", BUILDER_VERSION, {"resolution": 1.0}, {"music21": music21.__version__}, _build)
 
 
 def load_chorales():
-    """``(names, rolls)``: every four-part chorale's piano roll (uint8, (frames, 88)), in
-    corpus order. Built once (about 30 s) and cached."""
-    music21 = _music21()
-    arrays = cached_arrays(f"jsb-chorales-v{BUILDER_VERSION}-music21-{music21.__version__}", _build)
+    """``(names, rolls)``: each four-part chorale's name and piano roll (uint8, (frames, 88))."""
+    arrays = load()
     return [str(n) for n in arrays["names"]], split_sequences(arrays["rolls"], arrays["lengths"])
 
 

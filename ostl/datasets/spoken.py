@@ -9,12 +9,17 @@ kind of data from what Debian and PyPI ship, deterministically from a seed:
    ``nine``, classes 0-9) and German (``null`` .. ``neun``, classes 10-19). A
    *speaker* is an espeak-ng voice variant (``m1`` .. ``m8``, ``f1`` .. ``f5``, ``klatt``
    ..., :data:`SPEAKERS`) with its own speaking rate and pitch drawn from the seed; each
-   repetition varies rate (+-10 %) and pitch (+-8) around them. espeak-ng is
-   byte-identical on reruns.
-2. **Cochlea** (``brian2hears``, Brian2's auditory toolbox): a 700-channel gammatone
-   filterbank with centre frequencies ERB-spaced from 50 Hz to 8 kHz (SHD: 700 channels),
-   then inner-hair-cell transduction: half-wave rectification and cube-root compression,
-   averaged over 1 ms.
+   repetition varies rate (+-10 %) and pitch (+-8) around them. The voices' breath and
+   frication noise has a fixed seed (:mod:`ostl.datasets.espeak` says why the ``espeak-ng``
+   command could not promise that).
+2. **Cochlea**: a 700-channel gammatone filterbank with centre frequencies ERB-spaced from
+   50 Hz to 8 kHz (SHD: 700 channels) -- Slaney's fourth-order gammatone as four biquads per
+   channel, the coefficients from ``brian2hears`` (Brian2's auditory toolbox), applied by
+   ``scipy.signal.sosfilt`` -- then inner-hair-cell transduction: half-wave rectification and
+   cube-root compression, averaged over 1 ms. (brian2hears' own filtering runs Cython code it
+   compiles with Brian2's ``-march=native -ffast-math`` when a test compilation succeeds and
+   NumPy otherwise, which differ by up to 3e-12: the spikes would depend on the machine. SciPy's
+   filter is one fixed code path, and 14x faster.)
 3. **Spikes.** One integrate-and-fire unit per channel integrates the hair-cell output
    (gain :data:`GAIN`) and emits a spike each time it reaches 1 (subtracting 1): spike
    counts follow the compressed envelope, about 7,000 spikes per clip (SHD: a few thousand).
@@ -23,22 +28,20 @@ kind of data from what Debian and PyPI ship, deterministically from a seed:
    700 ms), so an example is an (80, 700) array of spike counts.
 
 Split by speaker, as SHD's test set holds speakers the training set does not: a seeded
-quarter of the speakers are test speakers. The cache holds the spikes (sparse).
+quarter of the speakers are test speakers. The cache holds the spikes (sparse) and a manifest
+(:mod:`ostl.datasets`): the versions of espeak-ng, brian2hears, Brian2, NumPy and SciPy, the
+build parameters and the arrays' SHA-256.
 """
 
 from __future__ import annotations
 
-import io
-import shutil
-import subprocess
-import wave
-
 import numpy as np
 
 from ..errors import DataUnavailableError
-from . import cached_arrays
+from . import cached_arrays, espeak
 
-BUILDER_VERSION = 1
+#: version of this builder (2: seeded voice noise, SciPy's filtering of the gammatone bank)
+BUILDER_VERSION = 2
 WORDS = {"en": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
          "de": ("null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun")}
 LANGUAGES = ("en", "de")
@@ -47,21 +50,19 @@ N_CHANNELS = 700
 #: espeak-ng voice variants used as speakers
 SPEAKERS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5",
             "klatt", "klatt2", "klatt3", "klatt4", "croak", "grandpa", "norbert")
-SAMPLE_RATE = 22050
+SAMPLE_RATE = espeak.SAMPLE_RATE
 LOW_HZ, HIGH_HZ = 50.0, 8000.0
 #: integrate-and-fire gain on the compressed hair-cell output (per 1 ms)
 GAIN = 0.5
 
 
-def _check_tools():
-    if shutil.which("espeak-ng") is None:
-        raise DataUnavailableError("the spoken-digits task synthesises speech with espeak-ng: "
-                                   "apt-get install espeak-ng")
+def _brian2hears():
     try:
-        import brian2hears  # noqa: F401
+        import brian2hears
     except ImportError:
         raise DataUnavailableError("the spoken-digits task's cochlear model is brian2hears: "
                                    "pip install 'brian2hears==0.9.2' (the 'data' extra)") from None
+    return brian2hears
 
 
 def speaker_voice(seed, speaker):
@@ -71,25 +72,34 @@ def speaker_voice(seed, speaker):
 
 
 def synthesise(language, word, speaker, rate, pitch):
-    """espeak-ng's waveform (float64 in [-1, 1], 22.05 kHz) of ``word``."""
-    done = subprocess.run(["espeak-ng", "-v", f"{language}+{speaker}", "-s", str(int(round(rate))),
-                           "-p", str(int(round(pitch))), "--stdout", word], capture_output=True, check=True)
-    with wave.open(io.BytesIO(done.stdout)) as handle:
-        if handle.getframerate() != SAMPLE_RATE or handle.getsampwidth() != 2:
-            raise DataUnavailableError(f"espeak-ng wrote {handle.getframerate()} Hz / {8 * handle.getsampwidth()} "
-                                       f"bit audio; expected {SAMPLE_RATE} Hz / 16 bit")
-        frames = handle.readframes(handle.getnframes())
-    return np.frombuffer(frames[:len(frames) // 2 * 2], dtype="<i2").astype(np.float64) / 32768.0
+    """espeak-ng's waveform (float64 in [-1, 1), 22.05 kHz) of ``word`` (voice noise seeded:
+    :func:`ostl.datasets.espeak.synthesise`)."""
+    samples = espeak.synthesise(f"{language}+{speaker}", int(round(rate)), int(round(pitch)), word)
+    return samples.astype(np.float64) / 32768.0
 
 
-def cochlea(signal):
-    """Hair-cell output (ms, 700): gammatone filterbank, half-wave rectification, cube-root
-    compression, mean over 1 ms."""
+def gammatone_sections():
+    """``(700, 4, 6)``: each channel's gammatone filter as four second-order sections
+    (``b0 b1 b2 a0 a1 a2``, SciPy's layout), from brian2hears' Slaney gammatone."""
+    _brian2hears()
     from brian2 import Hz
     from brian2hears import Gammatone, Sound, erbspace
 
     centre = erbspace(LOW_HZ * Hz, HIGH_HZ * Hz, N_CHANNELS)
-    filtered = np.asarray(Gammatone(Sound(signal[:, None], samplerate=SAMPLE_RATE * Hz), centre).process())
+    bank = Gammatone(Sound(np.zeros((1, 1)), samplerate=SAMPLE_RATE * Hz), centre)
+    b, a = np.asarray(bank.filt_b), np.asarray(bank.filt_a)     # (channels, 3, sections)
+    return np.ascontiguousarray(np.concatenate([b.transpose(0, 2, 1), a.transpose(0, 2, 1)], axis=2))
+
+
+def cochlea(signal, sections=None):
+    """Hair-cell output (ms, 700): gammatone filterbank, half-wave rectification, cube-root
+    compression, mean over 1 ms."""
+    from scipy.signal import sosfilt
+
+    sections = gammatone_sections() if sections is None else sections
+    filtered = np.empty((len(signal), N_CHANNELS))
+    for channel in range(N_CHANNELS):
+        filtered[:, channel] = sosfilt(sections[channel], signal)
     hair = np.cbrt(np.maximum(filtered, 0.0))
     per_ms = SAMPLE_RATE // 1000   # 22 samples: a 0.998 ms grid
     steps = len(hair) // per_ms
@@ -105,12 +115,12 @@ def spike_times(hair):
     return np.repeat(times, repeat), np.repeat(channels, repeat)
 
 
-def clip_list(seed, speakers, repetitions):
+def clip_list(seed, speakers, repetitions, classes=None):
     """Every clip: ``(speaker, language, class, repetition, rate, pitch)``."""
     clips = []
     for speaker in speakers:
         base_rate, base_pitch = speaker_voice(seed, speaker)
-        for label in range(N_CLASSES):
+        for label in range(N_CLASSES) if classes is None else classes:
             language = LANGUAGES[label // 10]
             for repetition in range(repetitions):
                 rng = np.random.default_rng([seed, 0xC11B, SPEAKERS.index(speaker), label, repetition])
@@ -120,16 +130,16 @@ def clip_list(seed, speakers, repetitions):
     return clips
 
 
-def _build(seed, speakers, repetitions, progress):
-    clips = clip_list(seed, speakers, repetitions)
+def _build(clips, progress):
+    sections = gammatone_sections()
     times, channels, offsets = [], [], [0]
     iterator = clips
     if progress:
         from tqdm import tqdm
 
-        iterator = tqdm(clips, desc="spoken digits (espeak-ng + brian2hears, cached)", unit="clip")
+        iterator = tqdm(clips, desc="spoken digits (espeak-ng + gammatone cochlea, cached)", unit="clip")
     for speaker, language, label, _, rate, pitch in iterator:
-        t, c = spike_times(cochlea(synthesise(language, WORDS[language][label % 10], speaker, rate, pitch)))
+        t, c = spike_times(cochlea(synthesise(language, WORDS[language][label % 10], speaker, rate, pitch), sections))
         times.append(t.astype(np.uint16))
         channels.append(c.astype(np.uint16))
         offsets.append(offsets[-1] + len(t))
@@ -140,21 +150,30 @@ def _build(seed, speakers, repetitions, progress):
             "rates": np.array([clip[4] for clip in clips]), "pitches": np.array([clip[5] for clip in clips])}
 
 
-def load(seed=0, speakers=SPEAKERS, repetitions=8, progress=False):
-    """The spikes of every clip (built once, cached): a dict with ``times_ms``, ``channels``
-    (concatenated), ``offsets`` (clip ``k`` is ``offsets[k]:offsets[k+1]``), ``labels``,
-    ``speakers``, ``rates``, ``pitches``."""
-    _check_tools()
+def versions():
+    """The versions of everything that builds the spikes (the data set's manifest)."""
+    import brian2
+    import scipy
+
+    return {**espeak.versions(), "brian2hears": _brian2hears().__version__, "brian2": brian2.__version__,
+            "numpy": np.__version__, "scipy": scipy.__version__}
+
+
+def load(seed=0, speakers=SPEAKERS, repetitions=8, classes=None, progress=False):
+    """The spikes of every clip (built once, cached; a :class:`~ostl.datasets.DataSet` with
+    its manifest): ``times_ms``, ``channels`` (concatenated), ``offsets`` (clip ``k`` is
+    ``offsets[k]:offsets[k+1]``), ``labels``, ``speakers``, ``rates``, ``pitches``.
+    ``classes`` (default all 20) builds a subset of the classes."""
     unknown = sorted(set(speakers) - set(SPEAKERS))
     if unknown:
         raise DataUnavailableError(f"unknown speakers {', '.join(unknown)}; known: {', '.join(SPEAKERS)}")
-    import brian2hears
-
-    version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout.split()[3]
-    key = "-".join(speakers) if len(speakers) < len(SPEAKERS) else "all"
-    name = (f"spoken-digits-v{BUILDER_VERSION}-seed{seed}-{key}-rep{repetitions}-espeak{version}"
-            f"-brian2hears{brian2hears.__version__}")
-    return cached_arrays(name, lambda: _build(seed, speakers, repetitions, progress))
+    if classes is not None:
+        classes = sorted({int(c) for c in classes})
+        if not classes or classes[0] < 0 or classes[-1] >= N_CLASSES:
+            raise DataUnavailableError(f"classes must be in [0, {N_CLASSES - 1}], got {classes}")
+    parameters = {"seed": int(seed), "speakers": list(speakers), "repetitions": int(repetitions), "classes": classes}
+    clips = clip_list(seed, speakers, repetitions, classes)
+    return cached_arrays("spoken_digits", BUILDER_VERSION, parameters, versions(), lambda: _build(clips, progress))
 
 
 def test_speakers(seed, speakers=SPEAKERS):
