@@ -13,25 +13,24 @@ fast run), ``numpy`` or ``cython``.
 
 from __future__ import annotations
 
+from ostl.backends import Backend
 from ostl.validation import check_choice
 
 from .network import TARGETS, Brian2Network, check_supported
+from .plugin import PLUGIN
 
 
-class Brian2Backend:
+class Brian2Backend(Backend):
+    """Trials as Brian2 objects; every parameter of the network learns (weights, biases,
+    thresholds)."""
+
     name = "brian2"
-    default_batch_size = None
+    capabilities = PLUGIN.capabilities
 
-    @classmethod
-    def trainable_parameters(cls, network):
-        """Every parameter of the network learns (weights, biases, thresholds)."""
-        return None
-
-    def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None,
+    def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, batch_size=1,
                  target="cpp_standalone"):
         check_supported(network, rule)  # refuse before anything is built
-        self.network, self.rule, self.mode = network, rule, mode
-        self.feedback, self.trainable, self.optimizer = feedback, trainable, optimizer
+        super().__init__(network, rule, mode, feedback, trainable, optimizer, params, batch_size)
         self.target = check_choice("brian2 target", target, set(TARGETS))
         self._net = None
 
@@ -43,6 +42,7 @@ class Brian2Backend:
         return self._net
 
     def run(self, params, trial):
+        """One trial in Brian2 (online mode: the weights it reached land in ``params``)."""
         net = self._simulator(params, trial.x.shape[0])
         result = net.run(trial.x, trial.target, trial.mask, params=params)
         if self.mode == "online":  # the trainer's dict holds the weights the simulation reached

@@ -1,7 +1,8 @@
 """Entry point of the ``brian2`` training backend (``ostl.backends`` group): a description
 that imports no simulator; :class:`brian2_ostl.backend.Brian2Backend` is loaded on use."""
 
-from ostl.backends import BackendPlugin, Option
+from ostl.backends import BackendPlugin, Capabilities, Option
+from ostl.rules import BPTT_IS_NOT_A_SIMULATOR_RULE, ONLINE_RULES
 
 #: Brian2 code-generation targets the backend supports
 TARGETS = ("cpp_standalone", "numpy", "cython")
@@ -11,6 +12,10 @@ PLUGIN = BackendPlugin(
     factory="brian2_ostl.backend:Brian2Backend",
     summary="Brian2 (equations compiled by Brian2's code generation)",
     install_hint="pip install 'ostl[brian2]' (Brian2 2.9, PyNN 0.13, Neo)",
+    capabilities=Capabilities(
+        rules=ONLINE_RULES,
+        reasons={"rules": BPTT_IS_NOT_A_SIMULATOR_RULE,
+                 "readout_lr": "the synapses of one network share one learning rate"}),
     options=(Option("--brian2-target", "target", "Brian2 code generation target (default cpp_standalone)",
                     choices=TARGETS),),
 )

@@ -12,29 +12,33 @@ from __future__ import annotations
 
 import numpy as np
 
+from ostl.backends import Backend
 from ostl.errors import ParameterError
 from ostl.online import SequenceResult
 from ostl.validation import check_int
 
 from .network import NestNetwork, check_supported, weight_names
+from .plugin import PLUGIN
 
 
-class NestBackend:
+class NestBackend(Backend):
+    """Trials in NEST; the synapses apply the optimiser at each trial's end."""
+
     name = "nest"
-    applies_updates = True   # the synapses apply the optimiser; the trainer must not
-    default_batch_size = 1   # the synapses update after every trial
+    capabilities = PLUGIN.capabilities
 
     @classmethod
     def trainable_parameters(cls, network):
         """NEST's synapses learn the weights; biases and thresholds stay fixed."""
         return weight_names(network)
 
-    def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, threads=1):
-        self.trainable = sorted(weight_names(network) if trainable is None else trainable)
-        check_supported(network, rule, mode, optimizer, self.trainable)   # refuse before anything is built
+    def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, batch_size=1,
+                 threads=1):
+        trainable = sorted(weight_names(network) if trainable is None else trainable)
+        check_supported(network, rule, mode, optimizer, trainable)   # refuse before anything is built
         if optimizer is None:
             raise ParameterError("the NEST backend needs an optimizer (the synapses apply it)")
-        self.network, self.rule, self.feedback, self.optimizer = network, rule, feedback, optimizer
+        super().__init__(network, rule, mode, feedback, trainable, optimizer, params, batch_size)
         self.threads = check_int("threads", threads, minimum=1)
         self._sim = None
         self.pcm = None
@@ -65,6 +69,8 @@ class NestBackend:
         self._sim = None
 
     def run(self, params, trial):
+        """One trial in NEST; the weights and optimiser state the synapses reached are copied into
+        ``params`` and the trainer's optimiser."""
         sim = self._simulator(params, trial.x.shape[0])
         loss, outputs = sim.run_trial(trial.x, trial.target, trial.mask)
         # everything the trainer keeps, in one status read per projection

@@ -1,7 +1,8 @@
 """Entry point of the ``nest`` training backend (``ostl.backends`` group): a description
 that imports no simulator; :class:`nestml_models.backend.NestBackend` is loaded on use."""
 
-from ostl.backends import BackendPlugin, Command, Option
+from ostl.backends import BackendPlugin, Capabilities, Command, Option
+from ostl.rules import BPTT_IS_NOT_A_SIMULATOR_RULE, ONLINE_RULES
 from ostl.validation import check_int
 
 
@@ -14,6 +15,19 @@ PLUGIN = BackendPlugin(
     factory="nestml_models.backend:NestBackend",
     summary="NEST (NESTML neurons and the ostl synapse compiled into a NEST module)",
     install_hint="pip install 'ostl[nest]' (NEST 3.10, NESTML 9; see README for the Debian packages)",
+    capabilities=Capabilities(
+        rules=ONLINE_RULES, max_layers=1, clipping=False, readout_lr=False, lr_decay=False, modes=("deferred",),
+        applies_updates=True, batches="single", default_batch_size=1, synapses=("pcm",),
+        reasons={"rules": BPTT_IS_NOT_A_SIMULATOR_RULE,
+                 "max_layers": "the NEST backend learns networks of one hidden layer of spiking cells; use the "
+                               "reference engine for deeper networks",
+                 "clipping": "gradient clipping needs the norm over all synapses, which no NEST synapse sees",
+                 "readout_lr": "the synapses of one network share one learning rate",
+                 "lr_decay": "its synapses keep the rate they were built with",
+                 "modes": "learning signals travel over delayed connections, so a per-step update cannot be "
+                          "exact; the weights change at every trial end",
+                 "batches": "its synapses update after every trial",
+                 "synapses": "NEST's synapse models hold float weights or PCM devices"}),
     options=(Option("--nest-threads", "threads", "NEST's local_num_threads", type=int, metavar="N",
                     validate=_threads),),
     commands=(Command("build-nest", "generate and compile the NESTML models into a NEST module (cached)",

@@ -200,9 +200,8 @@ def _build_trainer(args):
     cell = json.loads(args.cell) if args.cell and args.cell.lstrip().startswith("{") else args.cell
     network = presets.build_network(task, rule, cell=cell, hidden=args.hidden, recurrent=args.recurrent)
     backend = args.backend or "reference"
-    backend_class = get_plugin(backend).load()   # asked what it can learn, how it batches and updates
-    backend_optimizer = getattr(backend_class, "default_optimizer", None)
-    optimizer = {"name": args.optimizer or backend_optimizer or defaults.get("optimizer", "adam"),
+    capabilities = get_plugin(backend).capabilities   # its defaults (the trainer checks the request)
+    optimizer = {"name": args.optimizer or capabilities.default_optimizer or defaults.get("optimizer", "adam"),
                  "lr": args.lr if args.lr is not None else defaults["lr"]}
     if args.clip is not None:
         optimizer["clip"] = args.clip
@@ -216,11 +215,10 @@ def _build_trainer(args):
         if not task.has_epochs:
             raise ParameterError("--lr-decay applies to tasks with a training set (jsb, digits, spoken_digits)")
         optimizer.update(decay=args.lr_decay, decay_every=args.lr_decay_every)
-    trainable = backend_class.trainable_parameters(network)
     batch_size = args.batch_size if args.batch_size is not None else (
-        getattr(backend_class, "default_batch_size", None) or defaults["batch_size"])
+        capabilities.default_batch_size or defaults["batch_size"])
     return Trainer(task, network, rule, optimizer, mode=args.mode or "deferred",
-                   batch_size=batch_size, seed=args.seed or 0, trainable=trainable,
+                   batch_size=batch_size, seed=args.seed or 0,
                    backend=backend, init=presets.init_for(task.name),
                    backend_options=_backend_options(args), on_divergence=args.on_divergence,
                    synapses=_synapses(args))

@@ -58,7 +58,12 @@ RULE_PRESETS = {
     "eprop": ("eprop", "symmetric"),
 }
 
-RULE_NAMES = tuple(RULE_PRESETS) + ("bptt",)
+#: the rules that learn online (every rule but the autodiff oracle)
+ONLINE_RULES = tuple(RULE_PRESETS)
+RULE_NAMES = ONLINE_RULES + ("bptt",)
+#: why a simulator does not run ``bptt`` (part of its backend's refusal)
+BPTT_IS_NOT_A_SIMULATOR_RULE = ("rule 'bptt' is the autodiff oracle of the reference engine, not a simulator rule; "
+                                "train it with --backend reference")
 
 
 def keeps_reset_path(trace_kind):

@@ -23,10 +23,9 @@ import zlib
 
 import numpy as np
 
-from .backends import make_backend
+from .backends import get_plugin
 from .errors import DivergenceError, ParameterError, ProblemFileError
 from .network import Network
-from .online import OnlineLearner
 from .optim import make_optimizer
 from .rules import make_rule
 from .taskbase import Trial
@@ -43,43 +42,6 @@ ON_DIVERGENCE = ("stop", "skip")
 #: that step of that iteration's first trial NaN, as a backend would report a diverged
 #: trial (every backend's result passes the same guard), to exercise the divergence guard
 INJECT_NAN_VARIABLE = "OSTL_INJECT_NAN"
-
-
-class ReferenceBackend:
-    """Runs trials on the NumPy reference engine."""
-
-    name = "reference"
-    default_batch_size = None
-    #: the optimiser's per-projection readout rate (``SGD(readout_lr=...)``) is honoured
-    supports_readout_lr = True
-
-    @classmethod
-    def trainable_parameters(cls, network):
-        """Every parameter of the network learns."""
-        return None
-
-    def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None):
-        self.network, self.trainable = network, trainable
-        self.bptt = make_rule(rule).is_bptt
-        if self.bptt:   # the autodiff gradient of the same equations (PyTorch)
-            if mode != "deferred":
-                raise ParameterError("rule 'bptt' computes the gradient after the sequence: mode must be 'deferred'")
-            return
-        self.learner = OnlineLearner(network, rule, params, mode=mode, optimizer=optimizer,
-                                     feedback=feedback, trainable=trainable)
-
-    def run(self, params, trial, feedback=None, params_at=None):
-        """One trial. ``feedback`` / ``params_at``: hardware in the loop (see
-        :meth:`ostl.online.OnlineLearner.run`)."""
-        if self.bptt:
-            if feedback is not None or params_at is not None:
-                raise ParameterError("rule 'bptt' computes an exact gradient of fixed weights: it does not run with "
-                                     "weights read from hardware at every step or with hardware feedback")
-            from .bptt import bptt_sequence
-
-            return bptt_sequence(self.network, params, trial.x, trial.target, trial.mask, self.trainable)
-        self.learner.params = params  # the trainer's dict: online updates land in it
-        return self.learner.run(trial.x, trial.target, trial.mask, feedback=feedback, params_at=params_at)
 
 
 class Trainer:
@@ -124,6 +86,15 @@ class Trainer:
         self.init = dict(init or {})
         self.backend_name = backend
         self.backend_options = dict(backend_options or {})
+        plugin = get_plugin(backend)
+        #: what the backend can train (declared by its plugin, checked before it is loaded)
+        self.capabilities = plugin.capabilities
+        self.capabilities.check(backend, rule=self.rule, network=self.network, optimizer=self.optimizer,
+                                mode=self.mode, batch_size=self.batch_size,
+                                synapses=None if synapses is None else "pcm")
+        backend_class = plugin.load()
+        if trainable is None:
+            trainable = backend_class.trainable_parameters(self.network)
         self.trainable = None if trainable is None else sorted(trainable)
         if params is None:
             params = self.network.init_params(seed=self.seed, **self.init)
@@ -140,25 +111,9 @@ class Trainer:
         self.skipped = []
         #: ``(path, iteration)`` of the last checkpoint written
         self.last_checkpoint = None
-        self.backend = make_backend(backend, network=self.network, rule=self.rule, mode=self.mode,
-                                    feedback=self.feedback, trainable=self.trainable,
-                                    optimizer=self.optimizer, params=self.params, batch_size=self.batch_size,
-                                    **self.backend_options)
-        # a backend that applies the optimiser inside its simulation (NEST) learns trial by trial
-        self.backend_applies_updates = getattr(self.backend, "applies_updates", False)
-        if self.backend_applies_updates and self.optimizer.decay is not None:
-            raise ParameterError(f"a learning-rate decay is not available on the {backend} backend (its synapses "
-                                 "keep the rate they were built with)")
-        if self.optimizer.readout_lr is not None and \
-                not getattr(self.backend, "supports_readout_lr", False):
-            raise ParameterError(f"a separate readout learning rate is not available on the {backend} backend "
-                                 "(reference, spinnaker and brainscales2 have it)")
-        #: a backend that applies updates may still sum a batch's trials before it writes back
-        #: (``end_batch()``; BrainScaleS-2's plasticity processor keeps its accumulators)
-        self.backend_accumulates_batches = getattr(self.backend, "accumulates_batches", False)
-        if self.backend_applies_updates and not self.backend_accumulates_batches and self.batch_size != 1:
-            raise ParameterError(f"batch_size must be 1 on the {backend} backend (its synapses update after every "
-                                 f"trial), got {self.batch_size}")
+        self.backend = backend_class(network=self.network, rule=self.rule, mode=self.mode, feedback=self.feedback,
+                                     trainable=self.trainable, optimizer=self.optimizer, params=self.params,
+                                     batch_size=self.batch_size, **self.backend_options)
         #: the weight matrices on hardware (:class:`ostl.hardware.pcm_loop.PCMWeights`), or None: float
         self.synapses = None
         if synapses is not None:
@@ -170,11 +125,7 @@ class Trainer:
         config = make_pcm_config(synapses)
         if self.mode != "deferred":
             raise ParameterError("PCM synapses are programmed after each batch: mode must be 'deferred'")
-        attach = getattr(self.backend, "attach_synapses", None)
-        if self.backend_applies_updates and attach is None:
-            raise ParameterError(f"PCM synapses are not available on the {self.backend_name} backend (its synapses "
-                                 "apply the optimiser themselves); use the reference, brian2 or nest backend")
-        if self.backend_name != "reference":
+        if not self.capabilities.hardware_in_the_loop:
             if config.read == "step":
                 raise ParameterError("PCM reads at every step (read 'step') need the reference backend; use read "
                                      "'trial'")
@@ -185,8 +136,8 @@ class Trainer:
         self.synapses = PCMWeights(self.network, self.params, self.feedback, config, seed=self.seed, state=state)
         for name, value in self.synapses.nominal().items():
             self.params[name][...] = value
-        if self.backend_applies_updates:   # its synapses hold the devices (NEST: ostl_pcm_synapse)
-            attach(self.synapses)
+        if self.capabilities.applies_updates:   # its synapses hold the devices (NEST: ostl_pcm_synapse)
+            self.backend.attach_synapses(self.synapses)
 
     # -- configuration -------------------------------------------------------------------
     def config(self):
@@ -202,15 +153,14 @@ class Trainer:
         or ``None`` if it diverged and was skipped (``on_divergence='skip'``)."""
         trials = self.task.training_trials(self.iteration, self.batch_size)
         before = self._snapshot()
-        if self.synapses is None or self.backend_applies_updates:
+        if self.synapses is None or self.capabilities.applies_updates:
             results = [self.backend.run(self.params, trial) for trial in trials]
-            if self.backend_accumulates_batches:
-                self.backend.end_batch()
+            self.backend.end_batch()
         else:
             results = [self.synapses.run_trial(self.backend, self.params, trial) for trial in trials]
         self._inject_nan(results)
         problem = self._non_finite_result(results)
-        if problem is None and self.mode == "deferred" and not self.backend_applies_updates:
+        if problem is None and self.mode == "deferred" and not self.capabilities.applies_updates:
             grads = {k: sum(r.grads[k] for r in results) / len(results) for k in results[0].grads}
             problem = _non_finite_arrays(grads, "gradient")
             if problem is None:
@@ -278,15 +228,10 @@ class Trainer:
             result.step_losses[step] = np.nan
         result.loss = float("nan")
 
-    def _backend_state(self):
-        """The state a backend keeps itself (e.g. the SpiNNaker chip's weight words), or None."""
-        state_dict = getattr(self.backend, "state_dict", None)
-        return None if state_dict is None else state_dict()
-
     def _snapshot(self):
         return ({k: v.copy() for k, v in self.params.items()},
                 {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.optimizer.state_dict().items()},
-                None if self.synapses is None else self.synapses.state_dict(), self._backend_state())
+                None if self.synapses is None else self.synapses.state_dict(), self.backend.state_dict())
 
     def _restore(self, snapshot):
         params, optimizer_state, synapse_state, backend_state = snapshot
@@ -297,9 +242,7 @@ class Trainer:
         for name, value in params.items():
             self.params[name][...] = value
         self.optimizer.load_state_dict(optimizer_state)
-        discard = getattr(self.backend, "discard", None)
-        if discard is not None:   # a backend that keeps its own copy of the state (NEST)
-            discard()
+        self.backend.discard()   # a backend that keeps its own copy of the state (NEST) rebuilds it
 
     def _non_finite_result(self, results):
         """``(step, quantity)`` of the first non-finite loss, readout output or gradient of a
@@ -412,7 +355,7 @@ class Trainer:
         arrays.update({f"optimizer/{k}": v for k, v in optimizer_state.items()})
         if self.synapses is not None:
             arrays.update({f"synapses/{k}": v for k, v in self.synapses.state_dict().items()})
-        backend_state = self._backend_state()
+        backend_state = self.backend.state_dict()
         if backend_state is not None:
             arrays.update({f"backend/{k}": v for k, v in backend_state.items()})
         arrays["checksum"] = np.array(checkpoint_checksum(arrays))

@@ -63,3 +63,83 @@ def test_backend_class_says_what_it_trains():
     nest_backend = pytest.importorskip("nest") and backends.get_plugin("nest").load()
     assert nest_backend.trainable_parameters(network) == ["layer0.W", "layer0.H", "readout.W"]
     assert nest_backend.default_batch_size == 1
+
+
+# -- the worked example of docs/backends.md ---------------------------------------------------
+def _example_files():
+    """The files of docs/backends.md's worked example: every fenced block whose first line is
+    ``# file: PATH``."""
+    import re
+
+    text = (ROOT / "docs" / "backends.md").read_text()
+    files = {}
+    for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S):
+        first, _, body = block.partition("\n")
+        if first.startswith("# file: "):
+            files[first[len("# file: "):].strip()] = body
+    return files
+
+
+@pytest.fixture(scope="module")
+def reservoir_site(tmp_path_factory):
+    """docs/backends.md's reservoir backend, pip-installed as a distribution of its own into a
+    folder that only this module's runs put on their path."""
+    import subprocess
+    import sys
+
+    source = tmp_path_factory.mktemp("reservoir-source")
+    files = _example_files()
+    assert set(files) == {"reservoir_backend/plugin.py", "reservoir_backend/backend.py", "pyproject.toml"}
+    for name, body in files.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(body)
+    (source / "reservoir_backend" / "__init__.py").write_text("")
+    site = tmp_path_factory.mktemp("reservoir-site")
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                           "--target", str(site), str(source)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return site
+
+
+def _ostl_with(site, *args, cwd):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-m", "ostl", *map(str, args)], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=600)
+
+
+def test_the_documented_backend_installs_through_an_entry_point_and_trains(reservoir_site, tmp_path):
+    import json
+
+    import numpy as np
+
+    summary = tmp_path / "summary.json"
+    run = _ostl_with(reservoir_site, "train", "--backend", "reservoir", "--reservoir-gain", "2", "--task",
+                     "pattern_generation", "--steps", "100", "--hidden", "16", "--iterations", "12", "--lr", "0.0003",
+                     "--out", tmp_path / "run", "--summary-json", summary, "--no-progress", "--no-plot",
+                     cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(summary.read_text())
+    assert result["backend"] == "reservoir" and result["optimizer"]["name"] == "sgd"   # its default optimiser
+    assert result["curve"][-1]["loss"] < result["curve"][0]["loss"]
+    state = np.load(tmp_path / "run" / "state.npz")
+    config = json.loads(str(state["config"]))
+    assert config["trainable"] == ["readout.W", "readout.b"] and config["backend_options"] == {"gain": 2.0}
+    # the reservoir stayed as initialised; the readout learned
+    from ostl.network import Network
+
+    initial = Network.from_spec(config["network"]).init_params(seed=config["seed"], **config["init"])
+    np.testing.assert_array_equal(state["params/layer0.W"], initial["layer0.W"])
+    assert not np.array_equal(state["params/readout.W"], initial["readout.W"])
+    # what it declares it cannot run is refused in the one format, before anything runs
+    refused = _ostl_with(reservoir_site, "train", "--backend", "reservoir", "--optimizer", "adam", "--iterations",
+                         "1", cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert ("optimizer must be 'sgd' on the reservoir backend (the example keeps no optimiser state), got 'adam'"
+            in refused.stderr)
+    bad = _ostl_with(reservoir_site, "train", "--backend", "reservoir", "--reservoir-gain", "20", cwd=tmp_path)
+    assert bad.returncode == 2 and "--reservoir-gain must be in (0, 10], got 20.0" in bad.stderr
+    assert "--reservoir-gain" in _ostl_with(reservoir_site, "train", "--help", cwd=tmp_path).stdout

@@ -11,18 +11,18 @@ continues bit for bit.
 
 from __future__ import annotations
 
+from ..backends import Backend
 from ..errors import ParameterError
+from .plugins import SPINNAKER
 from .spinnaker_network import COUNTER_KINDS, ENGINES, FixedPointNetwork, check_network
 
 
-class SpiNNakerBackend:
+class SpiNNakerBackend(Backend):
+    """The SpiNNaker kernels' arithmetic on the host; plain SGD written back after each trial,
+    the readout's weights and bias at their own rate (``--readout-lr``)."""
+
     name = "spinnaker"
-    default_batch_size = 1
-    #: the chip writes plain SGD updates back
-    default_optimizer = "sgd"
-    applies_updates = True
-    #: the readout's weights and bias are written back at their own rate (``--readout-lr``)
-    supports_readout_lr = True
+    capabilities = SPINNAKER.capabilities
 
     @classmethod
     def trainable_parameters(cls, network):
@@ -33,17 +33,12 @@ class SpiNNakerBackend:
             names.append("readout.b")
         return names
 
-    def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, rounding=None,
-                 headroom=None, engine=None, seed=0):
+    def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, batch_size=1,
+                 rounding=None, headroom=None, engine=None, seed=0):
         check_network(network, rule)
-        if mode != "deferred":
-            raise ParameterError("the SpiNNaker backend writes weights back at the end of each trial: mode must be "
-                                 f"'deferred', got {mode!r}")
-        if optimizer is None or optimizer.name != "sgd" or optimizer.clip is not None or optimizer.decay is not None:
-            got = "none" if optimizer is None else ", ".join(f"{k} {v}" for k, v in optimizer.spec().items()
-                                                              if v is not None)
-            raise ParameterError(f"the SpiNNaker backend writes plain SGD updates back in s16.15 (--optimizer sgd, "
-                                 f"no clipping, no decay), got {got}")
+        if optimizer is None:
+            raise ParameterError("the SpiNNaker backend needs an optimizer (plain SGD, written back in s16.15)")
+        super().__init__(network, rule, mode, feedback, trainable, optimizer, params, batch_size)
         allowed = set(self.trainable_parameters(network))
         weights = {name for name in allowed if name != "readout.b"}
         if trainable is not None and not weights <= set(trainable) <= allowed:
@@ -56,9 +51,7 @@ class SpiNNakerBackend:
                                       readout_lr=optimizer.readout_lr,
                                       rounding=rounding or "residual", headroom=2.0 if headroom is None else headroom,
                                       seed=seed, learn_bias=trainable is None or "readout.b" in trainable)
-        #: the trainer's parameters, kept equal to what the chip holds
-        self.params = params
-        self._publish(params)
+        self._publish(params)   # the trainer's parameters, kept equal to what the chip holds
 
     def _publish(self, params):
         """The chip's weights into the trainer's ``params`` (in place)."""
@@ -66,6 +59,7 @@ class SpiNNakerBackend:
             params[name][...] = value
 
     def run(self, params, trial):
+        """One trial in the kernels, then the write-back; the chip's weights land in ``params``."""
         arrays, _ = self.chip.run_trial(trial.x, trial.target, trial.mask, engine=self.engine,
                                         record=("readout", "output"))
         result = self.chip.sequence_result(arrays, trial.x, trial.target, trial.mask)
@@ -75,9 +69,11 @@ class SpiNNakerBackend:
 
     # -- the chip's state in checkpoints and after a discarded iteration -----------------------------
     def state_dict(self):
+        """The chip's state: weight words, residuals, shifts, trial counter, saturation counts."""
         return self.chip.state_dict()
 
     def load_state_dict(self, state):
+        """Restore :meth:`state_dict` and publish the chip's weights."""
         self.chip.load_state_dict(state)
         self._publish(self.params)
 

@@ -1,0 +1,41 @@
+"""The reference engine as a training backend (``ostl train --backend reference``, the default):
+the NumPy definition of every rule (:class:`ostl.online.OnlineLearner`), and ``rule='bptt'``
+through PyTorch's autodiff of the same equations."""
+
+from __future__ import annotations
+
+from ..errors import ParameterError
+from ..online import OnlineLearner
+from ..rules import make_rule
+from .base import Backend
+from .plugin import REFERENCE
+
+
+class ReferenceBackend(Backend):
+    """Runs trials on the NumPy reference engine."""
+
+    name = "reference"
+    capabilities = REFERENCE.capabilities
+
+    def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, batch_size=1):
+        super().__init__(network, rule, mode, feedback, trainable, optimizer, params, batch_size)
+        self.bptt = make_rule(rule).is_bptt
+        if self.bptt:   # the autodiff gradient of the same equations (PyTorch)
+            if mode != "deferred":
+                raise ParameterError("rule 'bptt' computes the gradient after the sequence: mode must be 'deferred'")
+            return
+        self.learner = OnlineLearner(network, rule, params, mode=mode, optimizer=optimizer,
+                                     feedback=feedback, trainable=trainable)
+
+    def run(self, params, trial, feedback=None, params_at=None):
+        """One trial. ``feedback`` / ``params_at``: hardware in the loop (see
+        :meth:`ostl.online.OnlineLearner.run`)."""
+        if self.bptt:
+            if feedback is not None or params_at is not None:
+                raise ParameterError("rule 'bptt' computes an exact gradient of fixed weights: it does not run with "
+                                     "weights read from hardware at every step or with hardware feedback")
+            from ..bptt import bptt_sequence
+
+            return bptt_sequence(self.network, params, trial.x, trial.target, trial.mask, self.trainable)
+        self.learner.params = params  # the trainer's dict: online updates land in it
+        return self.learner.run(trial.x, trial.target, trial.mask, feedback=feedback, params_at=params_at)
