@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from ostl import presets  # noqa: E402
-from ostl.hardware.brainscales2 import ACCELERATION  # noqa: E402
+from ostl.hardware.brainscales2.chip import ACCELERATION  # noqa: E402
 from ostl.training import Trainer  # noqa: E402
 
 #: name -> (task, learning rate, batch size, iterations of the results' runs)

@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from ostl import presets  # noqa: E402
-from ostl.hardware.spinnaker_build import ARM_FLAGS, SOURCE_DIR  # noqa: E402
+from ostl.hardware.spinnaker.build import ARM_FLAGS, SOURCE_DIR  # noqa: E402
 from ostl.training import Trainer  # noqa: E402
 
 TASK = {"name": "pattern_generation", "seed": 0}

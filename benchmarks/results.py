@@ -116,7 +116,7 @@ def group(task, name):
 
 
 def plot_conductances(task, name, state):
-    from ostl.plotting import plot_conductances as draw
+    from ostl.hardware.pcm.plotting import plot_conductances as draw
     from ostl.training import Trainer
 
     trainer = Trainer.load(state)

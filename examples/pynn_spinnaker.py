@@ -11,7 +11,7 @@ sPyNNaker needs a user configuration file; for the virtual board ``~/.spynnaker.
 (a 48-chip board). The script prints where every core of our populations went (chip, core,
 neurons, binary, DTCM and SDRAM), the learning-signal partition (readout -> hidden, payload
 packets), and checks that ``Projection.get("weight")`` returns the weights of ostl's SpiNNaker
-numerics (:class:`ostl.hardware.spinnaker_network.FixedPointNetwork`).
+numerics (:class:`ostl.hardware.spinnaker.network.FixedPointNetwork`).
 
     .venv/bin/python examples/pynn_spinnaker.py [--hidden 100] [--inputs 50] [--json summary.json]
 
@@ -81,7 +81,7 @@ def main():
 
     import pyNN_ostl
     from ostl.errors import ParameterError
-    from ostl.hardware.spinnaker_network import FixedPointNetwork
+    from ostl.hardware.spinnaker.network import FixedPointNetwork
     from ostl.rules import make_rule
 
     ostl = pyNN_ostl.for_simulator(sim)

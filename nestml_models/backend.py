@@ -45,7 +45,7 @@ class NestBackend(Backend):
 
     def attach_synapses(self, pcm):
         """Learn with the plastic weights on PCM devices (``ostl_pcm_synapse``): ``pcm`` is the
-        trainer's :class:`ostl.hardware.pcm_loop.PCMWeights`, pushed into the synapses when the
+        trainer's :class:`ostl.hardware.pcm.loop.PCMWeights`, pushed into the synapses when the
         simulation is built and updated from them after every trial."""
         from .network import check_pcm_supported
 

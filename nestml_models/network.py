@@ -130,7 +130,7 @@ PCM_SYNAPSE_KEYS = {"pcm_chi": "chi", "pcm_turn": "turn", "pcm_refreshes": "refr
 
 def pcm_defaults(config, steps):
     """The ``pcm`` common property of ``ostl_pcm_synapse`` for a PCMConfig and trial length."""
-    from ostl.hardware.pcm import PULSE_DECAY
+    from ostl.hardware.pcm.devices import PULSE_DECAY
 
     return {"devices": int(config.devices), "eps": float(config.eps), "gmax": float(config.gmax),
             "drift": {"off": 0, "constant": 1, "ibm": 2}[config.drift],
@@ -143,7 +143,7 @@ def pcm_defaults(config, steps):
 
 def push_pcm_state(conns, rows, cols, pcm, name):
     """Device states, chi and the read for the next trial of the array ``name`` of ``pcm``
-    (:class:`ostl.hardware.pcm_loop.PCMWeights`) into the ``ostl_pcm_synapse`` connections
+    (:class:`ostl.hardware.pcm.loop.PCMWeights`) into the ``ostl_pcm_synapse`` connections
     ``conns`` at matrix positions (``rows``, ``cols``) = (post, pre); their weight becomes the
     programmed weight."""
     array = pcm.arrays[name]
@@ -225,7 +225,7 @@ class NestNetwork:
     trainable : weight names to learn (default: all weights)
     threads : NEST's ``local_num_threads``
     record_outputs : record the readout output of every step (for metrics; costs time)
-    pcm : :class:`ostl.hardware.pcm_loop.PCMWeights` or None: the plastic weights on PCM
+    pcm : :class:`ostl.hardware.pcm.loop.PCMWeights` or None: the plastic weights on PCM
         devices (``ostl_pcm_synapse``), their state pushed into the synapses at build and
         pulled back after every trial (:meth:`pull_pcm`)
     """

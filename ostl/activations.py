@@ -11,34 +11,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ParameterError
-from .validation import check_range, is_known
+from .registry import Registry, ValueBySpec
+from .validation import check_range
 
 
-class Activation:
+class Activation(ValueBySpec):
+    """Base class: ``value(ops, x)`` (any ops namespace) and ``derivative(x)`` (NumPy); the
+    constructor's arguments are the spec (:class:`ostl.registry.Specified`)."""
+
     name = None
 
     def value(self, ops, x):
+        """The activation at ``x``, written against ``ops`` (:mod:`ostl.ops`)."""
         raise NotImplementedError
 
     def derivative(self, x):
         """NumPy derivative at ``x`` (the pre-activation)."""
         raise NotImplementedError
-
-    def spec(self):
-        return {"name": self.name, **self._params()}
-
-    def _params(self):
-        return {}
-
-    def __eq__(self, other):
-        return isinstance(other, Activation) and self.spec() == other.spec()
-
-    def __hash__(self):
-        return hash(tuple(sorted(self.spec().items())))
-
-    def __repr__(self):
-        return f"{type(self).__name__}({self._params() or ''})"
 
 
 class Identity(Activation):
@@ -67,8 +56,6 @@ class LeakyReLU(Activation):
     def __init__(self, alpha=0.01):
         self.alpha = check_range("leaky_relu alpha", alpha, 0.0, 1.0, high_closed=False)
 
-    def _params(self):
-        return {"alpha": self.alpha}
 
     def value(self, ops, x):
         return ops.where(x > 0, x, self.alpha * x)
@@ -101,7 +88,10 @@ class Tanh(Activation):
         return 1.0 - t * t
 
 
-ACTIVATIONS = {cls.name: cls for cls in (Identity, ReLU, LeakyReLU, Sigmoid, Tanh)}
+#: the activation functions, by name
+ACTIVATIONS = Registry("activation", base=Activation)
+for _activation in (Identity, ReLU, LeakyReLU, Sigmoid, Tanh):
+    ACTIVATIONS.register(_activation)
 
 
 def make_activation(spec, parameter="activation", allowed=None):
@@ -110,24 +100,4 @@ def make_activation(spec, parameter="activation", allowed=None):
     ``allowed`` restricts the names (e.g. the SNU input activation ``g`` admits only
     identity, relu and leaky_relu); ``parameter`` names the argument in errors.
     """
-    if isinstance(spec, Activation):
-        obj = spec
-    else:
-        if isinstance(spec, str):
-            spec = {"name": spec}
-        if not isinstance(spec, dict) or "name" not in spec:
-            raise ParameterError(f"{parameter} must be a name or a dict with 'name', got {spec!r}")
-        spec = dict(spec)
-        name = spec.pop("name")
-        names = allowed if allowed is not None else ACTIVATIONS
-        if not is_known(name, names) or not is_known(name, ACTIVATIONS):
-            raise ParameterError(
-                f"{parameter} must be one of {', '.join(repr(n) for n in sorted(names))}, got {name!r}")
-        try:
-            obj = ACTIVATIONS[name](**spec)
-        except TypeError as exc:
-            raise ParameterError(f"{parameter} {name!r}: {exc}") from None
-    if allowed is not None and obj.name not in allowed:
-        raise ParameterError(
-            f"{parameter} must be one of {', '.join(repr(n) for n in sorted(allowed))}, got {obj.name!r}")
-    return obj
+    return ACTIVATIONS.make(spec, parameter, allowed)

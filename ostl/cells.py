@@ -23,15 +23,14 @@ See ``docs/equations.md`` for the derivations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .activations import make_activation
-from .errors import ParameterError
+from .local_derivatives import LocalDerivatives
 from .ops import NUMPY
 from .pseudo import make_pseudo
-from .validation import check_choice, check_nonnegative, check_positive, check_unit_interval_open, is_known
+from .registry import Registry, ValueBySpec
+from .validation import check_choice, check_nonnegative, check_positive, check_unit_interval_open
 
 DT_MS = 1.0  # the engine's time step; all time constants are in ms
 
@@ -39,35 +38,6 @@ DT_MS = 1.0  # the engine's time step; all time constants are in ms
 def decay_factor(tau_ms):
     """``exp(-dt / tau)``: the per-step decay of a time constant ``tau`` (ms)."""
     return float(np.exp(-DT_MS / tau_ms))
-
-
-@dataclass
-class LocalDerivatives:
-    """Per-neuron partial derivatives of one step of a layer of ``n`` cells with
-    internal state size ``d``. Notation of OSTL (S1) / e-prop (Methods)::
-
-        state_decay       (n, d, d)  ds^t/ds^{t-1}    at fixed own output y^{t-1}
-        reset_path        (n, d)     ds^t/dy^{t-1}_j  through the reset
-        adaptation_path   (n, d)     ds^t/dy^{t-1}_j  through other own-spike paths
-                                                       (threshold adaptation)
-        input_gain        (n, d)     ds^t/dI^t        (g' of the SNU)
-        output_gain       (n, d)     dy^t/ds^t        (the pseudo-derivative h')
-        ds_dneuron_param  (n, d)     ds^t/db          explicit (soft reset: -y^{t-1})
-        dy_dneuron_param  (n,)       dy^t/db          explicit (SNU: h')
-
-    The *total* own-neuron Jacobian used by OSTL is
-    ``state_decay + (reset_path + adaptation_path) (x) output_gain^{t-1}``; e-prop's
-    partial Jacobian ``D`` keeps only the adaptation path (Methods, ALIF paragraph:
-    ``da^{t+1}/dv^t = h``) and drops the reset path.
-    """
-
-    state_decay: np.ndarray
-    reset_path: np.ndarray
-    adaptation_path: np.ndarray
-    input_gain: np.ndarray
-    output_gain: np.ndarray
-    ds_dneuron_param: np.ndarray
-    dy_dneuron_param: np.ndarray
 
 
 class _SpikeOutput:
@@ -101,9 +71,10 @@ def _make_output(output, pseudo):
     return _SpikeOutput(pseudo) if output == "step" else _SigmoidOutput()
 
 
-class Cell:
+class Cell(ValueBySpec):
     """Base class. Subclasses define ``state_size``, ``state_names``, :meth:`update`,
-    :meth:`output_value`, :meth:`derivatives` and :meth:`spec`.
+    :meth:`output_value` and :meth:`derivatives`; their constructor's arguments are their spec
+    (:class:`ostl.registry.Specified`).
 
     :meth:`update` and :meth:`output_value` are the one description of a cell's arithmetic:
     NumPy evaluates them for the reference engine, PyTorch for the BPTT oracle, and
@@ -111,6 +82,7 @@ class Cell:
     and to generate the Brian2 statements and NESTML update blocks of the simulators."""
 
     kind = None
+    spec_key = "kind"
     state_size = 1
     state_names = ("s",)
     #: name of the per-neuron trainable parameter (None: the cell has none)
@@ -159,16 +131,6 @@ class Cell:
             self._symbolic_derivatives = numpy_derivatives(self)
         return self._symbolic_derivatives(state_prev, y_prev, current, state, y, neuron_param)
 
-    def spec(self):
-        raise NotImplementedError
-
-    def __eq__(self, other):
-        return isinstance(other, Cell) and self.spec() == other.spec()
-
-    def __repr__(self):
-        params = {k: v for k, v in self.spec().items() if k != "kind"}
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
-
 
 class SNU(Cell):
     """Spiking Neural Unit with full reset (OSTL eq. 1-2; Wozniak et al. 2020)::
@@ -201,10 +163,6 @@ class SNU(Cell):
         self.output = output
         self.pseudo = make_pseudo(pseudo)
         self._h = _make_output(output, self.pseudo)
-
-    def spec(self):
-        return {"kind": self.kind, "decay": self.decay, "activation": self.activation.spec(),
-                "output": self.output, "pseudo": self.pseudo.spec()}
 
     def update(self, ops, state, y_prev, current, bias):
         (s_prev,) = state
@@ -262,10 +220,6 @@ class SoftResetSNU(Cell):
     def neuron_param_default(self):
         return self.threshold
 
-    def spec(self):
-        return {"kind": self.kind, "decay": self.decay, "output": self.output,
-                "pseudo": self.pseudo.spec(), "threshold": self.threshold}
-
     def update(self, ops, state, y_prev, current, threshold):
         (s_prev,) = state
         return (current + self.decay * s_prev - y_prev * threshold,)
@@ -312,9 +266,6 @@ class LIF(Cell):
         self.pseudo = make_pseudo(pseudo if pseudo is not None else {"name": "piecewise_linear", "gamma": 0.3})
         #: membrane decay per step, exp(-dt / tau_m)
         self.alpha = decay_factor(self.tau_m)
-
-    def spec(self):
-        return {"kind": self.kind, "tau_m": self.tau_m, "v_th": self.v_th, "pseudo": self.pseudo.spec()}
 
     def update(self, ops, state, y_prev, current, neuron_param=None):
         (v_prev,) = state
@@ -365,10 +316,6 @@ class ALIF(Cell):
         self.alpha = decay_factor(self.tau_m)
         self.rho = decay_factor(self.tau_a)
 
-    def spec(self):
-        return {"kind": self.kind, "tau_m": self.tau_m, "tau_a": self.tau_a, "beta": self.beta,
-                "v_th": self.v_th, "pseudo": self.pseudo.spec()}
-
     def update(self, ops, state, y_prev, current, neuron_param=None):
         v_prev, a_prev = state
         return (self.alpha * v_prev + current - self.v_th * y_prev, self.rho * a_prev + y_prev)
@@ -394,22 +341,12 @@ class ALIF(Cell):
         )
 
 
-CELLS = {cls.kind: cls for cls in (SNU, SoftResetSNU, LIF, ALIF)}
+#: the cells of the reference engine, by kind
+CELLS = Registry("cell", key="kind", base=Cell)
+for _cell in (SNU, SoftResetSNU, LIF, ALIF):
+    CELLS.register(_cell)
 
 
 def make_cell(spec):
     """Build a cell from a kind name, a spec dict (``{'kind': 'snu', ...}``) or an instance."""
-    if isinstance(spec, Cell):
-        return spec
-    if isinstance(spec, str):
-        spec = {"kind": spec}
-    if not isinstance(spec, dict) or "kind" not in spec:
-        raise ParameterError(f"cell must be a name or a dict with 'kind', got {spec!r}")
-    spec = dict(spec)
-    kind = spec.pop("kind")
-    if not is_known(kind, CELLS):
-        raise ParameterError(f"cell must be one of {', '.join(repr(k) for k in sorted(CELLS))}, got {kind!r}")
-    try:
-        return CELLS[kind](**spec)
-    except TypeError as exc:
-        raise ParameterError(f"cell {kind!r}: {exc}") from None
+    return CELLS.make(spec)

@@ -1,8 +1,13 @@
-"""Command line: ``ostl train``, ``ostl grad``, ``ostl compare``, ``ostl make-problem``.
+"""Command line: ``ostl train``, ``ostl grad``, ``ostl compare``, ``ostl make-problem``, and the
+sub-commands of the installed plugins (``ostl build-nest``, ``ostl spinnaker-build``,
+``ostl pcm-sim``, ...).
 
-Errors in the input (bad option values, malformed files) print one line to stderr and
-exit with status 2 before anything is simulated; set ``OSTL_DEBUG=1`` to see the
-traceback of an unexpected failure.
+Every option is declared once (:class:`~ostl.options.Option`: its type, range, choices and owner):
+the core's here, each task's on its class (:attr:`ostl.taskbase.Task.options`), each backend's
+and synapse model's in its plugin. Choices come from the registries (tasks, rules, optimisers,
+backends, synapse models). Errors in the input (bad option values, malformed files) print one
+line to stderr and exit with status 2 before anything is simulated; set ``OSTL_DEBUG=1`` to see
+the traceback of an unexpected failure.
 """
 
 from __future__ import annotations
@@ -16,9 +21,28 @@ import warnings
 
 import numpy as np
 
+from . import presets, synapses
 from .backends import get_plugin, plugins
+from .cells import CELLS
 from .errors import DivergenceError, OSTLError, ParameterError
-from .rules import FEEDBACK_KINDS, RULE_NAMES, TRACE_KINDS
+from .gated import GATED_CELLS
+from .online import MODES
+from .optim import OPTIMIZERS
+from .options import Option
+from .plotting import plot_training
+from .problem import (
+    COMPARED_RULES,
+    GRAD_KEYS,
+    load_problem,
+    problem_gradients,
+    random_problem,
+    relative_deviation,
+    save_problem,
+)
+from .rules import FEEDBACK_KINDS, RULE_NAMES, TRACE_KINDS, make_rule
+from .tasks import TASKS, make_task
+from .training import ON_DIVERGENCE, Trainer
+from .validation import check_int, check_positive
 
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3   # training stopped at a non-finite loss, gradient, weight or state
@@ -36,163 +60,101 @@ def _fail(message, code=EXIT_USAGE):
     return code
 
 
-# ---------------------------------------------------------------------------------------
-def cmd_grad(args):
-    from .problem import load_problem, problem_gradients
-
-    check_integer_options("grad", args)
-    problem = load_problem(args.problem)
-    loss, grads = problem_gradients(problem, args.rule, seed=args.seed)
-    np.savez(args.out, loss=np.array(loss), **grads)
-    print(f"loss {loss:.12g}; gradients of rule {args.rule} written to {args.out}")
-    return 0
-
-
-def cmd_compare(args):
-    from .problem import COMPARED_RULES, GRAD_KEYS, load_problem, problem_gradients, relative_deviation
-
-    check_integer_options("compare", args)
-    problem = load_problem(args.problem)
-    loss, reference = problem_gradients(problem, "bptt")
-    keys = list(GRAD_KEYS)
-    print(f"loss {loss:.12g} (T = {problem.x.shape[0]}, n = {problem.params['layer0.W'].shape[0]})")
-    print("largest relative deviation from BPTT, max|g - g_bptt| / max|g_bptt|")
-    print(f"{'rule':<12}" + "".join(f"{k:>12}" for k in keys))
-    for rule in COMPARED_RULES:
-        _, grads = problem_gradients(problem, rule, seed=args.seed)
-        print(f"{rule:<12}" + "".join(f"{relative_deviation(grads[k], reference[k]):>12.2e}" for k in keys))
-    return 0
-
-
-def cmd_make_problem(args):
-    from .problem import random_problem, save_problem
-
-    check_integer_options("make-problem", args)
-    problem = random_problem(seed=args.seed, T=args.steps, n_in=args.n_in, n=args.n, n_out=args.n_out,
-                             decay=args.decay, output=args.output, pseudo=args.pseudo)
-    save_problem(args.out, **problem)
-    print(f"problem written to {args.out}")
-    return 0
-
-
-def cmd_pcm_sim(args):
-    from .hardware.pcm import simulate
-
-    check_integer_options("pcm-sim", args)
-    read_times = ()
-    if args.read_times:
-        try:
-            read_times = [float(t) for t in args.read_times.split(",")]
-        except ValueError:
-            raise ParameterError(f"--read-times must be comma-separated seconds, e.g. 1,3600; got "
-                                 f"{args.read_times!r}") from None
-    if not np.isfinite(args.gmax) or args.gmax <= 0.1:
-        raise ParameterError(f"--gmax (uS) must be in (0.1, inf), got {args.gmax}")
-    out = simulate(args.devices, args.pulses, seed=args.seed, gmax=args.gmax, read_times=read_times)
-    np.savez(args.out, **out)
-    print(f"{args.devices} devices, RESET then {args.pulses} SET pulses: mean G {out['G'][-1].mean():.3f} uS "
-          f"after the last; written to {args.out}" + (f" (G_read at {len(read_times)} times)" if read_times else ""))
-    return 0
+# -- the options of ``ostl train`` -----------------------------------------------------------------
+#: what the run is (saved in its checkpoint: refused beside --resume), besides the task's and the
+#: synapse model's options
+RUN_OPTIONS = (
+    Option("--task", "task", "; ".join(f"{name}: {TASKS[name].summary}" for name in TASKS), choices=tuple(TASKS)),
+    Option("--rule", "rule", "bptt: the autodiff gradient (PyTorch), same trainer", choices=RULE_NAMES),
+    Option("--feedback", "feedback", "override the rule's learning-signal kind", choices=FEEDBACK_KINDS),
+    Option("--traces", "traces", "override the rule's eligibility-trace kind", choices=TRACE_KINDS),
+    Option("--cell", "cell", f"{', '.join(CELLS.names() + GATED_CELLS.names())}, or a JSON spec like "
+           "'{\"kind\": \"snu\", \"decay\": 0.8}'"),
+    Option("--hidden", "hidden", "number of hidden neurons", type=int,
+           validate=lambda value: check_int("layer size", value, minimum=1)),
+    Option("--batch-size", "batch_size", type=int, minimum=1),
+    Option("--optimizer", "optimizer", choices=tuple(OPTIMIZERS.names())),
+    Option("--lr", "lr", "learning rate", type=float, validate=lambda value: check_positive("learning rate", value)),
+    Option("--readout-lr", "readout_lr", "SGD: the readout's own learning rate (default: --lr); the backends "
+           "that have it: reference, spinnaker, brainscales2", type=float),
+    Option("--clip", "clip", "clip the global gradient norm", type=float),
+    Option("--lr-decay", "lr_decay", "multiply the learning rate by F every --lr-decay-every epochs", type=float,
+           metavar="F"),
+    Option("--lr-decay-every", "lr_decay_every", type=int, metavar="N", minimum=1),
+    Option("--mode", "mode", choices=MODES),
+    Option("--seed", "seed", type=int, minimum=0),
+)
+#: how the run goes (not part of its configuration)
+CONTROL_OPTIONS = (
+    Option("--iterations", "iterations", "total number of training iterations", type=int, minimum=0),
+    Option("--epochs", "epochs", "total number of epochs (tasks with a training set)", type=int, minimum=0),
+    Option("--out", "out", "output directory (default: ostl-run, or that of --resume)"),
+    Option("--resume", "resume", "continue a saved run exactly", metavar="STATE"),
+    Option("--checkpoint-every", "checkpoint_every", type=int, metavar="K", minimum=1, default=10),
+    Option("--summary-json", "summary_json", "write the final metrics and the learning curve as JSON (also when "
+           "training diverges)", metavar="FILE"),
+    Option("--on-divergence", "on_divergence", "at a non-finite loss, gradient or weight: stop (exit 3, the last "
+           "checkpoint kept) or skip the iteration's update and go on", choices=ON_DIVERGENCE, default="stop"),
+    Option("--no-progress", "no_progress", flag_only=True),
+    Option("--no-plot", "no_plot", flag_only=True),
+)
 
 
-def write_summary(path, trainer, checkpoint, seconds, status, message=None):
-    """``ostl train --summary-json FILE``: the run's final metrics and learning curve.
-
-    Keys: ``status`` ('completed' or 'diverged'), ``message`` (the divergence), ``task``,
-    ``rule``, ``backend``, ``optimizer``, ``iterations`` (completed so far), ``metric`` (its
-    name), ``initial`` and ``final`` (``{"loss", <metric>}`` of the first and last recorded
-    iteration), ``curve`` (one ``{"iteration", "loss", <metric>}`` per iteration), ``skipped``
-    (iterations whose update was discarded), ``seconds`` (wall time of this invocation) and
-    ``state`` (the checkpoint). Tasks on real data add ``epochs`` (completed), ``epoch_curve``
-    (one ``{"epoch", "iteration", "train_loss", "train_<metric>", "test_<metric>"}`` per
-    epoch) and ``test`` (``{<metric>}`` after the last epoch, or null). ``data`` is the
-    data set's ``{"name", "sha256", "versions", "parameters"}`` (:mod:`ostl.datasets`; two runs
-    with the same ``sha256`` trained on the same arrays), null for tasks generated from their seed.
-    Runs with PCM synapses add ``synapses``: ``config``, ``counts`` (pulses, RESETs, refreshes, saturated; ``total``
-    and per array) and ``device_time`` (s). Written atomically."""
-    metric = trainer.task.metric_name
-
-    def pick(record):
-        return None if record is None else {"loss": record["loss"], metric: record[metric]}
-
-    summary = {
-        "status": status, "message": message, "task": trainer.task.spec(), "rule": trainer.rule.spec(),
-        "backend": trainer.backend_name, "optimizer": trainer.optimizer.spec(), "iterations": trainer.iteration,
-        "metric": metric, "initial": pick(trainer.history[0] if trainer.history else None),
-        "final": pick(trainer.history[-1] if trainer.history else None), "curve": trainer.history,
-        "skipped": trainer.skipped, "seconds": seconds, "state": checkpoint,
-        "data": trainer.task.data_provenance(),
-    }
-    if trainer.synapses is not None:
-        summary["synapses"] = {"config": trainer.synapses.config.spec(), "counts": trainer.synapses.counts(),
-                               "device_time": trainer.synapses.clock}
-    if trainer.task.has_epochs:
-        test_key = f"test_{metric}"
-        summary["epochs"] = len(trainer.epochs)
-        summary["epoch_curve"] = trainer.epochs
-        summary["test"] = {metric: trainer.epochs[-1][test_key]} if trainer.epochs else None
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    temporary = f"{path}.partial"
-    with open(temporary, "w") as handle:
-        json.dump(summary, handle, indent=1, default=float)
-    os.replace(temporary, path)
+def _task_options():
+    """``{flag: (Option, tasks that take it)}`` from the tasks' declarations."""
+    found = {}
+    for name, task in TASKS.items():
+        for option in task.options:
+            known, owners = found.get(option.flag, (option, []))
+            if known != option:
+                raise RuntimeError(f"{option.flag} is declared differently by {owners[0]} and {name}")
+            found[option.flag] = (option, owners + [name])
+    return found
 
 
-# ---------------------------------------------------------------------------------------
-#: PCM synapse options of ``ostl train`` and the PCMConfig field each sets
-_PCM_OPTIONS = {"pcm_devices": "devices", "pcm_eps": "eps", "pcm_gmax": "gmax", "pcm_drift": "drift",
-                "pcm_read_noise": "read_noise", "pcm_read": "read", "pcm_feedback": "feedback",
-                "pcm_step_time": "step_time", "pcm_headroom": "headroom", "pcm_update_verify": "update_verify"}
+def _configuration_options():
+    """Every option that sets what the run is (refused beside ``--resume``)."""
+    found = list(RUN_OPTIONS) + [option for option, _ in _task_options().values()]
+    found.append(_SYNAPSES)
+    for plugin in synapses.plugins().values():
+        found.extend(plugin.options)
+    found.append(Option("--recurrent", "recurrent"))   # the --recurrent / --feedforward pair
+    return found
+
+
+_SYNAPSES = Option("--synapses", "synapses", "weights as plain floats (default) or on the devices of a synapse "
+                   "model: " + "; ".join(f"{name}: {plugin.summary}" for name, plugin in
+                                        sorted(synapses.plugins().items())), choices=synapses.kinds())
 
 
 def _synapses(args):
-    """The PCM configuration of ``--synapses pcm`` and its ``--pcm-*`` options (None: float)."""
-    given = [o for o in _PCM_OPTIONS if getattr(args, o) is not None]
-    if (args.synapses or "float") == "float":
-        if given:
-            raise ParameterError(f"--{given[0].replace('_', '-')} needs --synapses pcm")
+    """The synapse configuration of ``--synapses`` and its plugin's options (None: float)."""
+    values = vars(args)
+    kind = args.synapses or synapses.FLOAT
+    for name, plugin in synapses.plugins().items():
+        given = [option.flag for option in plugin.options if values.get(option.dest) is not None]
+        if given and name != kind:
+            raise ParameterError(f"{given[0]} needs --synapses {name}")
+    if kind == synapses.FLOAT:
         return None
-    from .hardware.pcm_loop import make_pcm_config
-
-    spec = {}
-    for option in given:
-        value = getattr(args, option)
-        if option == "pcm_drift":
-            value = {"on": "constant"}.get(value, value)
-        elif option == "pcm_feedback":
-            value = value == "on"
-        spec[_PCM_OPTIONS[option]] = value
-    return make_pcm_config(spec).spec()
+    plugin = synapses.plugins()[kind]
+    return plugin.load().make_config({"kind": kind, **plugin.config_from(values)}).spec()
 
 
-_NETWORK_OPTIONS = ("task", "rule", "feedback", "traces", "cell", "hidden", "recurrent", "steps", "batch_size",
-                    "optimizer", "lr", "mode", "seed", "clip", "n_train", "n_test", "source", "speakers",
-                    "repetitions", "synapses", "lr_decay", "lr_decay_every") + tuple(_PCM_OPTIONS)
-#: task options of the command line, and the tasks that take them
-_TASK_OPTIONS = {"steps": ("pattern_generation",), "n_train": ("jsb", "digits", "spoken_digits"),
-                 "n_test": ("jsb", "digits", "spoken_digits"), "source": ("digits",),
-                 "speakers": ("spoken_digits",), "repetitions": ("spoken_digits",),
-                 **{name: ("evidence_accumulation",) for name in ("n_cues", "cue_steps", "spacing_steps",
-                                                                  "delay_steps", "recall_steps")}}
+def _task_spec(args):
+    spec = {"name": args.task or "pattern_generation", "seed": args.seed or 0}
+    for flag, (option, tasks) in _task_options().items():
+        value = getattr(args, option.dest)
+        if value is not None:
+            if spec["name"] not in tasks:
+                raise ParameterError(f"{flag} applies to {', '.join(tasks)} only")
+            spec[option.name] = value
+    return spec
 
 
 def _build_trainer(args):
-    from . import presets
-    from .tasks import make_task
-    from .training import Trainer
-
-    task_spec = {"name": args.task or "pattern_generation", "seed": args.seed or 0}
-    for option, tasks in _TASK_OPTIONS.items():
-        value = getattr(args, option)
-        if value is not None:
-            if task_spec["name"] not in tasks:
-                raise ParameterError(f"--{option.replace('_', '-')} applies to {', '.join(tasks)} only")
-            task_spec[option] = value
-    task = make_task(task_spec)
+    task = make_task(_task_spec(args))
     defaults = presets.TASK_DEFAULTS[task.name]
-    from .rules import make_rule
-
     traces = args.traces
     if traces is None and args.rule not in ("eprop", "bptt") and "traces" in defaults:
         traces = defaults["traces"]   # e.g. w/o H on the task's large recurrent layer (see ostl.presets)
@@ -224,29 +186,6 @@ def _build_trainer(args):
                    synapses=_synapses(args))
 
 
-#: integer options and their smallest value (checked before anything is built; --hidden is
-#: checked as the layer size it is)
-INTEGER_OPTIONS = {
-    "train": {"batch_size": 1, "steps": 1, "iterations": 0, "epochs": 0, "seed": 0, "checkpoint_every": 1,
-              "n_train": 1, "n_test": 1, "speakers": 2, "repetitions": 1, "lr_decay_every": 1,
-              "n_cues": 1, "cue_steps": 1, "spacing_steps": 0, "delay_steps": 0, "recall_steps": 1},
-    "make-problem": {"steps": 1, "n_in": 1, "n": 1, "n_out": 1, "seed": 0},
-    "grad": {"seed": 0},
-    "pcm-sim": {"devices": 1, "pulses": 0, "seed": 0},
-    "compare": {"seed": 0},
-}
-
-
-def check_integer_options(command, args):
-    """Every integer option of ``command`` within its range, named as on the command line."""
-    from .validation import check_int
-
-    for name, minimum in INTEGER_OPTIONS.get(command, {}).items():
-        value = getattr(args, name, None)
-        if value is not None:
-            check_int("--" + name.replace("_", "-"), value, minimum=minimum)
-
-
 def _backend_options(args):
     """The options of the chosen backend; an option of another backend is refused."""
     backend = args.backend or "reference"
@@ -258,11 +197,53 @@ def _backend_options(args):
     return get_plugin(backend).options_from(values) or None
 
 
+def write_summary(path, trainer, checkpoint, seconds, status, message=None):
+    """``ostl train --summary-json FILE``: the run's final metrics and learning curve.
+
+    Keys: ``status`` ('completed' or 'diverged'), ``message`` (the divergence), ``task``,
+    ``rule``, ``backend``, ``optimizer``, ``iterations`` (completed so far), ``metric`` (its
+    name), ``initial`` and ``final`` (``{"loss", <metric>}`` of the first and last recorded
+    iteration), ``curve`` (one ``{"iteration", "loss", <metric>}`` per iteration), ``skipped``
+    (iterations whose update was discarded), ``seconds`` (wall time of this invocation) and
+    ``state`` (the checkpoint). Tasks on real data add ``epochs`` (completed), ``epoch_curve``
+    (one ``{"epoch", "iteration", "train_loss", "train_<metric>", "test_<metric>"}`` per
+    epoch) and ``test`` (``{<metric>}`` after the last epoch, or null). ``data`` is the
+    data set's ``{"name", "sha256", "versions", "parameters"}`` (:mod:`ostl.datasets`; two runs
+    with the same ``sha256`` trained on the same arrays), null for tasks generated from their seed.
+    Runs with hardware synapses add ``synapses`` (:meth:`ostl.synapses.HardwareWeights.summary`;
+    PCM: ``config``, ``counts`` of pulses, RESETs, refreshes and saturated refreshes, ``total``
+    and per array, and ``device_time`` in s). Written atomically."""
+    metric = trainer.task.metric_name
+
+    def pick(record):
+        return None if record is None else {"loss": record["loss"], metric: record[metric]}
+
+    summary = {
+        "status": status, "message": message, "task": trainer.task.spec(), "rule": trainer.rule.spec(),
+        "backend": trainer.backend_name, "optimizer": trainer.optimizer.spec(), "iterations": trainer.iteration,
+        "metric": metric, "initial": pick(trainer.history[0] if trainer.history else None),
+        "final": pick(trainer.history[-1] if trainer.history else None), "curve": trainer.history,
+        "skipped": trainer.skipped, "seconds": seconds, "state": checkpoint,
+        "data": trainer.task.data_provenance(),
+    }
+    if trainer.synapses is not None:
+        summary["synapses"] = trainer.synapses.summary()
+    if trainer.task.has_epochs:
+        test_key = f"test_{metric}"
+        summary["epochs"] = len(trainer.epochs)
+        summary["epoch_curve"] = trainer.epochs
+        summary["test"] = {metric: trainer.epochs[-1][test_key]} if trainer.epochs else None
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temporary = f"{path}.partial"
+    with open(temporary, "w") as handle:
+        json.dump(summary, handle, indent=1, default=float)
+    os.replace(temporary, path)
+
+
 def _iterations(args, trainer, resumed=False):
     """The total number of iterations to train to: --iterations, or --epochs times the
     iterations of one epoch (tasks on real data), or the task's default."""
-    from . import presets
-
     if args.epochs is not None:
         if args.iterations is not None:
             raise ParameterError("give --iterations or --epochs, not both")
@@ -277,12 +258,9 @@ def _iterations(args, trainer, resumed=False):
 
 
 def cmd_train(args):
-    from .plotting import plot_training
-    from .training import Trainer
-
-    check_integer_options("train", args)
+    """``ostl train``: build or resume a run, train it, write its state, plots and summary."""
     if args.resume:
-        conflicting = [f"--{o.replace('_', '-')}" for o in _NETWORK_OPTIONS if getattr(args, o) is not None]
+        conflicting = [option.flag for option in _configuration_options() if getattr(args, option.dest) is not None]
         if conflicting:
             raise ParameterError(f"--resume restores the saved configuration; drop {', '.join(conflicting)}")
         trainer = Trainer.load(args.resume, backend=args.backend, backend_options=_backend_options(args),
@@ -322,19 +300,16 @@ def cmd_train(args):
     if not args.no_plot:
         plot = plot_training(os.path.join(out, "learning_curve.png"), trainer)
         if trainer.synapses is not None:
-            from .plotting import plot_conductances
-
-            plot += ", " + plot_conductances(os.path.join(out, "conductances.png"), trainer.synapses)
+            figure = trainer.synapses.plot(out)
+            plot += f", {figure}" if figure else ""
     print(f"final: iteration {trainer.iteration}, loss {last['loss']:.6g} (initial {first['loss']:.6g}, "
           f"{first['loss'] / max(last['loss'], 1e-300):.1f}x lower), {metric} {last[metric]:.6g}")
     if trainer.epochs:
         print(f"test: epoch {trainer.epochs[-1]['epoch']}, {metric} {trainer.epochs[-1]['test_' + metric]:.6g}")
     if args.summary_json:
         write_summary(args.summary_json, trainer, checkpoint, time.perf_counter() - started, "completed")
-    if trainer.synapses is not None:
-        counts = trainer.synapses.counts()["total"]
-        print(f"pcm: {counts['pulses']} pulses, {counts['resets']} RESETs, {counts['refreshes']} refreshes "
-              f"({counts['saturated']} saturated), device time {trainer.synapses.clock:.6g} s")
+    if trainer.synapses is not None and trainer.synapses.report():
+        print(trainer.synapses.report())
     if trainer.skipped:
         print(f"skipped: {len(trainer.skipped)} diverged iterations (updates discarded): "
               f"{', '.join(map(str, trainer.skipped[:10]))}{' ...' if len(trainer.skipped) > 10 else ''}")
@@ -342,125 +317,94 @@ def cmd_train(args):
     return 0
 
 
-# ---------------------------------------------------------------------------------------
+# -- the other sub-commands ----------------------------------------------------------------------
+def cmd_grad(args):
+    """``ostl grad``: one rule's gradients on a problem file."""
+    problem = load_problem(args.problem)
+    loss, grads = problem_gradients(problem, args.rule, seed=args.seed)
+    np.savez(args.out, loss=np.array(loss), **grads)
+    print(f"loss {loss:.12g}; gradients of rule {args.rule} written to {args.out}")
+    return 0
+
+
+def cmd_compare(args):
+    """``ostl compare``: every rule's deviation from BPTT on a problem file."""
+    problem = load_problem(args.problem)
+    loss, reference = problem_gradients(problem, "bptt")
+    keys = list(GRAD_KEYS)
+    print(f"loss {loss:.12g} (T = {problem.x.shape[0]}, n = {problem.params['layer0.W'].shape[0]})")
+    print("largest relative deviation from BPTT, max|g - g_bptt| / max|g_bptt|")
+    print(f"{'rule':<12}" + "".join(f"{k:>12}" for k in keys))
+    for rule in COMPARED_RULES:
+        _, grads = problem_gradients(problem, rule, seed=args.seed)
+        print(f"{rule:<12}" + "".join(f"{relative_deviation(grads[k], reference[k]):>12.2e}" for k in keys))
+    return 0
+
+
+def cmd_make_problem(args):
+    """``ostl make-problem``: a random problem file."""
+    problem = random_problem(seed=args.seed, T=args.steps, n_in=args.n_in, n=args.n, n_out=args.n_out,
+                             decay=args.decay, output=args.output, pseudo=args.pseudo)
+    save_problem(args.out, **problem)
+    print(f"problem written to {args.out}")
+    return 0
+
+
+_SEED = Option("--seed", "seed", "seed of random feedback matrices", type=int, minimum=0, default=0)
+#: the core's other sub-commands: (name, help, function, options)
+COMMANDS = (
+    ("grad", "gradients of one rule on a problem file", cmd_grad, (
+        Option("problem", "problem"), Option("--rule", "rule", choices=RULE_NAMES, required=True),
+        Option("--out", "out", required=True), _SEED)),
+    ("compare", "every rule's deviation from BPTT on a problem file", cmd_compare,
+     (Option("problem", "problem"), _SEED)),
+    ("make-problem", "write a random problem file", cmd_make_problem, (
+        Option("out", "out"), Option("--seed", "seed", type=int, minimum=0, default=0),
+        Option("--steps", "steps", type=int, minimum=1, default=100),
+        Option("--n-in", "n_in", type=int, minimum=1, default=4), Option("--n", "n", type=int, minimum=1, default=5),
+        Option("--n-out", "n_out", type=int, minimum=1, default=2),
+        Option("--decay", "decay", type=float, default=0.8),
+        Option("--output", "output", choices=("step", "sigmoid"), default="step"),
+        Option("--pseudo", "pseudo", choices=("tanh", "fast_sigmoid"), default="tanh"))),
+)
+
+
 def make_parser():
+    """The ``ostl`` parser, built from the declarations of the core, the tasks and the plugins."""
     parser = _Parser(prog="ostl", description="Online spatio-temporal learning for spiking networks.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a network on a task (the main job)")
-    p.add_argument("--task", choices=["pattern_generation", "store_recall", "evidence_accumulation", "jsb", "digits",
-                                      "spoken_digits"],
-                   help="jsb: JSB-like Bach chorales (music21); digits: rate-coded 8x8 digits (scikit-learn) or "
-                        "Fashion-MNIST (--source fashion_mnist); spoken_digits: SHD-like digits (espeak-ng voices, "
-                        "brian2hears cochlea)")
     backends = plugins()
-    p.add_argument("--backend", default=None, choices=sorted(backends),
-                   help="; ".join(f"{name}: {plugin.summary}" for name, plugin in sorted(backends.items())))
+    Option("--backend", "backend", "; ".join(f"{name}: {plugin.summary}" for name, plugin in sorted(backends.items())),
+           choices=tuple(sorted(backends))).add_to(p)
     for plugin in backends.values():
         for option in plugin.options:
             option.add_to(p)
-    p.add_argument("--rule", choices=list(RULE_NAMES), help="bptt: the autodiff gradient (PyTorch), same trainer")
-    p.add_argument("--feedback", choices=FEEDBACK_KINDS, help="override the rule's learning-signal kind")
-    p.add_argument("--traces", choices=TRACE_KINDS, help="override the rule's eligibility-trace kind")
-    p.add_argument("--cell", help="snu, soft_snu, lif, alif, lstm, gru, or a JSON spec like "
-                                  "'{\"kind\": \"snu\", \"decay\": 0.8}'")
-    p.add_argument("--hidden", type=int, help="number of hidden neurons")
-    rec = p.add_mutually_exclusive_group()
-    rec.add_argument("--recurrent", dest="recurrent", action="store_const", const=True, default=None)
-    rec.add_argument("--feedforward", dest="recurrent", action="store_const", const=False)
-    p.add_argument("--steps", type=int, help="sequence length of pattern_generation (ms)")
-    p.add_argument("--n-cues", type=int, help="evidence_accumulation: number of cues (odd; default 7)")
-    p.add_argument("--cue-steps", type=int, help="evidence_accumulation: length of a cue (ms; default 100)")
-    p.add_argument("--spacing-steps", type=int, help="evidence_accumulation: pause before each cue (ms; default 50)")
-    p.add_argument("--delay-steps", type=int, help="evidence_accumulation: delay before the recall (ms; default 1050)")
-    p.add_argument("--recall-steps", type=int, help="evidence_accumulation: recall window (ms; default 150)")
-    p.add_argument("--iterations", type=int, help="total number of training iterations")
-    p.add_argument("--epochs", type=int, help="total number of epochs (tasks with a training set)")
-    p.add_argument("--n-train", type=int, help="use the first N training sequences (jsb, digits)")
-    p.add_argument("--n-test", type=int, help="use the first N test sequences (jsb, digits)")
-    p.add_argument("--source", choices=["sklearn", "fashion_mnist"], help="images of the digits task")
-    p.add_argument("--speakers", type=int, help="spoken_digits: the first N of its 20 voices (a quarter test)")
-    p.add_argument("--repetitions", type=int, help="spoken_digits: clips per speaker and digit (default 8)")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--optimizer", choices=["adam", "sgd"])
-    p.add_argument("--lr", type=float, help="learning rate")
-    p.add_argument("--readout-lr", type=float,
-                   help="SGD: the readout's own learning rate (default: --lr); reference, spinnaker, brainscales2")
-    p.add_argument("--clip", type=float, help="clip the global gradient norm")
-    p.add_argument("--lr-decay", type=float, metavar="F", help="multiply the learning rate by F every "
-                   "--lr-decay-every epochs")
-    p.add_argument("--lr-decay-every", type=int, metavar="N")
-    p.add_argument("--mode", choices=["deferred", "online"])
-    hw = p.add_argument_group("PCM synapses (weights on phase-change memory, ostl.hardware.pcm_loop)")
-    hw.add_argument("--synapses", choices=["float", "pcm"], help="pcm: weight matrices on PCM arrays, read by the "
-                    "forward pass, updated by pulses (default float)")
-    hw.add_argument("--pcm-devices", type=int, choices=[2, 4], help="devices per synapse (default 4)")
-    hw.add_argument("--pcm-eps", type=float, metavar="uS", help="update granularity (default 0.75 uS)")
-    hw.add_argument("--pcm-gmax", type=float, metavar="uS", help="device saturation (default 20 uS)")
-    hw.add_argument("--pcm-drift", choices=["on", "off", "ibm"], help="conductance drift: on (nu = 0.04, default), "
-                    "ibm (nu per device), off")
-    hw.add_argument("--pcm-read-noise", choices=["simple", "1/f", "off"], help="default simple")
-    hw.add_argument("--pcm-read", choices=["trial", "step"], help="read the arrays once per trial (default) or at "
-                    "every step (reference backend)")
-    hw.add_argument("--pcm-feedback", choices=["on", "off"], help="the random feedback matrices on PCM arrays "
-                    "(default on; reference backend)")
-    hw.add_argument("--pcm-step-time", type=float, metavar="S", help="device seconds per step (default 0.01)")
-    hw.add_argument("--pcm-headroom", type=float, metavar="X", help="a matrix's largest initial weight times X "
-                    "maps to the largest conductance (default 3): room to grow against a finer weight step")
-    hw.add_argument("--pcm-update-verify", type=int, metavar="N", help="write and verify every update in up to N "
-                    "rounds of read, compare, pulse (default 0: open-loop mixed precision; reference, brian2)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--out", help="output directory (default: ostl-run, or that of --resume)")
-    p.add_argument("--resume", metavar="STATE", help="continue a saved run exactly")
-    p.add_argument("--checkpoint-every", type=int, default=10, metavar="K")
-    p.add_argument("--summary-json", metavar="FILE",
-                   help="write the final metrics and the learning curve as JSON (also when training diverges)")
-    p.add_argument("--on-divergence", choices=["stop", "skip"], default="stop",
-                   help="at a non-finite loss, gradient or weight: stop (exit 3, the last checkpoint kept) or "
-                        "skip the iteration's update and go on")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--no-plot", action="store_true")
+    for option in RUN_OPTIONS:
+        option.add_to(p)
+    recurrence = p.add_mutually_exclusive_group()
+    recurrence.add_argument("--recurrent", dest="recurrent", action="store_const", const=True, default=None)
+    recurrence.add_argument("--feedforward", dest="recurrent", action="store_const", const=False)
+    for option, _ in _task_options().values():
+        option.add_to(p)
+    group = p.add_argument_group("synapse models (weights on hardware devices)")
+    _SYNAPSES.add_to(group)
+    for plugin in synapses.plugins().values():
+        for option in plugin.options:
+            option.add_to(group)
+    for option in CONTROL_OPTIONS:
+        option.add_to(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("grad", help="gradients of one rule on a problem file")
-    p.add_argument("problem")
-    p.add_argument("--rule", required=True, choices=RULE_NAMES)
-    p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0, help="seed of random feedback matrices")
-    p.set_defaults(func=cmd_grad)
-
-    p = sub.add_parser("compare", help="every rule's deviation from BPTT on a problem file")
-    p.add_argument("problem")
-    p.add_argument("--seed", type=int, default=0, help="seed of random feedback matrices")
-    p.set_defaults(func=cmd_compare)
-
-    for plugin in backends.values():   # sub-commands of the backends (e.g. build-nest)
+    for name, help_text, function, options in COMMANDS:
+        p = sub.add_parser(name, help=help_text)
+        for option in options:
+            option.add_to(p)
+        p.set_defaults(func=function)
+    for plugin in [*backends.values(), *synapses.plugins().values()]:   # e.g. build-nest, pcm-sim
         for command in plugin.commands:
-            p = sub.add_parser(command.name, help=command.help)
-            for option in command.options:
-                option.add_to(p)
-            p.set_defaults(func=command.run)
-
-    p = sub.add_parser("pcm-sim", help="simulate PCM devices: RESET, SET pulses, drifted noisy reads")
-    p.add_argument("--devices", type=int, required=True)
-    p.add_argument("--pulses", type=int, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--gmax", type=float, default=20.0, help="saturation conductance (uS)")
-    p.add_argument("--read-times", metavar="T1,T2,...", help="reads at these seconds after the last pulse")
-    p.add_argument("--out", required=True, help="output .npz: G (pulses + 1, devices) [, G_read]")
-    p.set_defaults(func=cmd_pcm_sim)
-
-    p = sub.add_parser("make-problem", help="write a random problem file")
-    p.add_argument("out")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--n-in", type=int, default=4)
-    p.add_argument("--n", type=int, default=5)
-    p.add_argument("--n-out", type=int, default=2)
-    p.add_argument("--decay", type=float, default=0.8)
-    p.add_argument("--output", choices=["step", "sigmoid"], default="step")
-    p.add_argument("--pseudo", choices=["tanh", "fast_sigmoid"], default="tanh")
-    p.set_defaults(func=cmd_make_problem)
+            command.add_to(sub)
     return parser
 
 

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .datasets.digits import SOURCES as DIGIT_SOURCES
 from .errors import ParameterError
+from .options import Option
 from .taskbase import Task, Trial
 from .validation import check_choice, check_int, check_range
 
@@ -31,6 +33,8 @@ class DatasetTask(Task):
     """Base class: ``train`` and ``test`` are lists of :class:`Trial` (built lazily)."""
 
     has_epochs = True
+    options = (Option("--n-train", "n_train", "use the first N training sequences", type=int, minimum=1),
+               Option("--n-test", "n_test", "use the first N test sequences", type=int, minimum=1))
 
     def _data(self):
         if getattr(self, "_cache", None) is None:
@@ -94,6 +98,7 @@ class JSBChorales(DatasetTask):
     """
 
     name = "jsb"
+    summary = "JSB-like Bach chorales (music21): next-frame prediction"
     readout_activation = "sigmoid"
     metric_name = "nll"
     n_in = n_out = 88
@@ -102,9 +107,6 @@ class JSBChorales(DatasetTask):
         self.seed = check_int("seed", seed, minimum=0)
         self.n_train = None if n_train is None else check_int("n_train", n_train, minimum=1)
         self.n_test = None if n_test is None else check_int("n_test", n_test, minimum=1)
-
-    def spec(self):
-        return {"name": self.name, "seed": self.seed, "n_train": self.n_train, "n_test": self.n_test}
 
     def build(self):
         from .datasets import jsb, split_sequences
@@ -163,6 +165,9 @@ class Digits(DatasetTask):
     """
 
     name = "digits"
+    summary = "rate-coded 8x8 digits (scikit-learn) or Fashion-MNIST (--source fashion_mnist)"
+    options = DatasetTask.options + (
+        Option("--source", "source", "images of the digits task", choices=tuple(DIGIT_SOURCES)),)
     readout_activation = "softmax"
     metric_name = "accuracy"
     metric_lower_is_better = False
@@ -170,10 +175,8 @@ class Digits(DatasetTask):
 
     def __init__(self, seed=0, source="sklearn", n_train=None, n_test=None, steps=20, readout_steps=10,
                  max_rate=0.5):
-        from .datasets import digits
-
         self.seed = check_int("seed", seed, minimum=0)
-        self.source = check_choice("source", source, set(digits.SOURCES))
+        self.source = check_choice("source", source, set(DIGIT_SOURCES))
         self.n_train = None if n_train is None else check_int("n_train", n_train, minimum=1)
         self.n_test = None if n_test is None else check_int("n_test", n_test, minimum=1)
         self.steps = check_int("steps", steps, minimum=1)
@@ -181,12 +184,7 @@ class Digits(DatasetTask):
         if self.readout_steps > self.steps:
             raise ParameterError(f"readout_steps must be in [1, steps={self.steps}], got {readout_steps}")
         self.max_rate = check_range("max_rate", max_rate, 0.0, 1.0, low_closed=False)
-        self.n_in = digits.SOURCES[self.source]
-
-    def spec(self):
-        return {"name": self.name, "seed": self.seed, "source": self.source, "n_train": self.n_train,
-                "n_test": self.n_test, "steps": self.steps, "readout_steps": self.readout_steps,
-                "max_rate": self.max_rate}
+        self.n_in = DIGIT_SOURCES[self.source]
 
     def build(self):
         from .datasets import digits
@@ -251,6 +249,12 @@ class SpokenDigits(DatasetTask):
     """
 
     name = "spoken_digits"
+    summary = "SHD-like digits (espeak-ng voices, a gammatone cochlea)"
+    options = DatasetTask.options + (
+        Option("--speakers", "speakers", "spoken_digits: the first N of its 20 voices (a quarter test)", type=int,
+               minimum=2, maximum=20),
+        Option("--repetitions", "repetitions", "spoken_digits: clips per speaker and digit (default 8)", type=int,
+               minimum=1))
     readout_activation = "softmax"
     metric_name = "accuracy"
     metric_lower_is_better = False
@@ -269,11 +273,6 @@ class SpokenDigits(DatasetTask):
         self.n_train = None if n_train is None else check_int("n_train", n_train, minimum=1)
         self.n_test = None if n_test is None else check_int("n_test", n_test, minimum=1)
         self.steps = self.duration_ms // self.bin_ms
-
-    def spec(self):
-        return {"name": self.name, "seed": self.seed, "speakers": self.speakers, "repetitions": self.repetitions,
-                "bin_ms": self.bin_ms, "duration_ms": self.duration_ms, "readout_ms": self.readout_ms,
-                "n_train": self.n_train, "n_test": self.n_test}
 
     def split(self):
         """``(train clip indices, test clip indices, test speakers)``."""

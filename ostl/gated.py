@@ -46,23 +46,23 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ParameterError
+from .layer_step import LayerStep
 from .ops import NUMPY
-from .validation import check_choice, check_int
+from .registry import Registry, Specified
+from .validation import check_int
 
 
 def _sigmoid(x):
     return NUMPY.sigmoid(x)
 
 
-class GatedCell:
+class GatedCell(Specified):
     """Base class: ``gates`` (names, in evaluation order), ``hidden_size(n)``, ``step`` (any
     ops namespace) and ``local`` (NumPy derivatives)."""
 
     kind = None
+    spec_key = "kind"
     gates = ()
-
-    def spec(self):
-        return {"kind": self.kind}
 
     def initial_state(self, ops, n):
         return (ops.zeros(n),)
@@ -162,10 +162,13 @@ class GRUCell(GatedCell):
         return (s,), s, J, D, {"update": s_prev, "reset": s_prev, "candidate": r_c}
 
 
-GATED_CELLS = {cls.kind: cls for cls in (LSTMCell, GRUCell)}
+#: the gated cells, by kind
+GATED_CELLS = Registry("gated cell", key="kind", base=GatedCell)
+for _cell in (LSTMCell, GRUCell):
+    GATED_CELLS.register(_cell)
 
 
-class GatedLayer:
+class GatedLayer(Specified):
     """A recurrent layer of ``size`` LSTM or GRU units.
 
     Parameters (per gate ``g`` of the cell): ``layer{l}.W_<g>`` (n, n_pre),
@@ -175,21 +178,14 @@ class GatedLayer:
     """
 
     kind = "gated"
+    spec_key, spec_kind = "type", "gated"
     stateful = True
     recurrent = True
     autapses = True
 
     def __init__(self, size, cell="lstm"):
         self.size = check_int("layer size", size, minimum=1)
-        if isinstance(cell, GatedCell):
-            self.cell = cell
-        else:
-            kind = cell.get("kind") if isinstance(cell, dict) else cell
-            check_choice("gated cell", kind, set(GATED_CELLS))
-            self.cell = GATED_CELLS[kind]()
-
-    def spec(self):
-        return {"type": "gated", "size": self.size, "cell": self.cell.spec()}
+        self.cell = GATED_CELLS.make(cell)
 
     def param_shapes(self, prefix, n_pre):
         shapes = {}
@@ -208,8 +204,6 @@ class GatedLayer:
         return feeds, {g: params[f"{prefix}.H_{g}"] for g in self.cell.gates}
 
     def step(self, ops, params, prefix, carry, x):
-        from .network import LayerStep
-
         state_prev, y_prev = carry
         feeds, recurrent = self.gate_inputs(ops, params, prefix, x)
         state, y = self.cell.step(ops, feeds, recurrent, state_prev, y_prev)

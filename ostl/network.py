@@ -25,18 +25,20 @@ readout, then the loss ``E^t``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 
 from .activations import make_activation
 from .cells import Cell, make_cell
 from .errors import ParameterError
+from .gated import GatedLayer
+from .layer_step import LayerStep
 from .ops import NUMPY
+from .registry import Registry, Specified
 from .validation import check_array, check_choice, check_int, check_unit_interval_open
 
 
-class Layer:
+class Layer(Specified):
     """A layer of ``size`` stateful cells.
 
     Parameters
@@ -52,6 +54,7 @@ class Layer:
     """
 
     kind = "cell"
+    spec_key, spec_kind = "type", "layer"
     stateful = True
 
     def __init__(self, size, cell="snu", recurrent=False, train_neuron_param=True, autapses=None):
@@ -60,10 +63,6 @@ class Layer:
         self.recurrent = bool(recurrent)
         self.train_neuron_param = bool(train_neuron_param) and self.cell.neuron_param is not None
         self.autapses = self.cell.default_autapses if autapses is None else bool(autapses)
-
-    def spec(self):
-        return {"type": "layer", "size": self.size, "cell": self.cell.spec(), "recurrent": self.recurrent,
-                "train_neuron_param": self.train_neuron_param, "autapses": self.autapses}
 
     def param_shapes(self, prefix, n_pre):
         shapes = {f"{prefix}.W": (self.size, n_pre)}
@@ -115,23 +114,11 @@ class Layer:
         return self.advance(ops, carry, self.feed(ops, params, prefix, x), *self.step_inputs(params, prefix))
 
 
-class LayerStep(NamedTuple):
-    """What one step of a layer computed: the output ``y`` and what the local derivatives
-    are taken from (a stateful layer: the previous state and output, the synaptic input,
-    the neuron parameter and the new state; a dense layer: its preactivation as ``current``)."""
-
-    y: object
-    state_prev: tuple = None
-    y_prev: object = None
-    current: object = None
-    neuron_param: object = None
-    state: tuple = None
-
-
-class Dense:
+class Dense(Specified):
     """A stateless layer ``y = phi(W x + b)`` (OSTL S4)."""
 
     kind = "dense"
+    spec_key, spec_kind = "type", "dense"
     stateful = False
     recurrent = False
 
@@ -139,9 +126,6 @@ class Dense:
         self.size = check_int("layer size", size, minimum=1)
         self.activation = make_activation(activation, "dense activation")
         self.bias = bool(bias)
-
-    def spec(self):
-        return {"type": "dense", "size": self.size, "activation": self.activation.spec(), "bias": self.bias}
 
     def param_shapes(self, prefix, n_pre):
         shapes = {f"{prefix}.W": (self.size, n_pre)}
@@ -172,7 +156,7 @@ class Dense:
 LOSS_OF_ACTIVATION = {"linear": "mse", "sigmoid": "bce", "softmax": "ce"}
 
 
-class Readout:
+class Readout(Specified):
     """Output layer and loss.
 
     ``a^t = leak * a^{t-1} + W_out y^t + b_out`` (``leak = 0``: stateless readout;
@@ -191,6 +175,8 @@ class Readout:
     ``E = sum_t m^t E^t`` with an optional per-step mask ``m^t >= 0``.
     """
 
+    spec_key = None
+
     def __init__(self, size, activation="linear", leak=0.0, bias=True):
         self.size = check_int("readout size", size, minimum=1)
         self.activation = check_choice("readout activation", activation, set(LOSS_OF_ACTIVATION))
@@ -200,9 +186,6 @@ class Readout:
     @property
     def loss(self):
         return LOSS_OF_ACTIVATION[self.activation]
-
-    def spec(self):
-        return {"size": self.size, "activation": self.activation, "leak": self.leak, "bias": self.bias}
 
     def param_shapes(self, n_pre):
         shapes = {"readout.W": (self.size, n_pre)}
@@ -249,8 +232,10 @@ class ForwardResult:
     step_losses: np.ndarray = None  # (T,) m^t E^t
 
 
-class Network:
+class Network(Specified):
     """``x -> layers -> readout`` with named parameters (see module docstring)."""
+
+    spec_key = None
 
     def __init__(self, n_in, layers, readout):
         self.n_in = check_int("n_in", n_in, minimum=1)
@@ -273,10 +258,6 @@ class Network:
     @property
     def n_out(self):
         return self.readout.size
-
-    def spec(self):
-        return {"n_in": self.n_in, "layers": [layer.spec() for layer in self.layers],
-                "readout": self.readout.spec()}
 
     @classmethod
     def from_spec(cls, spec):
@@ -432,19 +413,16 @@ class Network:
         return loss, potentials
 
 
-def _make_layer(layer):
-    from .gated import GatedLayer
+#: the kinds of hidden layer, by their spec's ``type``
+LAYERS = Registry("layer type", key="type", base=(Layer, Dense, GatedLayer), names_only=False)
+LAYERS.register(Layer, "layer")
+LAYERS.register(Dense, "dense")
+LAYERS.register(GatedLayer, "gated")
 
-    if isinstance(layer, (Layer, Dense, GatedLayer)):
-        return layer
-    if isinstance(layer, dict):
-        spec = dict(layer)
-        kind = spec.pop("type", "layer")
-        if kind == "layer":
-            return Layer(**spec)
-        if kind == "dense":
-            return Dense(**spec)
-        if kind == "gated":
-            return GatedLayer(**spec)
-        raise ParameterError(f"layer type must be 'layer', 'dense' or 'gated', got {kind!r}")
-    raise ParameterError(f"layers must be Layer/Dense objects or dicts, got {layer!r}")
+
+def _make_layer(layer):
+    if isinstance(layer, dict) and "type" not in layer:
+        layer = {"type": "layer", **layer}
+    if not isinstance(layer, (dict, *LAYERS.base)):
+        raise ParameterError(f"layers must be Layer/Dense objects or dicts, got {layer!r}")
+    return LAYERS.make(layer)

@@ -35,6 +35,10 @@ RECORDABLE = ("state", "output", "readout", "learning_signal", "eligibility_vect
               "eligibility_trace", "weights", "gradient")
 
 
+#: when the weights change: after each trial or batch (``deferred``) or at every step (``online``)
+MODES = ("deferred", "online")
+
+
 @dataclass
 class SequenceResult:
     loss: float
@@ -75,7 +79,7 @@ class OnlineLearner:
         self.rule = make_rule(rule)
         if self.rule.is_bptt:
             raise ParameterError("rule 'bptt' is not an online rule; use ostl.bptt.bptt_gradients")
-        self.mode = check_choice("mode", mode, {"deferred", "online"})
+        self.mode = check_choice("mode", mode, set(MODES))
         if self.mode == "online" and optimizer is None:
             raise ParameterError("mode 'online' needs an optimizer (e.g. ostl.optim.SGD(lr=...))")
         self.optimizer = optimizer
@@ -130,7 +134,7 @@ class OnlineLearner:
     def run(self, x, target, mask=None, record=(), feedback=None, params_at=None):
         """Process one sequence from the zero state. Returns a :class:`SequenceResult`.
 
-        Hardware in the loop (:mod:`ostl.hardware.pcm_loop`): ``feedback`` replaces the
+        Hardware in the loop (:mod:`ostl.hardware.pcm.loop`): ``feedback`` replaces the
         fixed feedback matrices for this sequence (e.g. as read from a PCM array);
         ``params_at(t)`` returns ``(params, feedback)`` to use at step ``t`` (weights read
         afresh at every step; ``feedback`` None: the learner's), which forces the

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ParameterError
-from .validation import check_positive, check_range, is_known
+from .registry import Registry, Specified
+from .validation import check_positive, check_range
 
 
 def clip_by_global_norm(grads, max_norm):
@@ -24,7 +25,7 @@ def clip_by_global_norm(grads, max_norm):
     return {k: g * scale for k, g in grads.items()}
 
 
-class Optimizer:
+class Optimizer(Specified):
     """Base class. ``lr`` is the learning rate; with ``decay`` and ``decay_every`` it is
     multiplied by ``decay`` every ``decay_every`` epochs (the trainer calls
     :meth:`set_epoch`; e.g. the OSTTP paper's 0.001 x 0.6 every 5 epochs)."""
@@ -32,6 +33,8 @@ class Optimizer:
     name = None
     #: the readout's own rate, or None: the same as ``lr`` (only :class:`SGD` takes one)
     readout_lr = None
+    spec_attributes = {"lr": "base_lr"}
+    spec_omitted_when_none = ("readout_lr", "decay", "decay_every")
 
     def __init__(self, lr, clip=None, decay=None, decay_every=None):
         self.base_lr = self.lr = check_positive("learning rate", lr)
@@ -56,15 +59,6 @@ class Optimizer:
 
     def _step(self, params, grads):
         raise NotImplementedError
-
-    def spec(self):
-        spec = {"name": self.name, "lr": self.base_lr, "clip": self.clip, **self._hyper()}
-        if self.decay is not None:
-            spec.update(decay=self.decay, decay_every=self.decay_every)
-        return spec
-
-    def _hyper(self):
-        return {}
 
     def state_dict(self):
         return {}
@@ -91,9 +85,6 @@ class SGD(Optimizer):
             return self.readout_lr * self.lr / self.base_lr
         return self.lr
 
-    def _hyper(self):
-        return {} if self.readout_lr is None else {"readout_lr": self.readout_lr}
-
     def _step(self, params, grads):
         for name, g in grads.items():
             params[name] -= self.rate(name) * g
@@ -112,9 +103,6 @@ class Adam(Optimizer):
         self.t = 0
         self.m = {}
         self.v = {}
-
-    def _hyper(self):
-        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
     def _step(self, params, grads):
         self.t += 1
@@ -146,19 +134,12 @@ class Adam(Optimizer):
         self.v = {k[2:]: np.array(v, dtype=np.float64) for k, v in state.items() if k.startswith("v/")}
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+#: the optimisers, by name
+OPTIMIZERS = Registry("optimizer", base=Optimizer, names_only=False)
+for _optimizer in (SGD, Adam):
+    OPTIMIZERS.register(_optimizer)
 
 
 def make_optimizer(spec):
-    if isinstance(spec, Optimizer):
-        return spec
-    if not isinstance(spec, dict) or "name" not in spec:
-        raise ParameterError(f"optimizer must be a dict with 'name', got {spec!r}")
-    spec = dict(spec)
-    name = spec.pop("name")
-    if not is_known(name, OPTIMIZERS):
-        raise ParameterError(f"optimizer must be one of 'adam', 'sgd', got {name!r}")
-    try:
-        return OPTIMIZERS[name](**spec)
-    except TypeError as exc:
-        raise ParameterError(f"optimizer {name!r}: {exc}") from None
+    """Build an optimiser from a spec dict (``{'name': 'adam', 'lr': 0.001, ...}``) or an instance."""
+    return OPTIMIZERS.make(spec)

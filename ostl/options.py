@@ -10,6 +10,7 @@ import importlib
 from dataclasses import dataclass, field
 
 from .errors import ParameterError
+from .validation import check_int, check_range
 
 
 def _reader(option):
@@ -21,10 +22,14 @@ def _reader(option):
         if option.choices is not None and value not in option.choices:
             raise argparse.ArgumentTypeError(f"invalid choice: {value!r} (choose from "
                                              f"{', '.join(repr(c) for c in option.choices)})")
-        if option.validate is None:
-            return value
         try:
-            return option.validate(value)
+            if option.minimum is not None or option.maximum is not None:
+                if option.type is int:
+                    value = check_int(option.flag, value, minimum=option.minimum,
+                                      **({} if option.maximum is None else {"maximum": option.maximum}))
+                else:
+                    value = check_range(option.flag, value, option.minimum, option.maximum)
+            return value if option.validate is None else option.validate(value)
         except ParameterError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -39,7 +44,8 @@ class Option:
     Parameters
     ----------
     flag : str
-        The option as typed, e.g. ``"--nest-threads"``.
+        The option as typed, e.g. ``"--nest-threads"`` (a name without dashes: a positional
+        argument).
     dest : str
         The keyword its value fills (the backend's constructor keyword, a config field).
     help : str
@@ -56,16 +62,35 @@ class Option:
         the choices), so a bad value is one line before anything else happens.
     flag_only : bool
         A switch (``store_true``) rather than an option with a value.
+    minimum, maximum : number, optional
+        The allowed range (inclusive), checked while the command line is read.
+    required : bool
+        The option must be given.
+    default : object
+        The value when the option is not given (None: not given, the owner's default).
+    keyword : str, optional
+        The name its owner receives the value under (a constructor keyword, a configuration
+        field), where it differs from ``dest`` (``dest`` must be unique in a parser).
     """
 
     flag: str
     dest: str
-    help: str
+    help: str = None
     type: type = str
     choices: tuple = None
     metavar: str = None
     validate: object = None
     flag_only: bool = False
+    minimum: float = None
+    maximum: float = None
+    required: bool = False
+    default: object = None
+    keyword: str = None
+
+    @property
+    def name(self):
+        """What the owner receives the value as (:attr:`keyword`, else :attr:`dest`)."""
+        return self.keyword or self.dest
 
     def add_to(self, parser):
         """Add the option to an ``argparse`` parser (or argument group)."""
@@ -75,8 +100,11 @@ class Option:
         metavar = self.metavar
         if metavar is None and self.choices is not None:
             metavar = "{" + ",".join(str(c) for c in self.choices) + "}"
-        parser.add_argument(self.flag, dest=self.dest, default=None, help=self.help, type=_reader(self),
-                            metavar=metavar)
+        keywords = {}
+        if self.flag.startswith("-"):
+            keywords = {"dest": self.dest, "required": self.required}
+        parser.add_argument(self.flag, default=self.default, help=self.help, type=_reader(self), metavar=metavar,
+                            **keywords)
 
 
 @dataclass(frozen=True)

@@ -18,37 +18,24 @@ through :mod:`ostl.ops`, the autodiff oracle.
 
 from __future__ import annotations
 
-from .errors import ParameterError
-from .validation import check_positive, is_known
+from .registry import Registry, ValueBySpec
+from .validation import check_positive
 
 
-class PseudoDerivative:
+class PseudoDerivative(ValueBySpec):
+    """Base class: ``derivative(ops, x)``, the surrogate gradient of the Heaviside step at
+    ``x``; the constructor's arguments are the spec (:class:`ostl.registry.Specified`)."""
+
     name = None
 
     def derivative(self, ops, x):
+        """The pseudo-derivative at ``x``, written against ``ops`` (:mod:`ostl.ops`)."""
         raise NotImplementedError
 
     def __call__(self, x):
         from .ops import NUMPY
 
         return self.derivative(NUMPY, x)
-
-    def spec(self):
-        """A JSON-able description, inverse of :func:`make_pseudo`."""
-        return {"name": self.name, **self._params()}
-
-    def _params(self):
-        return {}
-
-    def __eq__(self, other):
-        return isinstance(other, PseudoDerivative) and self.spec() == other.spec()
-
-    def __hash__(self):
-        return hash(tuple(sorted(self.spec().items())))
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
-        return f"{type(self).__name__}({args})"
 
 
 class TanhPseudo(PseudoDerivative):
@@ -75,8 +62,6 @@ class FastSigmoidPseudo(PseudoDerivative):
     def __init__(self, slope=100.0):
         self.slope = check_positive("pseudo-derivative slope", slope)
 
-    def _params(self):
-        return {"slope": self.slope}
 
     def derivative(self, ops, x):
         d = self.slope * ops.abs(x) + 1.0
@@ -91,32 +76,17 @@ class PiecewiseLinearPseudo(PseudoDerivative):
     def __init__(self, gamma=0.3):
         self.gamma = check_positive("pseudo-derivative gamma", gamma)
 
-    def _params(self):
-        return {"gamma": self.gamma}
 
     def derivative(self, ops, x):
         return self.gamma * ops.maximum(1.0 - ops.abs(x), 0.0)
 
 
-PSEUDO_DERIVATIVES = {
-    cls.name: cls for cls in (TanhPseudo, FastSigmoidPseudo, PiecewiseLinearPseudo)
-}
+#: the pseudo-derivatives, by name
+PSEUDO_DERIVATIVES = Registry("pseudo", base=PseudoDerivative)
+for _pseudo in (TanhPseudo, FastSigmoidPseudo, PiecewiseLinearPseudo):
+    PSEUDO_DERIVATIVES.register(_pseudo)
 
 
 def make_pseudo(spec):
     """Build a pseudo-derivative from a name, a spec dict or an instance."""
-    if isinstance(spec, PseudoDerivative):
-        return spec
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, dict) or "name" not in spec:
-        raise ParameterError(f"pseudo must be a name or a dict with 'name', got {spec!r}")
-    spec = dict(spec)
-    name = spec.pop("name")
-    if not is_known(name, PSEUDO_DERIVATIVES):
-        allowed = ", ".join(repr(n) for n in sorted(PSEUDO_DERIVATIVES))
-        raise ParameterError(f"pseudo must be one of {allowed}, got {name!r}")
-    try:
-        return PSEUDO_DERIVATIVES[name](**spec)
-    except TypeError as exc:
-        raise ParameterError(f"pseudo {name!r}: {exc}") from None
+    return PSEUDO_DERIVATIVES.make(spec)

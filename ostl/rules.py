@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ParameterError
+from .registry import Specified
 from .validation import check_choice, check_positive
 
 TRACE_KINDS = ("exact", "no_h", "eprop")
@@ -82,7 +83,7 @@ def signal_source(feedback):
 
 
 @dataclass(frozen=True)
-class Rule:
+class Rule(Specified):
     """A learning rule. Build with :func:`make_rule`."""
 
     name: str
@@ -120,10 +121,6 @@ class Rule:
                     f"every synapse of the layer through H (O(n^4) per step, not local to a synapse), so "
                     f"{where} cannot run it; use the reference engine (ostl.OnlineLearner) for exact recurrent "
                     "OSTL, or the local rules 'ostl_no_h' / 'eprop'")
-
-    def spec(self):
-        return {"name": self.name, "traces": self.traces, "feedback": self.feedback,
-                "feedback_scale": self.feedback_scale}
 
     # -- feedback matrices --------------------------------------------------------------
     def feedback_shapes(self, network):
@@ -167,9 +164,12 @@ class Rule:
 def make_rule(name, traces=None, feedback=None, feedback_scale=1.0):
     """Return the rule ``name`` (see module table), optionally overriding its trace or
     feedback kind, e.g. ``make_rule('eprop', feedback='random')`` (random e-prop) or
-    ``make_rule('ostl_rnd', traces='no_h')`` (OSTL rnd + w/o H, OSTL Table S1)."""
+    ``make_rule('ostl_rnd', traces='no_h')`` (OSTL rnd + w/o H, OSTL Table S1). ``name`` may
+    also be a rule, or a rule's spec (``rule.spec()``)."""
     if isinstance(name, Rule):
         return name
+    if isinstance(name, dict):
+        return make_rule(**name)
     check_choice("rule", name, set(RULE_NAMES))
     if name == "bptt":
         if traces is not None or feedback is not None:

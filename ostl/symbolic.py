@@ -144,7 +144,7 @@ def symbolic_view(cell):
 @dataclass
 class CellDerivation:
     """A cell's step and its local derivatives as expressions (notation of
-    :class:`ostl.cells.LocalDerivatives`). Symbols: the state components by their names
+    :class:`ostl.local_derivatives.LocalDerivatives`). Symbols: the state components by their names
     (the previous values in ``update``, the new ones in ``output`` and the output
     derivatives), ``y`` the previous output, ``current`` the synaptic input, the neuron
     parameter by its name, and the cell's constants."""
@@ -389,7 +389,7 @@ def numpy_derivatives(cell):
     derivatives uses, and what the fast NumPy derivatives are tested against."""
     import numpy as np
 
-    from .cells import LocalDerivatives
+    from .local_derivatives import LocalDerivatives
     from .ops import NUMPY
 
     der = derive(cell)

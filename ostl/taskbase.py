@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .registry import Specified
+
 
 @dataclass
 class Trial:
@@ -16,8 +18,16 @@ class Trial:
     mask: np.ndarray
 
 
-class Task:
+class Task(Specified):
+    """Base class of tasks: :meth:`trial` makes the trials of each training iteration,
+    :meth:`metric` scores a model's outputs; the constructor's arguments are the spec."""
+
     name = None
+    #: one line of help (``ostl train --help``)
+    summary = ""
+    #: the command-line options of ``ostl train`` this task takes (:class:`~ostl.options.Option`;
+    #: each ``dest`` is a constructor argument)
+    options = ()
     readout_activation = "linear"
     metric_name = "loss"
     #: lower metric is better?
@@ -34,9 +44,6 @@ class Task:
         return [self.trial(iteration, j) for j in range(batch_size)]
 
     def metric(self, outputs, trials):
-        raise NotImplementedError
-
-    def spec(self):
         raise NotImplementedError
 
     def data_provenance(self):

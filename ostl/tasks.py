@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .datatasks import Digits, JSBChorales, SpokenDigits
 from .errors import ParameterError
+from .options import Option
+from .registry import Registry
 from .taskbase import Task, Trial
-from .validation import check_int, check_range, is_known
+from .validation import check_int, check_range
 
 
 def superimposed_sines(rng, steps, cycles=(1, 2, 3, 5)):
@@ -41,6 +44,8 @@ def superimposed_sines(rng, steps, cycles=(1, 2, 3, 5)):
 
 class PatternGeneration(Task):
     name = "pattern_generation"
+    summary = "e-prop's pattern generation: frozen Poisson input, sums of sines as targets"
+    options = (Option("--steps", "steps", "sequence length of pattern_generation (ms)", type=int, minimum=1),)
     metric_name = "mse"
 
     def __init__(self, seed=0, n_in=50, n_out=3, steps=1000, input_prob=0.05):
@@ -52,10 +57,6 @@ class PatternGeneration(Task):
         rng = np.random.default_rng([self.seed, 0xC0FFEE])
         self._x = (rng.random((self.steps, self.n_in)) < self.input_prob).astype(np.float64)
         self._target = np.stack([superimposed_sines(rng, self.steps) for _ in range(self.n_out)], axis=1)
-
-    def spec(self):
-        return {"name": self.name, "seed": self.seed, "n_in": self.n_in, "n_out": self.n_out,
-                "steps": self.steps, "input_prob": self.input_prob}
 
     def trial(self, iteration, index):
         # frozen input and target, as in e-prop and NEST's example
@@ -82,6 +83,7 @@ class _Classification(Task):
 
 class StoreRecall(_Classification):
     name = "store_recall"
+    summary = "e-prop's store-recall: remember a bit from a store cue until a recall cue"
 
     def __init__(self, seed=0, n_per_group=10, period=50, n_periods=8, spike_prob=0.05):
         self.seed = check_int("seed", seed, minimum=0)
@@ -91,10 +93,6 @@ class StoreRecall(_Classification):
         self.spike_prob = check_range("spike_prob", spike_prob, 0.0, 1.0)
         self.n_in = 4 * self.n_per_group
         self.steps = self.period * self.n_periods
-
-    def spec(self):
-        return {"name": self.name, "seed": self.seed, "n_per_group": self.n_per_group, "period": self.period,
-                "n_periods": self.n_periods, "spike_prob": self.spike_prob}
 
     def trial(self, iteration, index):
         rng = self._rng(iteration, index)
@@ -122,6 +120,18 @@ class StoreRecall(_Classification):
 
 class EvidenceAccumulation(_Classification):
     name = "evidence_accumulation"
+    summary = "NEST's evidence accumulation: left and right cues, the majority recalled"
+    options = (
+        Option("--n-cues", "n_cues", "evidence_accumulation: number of cues (odd; default 7)", type=int, minimum=1),
+        Option("--cue-steps", "cue_steps", "evidence_accumulation: length of a cue (ms; default 100)", type=int,
+               minimum=1),
+        Option("--spacing-steps", "spacing_steps", "evidence_accumulation: pause before each cue (ms; default 50)",
+               type=int, minimum=0),
+        Option("--delay-steps", "delay_steps", "evidence_accumulation: delay before the recall (ms; default 1050)",
+               type=int, minimum=0),
+        Option("--recall-steps", "recall_steps", "evidence_accumulation: recall window (ms; default 150)", type=int,
+               minimum=1),
+    )
 
     def __init__(self, seed=0, n_cues=7, cue_steps=100, spacing_steps=50, delay_steps=1050,
                  recall_steps=150, n_per_group=10, spike_prob=0.04, prob_group=0.3):
@@ -138,12 +148,6 @@ class EvidenceAccumulation(_Classification):
         self.prob_group = check_range("prob_group", prob_group, 0.0, 1.0)
         self.n_in = 4 * self.n_per_group
         self.steps = self.n_cues * (self.cue_steps + self.spacing_steps) + self.delay_steps + self.recall_steps
-
-    def spec(self):
-        return {"name": self.name, "seed": self.seed, "n_cues": self.n_cues, "cue_steps": self.cue_steps,
-                "spacing_steps": self.spacing_steps, "delay_steps": self.delay_steps,
-                "recall_steps": self.recall_steps, "n_per_group": self.n_per_group,
-                "spike_prob": self.spike_prob, "prob_group": self.prob_group}
 
     def trial(self, iteration, index):
         rng = self._rng(iteration, index)
@@ -165,25 +169,12 @@ class EvidenceAccumulation(_Classification):
         return Trial(x, target, mask)
 
 
-TASKS = {cls.name: cls for cls in (PatternGeneration, StoreRecall, EvidenceAccumulation)}
+#: the tasks, by name (the synthetic ones here, the real data sets of :mod:`ostl.datatasks`)
+TASKS = Registry("task", base=Task)
+for _task in (PatternGeneration, StoreRecall, EvidenceAccumulation, JSBChorales, Digits, SpokenDigits):
+    TASKS.register(_task)
 
 
 def make_task(spec):
-    if isinstance(spec, Task):
-        return spec
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    spec = dict(spec)
-    name = spec.pop("name", None)
-    if not is_known(name, TASKS):
-        raise ParameterError(f"task must be one of {', '.join(repr(t) for t in sorted(TASKS))}, got {name!r}")
-    try:
-        return TASKS[name](**spec)
-    except TypeError as exc:
-        raise ParameterError(f"task {name!r}: {exc}") from None
-
-
-# tasks on real data (ostl.datatasks builds on Task and Trial above)
-from .datatasks import Digits, JSBChorales, SpokenDigits  # noqa: E402
-
-TASKS.update({cls.name: cls for cls in (JSBChorales, Digits, SpokenDigits)})
+    """Build a task from a name, a spec dict (``{'name': 'jsb', 'seed': 1}``) or an instance."""
+    return TASKS.make(spec)

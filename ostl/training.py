@@ -23,11 +23,13 @@ import zlib
 
 import numpy as np
 
-from .backends import get_plugin
+from .backends import check_request
 from .errors import DivergenceError, ParameterError, ProblemFileError
 from .network import Network
+from .online import MODES
 from .optim import make_optimizer
 from .rules import make_rule
+from .synapses import plugin_for
 from .taskbase import Trial
 from .tasks import make_task
 from .validation import check_choice, check_int
@@ -60,10 +62,10 @@ class Trainer:
         as before it); 'stop' raises :class:`~ostl.errors.DivergenceError` naming the
         iteration, the step and the quantity, 'skip' counts it (:attr:`skipped`) and goes on
         with the next iteration's data.
-    synapses : None (float weights) or a PCM configuration (dict or
-        :class:`~ostl.hardware.pcm_loop.PCMConfig`): the weight matrices live on PCM arrays,
-        the forward pass reads them, updates are programmed as pulses
-        (:mod:`ostl.hardware.pcm_loop`). Deferred mode, backends that return gradients.
+    synapses : None (float weights) or a synapse configuration (a dict whose ``kind`` names a
+        synapse plugin, :mod:`ostl.synapses`; without a kind, the one installed; or a
+        configuration object): the weight matrices live on hardware devices, the forward pass
+        reads them, updates are programmed into them (e.g. PCM: :mod:`ostl.hardware.pcm.loop`).
     synapse_state : the saved device state to restore (used by :meth:`load`).
     """
 
@@ -80,18 +82,17 @@ class Trainer:
                                  f"({self.task.n_out})")
         self.rule = make_rule(rule)
         self.optimizer = make_optimizer(optimizer)
-        self.mode = check_choice("mode", mode, {"deferred", "online"})
+        self.mode = check_choice("mode", mode, set(MODES))
         self.batch_size = check_int("batch_size", batch_size, minimum=1)
         self.seed = check_int("seed", seed, minimum=0)
         self.init = dict(init or {})
         self.backend_name = backend
         self.backend_options = dict(backend_options or {})
-        plugin = get_plugin(backend)
-        #: what the backend can train (declared by its plugin, checked before it is loaded)
+        plugin = check_request(backend, rule=self.rule, network=self.network, optimizer=self.optimizer,
+                               mode=self.mode, batch_size=self.batch_size,
+                               synapses=None if synapses is None else plugin_for(synapses).name)
+        #: what the backend can train (declared by its plugin, checked above before it is loaded)
         self.capabilities = plugin.capabilities
-        self.capabilities.check(backend, rule=self.rule, network=self.network, optimizer=self.optimizer,
-                                mode=self.mode, batch_size=self.batch_size,
-                                synapses=None if synapses is None else "pcm")
         backend_class = plugin.load()
         if trainable is None:
             trainable = backend_class.trainable_parameters(self.network)
@@ -114,26 +115,16 @@ class Trainer:
         self.backend = backend_class(network=self.network, rule=self.rule, mode=self.mode, feedback=self.feedback,
                                      trainable=self.trainable, optimizer=self.optimizer, params=self.params,
                                      batch_size=self.batch_size, **self.backend_options)
-        #: the weight matrices on hardware (:class:`ostl.hardware.pcm_loop.PCMWeights`), or None: float
+        #: the weight matrices on hardware (a :class:`~ostl.synapses.HardwareWeights`), or None: float
         self.synapses = None
         if synapses is not None:
             self._place_on_hardware(synapses, synapse_state)
 
     def _place_on_hardware(self, synapses, state):
-        from .hardware.pcm_loop import PCMWeights, make_pcm_config
-
-        config = make_pcm_config(synapses)
-        if self.mode != "deferred":
-            raise ParameterError("PCM synapses are programmed after each batch: mode must be 'deferred'")
-        if not self.capabilities.hardware_in_the_loop:
-            if config.read == "step":
-                raise ParameterError("PCM reads at every step (read 'step') need the reference backend; use read "
-                                     "'trial'")
-            if config.feedback and self.feedback:
-                raise ParameterError(f"feedback matrices on PCM arrays need the reference backend; on "
-                                     f"{self.backend_name} keep them in software (--pcm-feedback off; "
-                                     "synapses={'feedback': False})")
-        self.synapses = PCMWeights(self.network, self.params, self.feedback, config, seed=self.seed, state=state)
+        weights_class = plugin_for(synapses).load()
+        config = weights_class.make_config(synapses)
+        weights_class.check(config, self.backend_name, self.capabilities, self.mode, self.feedback)
+        self.synapses = weights_class(self.network, self.params, self.feedback, config, seed=self.seed, state=state)
         for name, value in self.synapses.nominal().items():
             self.params[name][...] = value
         if self.capabilities.applies_updates:   # its synapses hold the devices (NEST: ostl_pcm_synapse)
@@ -387,11 +378,11 @@ class Trainer:
         synapse_state = {k[9:]: v for k, v in entries.items() if k.startswith("synapses/")} or None
         backend_state = {k[8:]: v for k, v in entries.items() if k.startswith("backend/")} or None
         if config.get("synapses") and synapse_state is None:
-            raise ProblemFileError(f"checkpoint {path} is incomplete: its run has PCM synapses but it holds no "
+            raise ProblemFileError(f"checkpoint {path} is incomplete: its run has hardware synapses but it holds no "
                                    "device state")
         _check_network(path, config, params)
         try:
-            trainer = cls(config["task"], config["network"], _rule_from_spec(config["rule"]),
+            trainer = cls(config["task"], config["network"], make_rule(config["rule"]),
                           config["optimizer"], mode=config["mode"], batch_size=config["batch_size"],
                           seed=config["seed"], backend=backend or config["backend"], init=config["init"],
                           trainable=config["trainable"], params=params, feedback=feedback,
@@ -499,6 +490,3 @@ def _non_finite_arrays(arrays, kind):
     return None
 
 
-def _rule_from_spec(spec):
-    return make_rule(spec["name"], traces=spec.get("traces"), feedback=spec.get("feedback"),
-                     feedback_scale=spec.get("feedback_scale", 1.0))

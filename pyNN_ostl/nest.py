@@ -263,7 +263,7 @@ class Controller:
     def __init__(self):
         self.types = {}       # projection label -> synapse type
         self.built = False
-        self.pcm = None       # the PCM arrays (ostl.hardware.pcm_loop.PCMWeights) of PCM synapses
+        self.pcm = None       # the PCM arrays (ostl.hardware.pcm.loop.PCMWeights) of PCM synapses
         self.syncing = False  # inside run()
         self.sync_feedback = False
 
@@ -382,7 +382,7 @@ class Controller:
                                  "setting (float, or the same PCM settings and seed)")
         if settings == {None}:
             return None
-        from ostl.hardware.pcm_loop import PCMWeights
+        from ostl.hardware.pcm.loop import PCMWeights
 
         config, seed = syn_type.pcm_config, syn_type.pcm_seed
         if config.read != "trial":

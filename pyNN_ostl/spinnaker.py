@@ -8,9 +8,9 @@ for the other simulators; sPyNNaker is extended only through its subclass hooks)
 * :class:`LIF`, :class:`ALIF`, :class:`SNU`, :class:`SoftResetSNU`, :class:`Readout`: sPyNNaker
   neuron models (``AbstractPyNNNeuronModelStandard``) whose binaries are our kernels
   (``ostl_lif.aplx``, ``ostl_alif.aplx``, ``ostl_snu.aplx``, ``ostl_soft_snu.aplx``,
-  ``ostl_readout.aplx``; built from ``ostl/hardware/spinnaker_c``) and whose parameter structs
+  ``ostl_readout.aplx``; built from ``ostl/hardware/spinnaker/c``) and whose parameter structs
   hold the s16.15 constants the kernels read (decays, ``1/v_th``, ...) as the host encodes them
-  (:func:`ostl.hardware.spinnaker_network.encode_cell`: what does not fit is refused before
+  (:func:`ostl.hardware.spinnaker.network.encode_cell`: what does not fit is refused before
   mapping). Their vertices choose the ring-buffer shift the way our numerics do (one shift
   for both synapse types of a population, from ``headroom`` times the largest row sum of
   ``|w|`` of its learning projections), so the words sPyNNaker writes are ours.
@@ -18,7 +18,7 @@ for the other simulators; sPyNNaker is extended only through its subclass hooks)
   whose rows carry signed weights -- each connection's sign selects its synapse type
   (excitatory or inhibitory), its magnitude is the 16-bit word -- so a signed matrix is one
   projection, and ``Projection.get("weight")`` returns the signed quantised weights of
-  :class:`~ostl.hardware.spinnaker_network.FixedPointNetwork`. The recurrent receptor maps on
+  :class:`~ostl.hardware.spinnaker.network.FixedPointNetwork`. The recurrent receptor maps on
   the same two synapse types.
 * :class:`LearningSignalConnection`: the readout's outgoing partition, whose packets carry the
   learning signal as their 32-bit payload (the readout's error or masked target in s16.15); its
@@ -26,7 +26,7 @@ for the other simulators; sPyNNaker is extended only through its subclass hooks)
   the readout weights are used and these rows are ignored).
 
 The kernels learn with plain SGD (``optimizer='sgd'``). :func:`run` checks every population's
-DTCM footprint (:mod:`ostl.hardware.spinnaker_resources`), sets the neurons per core it allows
+DTCM footprint (:mod:`ostl.hardware.spinnaker.resources`), sets the neurons per core it allows
 (a population is split over as many cores as it needs; a neuron whose synapses alone exceed a
 core is refused, naming the limit), then calls ``sim.run``. :func:`placements` lists chips, cores,
 DTCM and SDRAM per core afterwards.
@@ -52,9 +52,9 @@ from spynnaker.pyNN.utilities.struct import Struct
 from spynnaker.pyNN.utilities.utility_calls import get_n_bits
 
 from ostl.errors import ParameterError
-from ostl.hardware import spinnaker_resources as resources
-from ostl.hardware.spinnaker import ONE, ring_buffer_shift
-from ostl.hardware.spinnaker_network import encode_cell
+from ostl.hardware.spinnaker import resources
+from ostl.hardware.spinnaker.network import encode_cell
+from ostl.hardware.spinnaker.numerics import ONE, ring_buffer_shift
 
 from . import standardmodels as declared
 from .structure import spike_times as _spike_sequences

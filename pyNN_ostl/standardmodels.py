@@ -220,12 +220,12 @@ class Readout(StandardCellType):
 
 def _pcm_settings(synapses):
     """``synapses``: None (float weights) or a dict of PCM settings
-    (:class:`ostl.hardware.pcm_loop.PCMConfig` fields, plus ``seed``). Returns (config, seed)."""
+    (:class:`ostl.hardware.pcm.loop.PCMConfig` fields, plus ``seed``). Returns (config, seed)."""
     if synapses is None:
         return None, None
     if not isinstance(synapses, dict):
         raise ParameterError(f"synapses must be None (float weights) or a dict of PCM settings, got {synapses!r}")
-    from ostl.hardware.pcm_loop import make_pcm_config
+    from ostl.hardware.pcm.loop import make_pcm_config
     from ostl.validation import check_int
 
     settings = dict(synapses)
@@ -263,7 +263,7 @@ class _PlasticSynapse(_LearningSynapseType):
     "beta1": 0.9}``) with its ``learning_rate``, and the ``trial_duration`` in ms (states and
     traces are reset at every trial start; deferred updates are applied at its end), and
     ``synapses``: None (float weights) or a dict of PCM settings (the fields of
-    :class:`ostl.hardware.pcm_loop.PCMConfig` and ``seed``): the weights live on PCM devices
+    :class:`ostl.hardware.pcm.loop.PCMConfig` and ``seed``): the weights live on PCM devices
     (pyNN.nest: ``ostl_pcm_synapse``; the ReadoutSynapse must say the same). These
     are the same for every connection of the network (a property of the synapse model, as
     PyNN treats homogeneous NEST synapse parameters); the weight and delay are per

@@ -9,7 +9,7 @@ import pytest
 from ostl import presets
 from ostl.cells import make_cell
 from ostl.errors import ParameterError
-from ostl.hardware.brainscales2 import AnalogChip
+from ostl.hardware.brainscales2.chip import AnalogChip
 from ostl.network import Layer, Network, Readout
 from ostl.online import OnlineLearner
 from ostl.rules import make_rule

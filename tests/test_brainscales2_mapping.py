@@ -7,7 +7,7 @@ import pytest
 
 from ostl.cells import make_cell
 from ostl.errors import ParameterError
-from ostl.hardware import brainscales2_mapping as bss2
+from ostl.hardware.brainscales2 import mapping as bss2
 from ostl.network import Layer, Network, Readout
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ostl.errors import ParameterError
-from ostl.hardware import brainscales2_ppu as ppu
+from ostl.hardware.brainscales2 import ppu
 
 
 def test_fractional_multiply_floors_and_saturates_only_minus_one_squared():

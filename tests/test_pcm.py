@@ -10,8 +10,8 @@ import pytest
 from scipy.stats import norm
 
 from ostl.errors import ParameterError
-from ostl.hardware import counter_rng
-from ostl.hardware.pcm import DRIFT_T0, IBM_T0, PULSE_DECAY, PCMDevices, set_mean, set_std
+from ostl.hardware.pcm import counter_rng
+from ostl.hardware.pcm.devices import DRIFT_T0, IBM_T0, PULSE_DECAY, PCMDevices, set_mean, set_std
 
 N = 100_000
 

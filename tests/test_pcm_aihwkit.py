@@ -11,7 +11,7 @@ devices per conductance. Installed by the ``aihwkit`` extra (``make test`` insta
 import numpy as np
 import pytest
 
-from ostl.hardware.pcm import PCMDevices
+from ostl.hardware.pcm.devices import PCMDevices
 
 aihwkit = pytest.importorskip("aihwkit", reason="aihwkit 1.1.0 is not installed (pip install -c "
                               "requirements/constraints.txt '.[aihwkit]')")

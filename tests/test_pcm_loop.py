@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ostl import ParameterError, presets
-from ostl.hardware.pcm_loop import PCMConfig, PCMWeights, make_pcm_config
+from ostl.hardware.pcm.loop import PCMConfig, PCMWeights, make_pcm_config
 from ostl.online import OnlineLearner
 from ostl.rules import make_rule
 from ostl.tasks import make_task

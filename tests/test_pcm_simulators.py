@@ -91,7 +91,7 @@ def test_a_pynn_script_with_pcm_synapses_on_nest_equals_the_reference_pcm_run():
 
     import pyNN_ostl
     from ostl import SNU, Adam, Layer, Network, OnlineLearner, Readout
-    from ostl.hardware.pcm_loop import PCMWeights
+    from ostl.hardware.pcm.loop import PCMWeights
 
     ostl = pyNN_ostl.for_simulator(sim)
     steps, pause, n_in, n_hidden, n_out, iterations = 60, 4, 10, 8, 2, 4

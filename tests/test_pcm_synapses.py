@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ostl.errors import ParameterError
-from ostl.hardware.pcm_synapses import PCMSynapses
+from ostl.hardware.pcm.arrays import PCMSynapses
 
 
 def _ideal(k, **kwargs):
@@ -60,7 +60,7 @@ def test_write_and_verify_keeps_the_pulses_spread_from_accumulating():
 
 def test_write_and_verify_is_refused_where_the_synapses_apply_open_loop_pulses():
     from nestml_models.network import check_pcm_supported
-    from ostl.hardware.pcm_loop import PCMConfig
+    from ostl.hardware.pcm.loop import PCMConfig
 
     class Weights:
         config, feedback_names = PCMConfig(update_verify=3), []

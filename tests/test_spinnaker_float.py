@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from ostl.cells import make_cell
-from ostl.hardware.spinnaker import from_s1615
-from ostl.hardware.spinnaker_network import FixedPointNetwork
+from ostl.hardware.spinnaker.network import FixedPointNetwork
+from ostl.hardware.spinnaker.numerics import from_s1615
 from ostl.network import Layer, Network, Readout
 from ostl.online import OnlineLearner
 from ostl.rules import make_rule

@@ -12,9 +12,9 @@ import pytest
 
 from ostl.cells import make_cell
 from ostl.errors import ParameterError
-from ostl.hardware import spinnaker_model as model
-from ostl.hardware.spinnaker import INT32_MAX, INT32_MIN, ONE, Counters, from_s1615, to_s1615
-from ostl.hardware.spinnaker_network import FixedPointNetwork
+from ostl.hardware.spinnaker import model
+from ostl.hardware.spinnaker.network import FixedPointNetwork
+from ostl.hardware.spinnaker.numerics import INT32_MAX, INT32_MIN, ONE, Counters, from_s1615, to_s1615
 from ostl.network import Layer, Network, Readout
 from ostl.rules import make_rule
 
@@ -62,8 +62,8 @@ def random_trial(n_in, n_out, steps, seed):
 
 
 def test_the_neuron_step_in_c_equals_the_numpy_model_for_every_cell_with_saturating_inputs():
-    from ostl.hardware.spinnaker_host import HostKernels
-    from ostl.hardware.spinnaker_network import encode_cell
+    from ostl.hardware.spinnaker.host import HostKernels
+    from ostl.hardware.spinnaker.network import encode_cell
 
     kernels = HostKernels()
     rng = np.random.default_rng(3)
@@ -207,7 +207,7 @@ def test_what_does_not_fit_s1615_is_refused_before_anything_runs():
 
 
 def test_the_arm_objects_build_warning_free_and_carry_no_floating_point(tmp_path):
-    from ostl.hardware.spinnaker_build import ARM_ALLOWED_UNDEFINED, arm_objects, arm_tool, object_sizes
+    from ostl.hardware.spinnaker.build import ARM_ALLOWED_UNDEFINED, arm_objects, arm_tool, object_sizes
 
     objects = arm_objects(tmp_path)      # -Wall -Wextra -Werror: a warning fails the build
     assert {o.name for o in objects} >= {"neuron_lif.o", "neuron_snu.o", "eligibility.o", "learning_signal.o",

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ostl.errors import ParameterError
-from ostl.hardware import spinnaker as sp
+from ostl.hardware.spinnaker import numerics as sp
 
 INT32_MIN, INT32_MAX = sp.INT32_MIN, sp.INT32_MAX
 

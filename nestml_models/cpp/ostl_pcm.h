@@ -2,8 +2,8 @@
  *  ostl_pcm.h -- phase-change-memory devices and mixed-precision updates for ostl_pcm_synapse.
  *
  *  The same model, operation for operation, as the ostl reference engine's
- *  ostl/hardware/pcm.py (devices), ostl/hardware/pcm_synapses.py (a synapse of k = 2 or 4
- *  devices, chi, round robin, refresh with program and verify) and ostl/hardware/counter_rng.py
+ *  ostl/hardware/pcm/devices.py (devices), ostl/hardware/pcm/arrays.py (a synapse of k = 2 or 4
+ *  devices, chi, round robin, refresh with program and verify) and ostl/hardware/pcm/counter_rng.py
  *  (random numbers keyed by seed, stream, device index and event count). Every decision is
  *  taken per synapse and every random number is a pure function of its key, so a synapse
  *  updated here, lazily at trial ends, follows the reference engine's arrays to rounding.
@@ -21,7 +21,7 @@ namespace ostl
 namespace pcm
 {
 
-// ---- counter-based random numbers (ostl.hardware.counter_rng) ---------------------------
+// ---- counter-based random numbers (ostl.hardware.pcm.counter_rng) ---------------------------
 constexpr std::uint64_t GOLDEN = 0x9E3779B97F4A7C15ULL;
 
 inline std::uint64_t
@@ -50,7 +50,7 @@ normal( std::uint64_t seed, std::uint64_t stream, std::uint64_t index, std::uint
   return std::sqrt( -2.0 * std::log( u1 ) ) * std::cos( 2.0 * M_PI * u2 );
 }
 
-// ---- devices (ostl.hardware.pcm) ---------------------------------------------------------
+// ---- devices (ostl.hardware.pcm.devices) ---------------------------------------------------------
 constexpr double G_MIN = 0.1, RESET_MEAN = 0.1, RESET_STD = 0.01;
 constexpr double DRIFT_T0 = 38.6, DRIFT_NU = 0.04, IBM_G_REF = 25.0, IBM_T0 = 20.0, READ_T = 250e-9;
 constexpr std::uint64_t STREAM_RESET = 1, STREAM_SET = 2, STREAM_READ = 3, STREAM_NU = 4;
@@ -67,7 +67,7 @@ enum ReadNoise
   READ_FLICKER = 2
 };
 
-//! Settings shared by all synapses of a model (ostl.hardware.pcm_loop.PCMConfig).
+//! Settings shared by all synapses of a model (ostl.hardware.pcm.loop.PCMConfig).
 struct Settings
 {
   long devices = 4;            //!< per synapse: 2 or 4
@@ -214,7 +214,7 @@ read( const Settings& c, Device& d, std::uint64_t seed, std::uint64_t idx, doubl
   return c.read_noise == READ_SIMPLE ? value : std::max( value, 0.0 );
 }
 
-// ---- a synapse (ostl.hardware.pcm_synapses) -----------------------------------------------
+// ---- a synapse (ostl.hardware.pcm.arrays) -----------------------------------------------
 inline std::uint64_t
 device_index( const Settings& c, const Synapse& s, long role )
 {

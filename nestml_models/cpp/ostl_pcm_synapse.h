@@ -22,7 +22,7 @@ the high-precision accumulator ``chi`` and applied as SET pulses of ``eps`` (rou
 devices of equal significance; refresh with program and verify when a device passes the
 refresh level), and the devices are read (drift, read noise) for the next trial: spikes
 transmit that read. Device statistics (Nandakumar et al. 2018), drift (constant or IBM's
-model) and read noise (simple or 1/f) as in ``ostl.hardware.pcm``; random numbers are
+model) and read noise (simple or 1/f) as in ``ostl.hardware.pcm.devices``; random numbers are
 counter based, keyed by (seed, stream, device index, event count), so a synapse follows the
 reference engine's PCM arrays to rounding whatever order NEST updates it in.
 
@@ -44,7 +44,7 @@ reads, pulses, resets -- k values each -- then chi, turn, refreshes, clipped, cl
 read_weight; one key keeps a read-back of every synapse after each trial cheap). Readable
 and writable: ``pcm_scale`` (weight per uS), ``pcm_seed`` (of the array), ``pcm_index`` (in
 the array). ``weight`` is the programmed weight (read-only in
-effect: the devices define it). Set them all from ``ostl.hardware.pcm_loop.PCMWeights``
+effect: the devices define it). Set them all from ``ostl.hardware.pcm.loop.PCMWeights``
 (``nestml_models.network`` does).
 
 See also
@@ -133,7 +133,7 @@ public:
 };
 
 //! The trial end of a PCM synapse: the optimiser's step, programmed into the devices, and
-//! the read for the next trial (ostl.hardware.pcm_loop.PCMWeights.apply).
+//! the read for the next trial (ostl.hardware.pcm.loop.PCMWeights.apply).
 class PcmTrialEnd : public TrialEnd
 {
 public:

@@ -7,7 +7,7 @@ is :class:`ostl.backends.reference.ReferenceBackend` (imported on use)."""
 from ..options import Command, Option
 from .base import Backend
 from .capabilities import Capabilities, refuse
-from .plugin import ENTRY_POINT_GROUP, REFERENCE, BackendPlugin, get_plugin, plugins
+from .plugin import ENTRY_POINT_GROUP, REFERENCE, BackendPlugin, check_request, get_plugin, plugins
 
 __all__ = ["Backend", "BackendPlugin", "Capabilities", "Command", "ENTRY_POINT_GROUP", "Option", "REFERENCE",
-           "get_plugin", "plugins", "refuse"]
+           "check_request", "get_plugin", "plugins", "refuse"]

@@ -112,23 +112,26 @@ class Capabilities:
         """:func:`refuse` with this backend's reason for capability ``name``."""
         return refuse(backend, subject, self.reason(name), allowed, got, alternatives)
 
-    def check(self, backend, rule=None, network=None, optimizer=None, mode=None, batch_size=None, synapses=None):
+    def check(self, backend, rule=None, network=None, optimizer=None, mode=None, batch_size=None, synapses=None,
+              others=None):
         """Raise :class:`~ostl.errors.ParameterError` (see the module docstring) for the first
         part of the request that backend ``backend`` cannot run; every argument is optional
-        (a rule, a network, an optimiser, a mode, a batch size, a synapse kind)."""
+        (a rule, a network, an optimiser, a mode, a batch size, a synapse kind). ``others``
+        (``{name: Capabilities}`` of the installed backends) names who has a missing feature."""
+        others = others or {}
         if rule is not None and self.rules is not None and rule.name not in self.rules:
             raise self.refuse(backend, "rules", "rule", _one_of(self.rules), rule.name)
         if network is not None:
             self._check_network(backend, network)
         if optimizer is not None:
-            self._check_optimizer(backend, optimizer)
+            self._check_optimizer(backend, optimizer, others)
         if mode is not None and mode not in self.modes:
             raise self.refuse(backend, "modes", "mode", _one_of(self.modes), mode)
         if batch_size is not None and self.batches == "single" and batch_size != 1:
             raise self.refuse(backend, "batches", "batch_size", "1", batch_size)
         if synapses not in (None, "float") and not self.takes_synapses(synapses):
             raise self.refuse(backend, "synapses", f"{synapses} synapses",
-                              alternatives=_having(lambda c: c.takes_synapses(synapses)))
+                              alternatives=_having(others, lambda c: c.takes_synapses(synapses)))
 
     def takes_synapses(self, kind):
         """Whether the backend trains weights on synapses of ``kind`` (``'float'`` always)."""
@@ -144,20 +147,20 @@ class Capabilities:
                 if kind not in self.cells:
                     raise self.refuse(backend, "cells", "cell", _one_of(self.cells), kind)
 
-    def _check_optimizer(self, backend, optimizer):
+    def _check_optimizer(self, backend, optimizer, others):
         if optimizer.name not in self.optimizers:
             raise self.refuse(backend, "optimizers", "optimizer", _one_of(self.optimizers), optimizer.name)
         if optimizer.clip is not None and not self.clipping:
-            raise self.refuse(backend, "clipping", "gradient clipping", alternatives=_having(lambda c: c.clipping))
+            raise self.refuse(backend, "clipping", "gradient clipping",
+                              alternatives=_having(others, lambda c: c.clipping))
         if optimizer.readout_lr is not None and not self.readout_lr:
             raise self.refuse(backend, "readout_lr", "a separate readout learning rate",
-                              alternatives=_having(lambda c: c.readout_lr))
+                              alternatives=_having(others, lambda c: c.readout_lr))
         if optimizer.decay is not None and not self.lr_decay:
-            raise self.refuse(backend, "lr_decay", "a learning-rate decay", alternatives=_having(lambda c: c.lr_decay))
+            raise self.refuse(backend, "lr_decay", "a learning-rate decay",
+                              alternatives=_having(others, lambda c: c.lr_decay))
 
 
-def _having(predicate):
-    """The installed backends whose capabilities satisfy ``predicate``."""
-    from .plugin import plugins
-
-    return [name for name, plugin in sorted(plugins().items()) if predicate(plugin.capabilities)]
+def _having(others, predicate):
+    """The backends among ``others`` (``{name: Capabilities}``) that satisfy ``predicate``."""
+    return [name for name, capabilities in sorted(others.items()) if predicate(capabilities)]

@@ -95,3 +95,14 @@ def get_plugin(name):
     if not is_known(name, available):
         raise ParameterError(f"backend must be one of {', '.join(repr(n) for n in sorted(available))}, got {name!r}")
     return available[name]
+
+
+def check_request(name, **request):
+    """Check a training request against backend ``name``'s capabilities
+    (:meth:`~ostl.backends.capabilities.Capabilities.check`; a refusal names the installed backends
+    that have a missing feature); returns its plugin."""
+    available = plugins()
+    plugin = get_plugin(name)
+    others = {other: found.capabilities for other, found in available.items() if other != name}
+    plugin.capabilities.check(name, others=others, **request)
+    return plugin
