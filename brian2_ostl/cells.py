@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from ostl import symbolic
 from ostl.errors import ParameterError
-from ostl.rules import keeps_reset_path
+from ostl.rules import keep_reset_path
 
 from .expressions import Brian2Printer, number
 
@@ -50,7 +50,7 @@ class Brian2Cell:
 
     def __init__(self, cell, trace_kind):
         self.cell = cell
-        self.keep_reset = keeps_reset_path(trace_kind)
+        self.keep_reset = keep_reset_path(trace_kind)
         self.code = symbolic.step_statements(cell, self.keep_reset, neuron_param_traces=cell.neuron_param is not None)
         functions = {symbolic.pseudo_derivative: self.code.derivation.pseudo}
         if hasattr(cell, "activation"):

@@ -124,7 +124,7 @@ def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, ru
     in_sim = mode == "online" or trial_steps is not None
     namespace.update(leak=leak)
     if in_sim:
-        namespace.update(learning_rate=optimizer.lr)
+        namespace.update(lr=optimizer.lr)
         if optimizer.name == "adam":
             namespace.update(adam_beta1=optimizer.beta1, adam_beta2=optimizer.beta2, adam_epsilon=optimizer.eps)
     if trial_steps is not None:

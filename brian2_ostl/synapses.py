@@ -102,7 +102,7 @@ def optimizer_statements(optimizer, weight, prefix="", gradient=None, gated=Fals
     lines = ["trial_end = int((timestep(t, dt) + 1) % trial_steps == 0)"] if gated else []
     # the weight step: (rate*gate)*...; the gate also keeps every denominator non-zero
     # on steps without an update (1 - beta^0 = 0); with gate 1 both are exact no-ops
-    rate = "(trial_end*learning_rate)" if gated else "learning_rate"
+    rate = "(trial_end*lr)" if gated else "lr"
     keep = " + (1 - trial_end)" if gated else ""
     if optimizer.name == "sgd":
         lines.append(f"{weight} = {weight} - {rate}*{g}")
@@ -121,7 +121,7 @@ def optimizer_statements(optimizer, weight, prefix="", gradient=None, gated=Fals
 def optimizer_namespace(optimizer):
     if optimizer is None:
         return {}
-    ns = {"learning_rate": optimizer.lr}
+    ns = {"lr": optimizer.lr}
     if optimizer.name == "adam":
         ns.update(adam_beta1=optimizer.beta1, adam_beta2=optimizer.beta2, adam_epsilon=optimizer.eps)
     return ns

@@ -68,7 +68,7 @@ def neuron_model(cell, keep_reset_path):
 def hidden_parameters(cell, rule, first_step, leak, geometry):
     """NEST model and parameters of a hidden layer's learning neurons for ``rule`` (its
     traces decide ``keep_reset_path``); ``leak``: the readout's, which filters the traces."""
-    model, params = neuron_model(cell, keep_reset_path=rule.keeps_reset_path)
+    model, params = neuron_model(cell, keep_reset_path=rule.keep_reset_path)
     return f"{model}_learning", dict(params, first_step=first_step, readout_leak=leak, **geometry)
 
 

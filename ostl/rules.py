@@ -67,7 +67,7 @@ BPTT_IS_NOT_A_SIMULATOR_RULE = ("rule 'bptt' is the autodiff oracle of the refer
                                 "train it with --backend reference")
 
 
-def keeps_reset_path(trace_kind):
+def keep_reset_path(trace_kind):
     """Whether eligibility traces of ``trace_kind`` carry the own-spike reset path through
     time: OSTL's total derivative (``exact``, ``no_h``) does, e-prop's partial derivative
     ``D`` drops it (threshold adaptation is kept by every kind)."""
@@ -96,9 +96,9 @@ class Rule(Specified):
         return self.name == "bptt"
 
     @property
-    def keeps_reset_path(self):
-        """See :func:`keeps_reset_path`."""
-        return keeps_reset_path(self.traces)
+    def keep_reset_path(self):
+        """See :func:`keep_reset_path`."""
+        return keep_reset_path(self.traces)
 
     @property
     def signal_source(self):

@@ -262,7 +262,7 @@ def step_statements(cell, keep_reset_path, neuron_param_traces=False):
     new state, and the slope ``dy/dI`` that weights learning signals passed down.
 
     ``keep_reset_path``: ``True``/``False`` (OSTL / e-prop traces,
-    :attr:`ostl.rules.Rule.keeps_reset_path`) or a symbol for a run-time choice.
+    :attr:`ostl.rules.Rule.keep_reset_path`) or a symbol for a run-time choice.
     """
     der = derive(cell)
     d = len(der.state)

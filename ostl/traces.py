@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rules import keeps_reset_path
+from .rules import keep_reset_path
 
 
 def _apply_decay(decay, eps):
@@ -57,7 +57,7 @@ class StatefulTraces:
         self.layer = layer
         self.prefix = prefix
         self.coupled = trace_kind == "exact" and layer.recurrent
-        self.keep_reset_path = keeps_reset_path(trace_kind)
+        self.keep_reset_path = keep_reset_path(trace_kind)
         self.leak = leak
         n, d = layer.size, layer.cell.state_size
         self.n, self.d = n, d

@@ -163,10 +163,10 @@ class _OSTLModel(AbstractPyNNNeuronModelStandard):
         vertex.ostl_model = self   # our model: its footprint and parameters
         return vertex
 
-    def footprint(self, leak=0.0, keeps_reset_path=True):
+    def footprint(self, leak=0.0, keep_reset_path=True):
         cell = self.ostl_cell
         return resources.hidden_footprint(cell.kind, leak, table=cell.pseudo.name != "piecewise_linear",
-                                          keeps_reset_path=keeps_reset_path)
+                                          keep_reset_path=keep_reset_path)
 
 
 def _encode(declaration, neuron_param=None):
@@ -255,7 +255,7 @@ class Readout(_OSTLModel):
         self._build("readout", {"leak": leak}, {"kappa_bits": float(np.round(self.leak * ONE)) / ONE},
                     {"potential": potential}, ("bias", bias), isyn_exc, isyn_inh, {"potential": "", "leak": ""})
 
-    def footprint(self, leak=0.0, keeps_reset_path=True):
+    def footprint(self, leak=0.0, keep_reset_path=True):
         return resources.readout_footprint(self.activation, self.leak)
 
 
@@ -427,11 +427,11 @@ def _keeps_reset_path(vertex):
     """Whether the rules of the population's learning projections keep the reset path."""
     rules = [projection._synapse_information.synapse_dynamics.rule for projection in vertex.incoming_projections
              if hasattr(projection._synapse_information.synapse_dynamics, "rule")]
-    return any(rule.keeps_reset_path for rule in rules) if rules else True
+    return any(rule.keep_reset_path for rule in rules) if rules else True
 
 
 def _footprint(vertex, leak):
-    return vertex.ostl_model.footprint(leak=leak, keeps_reset_path=_keeps_reset_path(vertex))
+    return vertex.ostl_model.footprint(leak=leak, keep_reset_path=_keeps_reset_path(vertex))
 
 
 def core_plan():

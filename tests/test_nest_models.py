@@ -33,26 +33,27 @@ def module():
         pytest.skip(str(exc))
 
 
-def _nest_params(cell, keep_reset):
+def _nest_params(cell, keep_reset_path):
     pseudo = cell.pseudo.spec()
     if isinstance(cell, SNU):
         return "snu_neuron", {"decay": cell.decay, "pseudo": pseudo["name"],
                               "pseudo_slope": pseudo.get("slope", 100.0),
-                              "pseudo_gamma": pseudo.get("gamma", 0.3), "keep_reset_path": keep_reset,
+                              "pseudo_gamma": pseudo.get("gamma", 0.3), "keep_reset_path": keep_reset_path,
                               "activation": cell.activation.name,
                               "activation_alpha": getattr(cell.activation, "alpha", 0.01)}
     if isinstance(cell, SoftResetSNU):
         return "soft_reset_snu_neuron", {"decay": cell.decay, "pseudo": pseudo["name"],
                                          "pseudo_slope": pseudo.get("slope", 100.0),
-                                         "pseudo_gamma": pseudo.get("gamma", 0.3), "keep_reset_path": keep_reset}
+                                         "pseudo_gamma": pseudo.get("gamma", 0.3), "keep_reset_path": keep_reset_path}
     if isinstance(cell, LIF):
         return "lif_neuron", {"tau_m": cell.tau_m, "v_th": cell.v_th, "pseudo": pseudo["name"],
-                              "pseudo_gamma": pseudo["gamma"], "keep_reset_path": keep_reset}
+                              "pseudo_gamma": pseudo["gamma"], "keep_reset_path": keep_reset_path}
     return "alif_neuron", {"tau_m": cell.tau_m, "tau_a": cell.tau_a, "beta": cell.beta, "v_th": cell.v_th,
-                           "pseudo": pseudo["name"], "pseudo_gamma": pseudo["gamma"], "keep_reset_path": keep_reset}
+                           "pseudo": pseudo["name"], "pseudo_gamma": pseudo["gamma"],
+                           "keep_reset_path": keep_reset_path}
 
 
-def _run_nest(module, net, params, x, target, keep_reset, threads=1):
+def _run_nest(module, net, params, x, target, keep_reset_path, threads=1):
     import nestml_models
 
     nest.ResetKernel()
@@ -60,7 +61,7 @@ def _run_nest(module, net, params, x, target, keep_reset, threads=1):
     nestml_models.install()
     nest.set(resolution=1.0, local_num_threads=threads)
     layer = net.layers[0]
-    model, nparams = _nest_params(layer.cell, keep_reset)
+    model, nparams = _nest_params(layer.cell, keep_reset_path)
     T, n_in = x.shape
     gens = nest.Create("spike_generator", n_in)
     for i in range(n_in):
@@ -126,7 +127,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_nestml_neurons_follow_the_reference(module, case):
-    cell, recurrent, keep_reset = CASES[case]
+    cell, recurrent, keep_reset_path = CASES[case]
     rng = np.random.default_rng(3)
     net = Network(6, [Layer(8, cell, recurrent=recurrent)], Readout(2, leak=0.7))
     params = net.init_params(seed=4, weight_scale=3.0)
@@ -137,7 +138,7 @@ def test_nestml_neurons_follow_the_reference(module, case):
     x = poisson_input(rng, T, 6, prob=0.25)
     target = rng.normal(size=(T, 2))
     forward = net.forward(params, x, target)
-    hidden, readout = _run_nest(module, net, params, x, target, keep_reset)
+    hidden, readout = _run_nest(module, net, params, x, target, keep_reset_path)
     states = forward.layer_states[0]
     names = ["V_m"] if "V_m" in hidden else (["v", "a"] if "a" in hidden else ["v"])
     for k, name in enumerate(names):
@@ -154,7 +155,7 @@ def test_nestml_neurons_follow_the_reference(module, case):
     d = cell.derivatives(tuple(np.moveaxis(s_prev, -1, 0)), y_prev, current, tuple(np.moveaxis(states, -1, 0)), y,
                          nparam)
     q_prev = np.concatenate([np.zeros((1, 8, d.output_gain.shape[-1])), d.output_gain[:-1]])
-    own = d.adaptation_path + (d.reset_path if keep_reset else 0.0)
+    own = d.adaptation_path + (d.reset_path if keep_reset_path else 0.0)
     J = d.state_decay + own[..., :, None] * q_prev[..., None, :]
     np.testing.assert_allclose(hidden["pseudo_derivative"], d.output_gain[..., 0], rtol=1e-9, atol=1e-12)
     if "jacobian" in hidden:
@@ -169,14 +170,14 @@ def test_nestml_neurons_follow_the_reference(module, case):
 
 
 def test_two_threads_give_the_same_dynamics(module):
-    cell, recurrent, keep_reset = CASES["lif-eprop-recurrent"]
+    cell, recurrent, keep_reset_path = CASES["lif-eprop-recurrent"]
     rng = np.random.default_rng(5)
     net = Network(6, [Layer(8, cell, recurrent=True)], Readout(2))
     params = net.init_params(seed=6, weight_scale=3.0)
     x = poisson_input(rng, 200, 6, prob=0.25)
     target = rng.normal(size=(200, 2))
-    one = _run_nest(module, net, params, x, target, keep_reset, threads=1)
-    two = _run_nest(module, net, params, x, target, keep_reset, threads=2)
+    one = _run_nest(module, net, params, x, target, keep_reset_path, threads=1)
+    two = _run_nest(module, net, params, x, target, keep_reset_path, threads=2)
     # spikes are identical; values agree to rounding (each thread delivers its spikes, so
     # incoming weights are summed in another order: measured 7e-15 on values up to 60)
     np.testing.assert_array_equal(one[0]["y"], two[0]["y"])

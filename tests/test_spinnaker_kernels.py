@@ -70,8 +70,8 @@ def test_the_neuron_step_in_c_equals_the_numpy_model_for_every_cell_with_saturat
     n = 64
     for name, spec in CELLS.items():
         cell = make_cell(spec)
-        for keep_reset in (False, True):
-            encoded = encode_cell(cell, keep_reset, rng.normal(-0.3, 0.2, n) if cell.neuron_param else None)
+        for keep_reset_path in (False, True):
+            encoded = encode_cell(cell, keep_reset_path, rng.normal(-0.3, 0.2, n) if cell.neuron_param else None)
             d = encoded.d
             states = {"numpy": (np.zeros((n, d), np.int32), np.zeros(n, np.int32)),
                       "c": (np.zeros((n, d), np.int32), np.zeros(n, np.int32))}

@@ -79,7 +79,7 @@ struct StepFactors< D, true >
 struct OptimizerSettings
 {
   bool adam = false;
-  double learning_rate = 0.0;
+  double lr = 0.0;
   double beta1 = 0.9;
   double beta2 = 0.999;
   double epsilon = 1e-8;
@@ -118,11 +118,11 @@ apply_optimizer( const OptimizerSettings& opt, SynapseLearningState& s, double& 
     const double corr2 = 1.0 - std::pow( opt.beta2, static_cast< double >( s.optimizer_steps ) );
     s.adam_m = opt.beta1 * s.adam_m + ( 1.0 - opt.beta1 ) * g;
     s.adam_v = opt.beta2 * s.adam_v + ( 1.0 - opt.beta2 ) * g * g;
-    weight -= opt.learning_rate * ( s.adam_m / corr1 ) / ( std::sqrt( s.adam_v / corr2 ) + opt.epsilon );
+    weight -= opt.lr * ( s.adam_m / corr1 ) / ( std::sqrt( s.adam_v / corr2 ) + opt.epsilon );
   }
   else
   {
-    weight -= opt.learning_rate * g;
+    weight -= opt.lr * g;
   }
   s.gradient = 0.0;
 }

@@ -130,7 +130,7 @@ public:
     nest::CommonSynapseProperties::get_status( d );
     Dictionary optimizer_dict;
     optimizer_dict[ "type" ] = std::string( optimizer.adam ? "adam" : "gradient_descent" );
-    optimizer_dict[ "eta" ] = optimizer.learning_rate;
+    optimizer_dict[ "eta" ] = optimizer.lr;
     optimizer_dict[ "beta_1" ] = optimizer.beta1;
     optimizer_dict[ "beta_2" ] = optimizer.beta2;
     optimizer_dict[ "epsilon" ] = optimizer.epsilon;
@@ -176,7 +176,7 @@ public:
     OptimizerSettings next = optimizer;
     std::string kind = next.adam ? "adam" : "gradient_descent";
     od.update_value( "type", kind );
-    od.update_value( "eta", next.learning_rate );
+    od.update_value( "eta", next.lr );
     od.update_value( "beta_1", next.beta1 );
     od.update_value( "beta_2", next.beta2 );
     od.update_value( "epsilon", next.epsilon );
@@ -190,9 +190,9 @@ public:
     {
       throw nest::BadProperty( "optimizer type must be 'gradient_descent' (or 'sgd') or 'adam', got '" + kind + "'" );
     }
-    if ( not( next.learning_rate >= 0.0 ) )
+    if ( not( next.lr >= 0.0 ) )
     {
-      throw nest::BadProperty( "optimizer eta (the learning rate) must be >= 0, got " + std::to_string( next.learning_rate ) );
+      throw nest::BadProperty( "optimizer eta (the learning rate) must be >= 0, got " + std::to_string( next.lr ) );
     }
     if ( not( next.beta1 >= 0.0 and next.beta1 < 1.0 and next.beta2 >= 0.0 and next.beta2 < 1.0 ) )
     {

@@ -96,7 +96,7 @@ def check_network(network, rule):
     if len(network.layers) != 1 or network.layers[0].kind != "cell" or network.layers[0].cell.kind not in ("lif",
                                                                                                           "alif"):
         raise ParameterError(f"{where} runs one hidden layer of LIF or ALIF neurons")
-    if rule.is_bptt or rule.traces != "eprop":
+    if rule.is_bptt or rule.keep_reset_path:
         raise ParameterError(f"{where} runs rules with e-prop's traces (e-prop; OSTTP with traces 'eprop'): OSTL's "
                              "traces keep the reset path, an eligibility vector per synapse that does not fit the "
                              "plasticity processor's 16 KiB")

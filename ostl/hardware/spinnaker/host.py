@@ -32,7 +32,7 @@ class Table(ctypes.Structure):
 
 
 class Cell(ctypes.Structure):
-    _fields_ = [("kind", ctypes.c_int32), ("keep_reset", ctypes.c_int32),
+    _fields_ = [("kind", ctypes.c_int32), ("keep_reset_path", ctypes.c_int32),
                 ("alpha", ctypes.c_int32), ("rho", ctypes.c_int32), ("beta", ctypes.c_int32),
                 ("v_th", ctypes.c_int32), ("inv_v_th", ctypes.c_int32), ("decay", ctypes.c_int32),
                 ("relu", ctypes.c_int32), ("neuron_param", S32), ("pseudo_gamma", ctypes.c_int32),
@@ -106,7 +106,7 @@ class HostKernels:
         if cell.neuron_param is not None:
             neuron_param = np.ascontiguousarray(cell.neuron_param, dtype=np.int32)
             keep.append(neuron_param)
-        return Cell(model.CELL_KINDS[cell.kind], int(cell.keep_reset), cell.alpha, cell.rho, cell.beta, cell.v_th,
+        return Cell(model.CELL_KINDS[cell.kind], int(cell.keep_reset_path), cell.alpha, cell.rho, cell.beta, cell.v_th,
                     cell.inv_v_th, cell.decay, int(cell.relu), ptr(neuron_param), cell.pseudo_gamma,
                     int(cell.pseudo_table is not None), _table(cell.pseudo_table, keep))
 
@@ -173,9 +173,9 @@ class HostKernels:
         saturations = Saturations()
         rounding = model.ROUNDING[net.rounding]
         for words, residual, grad, mask, shift, offset, (lr_mantissa, lr_shift) in (
-                (net.words, net.residual, arrays["grad"], net.mask, net.shift, 0, net.lr),
+                (net.words, net.residual, arrays["grad"], net.mask, net.shift, 0, net.lr_bits),
                 (net.readout_words, net.readout_residual, arrays["grad_readout"], None, net.readout_shift,
-                 net.n * net.m, net.readout_lr)):
+                 net.n * net.m, net.readout_lr_bits)):
             mask_bytes = None if mask is None else np.ascontiguousarray(mask, dtype=np.uint8)
             grad = np.ascontiguousarray(grad, dtype=np.int32)
             self.library.ostl_write_back(ctypes.c_uint32(words.size), ptr(words), ptr(residual, S16), ptr(grad),
@@ -184,7 +184,7 @@ class HostKernels:
                                          ctypes.c_uint32(net.trial), ctypes.c_uint32(offset),
                                          ctypes.byref(saturations))
         if net.learn_bias:   # the readout bias: s16.15, no word grid, the readout's rate
-            lr_mantissa, lr_shift = net.readout_lr
+            lr_mantissa, lr_shift = net.readout_lr_bits
             grad_bias = np.ascontiguousarray(arrays["grad_bias"], dtype=np.int32)
             self.library.ostl_bias_write_back(ctypes.c_uint32(net.bias.size), ptr(net.bias), ptr(grad_bias),
                                               ctypes.c_int32(lr_mantissa), ctypes.c_int32(lr_shift),

@@ -162,7 +162,7 @@ class CellParameters:
     ``pseudo_gamma`` (piecewise linear) or ``pseudo_table``."""
 
     kind: str
-    keep_reset: bool
+    keep_reset_path: bool
     alpha: int = 0
     rho: int = 0
     beta: int = 0
@@ -207,7 +207,7 @@ def neuron_step(cell, state, z_prev, current, counters):
         u = _mul(_sub(v, threshold, counters), cell.inv_v_th, counters)
         z = (u > 0).astype(np.int32)
         psi = _mul(pseudo_derivative(cell, u, counters), cell.inv_v_th, counters)
-        reset = np.full(n, -cell.v_th if cell.keep_reset else 0, dtype=np.int32)
+        reset = np.full(n, -cell.v_th if cell.keep_reset_path else 0, dtype=np.int32)
         if cell.kind == "lif":
             factors = ([np.full(n, cell.alpha, dtype=np.int32)], [reset], [ones], [psi])
         else:
@@ -224,7 +224,7 @@ def neuron_step(cell, state, z_prev, current, counters):
         psi = pseudo_derivative(cell, x, counters)
         gain_bits = np.where(gain, ONE, 0).astype(np.int32)
         decay = np.where(spiked | ~gain, 0, cell.decay).astype(np.int32)
-        reset = np.where(gain & cell.keep_reset, _neg(leak), 0).astype(np.int32)
+        reset = np.where(gain & cell.keep_reset_path, _neg(leak), 0).astype(np.int32)
         new = [s]
         factors = ([decay], [reset], [gain_bits], [psi])
     else:   # soft_snu
@@ -233,7 +233,7 @@ def neuron_step(cell, state, z_prev, current, counters):
         x = _sub(s, cell.neuron_param, counters)
         z = (x > 0).astype(np.int32)
         psi = pseudo_derivative(cell, x, counters)
-        reset = _neg(cell.neuron_param) if cell.keep_reset else zeros
+        reset = _neg(cell.neuron_param) if cell.keep_reset_path else zeros
         new = [s]
         factors = ([np.full(n, cell.decay, dtype=np.int32)], [reset], [ones], [psi])
     stack = [np.stack([np.asarray(c, dtype=np.int64) for c in f], axis=1).astype(np.int32) for f in factors]
@@ -380,18 +380,19 @@ def _hash(seed, trial, index):
     return h.astype(np.uint32)
 
 
-def update_bits(grad, lr):
-    """``-lr * g`` in s16.15 (round half up, saturated): ``-((g m + 2^(k-1)) >> k)``."""
-    mantissa, shift = lr
+def update_bits(grad, lr_bits):
+    """``-lr * g`` in s16.15 (round half up, saturated): ``-((g m + 2^(k-1)) >> k)`` with
+    ``lr_bits = (m, k)``."""
+    mantissa, shift = lr_bits
     p = np.asarray(grad, dtype=np.int64) * mantissa
     step = (p + (1 << (shift - 1))) >> shift if shift > 0 else p << -shift
     return np.clip(-step, INT32_MIN, INT32_MAX).astype(np.int64)
 
 
-def write_back(words, residual, grad, mask, lr, shift, rounding, seed, trial, index_offset, counters):
+def write_back(words, residual, grad, mask, lr_bits, shift, rounding, seed, trial, index_offset, counters):
     """``w <- w - lr g`` on the weight grid (``2^shift`` s16.15 LSB per word step), in place;
     see the module docstring. ``mask`` (bool): synapses that exist."""
-    acc = update_bits(grad, lr)
+    acc = update_bits(grad, lr_bits)
     if rounding == "residual":
         acc = np.clip(acc + residual, INT32_MIN, INT32_MAX)
         steps = (acc + (1 << (shift - 1))) >> shift if shift > 0 else acc
@@ -411,6 +412,6 @@ def write_back(words, residual, grad, mask, lr, shift, rounding, seed, trial, in
         residual[...] = np.where(mask, rest, residual)
 
 
-def bias_write_back(bias, grad, lr, counters):
+def bias_write_back(bias, grad, lr_bits, counters):
     """The readout bias (s16.15, no word grid): ``b <- b - lr g``, saturating."""
-    bias[...] = _add(bias, update_bits(grad, lr), counters)
+    bias[...] = _add(bias, update_bits(grad, lr_bits), counters)

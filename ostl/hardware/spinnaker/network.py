@@ -69,9 +69,9 @@ def _decay_bits(value, name):
     return bits
 
 
-def encode_cell(cell, keep_reset, neuron_param):
+def encode_cell(cell, keep_reset_path, neuron_param):
     kind = cell.kind
-    fields = {"kind": kind, "keep_reset": bool(keep_reset)}
+    fields = {"kind": kind, "keep_reset_path": bool(keep_reset_path)}
     if cell.pseudo.name == "piecewise_linear":
         fields["pseudo_gamma"] = int(to_s1615(cell.pseudo.gamma, name="pseudo-derivative gamma"))
     else:
@@ -126,12 +126,16 @@ class FixedPointNetwork:
         self.seed = int(seed)
         #: whether the readout bias learns (it is written back with the weights)
         self.learn_bias = bool(learn_bias) and network.readout.bias
-        self.lr = model.learning_rate_bits(lr)
+        #: the learning rates (the hidden layer's; the readout's), and each as the write-back's
+        #: (15-bit mantissa, shift)
+        self.lr = float(lr)
+        self.readout_lr = self.lr if readout_lr is None else float(readout_lr)
+        self.lr_bits = model.learning_rate_bits(lr)
         #: the readout's own rate (weights and bias), as mantissa and shift; the hidden layer's if None
-        self.readout_lr = self.lr if readout_lr is None else model.learning_rate_bits(readout_lr)
+        self.readout_lr_bits = self.lr_bits if readout_lr is None else model.learning_rate_bits(readout_lr)
         neuron_param = params.get(f"layer0.{layer.cell.neuron_param}") if layer.cell.neuron_param else None
-        self.cell = encode_cell(layer.cell, rule.keeps_reset_path, neuron_param)
-        self.uses_own_path = bool(rule.keeps_reset_path or layer.cell.kind == "alif")
+        self.cell = encode_cell(layer.cell, rule.keep_reset_path, neuron_param)
+        self.uses_own_path = bool(rule.keep_reset_path or layer.cell.kind == "alif")
         #: e-prop on LIF cells: one eligibility vector per presynaptic neuron (see eligibility.c)
         self.presynaptic = layer.cell.kind == "lif" and not self.uses_own_path
         readout = network.readout
@@ -280,13 +284,13 @@ class FixedPointNetwork:
         """Write the trial's gradients back (the end of a trial) and count the trial."""
         counters = Counters()
         if engine == "numpy":
-            model.write_back(self.words, self.residual, arrays["grad"], self.mask, self.lr, self.shift,
+            model.write_back(self.words, self.residual, arrays["grad"], self.mask, self.lr_bits, self.shift,
                              self.rounding, self.seed, self.trial, 0, counters)
             model.write_back(self.readout_words, self.readout_residual, arrays["grad_readout"],
-                             np.ones_like(self.readout_words, dtype=bool), self.readout_lr, self.readout_shift,
+                             np.ones_like(self.readout_words, dtype=bool), self.readout_lr_bits, self.readout_shift,
                              self.rounding, self.seed, self.trial, self.n * self.m, counters)
             if self.learn_bias:
-                model.bias_write_back(self.bias, arrays["grad_bias"], self.readout_lr, counters)
+                model.bias_write_back(self.bias, arrays["grad_bias"], self.readout_lr_bits, counters)
         else:
             self._c().write_back(self, arrays, counters)
         self.trial += 1

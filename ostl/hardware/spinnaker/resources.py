@@ -62,12 +62,12 @@ class Footprint:
         return self.neurons_per_core(fan_in) * fan_in
 
 
-def hidden_footprint(cell_kind, leak, rounding="residual", table=True, keeps_reset_path=True):
+def hidden_footprint(cell_kind, leak, rounding="residual", table=True, keep_reset_path=True):
     """The DTCM footprint of a hidden population of ``cell_kind`` (``table``: its pseudo-derivative
-    is a table, i.e. not piecewise linear; ``keeps_reset_path``: the rule's traces keep it -- without
+    is a table, i.e. not piecewise linear; ``keep_reset_path``: the rule's traces keep it -- without
     it, LIF cells share one eligibility vector per presynaptic neuron)."""
     d = STATE_SIZE[cell_kind]
-    presynaptic = cell_kind == "lif" and not keeps_reset_path
+    presynaptic = cell_kind == "lif" and not keep_reset_path
     per_synapse = {"gradient": 4} if presynaptic else {"eligibility vector": 4 * d, "gradient": 4}
     if leak:
         per_synapse["filtered trace"] = 4
@@ -103,9 +103,9 @@ def network_report(network, rule=None, rounding="residual"):
     runs it)."""
     layer = network.layers[0]
     leak = network.readout.leak
-    keeps = True if rule is None else rule.keeps_reset_path
+    keeps = True if rule is None else rule.keep_reset_path
     hidden = hidden_footprint(layer.cell.kind, leak, rounding, table=layer.cell.pseudo.name != "piecewise_linear",
-                              keeps_reset_path=keeps)
+                              keep_reset_path=keeps)
     fan_in = network.n_in + (layer.size if layer.recurrent else 0)
     readout = readout_footprint(network.readout.activation, leak, rounding)
     rows = []

@@ -39,7 +39,7 @@ void ostl_lif_step(const ostl_cell_t *cell, uint32_t n, s1615 *state, int32_t *z
         const s1615 psi = ostl_mul(ostl_pseudo_derivative(cell, u, sat), cell->inv_v_th, sat);
         const uint32_t k = j * d;
         f->decay[k] = cell->alpha;
-        f->own_path[k] = cell->keep_reset ? -cell->v_th : 0;
+        f->own_path[k] = cell->keep_reset_path ? -cell->v_th : 0;
         f->input_gain[k] = S1615_ONE;
         f->output_gain[k] = psi;
         if (d == 2) {

@@ -26,7 +26,7 @@ void ostl_snu_step(const ostl_cell_t *cell, uint32_t n, s1615 *state, int32_t *z
             state[j] = s;
             x = ostl_add(s, b, sat);
             f->decay[j] = (spiked || !gain) ? 0 : cell->decay;
-            f->own_path[j] = (gain && cell->keep_reset) ? ostl_neg(leak) : 0;
+            f->own_path[j] = (gain && cell->keep_reset_path) ? ostl_neg(leak) : 0;
             f->input_gain[j] = gain ? S1615_ONE : 0;
         } else {
             s1615 s = ostl_add(ostl_mul(cell->decay, state[j], sat), current[j], sat);
@@ -36,7 +36,7 @@ void ostl_snu_step(const ostl_cell_t *cell, uint32_t n, s1615 *state, int32_t *z
             state[j] = s;
             x = ostl_sub(s, b, sat);
             f->decay[j] = cell->decay;
-            f->own_path[j] = cell->keep_reset ? ostl_neg(b) : 0;
+            f->own_path[j] = cell->keep_reset_path ? ostl_neg(b) : 0;
             f->input_gain[j] = S1615_ONE;
         }
         z[j] = x > 0;

@@ -22,7 +22,7 @@ enum { OSTL_RESIDUAL = 0, OSTL_STOCHASTIC = 1 };
 
 typedef struct {
     int32_t kind;               /* OSTL_LIF .. OSTL_SOFT_SNU */
-    int32_t keep_reset;         /* the traces keep the reset path (OSTL), or drop it (e-prop) */
+    int32_t keep_reset_path;         /* the traces keep the reset path (OSTL), or drop it (e-prop) */
     s1615 alpha, rho, beta, v_th, inv_v_th;   /* LIF, ALIF */
     s1615 decay;                /* SNU, soft-reset SNU */
     int32_t relu;               /* SNU with g = ReLU */
