@@ -72,6 +72,8 @@ class Brian2Cell:
         return value if isinstance(value, str) else number(value)
 
     def model(self):
+        """The NeuronGroup's model lines: the state, the trace factors, the neuron parameter and its traces, the
+        constants."""
         lines = [f"{name} : 1" for name in self.cell.state_names]
         lines += [f"{name} : 1" for name in self.code.factor_variables]
         if self.neuron_param:
@@ -105,10 +107,13 @@ class Brian2Cell:
         return {name: float(getattr(self.cell, name)) for name in self.cell.constants}
 
     def namespace(self):
+        """Extra names the cell's equations read (none: the constants are shared variables)."""
         return {}
 
 
 def translate_cell(cell, trace_kind):
+    """The Brian2 translation of ``cell`` with eligibility traces of ``trace_kind``; a cell without one is refused
+    with a ParameterError."""
     try:
         return Brian2Cell(cell, trace_kind)
     except ParameterError:

@@ -75,6 +75,7 @@ def layer_model(cell_tr):
 
 
 def readout_model():
+    """The readout NeuronGroup's model: the leaky readout and the Adam state of its bias."""
     return READOUT_MODEL + adam_state_model("bias_")
 
 
@@ -89,6 +90,8 @@ def exact_ieee_compilation(b2):
 
 @dataclass
 class LayerSpec:
+    """One hidden layer as Brian2 objects: its NeuronGroup, the cell's translation and the reference engine's names."""
+
     group: object  # brian2.NeuronGroup with layer_model(cell_tr)
     cell_tr: object  # brian2_ostl.cells translation
     prefix: str  # 'layer{l}' (parameter names)
@@ -307,5 +310,6 @@ def _plastic(b2, circuit, connect, reset_on_trial_start, source, target, pre_var
 
 
 def check_trial_steps(trial_steps):
+    """Refuse a trial length below one step (``trial_duration`` in steps, or None)."""
     if trial_steps is not None and int(trial_steps) < 1:
         raise ParameterError(f"trial_duration must be at least one step, got {trial_steps}")

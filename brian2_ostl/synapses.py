@@ -119,6 +119,8 @@ def optimizer_statements(optimizer, weight, prefix="", gradient=None, gated=Fals
 
 
 def optimizer_namespace(optimizer):
+    """The Brian2 names of the optimiser's settings (``lr``, Adam's betas and epsilon) for the synapses' update
+    statements."""
     if optimizer is None:
         return {}
     ns = {"lr": optimizer.lr}

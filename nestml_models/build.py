@@ -122,10 +122,12 @@ def cache_key():
 
 
 def cache_root():
+    """Where built NEST modules are kept (``$OSTL_CACHE_DIR/nest-modules``)."""
     return Path(os.environ.get("OSTL_CACHE_DIR", Path.home() / ".cache" / "ostl")) / "nest-modules"
 
 
 def module_path():
+    """The path of the module built from the current sources (:func:`cache_key`)."""
     return cache_root() / cache_key() / "install" / f"{MODULE_NAME}.so"
 
 

@@ -176,6 +176,7 @@ def render(model):
 
 
 def model_names():
+    """The NESTML models of the module: those generated from the reference cells, then the plain ones."""
     return list(CELL_MODELS) + list(PLAIN_MODELS)
 
 

@@ -120,9 +120,11 @@ class NativeNetwork:
         self.end = task + total_offset + step
 
     def simulate(self, duration=None):
+        """Run NEST for ``duration`` ms (default: to the end of the planned iterations)."""
         self.nest.Simulate(float(self.end - self.nest.biological_time if duration is None else duration))
 
     def weights(self):
+        """The current weights of NEST's e-prop synapses as matrices (input, recurrent, readout)."""
         def matrix(pre, post):
             conns = self.nest.GetConnections(pre, post)
             w = np.zeros((len(post), len(pre)))

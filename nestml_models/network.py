@@ -176,6 +176,7 @@ def check_pcm_supported(pcm):
 
 
 def weight_names(network):
+    """The weight matrices the NEST synapses learn in ``network`` (one hidden layer)."""
     layer = network.layers[0]
     return ["layer0.W"] + (["layer0.H"] if layer.recurrent else []) + ["readout.W"]
 
@@ -250,6 +251,7 @@ class NestNetwork:
 
     @property
     def period(self):
+        """Steps of one trial in NEST: the trial and the pause after it."""
         return self.steps + self.pause_steps
 
     # -- construction ----------------------------------------------------------------------

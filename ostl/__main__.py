@@ -1,3 +1,5 @@
+"""``python -m ostl``: the command line (:func:`ostl.cli.main`)."""
+
 import sys
 
 from .cli import main

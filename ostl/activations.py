@@ -31,26 +31,36 @@ class Activation(ValueBySpec):
 
 
 class Identity(Activation):
+    """``g(x) = x``."""
+
     name = "identity"
 
     def value(self, ops, x):
+        """``x``."""
         return x
 
     def derivative(self, x):
+        """``1``."""
         return np.ones_like(x)
 
 
 class ReLU(Activation):
+    """``g(x) = max(x, 0)``; derivative 0 at the kink."""
+
     name = "relu"
 
     def value(self, ops, x):
+        """``max(x, 0)``."""
         return ops.where(x > 0, x, 0.0 * x)
 
     def derivative(self, x):
+        """``1`` where ``x > 0``, else ``0``."""
         return (x > 0).astype(np.float64)
 
 
 class LeakyReLU(Activation):
+    """``g(x) = x`` for ``x > 0``, else ``alpha x``; derivative ``alpha`` at the kink."""
+
     name = "leaky_relu"
 
     def __init__(self, alpha=0.01):
@@ -58,19 +68,25 @@ class LeakyReLU(Activation):
 
 
     def value(self, ops, x):
+        """``x`` where ``x > 0``, else ``alpha x``."""
         return ops.where(x > 0, x, self.alpha * x)
 
     def derivative(self, x):
+        """``1`` where ``x > 0``, else ``alpha``."""
         return np.where(x > 0, 1.0, self.alpha)
 
 
 class Sigmoid(Activation):
+    """``g(x) = 1 / (1 + exp(-x))``."""
+
     name = "sigmoid"
 
     def value(self, ops, x):
+        """The logistic sigmoid of ``x``."""
         return ops.sigmoid(x)
 
     def derivative(self, x):
+        """``s (1 - s)`` with ``s`` the sigmoid of ``x``."""
         from .ops import NUMPY
 
         s = NUMPY.sigmoid(x)
@@ -78,12 +94,16 @@ class Sigmoid(Activation):
 
 
 class Tanh(Activation):
+    """``g(x) = tanh(x)``."""
+
     name = "tanh"
 
     def value(self, ops, x):
+        """``tanh(x)``."""
         return ops.tanh(x)
 
     def derivative(self, x):
+        """``1 - tanh(x)^2``."""
         t = np.tanh(x)
         return 1.0 - t * t
 

@@ -41,6 +41,7 @@ class Scratch:
         self._buffers = {}
 
     def __call__(self, purpose, shape):
+        """A buffer of ``shape`` for ``purpose``, allocated on first use and reused after."""
         key = (purpose, shape)
         buf = self._buffers.get(key)
         if buf is None:
@@ -63,7 +64,7 @@ def _add_row_scaled(out, scale, z, scratch):
 
 
 class BlockCoefficients:
-    """Per-neuron products of one block for ``M`` (K, n, D, D) and ``W`` (K, n, D):
+    """Per-neuron products of one block for ``M`` (K, n, D, D) and ``W`` (K, n, D).
 
     * ``B[k] = sum_{t>=k} W^t P(k, t)`` -- what an input entering at step ``k`` adds
       to ``G`` by the end of the block (row vectors, (K, n, D));

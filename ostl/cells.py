@@ -98,9 +98,11 @@ class Cell(ValueBySpec):
     constants = ()
 
     def neuron_param_default(self):
+        """The neuron parameter's value when the network holds none (not trained)."""
         return 0.0
 
     def initial_state(self, ops, n):
+        """The state before the first step: zeros, one array of ``n`` per state component."""
         return tuple(ops.zeros(n) for _ in range(self.state_size))
 
     def update(self, ops, state, y_prev, current, neuron_param):
@@ -133,7 +135,9 @@ class Cell(ValueBySpec):
 
 
 class SNU(Cell):
-    """Spiking Neural Unit with full reset (OSTL eq. 1-2; Wozniak et al. 2020)::
+    """Spiking Neural Unit with full reset (OSTL eq. 1-2; Wozniak et al. 2020).
+
+    ::
 
         s^t = g(W x^t + H y^{t-1} + d * s^{t-1} * (1 - y^{t-1}))
         y^t = h(s^t + b)
@@ -165,14 +169,17 @@ class SNU(Cell):
         self._h = _make_output(output, self.pseudo)
 
     def update(self, ops, state, y_prev, current, bias):
+        """``s^t = g(I^t + d s^{t-1} (1 - y^{t-1}))``."""
         (s_prev,) = state
         return (self.activation.value(ops, current + self.decay * s_prev * (1.0 - y_prev)),)
 
     def output_value(self, ops, state, bias):
+        """``y^t = h(s^t + b)``."""
         (s,) = state
         return self._h.value(ops, s + bias)
 
     def derivatives(self, state_prev, y_prev, current, state, y, bias):
+        """Hand-written NumPy local derivatives of the SNU step (equal to the symbolic ones, tested)."""
         (s_prev,) = state_prev
         (s,) = state
         h_prime = self._h.derivative(s + bias)
@@ -196,7 +203,9 @@ class SNU(Cell):
 
 
 class SoftResetSNU(Cell):
-    """SNU with soft reset (OSTTP eq. 3-4)::
+    """SNU with soft reset (OSTTP eq. 3-4).
+
+    ::
 
         s^t = W x^t + H y^{t-1} + d * s^{t-1} - y^{t-1} * b
         y^t = h(s^t - b)
@@ -218,17 +227,21 @@ class SoftResetSNU(Cell):
         self.threshold = check_positive("threshold", threshold)
 
     def neuron_param_default(self):
+        """The threshold ``b`` when the network holds none."""
         return self.threshold
 
     def update(self, ops, state, y_prev, current, threshold):
+        """``s^t = I^t + d s^{t-1} - b y^{t-1}``."""
         (s_prev,) = state
         return (current + self.decay * s_prev - y_prev * threshold,)
 
     def output_value(self, ops, state, threshold):
+        """``y^t = h(s^t - b)``."""
         (s,) = state
         return self._h.value(ops, s - threshold)
 
     def derivatives(self, state_prev, y_prev, current, state, y, threshold):
+        """Hand-written NumPy local derivatives of the soft-reset SNU step (equal to the symbolic ones, tested)."""
         (s,) = state
         h_prime = self._h.derivative(s - threshold)
         return LocalDerivatives(
@@ -243,7 +256,9 @@ class SoftResetSNU(Cell):
 
 
 class LIF(Cell):
-    """Leaky integrate-and-fire neuron of e-prop (Methods eq. 20-21)::
+    """Leaky integrate-and-fire neuron of e-prop (Methods eq. 20-21).
+
+    ::
 
         v^t = alpha v^{t-1} + I^t - v_th z^{t-1}          alpha = exp(-dt / tau_m)
         z^t = Theta((v^t - v_th) / v_th)
@@ -268,14 +283,17 @@ class LIF(Cell):
         self.alpha = decay_factor(self.tau_m)
 
     def update(self, ops, state, y_prev, current, neuron_param=None):
+        """``v^t = alpha v^{t-1} + I^t - v_th z^{t-1}``."""
         (v_prev,) = state
         return (self.alpha * v_prev + current - self.v_th * y_prev,)
 
     def output_value(self, ops, state, neuron_param=None):
+        """``z^t = H((v^t - v_th) / v_th)`` with the pseudo-derivative."""
         (v,) = state
         return ops.heaviside((v - self.v_th) / self.v_th, self.pseudo)
 
     def derivatives(self, state_prev, y_prev, current, state, y, neuron_param=None):
+        """Hand-written NumPy local derivatives of the LIF step (equal to the symbolic ones, tested)."""
         (v,) = state
         h = self.pseudo.derivative(NUMPY, (v - self.v_th) / self.v_th) / self.v_th
         return LocalDerivatives(
@@ -290,7 +308,9 @@ class LIF(Cell):
 
 
 class ALIF(Cell):
-    """LIF neuron with threshold adaptation (e-prop Methods eq. 20, 25-26)::
+    """LIF neuron with threshold adaptation (e-prop Methods eq. 20, 25-26).
+
+    ::
 
         v^t = alpha v^{t-1} + I^t - v_th z^{t-1}
         a^t = rho a^{t-1} + z^{t-1}                        rho = exp(-dt / tau_a)
@@ -317,14 +337,17 @@ class ALIF(Cell):
         self.rho = decay_factor(self.tau_a)
 
     def update(self, ops, state, y_prev, current, neuron_param=None):
+        """``v^t = alpha v^{t-1} + I^t - v_th z^{t-1}``, ``a^t = rho a^{t-1} + z^{t-1}``."""
         v_prev, a_prev = state
         return (self.alpha * v_prev + current - self.v_th * y_prev, self.rho * a_prev + y_prev)
 
     def output_value(self, ops, state, neuron_param=None):
+        """``z^t = H((v^t - v_th - beta a^t) / v_th)`` with the pseudo-derivative."""
         v, a = state
         return ops.heaviside((v - (self.v_th + self.beta * a)) / self.v_th, self.pseudo)
 
     def derivatives(self, state_prev, y_prev, current, state, y, neuron_param=None):
+        """Hand-written NumPy local derivatives of the ALIF step (equal to the symbolic ones, tested)."""
         v, a = state
         h = self.pseudo.derivative(NUMPY, (v - self.v_th - self.beta * a) / self.v_th) / self.v_th
         decay = np.zeros(v.shape + (2, 2))

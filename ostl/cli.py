@@ -409,6 +409,7 @@ def make_parser():
 
 
 def main(argv=None):
+    """Run ``ostl`` with ``argv`` (default: the process's arguments); returns the exit status."""
     args = make_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -47,25 +47,31 @@ class DatasetTask(Task):
         raise NotImplementedError
 
     def data_provenance(self):
+        """The data set's ``{name, sha256, versions, parameters}`` (builds it if needed)."""
         self._data()
         return self.dataset.provenance()
 
     @property
     def train(self):
+        """The training trials (built on first use)."""
         return self._data()[0]
 
     @property
     def test(self):
+        """The test trials (built on first use)."""
         return self._data()[1]
 
     # -- epochs ------------------------------------------------------------------------
     def iterations_per_epoch(self, batch_size):
+        """Iterations of one epoch with ``batch_size`` trials each (the last may be smaller)."""
         return -(-len(self.train) // batch_size)
 
     def epoch_order(self, epoch):
+        """The order of the training set in epoch ``epoch`` (drawn from the seed)."""
         return np.random.default_rng([self.seed, 0xE90C, epoch]).permutation(len(self.train))
 
     def training_trials(self, iteration, batch_size):
+        """The trials of training iteration ``iteration``: the next ``batch_size`` of the epoch's order."""
         per_epoch = self.iterations_per_epoch(batch_size)
         epoch, batch = divmod(iteration, per_epoch)
         order = self.epoch_order(epoch)[batch * batch_size:(batch + 1) * batch_size]
@@ -77,6 +83,7 @@ class DatasetTask(Task):
         return self.training_trials(iteration + index, 1)[0]
 
     def test_trials(self):
+        """The trials the trainer scores at the end of every epoch."""
         return self.test
 
     def test_metric(self, results, trials):
@@ -109,6 +116,7 @@ class JSBChorales(DatasetTask):
         self.n_test = None if n_test is None else check_int("n_test", n_test, minimum=1)
 
     def build(self):
+        """The chorales' trials: input frame ``t``, target frame ``t + 1``."""
         from .datasets import jsb, split_sequences
 
         self.dataset = jsb.load()
@@ -187,6 +195,7 @@ class Digits(DatasetTask):
         self.n_in = DIGIT_SOURCES[self.source]
 
     def build(self):
+        """The images' trials, each encoded as Poisson spike trains."""
         from .datasets import digits
 
         self.dataset = digits.images(self.source)
@@ -209,6 +218,7 @@ class Digits(DatasetTask):
         return Trial(spikes, target, mask)
 
     def metric(self, outputs, trials):
+        """Accuracy: the class with the largest summed readout over the loss window."""
         hits = [int(np.argmax(o[tr.mask > 0].sum(axis=0))) == int(np.argmax(tr.target[0]))
                 for o, tr in zip(outputs, trials)]
         return float(np.mean(hits))
@@ -288,6 +298,7 @@ class SpokenDigits(DatasetTask):
         return train, test, held_out
 
     def clips(self):
+        """The spikes of every clip (built once, cached; :func:`ostl.datasets.spoken.load`)."""
         if getattr(self, "_clips", None) is None:
             from .datasets import spoken
 
@@ -295,6 +306,7 @@ class SpokenDigits(DatasetTask):
         return self._clips
 
     def build(self):
+        """The clips' trials, binned on access."""
         from .datasets import spoken
 
         train, test, _ = self.split()

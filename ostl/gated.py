@@ -65,23 +65,29 @@ class GatedCell(Specified):
     gates = ()
 
     def initial_state(self, ops, n):
+        """The state before the first step: zeros."""
         return (ops.zeros(n),)
 
 
 class LSTMCell(GatedCell):
+    """LSTM cell (OSTL S6): input, forget, output gates and the candidate; the state holds the cell state."""
+
     kind = "lstm"
     gates = ("input", "forget", "output", "candidate")
 
     @staticmethod
     def hidden(state, y):
+        """The vector the gates' recurrent weights see: the cell state and the output."""
         return np.concatenate([state[0], y])
 
     @staticmethod
     def output_rows(n):
+        """The rows of the hidden vector that are the cell's output."""
         return slice(n, 2 * n)
 
     @staticmethod
     def hidden_size(n):
+        """The size of the hidden vector of ``n`` cells."""
         return 2 * n
 
     def step(self, ops, feeds, recurrent, state_prev, y_prev):
@@ -120,22 +126,28 @@ class LSTMCell(GatedCell):
 
 
 class GRUCell(GatedCell):
+    """GRU cell (OSTL S6): update and reset gates and the candidate; the state is the output."""
+
     kind = "gru"
     gates = ("update", "reset", "candidate")
 
     @staticmethod
     def hidden(state, y):
+        """The vector the gates' recurrent weights see: the state."""
         return state[0]
 
     @staticmethod
     def output_rows(n):
+        """The rows of the hidden vector that are the cell's output."""
         return slice(0, n)
 
     @staticmethod
     def hidden_size(n):
+        """The size of the hidden vector of ``n`` cells."""
         return n
 
     def step(self, ops, feeds, recurrent, state_prev, y_prev):
+        """One GRU step from the gates' feed-forward inputs; returns ``(state, y)``."""
         (s_prev,) = state_prev
         u = ops.sigmoid(feeds["update"] + ops.matvec(recurrent["update"], s_prev))
         v = ops.sigmoid(feeds["reset"] + ops.matvec(recurrent["reset"], s_prev))
@@ -144,6 +156,7 @@ class GRUCell(GatedCell):
         return (s,), s
 
     def local(self, feeds, recurrent, state_prev, y_prev):
+        """NumPy local derivatives of the GRU step with respect to the state and every gate's parameters."""
         (s_prev,) = state_prev
         H_u, H_v, H_c = recurrent["update"], recurrent["reset"], recurrent["candidate"]
         u = _sigmoid(feeds["update"] + H_u @ s_prev)
@@ -188,6 +201,7 @@ class GatedLayer(Specified):
         self.cell = GATED_CELLS.make(cell)
 
     def param_shapes(self, prefix, n_pre):
+        """The shapes of the layer's parameters: ``W``, ``H`` and ``b`` of every gate."""
         shapes = {}
         for gate in self.cell.gates:
             shapes[f"{prefix}.W_{gate}"] = (self.size, n_pre)
@@ -196,6 +210,7 @@ class GatedLayer(Specified):
         return shapes
 
     def initial_carry(self, ops):
+        """The carry before the first step: the cell's initial state and a zero output."""
         return self.cell.initial_state(ops, self.size), ops.zeros(self.size)
 
     def gate_inputs(self, ops, params, prefix, x):
@@ -204,6 +219,7 @@ class GatedLayer(Specified):
         return feeds, {g: params[f"{prefix}.H_{g}"] for g in self.cell.gates}
 
     def step(self, ops, params, prefix, carry, x):
+        """One step of the layer: returns ``(carry, LayerStep)``."""
         state_prev, y_prev = carry
         feeds, recurrent = self.gate_inputs(ops, params, prefix, x)
         state, y = self.cell.step(ops, feeds, recurrent, state_prev, y_prev)
@@ -230,6 +246,7 @@ class GatedTraces:
         self.reset()
 
     def reset(self):
+        """Zero the traces (the start of a sequence)."""
         self.T = {name: np.zeros((self.hidden, self.n) + ((m,) if m else ()))
                   for name, (_, _, m) in self.names.items()}
         self.ebar = {}
@@ -258,6 +275,7 @@ class GatedTraces:
         return state, y
 
     def gradient(self, learning_signal):
+        """The gradient contribution of one step: ``learning_signal`` times the eligibility traces."""
         return {name: np.tensordot(learning_signal, e, axes=(0, 0)) for name, e in self.e.items()}
 
     def signal_below(self, signal, params):

@@ -12,7 +12,9 @@ import numpy as np
 @dataclass
 class LocalDerivatives:
     """Per-neuron partial derivatives of one step of a layer of ``n`` cells with
-    internal state size ``d``. Notation of OSTL (S1) / e-prop (Methods)::
+    internal state size ``d``.
+
+    Notation of OSTL (S1) / e-prop (Methods)::
 
         state_decay       (n, d, d)  ds^t/ds^{t-1}    at fixed own output y^{t-1}
         reset_path        (n, d)     ds^t/dy^{t-1}_j  through the reset

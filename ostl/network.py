@@ -65,6 +65,7 @@ class Layer(Specified):
         self.autapses = self.cell.default_autapses if autapses is None else bool(autapses)
 
     def param_shapes(self, prefix, n_pre):
+        """The shapes of the layer's parameters: ``W``, ``H`` if recurrent, the neuron parameter if trained."""
         shapes = {f"{prefix}.W": (self.size, n_pre)}
         if self.recurrent:
             shapes[f"{prefix}.H"] = (self.size, self.size)
@@ -73,6 +74,8 @@ class Layer(Specified):
         return shapes
 
     def neuron_param(self, params, prefix):
+        """The neuron parameter's array in ``params`` (the cell's default when not trained; None if the cell has
+        none)."""
         if self.cell.neuron_param is None:
             return None
         key = f"{prefix}.{self.cell.neuron_param}"
@@ -88,6 +91,7 @@ class Layer(Specified):
         return mask
 
     def initial_carry(self, ops):
+        """The carry before the first step: the cells' initial state and a zero output."""
         return self.cell.initial_state(ops, self.size), ops.zeros(self.size)
 
     def feed(self, ops, params, prefix, x):
@@ -111,6 +115,7 @@ class Layer(Specified):
         return (state, y), tuple.__new__(LayerStep, (y, state_prev, y_prev, current, neuron_param, state))
 
     def step(self, ops, params, prefix, carry, x):
+        """One step from the input ``x``: returns ``(carry, LayerStep)``."""
         return self.advance(ops, carry, self.feed(ops, params, prefix, x), *self.step_inputs(params, prefix))
 
 
@@ -128,15 +133,18 @@ class Dense(Specified):
         self.bias = bool(bias)
 
     def param_shapes(self, prefix, n_pre):
+        """The shapes of the layer's parameters: ``W`` and ``b`` if it has a bias."""
         shapes = {f"{prefix}.W": (self.size, n_pre)}
         if self.bias:
             shapes[f"{prefix}.b"] = (self.size,)
         return shapes
 
     def initial_carry(self, ops):
+        """No carry: the layer keeps no state."""
         return None
 
     def feed(self, ops, params, prefix, x):
+        """The feed-forward input ``W x``."""
         return ops.matvec(params[f"{prefix}.W"], x)
 
     def step_inputs(self, params, prefix):
@@ -150,6 +158,7 @@ class Dense(Specified):
         return None, LayerStep(self.activation.value(ops, pre), current=pre)
 
     def step(self, ops, params, prefix, carry, x):
+        """One step from the input ``x``: returns ``(None, LayerStep)``."""
         return self.advance(ops, carry, self.feed(ops, params, prefix, x), *self.step_inputs(params, prefix))
 
 
@@ -185,18 +194,22 @@ class Readout(Specified):
 
     @property
     def loss(self):
+        """The loss of the activation: ``mse``, ``bce`` or ``ce``."""
         return LOSS_OF_ACTIVATION[self.activation]
 
     def param_shapes(self, n_pre):
+        """The shapes of the readout's parameters: ``readout.W`` and ``readout.b`` if it has a bias."""
         shapes = {"readout.W": (self.size, n_pre)}
         if self.bias:
             shapes["readout.b"] = (self.size,)
         return shapes
 
     def initial_carry(self, ops):
+        """The potential before the first step: zeros."""
         return ops.zeros(self.size)
 
     def potential(self, ops, params, a_prev, y):
+        """``a^t = leak a^{t-1} + W_out y^t + b_out``."""
         a = ops.matvec(params["readout.W"], y)
         if self.bias:
             a = a + params["readout.b"]
@@ -205,6 +218,7 @@ class Readout(Specified):
         return a
 
     def output(self, ops, a):
+        """The activation of the potential ``a``: identity, sigmoid or softmax."""
         if self.activation == "linear":
             return a
         if self.activation == "sigmoid":
@@ -212,6 +226,7 @@ class Readout(Specified):
         return ops.softmax(a)
 
     def loss_value(self, ops, a, target):
+        """The step's loss ``E^t`` of the potential ``a`` against ``target``."""
         if self.activation == "linear":
             diff = a - target
             return 0.5 * ops.sum(diff * diff)
@@ -250,20 +265,25 @@ class Network(Specified):
     # -- structure ---------------------------------------------------------------------
     @staticmethod
     def prefix(index):
+        """The parameter-name prefix of hidden layer ``index`` (``layer0``, ...)."""
         return f"layer{index}"
 
     def layer_sizes(self):
+        """``[n_in, n_0, ..., n_{k-1}]``."""
         return [self.n_in] + [layer.size for layer in self.layers]
 
     @property
     def n_out(self):
+        """The number of readouts."""
         return self.readout.size
 
     @classmethod
     def from_spec(cls, spec):
+        """The network of a spec (:meth:`spec`)."""
         return cls(spec["n_in"], spec["layers"], Readout(**spec["readout"]))
 
     def param_shapes(self):
+        """``{name: shape}`` of every parameter, layer by layer, then the readout's."""
         shapes = {}
         n_pre = self.n_in
         for index, layer in enumerate(self.layers):
@@ -273,6 +293,7 @@ class Network(Specified):
         return shapes
 
     def stateful_indices(self):
+        """The indices of the layers that keep a state."""
         return [i for i, layer in enumerate(self.layers) if layer.stateful]
 
     def masks(self):
@@ -330,6 +351,7 @@ class Network(Specified):
         return {k: check_array(f"{name}['{k}']", params[k], shapes[k]).copy() for k in shapes}
 
     def check_inputs(self, x, target=None, mask=None):
+        """Check a sequence's input ``x`` (T, n_in), target (T, n_out) and mask (T,); returns them as arrays."""
         x = check_array("x", x, (None, self.n_in))
         if x.shape[0] < 1:
             raise ParameterError("x must have at least one time step, got 0")
@@ -345,6 +367,7 @@ class Network(Specified):
 
     # -- forward ------------------------------------------------------------------------
     def initial_carry(self, ops=NUMPY):
+        """The carry before the first step: the layers' and the readout's."""
         return [layer.initial_carry(ops) for layer in self.layers], self.readout.initial_carry(ops)
 
     def step(self, ops, params, carry, x_t):

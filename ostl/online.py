@@ -41,6 +41,9 @@ MODES = ("deferred", "online")
 
 @dataclass
 class SequenceResult:
+    """What a sequence gives: its loss, the readout's outputs, the rule's gradient (deferred: summed; online: the
+    applied sum), recordings and the per-step losses."""
+
     loss: float
     outputs: np.ndarray  # (T, n_out)
     grads: dict  # deferred: summed contributions; online: summed applied contributions
@@ -127,6 +130,7 @@ class OnlineLearner:
         return grads
 
     def reset(self):
+        """Zero every trace (the start of a sequence)."""
         for tr in self.traces:
             tr.reset()
         self.readout_traces.reset()

@@ -20,10 +20,12 @@ class NumpyOps:
 
     @staticmethod
     def heaviside(x, pseudo):  # pseudo is unused in the forward pass
+        """The spike ``x > 0`` (the pseudo-derivative only matters to autodiff)."""
         return (x > 0).astype(np.float64)
 
     @staticmethod
     def asarray(x):
+        """``x`` as a float64 array."""
         return np.asarray(x, dtype=np.float64)
 
     abs = staticmethod(np.abs)
@@ -34,11 +36,13 @@ class NumpyOps:
 
     @staticmethod
     def maximum(x, value):
+        """Elementwise ``max(x, value)``."""
         return np.maximum(x, value)
 
     @staticmethod
     def sigmoid(x):
         # numerically stable logistic function
+        """The logistic sigmoid, numerically stable for large ``|x|``."""
         x = np.asarray(x, dtype=np.float64)
         out = np.empty_like(x)
         pos = x >= 0
@@ -49,20 +53,24 @@ class NumpyOps:
 
     @staticmethod
     def log_sigmoid(x):
+        """``log sigmoid(x)``, stable."""
         return -np.logaddexp(0.0, -x)
 
     @staticmethod
     def log_softmax(x):
+        """``log softmax(x)`` over the last axis, stable."""
         z = x - np.max(x, axis=-1, keepdims=True)
         return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
 
     @staticmethod
     def softmax(x):
+        """``softmax(x)`` over the last axis, stable."""
         z = np.exp(x - np.max(x, axis=-1, keepdims=True))
         return z / np.sum(z, axis=-1, keepdims=True)
 
     @staticmethod
     def matvec(matrix, vector):
+        """``matrix @ vector``."""
         return matrix @ vector
 
     @staticmethod
@@ -72,6 +80,7 @@ class NumpyOps:
 
     @staticmethod
     def zeros(n):
+        """A float64 zero vector of size ``n``."""
         return np.zeros(n, dtype=np.float64)
 
 
@@ -101,48 +110,63 @@ class TorchOps:
         self._spike = _SurrogateSpike
 
     def heaviside(self, x, pseudo):
+        """The spike ``x > 0`` with the pseudo-derivative as its gradient (a custom autograd function)."""
         return self._spike.apply(x, pseudo)
 
     def asarray(self, x):
+        """``x`` as a float64 tensor."""
         return self.torch.as_tensor(x, dtype=self.torch.float64)
 
     def abs(self, x):
+        """``|x|``."""
         return self.torch.abs(x)
 
     def tanh(self, x):
+        """``tanh(x)``."""
         return self.torch.tanh(x)
 
     def exp(self, x):
+        """``exp(x)``."""
         return self.torch.exp(x)
 
     def log(self, x):
+        """``log(x)``."""
         return self.torch.log(x)
 
     def where(self, cond, a, b):
+        """``a`` where ``cond``, else ``b``."""
         return self.torch.where(cond, a, b)
 
     def maximum(self, x, value):
+        """Elementwise ``max(x, value)``."""
         return self.torch.clamp(x, min=value)
 
     def sigmoid(self, x):
+        """The logistic sigmoid."""
         return self.torch.sigmoid(x)
 
     def log_sigmoid(self, x):
+        """``log sigmoid(x)``."""
         return self.torch.nn.functional.logsigmoid(x)
 
     def log_softmax(self, x):
+        """``log softmax(x)`` over the last axis."""
         return self.torch.log_softmax(x, dim=-1)
 
     def softmax(self, x):
+        """``softmax(x)`` over the last axis."""
         return self.torch.softmax(x, dim=-1)
 
     def matvec(self, matrix, vector):
+        """``matrix @ vector``."""
         return self.torch.mv(matrix, vector)
 
     def sum(self, x):
+        """The sum over the last axis."""
         return self.torch.sum(x, dim=-1)
 
     def zeros(self, n):
+        """A float64 zero tensor of size ``n``."""
         return self.torch.zeros(n, dtype=self.torch.float64)
 
 

@@ -54,6 +54,7 @@ class Optimizer(Specified):
             self.lr = self.base_lr * self.decay ** (int(epoch) // self.decay_every)
 
     def step(self, params, grads):
+        """Update ``params`` in place with ``grads`` (clipped first, if set)."""
         grads = clip_by_global_norm(grads, self.clip)
         self._step(params, grads)
 
@@ -61,9 +62,11 @@ class Optimizer(Specified):
         raise NotImplementedError
 
     def state_dict(self):
+        """The optimiser's state for checkpoints (none)."""
         return {}
 
     def load_state_dict(self, state):
+        """Restore :meth:`state_dict` (nothing to restore)."""
         pass
 
 
@@ -122,6 +125,7 @@ class Adam(Optimizer):
             params[name] -= self.lr * (m / corr1) / (np.sqrt(v / corr2) + self.eps)
 
     def state_dict(self):
+        """The step count and both moments, for checkpoints."""
         state = {"t": np.array(self.t)}
         for name in self.m:
             state[f"m/{name}"] = self.m[name]
@@ -129,6 +133,7 @@ class Adam(Optimizer):
         return state
 
     def load_state_dict(self, state):
+        """Restore :meth:`state_dict`."""
         self.t = int(state["t"])
         self.m = {k[2:]: np.array(v, dtype=np.float64) for k, v in state.items() if k.startswith("m/")}
         self.v = {k[2:]: np.array(v, dtype=np.float64) for k, v in state.items() if k.startswith("v/")}

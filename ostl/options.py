@@ -14,7 +14,7 @@ from .validation import check_int, check_range
 
 
 def _reader(option):
-    """argparse ``type=``: read the text as ``option.type``, check the choices, then
+    """Argparse ``type=``: read the text as ``option.type``, check the choices, then
     ``option.validate`` it; a bad value becomes argparse's one-line error naming the flag."""
 
     def read(text):

@@ -69,6 +69,7 @@ def init_for(task_name):
 
 
 def default_cell(task_name, rule_name):
+    """The cell of a task's network under ``rule_name`` (e-prop's own cell where the task names one)."""
     defaults = TASK_DEFAULTS[task_name]
     if rule_name == "eprop" and "eprop_cell" in defaults:
         return defaults["eprop_cell"]

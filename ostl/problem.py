@@ -47,6 +47,8 @@ GRAD_KEYS = {"dW": "layer0.W", "dH": "layer0.H", "db": "layer0.bias", "dW_out": 
 
 @dataclass
 class Problem:
+    """A gradient problem: one recurrent SNU layer, its parameters, an input and a target."""
+
     network: Network
     params: dict
     x: np.ndarray
@@ -110,6 +112,7 @@ def load_problem(path):
 
 
 def save_problem(path, x, y_target, W, H, b, W_out, decay, output="step", pseudo="tanh"):
+    """Write a problem file (``.npz``) of the given arrays and cell settings."""
     np.savez(path, x=x, y_target=y_target, W=W, H=H, b=b, W_out=W_out, decay=np.array(decay),
              output=np.array(output), pseudo=np.array(pseudo))
 

@@ -33,6 +33,7 @@ class PseudoDerivative(ValueBySpec):
         raise NotImplementedError
 
     def __call__(self, x):
+        """The pseudo-derivative at ``x`` (NumPy)."""
         from .ops import NUMPY
 
         return self.derivative(NUMPY, x)
@@ -48,6 +49,7 @@ class TanhPseudo(PseudoDerivative):
     name = "tanh"
 
     def derivative(self, ops, x):
+        """``sech^2 x`` evaluated without cancellation."""
         e = ops.exp(-2.0 * ops.abs(x))
         d = 1.0 + e
         return 4.0 * e / (d * d)
@@ -64,6 +66,7 @@ class FastSigmoidPseudo(PseudoDerivative):
 
 
     def derivative(self, ops, x):
+        """``1 / (slope |x| + 1)^2``."""
         d = self.slope * ops.abs(x) + 1.0
         return 1.0 / (d * d)
 
@@ -78,6 +81,7 @@ class PiecewiseLinearPseudo(PseudoDerivative):
 
 
     def derivative(self, ops, x):
+        """``gamma max(0, 1 - |x|)``."""
         return self.gamma * ops.maximum(1.0 - ops.abs(x), 0.0)
 
 

@@ -75,13 +75,16 @@ class ValueBySpec(Specified):
     pseudo-derivatives, activations: two with the same parameters are the same)."""
 
     def __eq__(self, other):
+        """Equal kinds with equal specs."""
         return isinstance(other, ValueBySpec) and type(other).spec_key == self.spec_key and \
             self.spec() == other.spec()
 
     def __hash__(self):
+        """The hash of the spec."""
         return hash(repr(self.spec()))
 
     def __repr__(self):
+        """``Class(argument=value, ...)`` from the spec."""
         arguments = {k: v for k, v in self.spec().items() if k != self.spec_key}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in arguments.items())})"
 

@@ -93,6 +93,7 @@ class Rule(Specified):
 
     @property
     def is_bptt(self):
+        """Whether the rule is the autodiff oracle."""
         return self.name == "bptt"
 
     @property
@@ -145,6 +146,7 @@ class Rule(Specified):
                 for name, shape in self.feedback_shapes(network).items()}
 
     def check_feedback(self, network, feedback):
+        """Check the fixed random matrices the rule needs for ``network`` (names and shapes); returns them."""
         shapes = self.feedback_shapes(network)
         feedback = {} if feedback is None else dict(feedback)
         missing = sorted(set(shapes) - set(feedback))

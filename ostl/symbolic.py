@@ -44,6 +44,7 @@ class activation(sympy.Function):  # noqa: N801
     nargs = 1
 
     def fdiff(self, argindex=1):
+        """The derivative of ``g``: a symbol of its own."""
         return activation_derivative(self.args[0])
 
 
@@ -59,6 +60,7 @@ class spike(sympy.Function):  # noqa: N801
     nargs = 1
 
     def fdiff(self, argindex=1):
+        """The derivative of the spike: the pseudo-derivative."""
         return pseudo_derivative(self.args[0])
 
 
@@ -68,6 +70,7 @@ class sigmoid(sympy.Function):  # noqa: N801
     nargs = 1
 
     def fdiff(self, argindex=1):
+        """``sigmoid (1 - sigmoid)``."""
         return sigmoid(self.args[0]) * (1 - sigmoid(self.args[0]))
 
 
@@ -81,40 +84,49 @@ class SympyOps:
         self.pseudo = None
 
     def heaviside(self, x, pseudo):
+        """The spike as a symbolic function (its pseudo-derivative recorded)."""
         if pseudo is not None:
             self.pseudo = pseudo
         return spike(x)
 
     @staticmethod
     def sigmoid(x):
+        """The symbolic sigmoid."""
         return sigmoid(x)
 
     @staticmethod
     def asarray(x):
+        """``x`` as a SymPy expression."""
         return sympy.sympify(x)
 
     @staticmethod
     def abs(x):
+        """``|x|``."""
         return sympy.Abs(x)
 
     @staticmethod
     def exp(x):
+        """``exp(x)``."""
         return sympy.exp(x)
 
     @staticmethod
     def log(x):
+        """``log(x)``."""
         return sympy.log(x)
 
     @staticmethod
     def tanh(x):
+        """``tanh(x)``."""
         return sympy.tanh(x)
 
     @staticmethod
     def where(cond, a, b):
+        """``a`` where ``cond``, else ``b`` (a Piecewise)."""
         return sympy.Piecewise((a, cond), (b, True))
 
     @staticmethod
     def maximum(x, value):
+        """``max(x, value)``."""
         return sympy.Max(x, value)
 
 
@@ -167,6 +179,7 @@ class CellDerivation:
 
     @property
     def state_names(self):
+        """The cell's state component names."""
         return self.cell.state_names
 
 
@@ -216,6 +229,7 @@ def output_gain_name(cell, j):
 
 
 def input_gain_name(cell, i):
+    """The name of the input gain of state component ``i``."""
     return "input_gain" if i == 0 else f"input_gain_{cell.state_names[i]}"
 
 

@@ -13,6 +13,8 @@ from .registry import Specified
 
 @dataclass
 class Trial:
+    """One sequence: input ``x`` (T, n_in), ``target`` (T, n_out) and the loss ``mask`` (T,)."""
+
     x: np.ndarray
     target: np.ndarray
     mask: np.ndarray
@@ -37,6 +39,7 @@ class Task(Specified):
     has_epochs = False
 
     def trial(self, iteration, index):
+        """The training sequence ``index`` of iteration ``iteration``."""
         raise NotImplementedError
 
     def training_trials(self, iteration, batch_size):
@@ -44,6 +47,7 @@ class Task(Specified):
         return [self.trial(iteration, j) for j in range(batch_size)]
 
     def metric(self, outputs, trials):
+        """The task's metric of the readout ``outputs`` on ``trials``."""
         raise NotImplementedError
 
     def data_provenance(self):

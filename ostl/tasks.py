@@ -43,6 +43,9 @@ def superimposed_sines(rng, steps, cycles=(1, 2, 3, 5)):
 
 
 class PatternGeneration(Task):
+    """e-prop's pattern generation (Bellec et al. 2020, Fig. 1): frozen Poisson input, sums of four sines as targets;
+    metric: MSE."""
+
     name = "pattern_generation"
     summary = "e-prop's pattern generation: frozen Poisson input, sums of sines as targets"
     options = (Option("--steps", "steps", "sequence length of pattern_generation (ms)", type=int, minimum=1),)
@@ -60,9 +63,11 @@ class PatternGeneration(Task):
 
     def trial(self, iteration, index):
         # frozen input and target, as in e-prop and NEST's example
+        """The frozen input and target."""
         return Trial(self._x.copy(), self._target.copy(), np.ones(self.steps))
 
     def metric(self, outputs, trials):
+        """The mean squared error."""
         return float(np.mean([np.mean((o - tr.target) ** 2) for o, tr in zip(outputs, trials)]))
 
 
@@ -82,6 +87,8 @@ class _Classification(Task):
 
 
 class StoreRecall(_Classification):
+    """e-prop's store-recall (Fig. 2): store a bit at a store cue, recall it at a recall cue; accuracy."""
+
     name = "store_recall"
     summary = "e-prop's store-recall: remember a bit from a store cue until a recall cue"
 
@@ -95,6 +102,7 @@ class StoreRecall(_Classification):
         self.steps = self.period * self.n_periods
 
     def trial(self, iteration, index):
+        """A trial drawn from ``(seed, iteration, index)``."""
         rng = self._rng(iteration, index)
         g, p = self.n_per_group, self.period
         prob = np.zeros((self.steps, self.n_in))
@@ -119,6 +127,8 @@ class StoreRecall(_Classification):
 
 
 class EvidenceAccumulation(_Classification):
+    """NEST's evidence accumulation: left and right cues, then the majority recalled; accuracy."""
+
     name = "evidence_accumulation"
     summary = "NEST's evidence accumulation: left and right cues, the majority recalled"
     options = (
@@ -150,6 +160,7 @@ class EvidenceAccumulation(_Classification):
         self.steps = self.n_cues * (self.cue_steps + self.spacing_steps) + self.delay_steps + self.recall_steps
 
     def trial(self, iteration, index):
+        """A trial drawn from ``(seed, iteration, index)``."""
         rng = self._rng(iteration, index)
         g = self.n_per_group
         p_right = self.prob_group if rng.random() < 0.5 else 1.0 - self.prob_group

@@ -71,6 +71,7 @@ class StatefulTraces:
         self.reset()
 
     def reset(self):
+        """Zero the eligibility vectors and traces (the start of a sequence)."""
         n, d = self.n, self.d
         self.eps, self.e, self.ebar = {}, {}, {}
         for name, m in self.synaptic.items():
@@ -86,6 +87,7 @@ class StatefulTraces:
 
     @property
     def names(self):
+        """The parameter names the traces are kept for."""
         return list(self.e)
 
     def update(self, deriv, x, y_prev, H):
@@ -142,6 +144,7 @@ class StatefulTraces:
         return out
 
     def eligibility_vectors(self, name):
+        """The eligibility vectors of parameter ``name``."""
         return self.eps[name]
 
 
@@ -156,13 +159,17 @@ class DenseTraces:
         self.reset()
 
     def reset(self):
+        """Zero the traces."""
         self.e, self.ebar = {}, {}
 
     @property
     def names(self):
+        """The parameter names the traces are kept for."""
         return [n for n in (self.w_name, self.b_name) if n]
 
     def update(self, slope, x):
+        """One step's traces of a dense layer: ``slope x`` (and ``slope`` for the bias), filtered with the readout's
+        leak."""
         if self.w_name:
             self.e[self.w_name] = slope[:, None] * x[None, :]
         if self.b_name:
@@ -172,6 +179,7 @@ class DenseTraces:
                 self.ebar[k] = self.leak * self.ebar.get(k, 0.0) + v
 
     def gradient(self, learning_signal):
+        """The gradient contribution of one step: ``learning_signal`` times the traces."""
         src = self.ebar if self.leak else self.e
         return {k: (learning_signal[:, None] * v if v.ndim == 2 else learning_signal * v) for k, v in src.items()}
 
@@ -187,15 +195,18 @@ class ReadoutTraces:
         self.reset()
 
     def reset(self):
+        """Zero the filtered inputs."""
         self.ybar = None
         self.ones = 0.0
 
     def update(self, y):
+        """Filter the readout's input ``y`` with its leak."""
         k = self.readout.leak
         self.ybar = y.copy() if self.ybar is None else k * self.ybar + y
         self.ones = k * self.ones + 1.0
 
     def gradient(self, delta):
+        """The readout's exact gradient contribution of one step from its error ``delta``."""
         out = {}
         if self.w:
             out["readout.W"] = np.outer(delta, self.ybar)

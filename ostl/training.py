@@ -132,6 +132,7 @@ class Trainer:
 
     # -- configuration -------------------------------------------------------------------
     def config(self):
+        """Everything that defines the run (saved in checkpoints)."""
         return {"task": self.task.spec(), "network": self.network.spec(), "rule": self.rule.spec(),
                 "optimizer": self.optimizer.spec(), "mode": self.mode, "batch_size": self.batch_size,
                 "seed": self.seed, "backend": self.backend_name, "backend_options": self.backend_options,

@@ -47,10 +47,12 @@ def check_range(name, value, low=None, high=None, low_closed=True, high_closed=T
 
 
 def check_positive(name, value):
+    """``value`` if it is a number in (0, inf), else a ParameterError naming ``name``."""
     return check_range(name, value, 0.0, None, low_closed=False)
 
 
 def check_nonnegative(name, value):
+    """``value`` if it is a number in [0, inf), else a ParameterError naming ``name``."""
     return check_range(name, value, 0.0, None)
 
 
@@ -65,6 +67,7 @@ MAX_INT = 2**31 - 1
 
 
 def check_int(name, value, minimum=None, maximum=MAX_INT):
+    """``value`` as an int if it is an integer in [minimum, maximum], else a ParameterError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ParameterError(f"{name} must be an integer, got {value!r}")
     value = int(value)
@@ -84,6 +87,7 @@ def is_known(value, choices):
 
 
 def check_choice(name, value, choices):
+    """``value`` if it is one of ``choices``, else a ParameterError listing them."""
     if not is_known(value, choices):
         allowed = ", ".join(repr(c) for c in sorted(choices))
         raise ParameterError(f"{name} must be one of {allowed}, got {value!r}")

@@ -181,6 +181,8 @@ def _options(**options):
 
 
 class LIF(_OSTLModel):
+    """LIF on sPyNNaker: :class:`pyNN_ostl.standardmodels.LIF` (its docstring is this class's)."""
+
     __doc__ = declared.LIF.__doc__
 
     @default_parameters({"tau_m", "v_th"})
@@ -194,6 +196,8 @@ class LIF(_OSTLModel):
 
 
 class ALIF(_OSTLModel):
+    """ALIF on sPyNNaker: :class:`pyNN_ostl.standardmodels.ALIF` (its docstring is this class's)."""
+
     __doc__ = declared.ALIF.__doc__
 
     @default_parameters({"tau_m", "tau_a", "beta", "v_th"})
@@ -209,6 +213,8 @@ class ALIF(_OSTLModel):
 
 
 class SNU(_OSTLModel):
+    """SNU on sPyNNaker: :class:`pyNN_ostl.standardmodels.SNU` (its docstring is this class's)."""
+
     __doc__ = declared.SNU.__doc__
 
     @default_parameters({"decay", "bias"})
@@ -225,6 +231,8 @@ class SNU(_OSTLModel):
 
 
 class SoftResetSNU(_OSTLModel):
+    """SoftResetSNU on sPyNNaker: :class:`pyNN_ostl.standardmodels.SoftResetSNU` (its docstring is this class's)."""
+
     __doc__ = declared.SoftResetSNU.__doc__
 
     @default_parameters({"decay", "threshold"})
@@ -242,6 +250,8 @@ class SoftResetSNU(_OSTLModel):
 
 
 class Readout(_OSTLModel):
+    """Readout on sPyNNaker: :class:`pyNN_ostl.standardmodels.Readout` (its docstring is this class's)."""
+
     __doc__ = declared.Readout.__doc__
 
     @default_parameters({"leak", "bias"})
@@ -256,6 +266,7 @@ class Readout(_OSTLModel):
                     {"potential": potential}, ("bias", bias), isyn_exc, isyn_inh, {"potential": "", "leak": ""})
 
     def footprint(self, leak=0.0, keep_reset_path=True):
+        """The readout's DTCM footprint (:mod:`ostl.hardware.spinnaker.resources`)."""
         return resources.readout_footprint(self.activation, self.leak)
 
 
@@ -348,6 +359,8 @@ EPropSynapse = _plastic(declared.EPropSynapse, declared.EPropSynapse.__doc__)
 
 
 class ReadoutSynapse(_SignedSynapse):
+    """ReadoutSynapse on sPyNNaker: :class:`pyNN_ostl.standardmodels.ReadoutSynapse` (its docstring is this class's)."""
+
     __doc__ = declared.ReadoutSynapse.__doc__
 
     def __init__(self, synapses=None, **parameters):
@@ -357,6 +370,9 @@ class ReadoutSynapse(_SignedSynapse):
 
 
 class LearningSignalConnection(_SignedSynapse):
+    """LearningSignalConnection on sPyNNaker: :class:`pyNN_ostl.standardmodels.LearningSignalConnection`
+    (its docstring is this class's)."""
+
     __doc__ = declared.LearningSignalConnection.__doc__
     is_learning_signal = True
 

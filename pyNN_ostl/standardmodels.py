@@ -149,6 +149,7 @@ class SoftResetSNU(_OSTLCellType):
     neuron_parameter = "threshold"
 
     def ostl_cell(self, parameters=None):
+        """The reference cell, with the threshold checked positive."""
         cell = super().ostl_cell(parameters)
         ps = self.parameter_space if parameters is None else parameters
         thr = np.asarray(getattr(ps["threshold"], "base_value", ps["threshold"]), dtype=float)

@@ -34,6 +34,7 @@ class ProjectionRecord:
 
     @property
     def label(self):
+        """``pre -> post``."""
         return f"{self.pre.label} -> {self.post.label}"
 
     def matches(self, projection):

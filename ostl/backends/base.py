@@ -66,7 +66,7 @@ class Backend:
         raise NotImplementedError(f"{type(self).__name__} must implement run(params, trial)")
 
     def end_batch(self):
-        """Called after every batch's trials. A backend that ``'accumulate'``\\ s a batch writes
+        """Called after every batch's trials. A backend whose batches are ``'accumulate'`` writes
         its update back here; the default does nothing."""
 
     def attach_synapses(self, synapses):

@@ -1,5 +1,7 @@
 """What a backend can do, declared as data (:class:`Capabilities`), and the one check of a
-training request against it (:meth:`Capabilities.check`), with one message format:
+training request against it (:meth:`Capabilities.check`).
+
+The check has one message format:
 
 * ``"<subject> must be <allowed> on the <backend> backend (<reason>), got <value>"`` for a
   value outside what the backend takes, and
@@ -101,6 +103,7 @@ class Capabilities:
     reasons: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        """Check the batch kind."""
         if self.batches not in BATCH_KINDS:
             raise ValueError(f"batches must be one of {', '.join(BATCH_KINDS)}, got {self.batches!r}")
 

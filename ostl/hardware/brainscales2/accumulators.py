@@ -42,6 +42,8 @@ class FloatAccumulator:
         return e
 
     def step(self, psi, zbar, signal, delta, ybar, ones):
+        """One step: the eligibility trace, the filtered trace, the gradient sums of the hidden layer and the
+        readout."""
         e = self.eligibility(psi, zbar)
         if self.ebar is not None:
             self.ebar = self.chip.kappa * self.ebar + e
@@ -55,6 +57,7 @@ class FloatAccumulator:
         return self.grad
 
     def result(self):
+        """The gradients of the trial (or batch) by parameter name."""
         chip = self.chip
         grad = self.hidden_gradient() * chip.mask
         out = {"layer0.W": grad[:, :chip.n_in], "readout.W": self.grad_out, "readout.b": self.grad_b}
@@ -110,6 +113,7 @@ class RangeProbe(FloatAccumulator):
                         "beta_psi": 0.0, "eps_a": np.zeros(m), "grad": np.zeros(m)}
 
     def step(self, psi, zbar, signal, delta, ybar, ones):
+        """One step in float, recording the largest magnitude of every quantity."""
         e = (np.abs(psi)[:, None] * np.abs(zbar)[None, :]).max(axis=0)
         self.largest["psi"] = max(self.largest["psi"], float(np.max(np.abs(psi))))
         self.largest["signal"] = max(self.largest["signal"], float(np.max(np.abs(signal))))
@@ -196,6 +200,7 @@ class PPUAccumulator(FloatAccumulator):
         self.chip.saturations += int(np.count_nonzero(total > 32767)) + int(np.count_nonzero(total < -32768))
 
     def step(self, psi, zbar, signal, delta, ybar, ones):
+        """One step in the PPU's lanes: fractional products, saturating sums, power-of-two rescaling."""
         mul, add = ppu.multiply_fractional_rounded, ppu.add_saturating_lanes
         psi_l = ppu.to_fraction(psi * 2.0 ** float(self.k["psi"][0]), 16)
         zbar_l = ppu.to_fraction(zbar * 2.0 ** self.k["zbar"].astype(np.float64), 16)
@@ -217,6 +222,7 @@ class PPUAccumulator(FloatAccumulator):
         self.grad_b += delta * ones
 
     def carry(self, previous):
+        """Start from the lanes and sums of the batch's previous trial."""
         super().carry(previous)
         self.acc_lanes = previous.acc_lanes.copy()
 
@@ -241,4 +247,5 @@ class PPUAccumulator(FloatAccumulator):
         return add(e, -adaptation)
 
     def hidden_gradient(self):
+        """The hidden layer's gradient read out of the accumulator lanes, in float."""
         return _widen(self.acc_lanes, self.acc_bits) / 32768.0 / 2.0 ** self.k["grad"].astype(np.float64)

@@ -75,6 +75,7 @@ class BSS2Config(Specified):
     headroom: float = 1.5
 
     def __post_init__(self):
+        """Check every setting's range."""
         if self.weights not in ("6bit", "float"):
             raise ParameterError(f"weights must be '6bit' or 'float', got {self.weights!r}")
         if self.arithmetic not in ("ppu", "float"):
@@ -92,6 +93,8 @@ def make_config(spec):
 
 
 def check_network(network, rule):
+    """Refuse, naming it, what the emulated chip cannot run: one hidden layer of LIF or ALIF neurons, e-prop's
+    traces, the piecewise-linear pseudo-derivative, a network that fits (the mapping)."""
     where = "the BrainScaleS-2 backend"
     if len(network.layers) != 1 or network.layers[0].kind != "cell" or network.layers[0].cell.kind not in ("lif",
                                                                                                           "alif"):
@@ -335,6 +338,8 @@ class AnalogChip:
 
     # -- saved state --------------------------------------------------------------------------------------
     def state_dict(self):
+        """The chip's state for checkpoints: bias, trial and update counters, weight LSBs, lane exponents, the 6-bit
+        weights."""
         state = {"bias": self.bias.copy(), "trial": np.array(self.trial), "updates": np.array(self.updates),
                  "saturations": np.array(self.saturations),
                  "lsb": np.array([self.lsb, self.readout_lsb]),
@@ -350,6 +355,7 @@ class AnalogChip:
         return state
 
     def load_state_dict(self, state):
+        """Restore :meth:`state_dict`; weights that are not 6-bit row pairs are refused."""
         self.bias = np.asarray(state["bias"], dtype=np.float64).copy()
         self.trial = int(state["trial"])
         self.updates = int(state.get("updates", self.trial))

@@ -67,6 +67,7 @@ def wrap(values, bits):
 
 
 def saturate(values, bits):
+    """``values`` clipped to a signed ``bits``-bit lane."""
     low, high = _limits(bits)
     return np.clip(np.asarray(values, dtype=np.int64), low, high)
 
@@ -79,26 +80,32 @@ def to_fraction(values, bits=8):
 
 
 def from_fraction(lanes, bits=8):
+    """Fractional lanes (``bits`` bits, s0.(bits-1)) as floats."""
     return np.asarray(lanes, dtype=np.float64) / (1 << (bits - 1))
 
 
 def add_modulo(a, b, bits=8):
+    """``a + b`` wrapped to ``bits`` bits (the modulo add)."""
     return wrap(_lanes(a, bits) + _lanes(b, bits), bits)
 
 
 def subtract_modulo(a, b, bits=8):
+    """``a - b`` wrapped to ``bits`` bits (the modulo subtract)."""
     return wrap(_lanes(a, bits) - _lanes(b, bits), bits)
 
 
 def add_saturating(a, b, bits=8):
+    """``a + b`` saturated to ``bits`` bits."""
     return saturate(_lanes(a, bits) + _lanes(b, bits), bits)
 
 
 def subtract_saturating(a, b, bits=8):
+    """``a - b`` saturated to ``bits`` bits."""
     return saturate(_lanes(a, bits) - _lanes(b, bits), bits)
 
 
 def multiply_modulo(a, b, bits=8):
+    """``a * b`` (integer product) wrapped to ``bits`` bits."""
     return wrap(_lanes(a, bits) * _lanes(b, bits), bits)
 
 

@@ -230,6 +230,7 @@ class PCMSynapses:
         self.refreshes[full] += 1
 
     def counts(self):
+        """Pulses, RESETs, refreshes and saturated refreshes so far."""
         return {"pulses": int(self.devices.pulses.sum()), "resets": int(self.devices.resets.sum()),
                 "refreshes": int(self.refreshes.sum()), "saturated": int(self.clipped.sum())}
 
@@ -244,12 +245,14 @@ class PCMSynapses:
         return W.reshape(self.shape)
 
     def state_dict(self):
+        """The array's state (devices, chi, round-robin turns, intended conductances, scale) for checkpoints."""
         state = {f"devices.{k}": v for k, v in self.devices.state_dict().items()}
         state.update({name: getattr(self, name).copy() for name in self.STATE})
         state["scale"] = np.array(self.scale)
         return state
 
     def load_state_dict(self, state):
+        """Restore :meth:`state_dict` (a state saved before write and verify gets its intended conductances rebuilt)."""
         self.devices.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("devices.")})
         for name in self.STATE:
             if name == "intended" and name not in state:   # a state saved before write and verify existed

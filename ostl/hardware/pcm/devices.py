@@ -46,10 +46,13 @@ STREAM_RESET, STREAM_SET, STREAM_READ, STREAM_NU = 1, 2, 3, 4
 
 
 def set_mean(G, P):
+    """Mean conductance change (uS) of a SET pulse at conductance ``G`` and pulse history ``P`` (Nandakumar et al.
+    2018)."""
     return -0.084 * G + 0.880 + 1.40 * P
 
 
 def set_std(G, P):
+    """Standard deviation (uS) of a SET pulse's conductance change at ``G`` and ``P`` (Nandakumar et al. 2018)."""
     return 0.091 * G + 0.260 + 2.15 * P
 
 
@@ -103,9 +106,11 @@ class PCMDevices:
     STATE = ("G", "P", "t_programmed", "nu", "events", "reads", "pulses", "resets")
 
     def state_dict(self):
+        """The devices' state (conductances, pulse history, drift, times, counters) for checkpoints."""
         return {name: getattr(self, name).copy() for name in self.STATE}
 
     def load_state_dict(self, state):
+        """Restore :meth:`state_dict`; a state of another size is refused."""
         for name in self.STATE:
             value = np.asarray(state[name])
             if value.shape != (self.n,):
@@ -141,6 +146,7 @@ class PCMDevices:
         return G * (np.maximum(elapsed, DRIFT_T0) / DRIFT_T0) ** (-self.nu[idx])
 
     def reset(self, t, indices=None):
+        """RESET the devices ``indices`` (default all) at time ``t``: amorphous, near zero conductance."""
         idx = self._indices(indices)
         self._check_time(idx, t)
         noise = (counter_rng.normal(self.seed, STREAM_RESET, idx, self.events[idx])

@@ -77,6 +77,7 @@ class PCMConfig(Specified):
     update_verify: int = 0         # write-and-verify rounds of every update (0: open loop, mixed precision)
 
     def __post_init__(self):
+        """Check every setting's range."""
         self.devices = check_choice("pcm devices", self.devices, {2, 4})
         self.eps = check_positive("pcm eps (uS)", self.eps)
         self.gmax = check_positive("pcm gmax (uS)", self.gmax)
@@ -282,6 +283,7 @@ class PCMWeights(HardwareWeights):
         return {name: (self.initial_G.get(name), array.devices.G.copy()) for name, array in self.arrays.items()}
 
     def state_dict(self):
+        """The arrays' state, the reads kept for the next trial and the clock, for checkpoints."""
         state = {"clock": np.array(self.clock), "used": np.array(self.used)}
         state.update({f"{name}/current": value for name, value in self.current.items()})
         for name, array in self.arrays.items():
@@ -291,6 +293,7 @@ class PCMWeights(HardwareWeights):
         return state
 
     def load_state_dict(self, state):
+        """Restore :meth:`state_dict`; an inconsistent state is refused."""
         try:
             self.clock = float(state["clock"])
             self.used = bool(state.get("used", True))

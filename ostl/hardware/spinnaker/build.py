@@ -1,4 +1,4 @@
-"""The SpiNNaker learning kernels (``ostl/hardware/spinnaker/c/*.c``) compiled twice:
+"""The SpiNNaker learning kernels (``ostl/hardware/spinnaker/c/*.c``) compiled twice.
 
 * for the host: a shared library the Python side calls through ctypes, built once per source
   hash into ``$OSTL_CACHE_DIR/spinnaker`` (default ``~/.cache/ostl/spinnaker``);
@@ -33,10 +33,12 @@ ARM_ALLOWED_UNDEFINED = ("__aeabi_uldivmod", "__aeabi_ldivmod", "memcpy", "memse
 
 
 def sources():
+    """The kernels' C sources and headers."""
     return sorted(SOURCE_DIR.glob("*.c")) + sorted(SOURCE_DIR.glob("*.h"))
 
 
 def cache_dir():
+    """Where the host build is cached (``$OSTL_CACHE_DIR/spinnaker``)."""
     return Path(os.environ.get("OSTL_CACHE_DIR", Path.home() / ".cache" / "ostl")) / "spinnaker"
 
 

@@ -19,19 +19,26 @@ U8 = ctypes.POINTER(ctypes.c_uint8)
 
 
 class Saturations(ctypes.Structure):
+    """The kernels' saturation counters (``ostl_saturations_t``)."""
+
     _fields_ = [("multiply", ctypes.c_uint32), ("add", ctypes.c_uint32), ("ring_buffer", ctypes.c_uint32),
                 ("weight", ctypes.c_uint32)]
 
     def add_to(self, counters: Counters):
+        """Add these counts to ``counters``."""
         for kind, _ in self._fields_:
             counters.add(kind, getattr(self, kind))
 
 
 class Table(ctypes.Structure):
+    """A lookup table (``ostl_table_t``)."""
+
     _fields_ = [("values", S32), ("shift", ctypes.c_uint32)]
 
 
 class Cell(ctypes.Structure):
+    """A hidden layer's cell constants (``ostl_cell_t``)."""
+
     _fields_ = [("kind", ctypes.c_int32), ("keep_reset_path", ctypes.c_int32),
                 ("alpha", ctypes.c_int32), ("rho", ctypes.c_int32), ("beta", ctypes.c_int32),
                 ("v_th", ctypes.c_int32), ("inv_v_th", ctypes.c_int32), ("decay", ctypes.c_int32),
@@ -40,15 +47,21 @@ class Cell(ctypes.Structure):
 
 
 class Factors(ctypes.Structure):
+    """The factors of a step's eligibility traces (``ostl_factors_t``)."""
+
     _fields_ = [("decay", S32), ("own_path", S32), ("input_gain", S32), ("output_gain", S32)]
 
 
 class Readout(ctypes.Structure):
+    """The readout's constants (``ostl_readout_t``)."""
+
     _fields_ = [("activation", ctypes.c_int32), ("kappa", ctypes.c_int32), ("shift", ctypes.c_uint32),
                 ("sigmoid", Table), ("exp", Table)]
 
 
 class Network(ctypes.Structure):
+    """A network's constants (``ostl_network_t``)."""
+
     _fields_ = [("n_in", ctypes.c_uint32), ("n", ctypes.c_uint32), ("n_out", ctypes.c_uint32),
                 ("m", ctypes.c_uint32), ("d", ctypes.c_uint32), ("recurrent", ctypes.c_uint32),
                 ("shift", ctypes.c_uint32), ("signal_source", ctypes.c_int32), ("uses_own_path", ctypes.c_int32),
@@ -56,6 +69,8 @@ class Network(ctypes.Structure):
 
 
 class TrialState(ctypes.Structure):
+    """The arrays a trial works in (``ostl_trial_state_t``)."""
+
     _fields_ = [("state", S32), ("z", S32), ("pre", U8), ("current", S32), ("factors", Factors),
                 ("output_gain_prev", S32), ("eps", S32), ("ebar", S32), ("grad", S32),
                 ("a", S32), ("out", S32), ("delta", S32), ("payload", S32), ("scratch", S32),
@@ -64,10 +79,13 @@ class TrialState(ctypes.Structure):
 
 
 class Record(ctypes.Structure):
+    """What a trial records (``ostl_record_t``; NULL: not recorded)."""
+
     _fields_ = [("state", S32), ("spikes", S32), ("readout", S32), ("output", S32), ("signal", S32)]
 
 
 def ptr(array, kind=S32):
+    """A C pointer to ``array`` (NULL for None)."""
     return ctypes.cast(None, kind) if array is None else array.ctypes.data_as(kind)
 
 
@@ -102,6 +120,7 @@ class HostKernels:
 
     @staticmethod
     def cell(cell, keep):
+        """The C struct of an encoded cell (``keep`` holds the arrays it points to)."""
         neuron_param = None
         if cell.neuron_param is not None:
             neuron_param = np.ascontiguousarray(cell.neuron_param, dtype=np.int32)
@@ -126,6 +145,8 @@ class HostKernels:
         return state, z, tuple(factors)
 
     def trial(self, net, x, target, mask, record, counters):
+        """One trial of ``net`` in C: the same arrays as
+        :meth:`ostl.hardware.spinnaker.network.FixedPointNetwork.run_trial` with the NumPy model."""
         network, keep = self._network(net)
         n, m, d, n_out = net.n, net.m, net.d, net.n_out
         steps = x.shape[0]
@@ -170,6 +191,7 @@ class HostKernels:
         return out
 
     def write_back(self, net, arrays, counters):
+        """The write-back of a trial's gradients in C (hidden and readout weights, the bias)."""
         saturations = Saturations()
         rounding = model.ROUNDING[net.rounding]
         for words, residual, grad, mask, shift, offset, (lr_mantissa, lr_shift) in (

@@ -113,6 +113,7 @@ class Table:
 
     @classmethod
     def of(cls, function, range_bits):
+        """The table of ``function`` on [0, 2^range_bits)."""
         shift = 15 + range_bits - TABLE_BITS
         if shift < 1:
             raise ParameterError(f"a table range of 2^{range_bits} is too short for {2 ** TABLE_BITS} intervals")
@@ -133,10 +134,12 @@ class Table:
 
 
 def sigmoid_table():
+    """The logistic sigmoid on x >= 0."""
     return Table.of(lambda x: 1.0 / (1.0 + np.exp(-x)), 4)
 
 
 def exp_table():
+    """``exp(-x)`` on x >= 0 (the softmax)."""
     return Table.of(lambda x: np.exp(-x), 4)
 
 
@@ -176,6 +179,7 @@ class CellParameters:
 
     @property
     def d(self):
+        """The cell's state size."""
         return STATE_SIZE[self.kind]
 
 
@@ -260,6 +264,8 @@ def synaptic_input(words, pre, shift, counters):
 # -- readout ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ReadoutParameters:
+    """The readout's constants in s16.15: activation, leak, ring-buffer shift, tables."""
+
     activation: str
     kappa: int                      # 0: no leak
     shift: int                      # ring-buffer shift of the readout's synapses
@@ -268,6 +274,7 @@ class ReadoutParameters:
 
 
 def readout_output(readout, a, counters):
+    """The readout's output of its potentials ``a``: linear, sigmoid (table) or softmax (exp table, division)."""
     if readout.activation == "linear":
         return a.copy()
     if readout.activation == "sigmoid":

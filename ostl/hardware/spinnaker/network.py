@@ -70,6 +70,8 @@ def _decay_bits(value, name):
 
 
 def encode_cell(cell, keep_reset_path, neuron_param):
+    """A cell's constants in the kernels' encoding (s16.15 decays, thresholds, the pseudo-derivative's gamma or
+    table); what does not fit is refused."""
     kind = cell.kind
     fields = {"kind": kind, "keep_reset_path": bool(keep_reset_path)}
     if cell.pseudo.name == "piecewise_linear":
@@ -180,10 +182,12 @@ class FixedPointNetwork:
     # -- what the chip holds, as floats -----------------------------------------------------------
     @property
     def scale(self):
+        """Weight units per 16-bit word step of the hidden synapses."""
         return 2.0 ** (15 - self.shift)
 
     @property
     def readout_scale(self):
+        """Weight units per 16-bit word step of the readout synapses."""
         return 2.0 ** (15 - self.readout_shift)
 
     def params(self):
@@ -210,6 +214,7 @@ class FixedPointNetwork:
 
     # -- one trial -----------------------------------------------------------------------------------
     def encode_trial(self, x, target, mask):
+        """A trial in the kernels' encoding: spikes as bytes, target and mask in s16.15."""
         x = np.asarray(x)
         _check(x.ndim == 2 and x.shape[1] == self.n_in, f"x must have shape (T, {self.n_in}), got {x.shape}")
         _check(np.all((x == 0) | (x == 1)), "the SpiNNaker backend takes spike inputs (x of 0s and 1s)")
@@ -315,12 +320,14 @@ class FixedPointNetwork:
 
     # -- saved state ------------------------------------------------------------------------------------
     def state_dict(self):
+        """The chip's state for checkpoints: words, residuals, bias, shifts, trial counter, saturation counts."""
         return {"words": self.words.copy(), "readout_words": self.readout_words.copy(), "bias": self.bias.copy(),
                 "residual": self.residual.copy(), "readout_residual": self.readout_residual.copy(),
                 "shifts": np.array([self.shift, self.readout_shift]), "trial": np.array(self.trial),
                 "counters": np.array([self.counters[k] for k in COUNTER_KINDS], dtype=np.int64)}
 
     def load_state_dict(self, state):
+        """Restore :meth:`state_dict`; a state of other shapes is refused."""
         for key, shape in (("words", self.words.shape), ("readout_words", self.readout_words.shape),
                            ("bias", self.bias.shape), ("residual", self.residual.shape),
                            ("readout_residual", self.readout_residual.shape)):

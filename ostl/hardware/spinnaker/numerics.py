@@ -57,11 +57,13 @@ class Counters:
     counts: dict = field(default_factory=dict)
 
     def add(self, kind, n):
+        """Count ``n`` saturations of ``kind``."""
         n = int(n)
         if n:
             self.counts[kind] = self.counts.get(kind, 0) + n
 
     def __getitem__(self, kind):
+        """The count of ``kind`` (0 if none)."""
         return self.counts.get(kind, 0)
 
 
@@ -81,6 +83,7 @@ def from_s1615(bits):
 
 
 def saturate(values, counters, kind):
+    """``values`` clipped to int32, counting the clipped ones as ``kind``."""
     values = np.asarray(values, dtype=np.int64)
     high, low = values > INT32_MAX, values < INT32_MIN
     if counters is not None:
@@ -94,7 +97,9 @@ def _wrap(values):
 
 
 def mul_round_nearest(a, b, counters=None):
-    """``MULT_ROUND_NEAREST_ACCUM(a, b)`` on s16.15 bits (spinn_common ``round.h``)::
+    """``MULT_ROUND_NEAREST_ACCUM(a, b)`` on s16.15 bits (spinn_common ``round.h``).
+
+    ::
 
         if (x == INT32_MIN && y == INT32_MIN) return INT32_MAX;
         return __stdfix_sat_k(__stdfix_round_s64(x * y, 15) >> 15);
@@ -125,7 +130,7 @@ def add_wrap(a, b):
 
 
 def kdivk(a, b):
-    """sPyNNaker's ``kdivk``: ``kbits((uint32_t) udiv64((uint64_t) bitsk(a) << 15, bitsk(b)))``
+    """SPyNNaker's ``kdivk``: ``kbits((uint32_t) udiv64((uint64_t) bitsk(a) << 15, bitsk(b)))``
     -- an unsigned division, truncating. Defined for ``a >= 0`` and ``b > 0`` (negative
     operands sign-extend into huge unsigned numbers; ``b = 0`` traps on the chip): refused."""
     x, y = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
@@ -146,8 +151,10 @@ def roundk(a, n):
 
 # -- synaptic words ----------------------------------------------------------------------------
 def ring_buffer_shift(max_summed_input):
-    """sPyNNaker's left shift of a synapse type's ring buffer for the largest input it
-    expects in one step (``population_vertex.get_ring_buffer_shifts``)::
+    """SPyNNaker's left shift of a synapse type's ring buffer for the largest input it
+    expects in one step (``population_vertex.get_ring_buffer_shifts``).
+
+    ::
 
         shift = 0 if w <= 0 else ceil(max(0, log2(w)));  shift += 1 if 2 ** shift <= w
 
@@ -191,7 +198,9 @@ def decode_weights(words, types, shift):
 
 
 class RingBuffer:
-    """The 16-bit input accumulation of one synapse type (``synapses.c``)::
+    """The 16-bit input accumulation of one synapse type (``synapses.c``).
+
+    ::
 
         uint32_t accumulation = ring_buffers[index] + weight;
         uint32_t sat_test = accumulation & 0x10000;

@@ -59,6 +59,7 @@ class Footprint:
         return int(min(fit, MAX_NEURONS_PER_CORE))
 
     def synapses_per_core(self, fan_in):
+        """Synapses a core holds for neurons of ``fan_in`` learning synapses each."""
         return self.neurons_per_core(fan_in) * fan_in
 
 
