@@ -3,15 +3,24 @@ fuzzed entry point received (printed at the end of the run), and the check that 
 nothing behind in the source tree (``git status --porcelain --ignored`` before and after: a new
 entry fails the run, naming it)."""
 
+import atexit
 import collections
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 #: cases tried per fuzzed entry point (tests/test_fuzz.py adds to it)
 FUZZ_CASES = collections.Counter()
+
+# hypothesis keeps its files in a temporary folder, not in the source tree
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="ostl-hypothesis-")
+atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, ignore_errors=True)
+set_hypothesis_home_dir(_HYPOTHESIS_HOME)
 
 # CI-sized and reproducible by default; `make test-all` runs the long profile
 settings.register_profile("ci", max_examples=40, derandomize=True, deadline=None,
@@ -23,7 +32,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 #: what the tools running the suite keep in the tree (the environment, caches, build metadata)
-TOOLING = (".venv/", ".pytest_cache/", ".ruff_cache/", ".hypothesis/", "ostl.egg-info/")
+TOOLING = (".venv/", ".pytest_cache/", ".ruff_cache/", "ostl.egg-info/")
 
 
 def _tree_entries():
