@@ -6,7 +6,7 @@ PY      = $(VENV)/bin/python
 PIP     = $(VENV)/bin/pip
 STAMP   = $(VENV)/.ostl-installed
 
-.PHONY: demo test test-all bench clean system-deps
+.PHONY: demo test test-all bench clean system-deps nest-mpi test-mpi mpi-deps
 
 # Debian packages: headers the NEST models compile against, Fashion-MNIST (data set of the
 # digits task), espeak-ng (the voices of the spoken-digits task), gcc-arm-none-eabi (the
@@ -49,8 +49,45 @@ test-all: $(STAMP)
 	$(VENV)/bin/ruff check --quiet .
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q -m "slow or not slow"
 
+## NEST with MPI (issue 22): NEST 3.10 built from its source distribution with Debian's OpenMPI
+## into .venv-mpi, the project installed there and our module built against it. The NEST wheel
+## is cached in $(NEST_MPI_WHEELS) (about 25 min to build on 2 cores the first time).
+MPI_VENV         = .venv-mpi
+MPI_STAMP        = $(MPI_VENV)/.ostl-installed
+OSTL_CACHE_DIR  ?= $(HOME)/.cache/ostl
+NEST_MPI_WHEELS  = $(OSTL_CACHE_DIR)/nest-mpi-wheels
+MPI_PACKAGES     = libopenmpi-dev openmpi-bin
+
+mpi-deps:
+	@if [ ! -e /usr/bin/mpicxx ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing $(MPI_PACKAGES) (NEST with MPI)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(MPI_PACKAGES) >/dev/null; \
+	  else echo "NEST with MPI needs: apt-get install -y $(MPI_PACKAGES) (as root)"; exit 1; fi; \
+	fi
+
+$(MPI_STAMP): setup.cfg pyproject.toml requirements/constraints.txt | system-deps mpi-deps
+	@ls $(NEST_MPI_WHEELS)/nest_simulator-3.10.0-*.whl >/dev/null 2>&1 || { \
+	  echo "building NEST 3.10.0 with MPI from its source distribution into $(NEST_MPI_WHEELS) (about 25 min)"; \
+	  $(PYTHON) -m pip wheel --quiet --no-deps --no-binary nest-simulator nest-simulator==3.10.0 -w $(NEST_MPI_WHEELS) \
+	    --config-settings=cmake.define.with-mpi=ON --config-settings=build.tool-args=-j2; }
+	$(PYTHON) -m venv $(MPI_VENV)
+	$(MPI_VENV)/bin/pip install --quiet --upgrade pip
+	$(MPI_VENV)/bin/pip install --quiet $(NEST_MPI_WHEELS)/nest_simulator-3.10.0-*.whl
+	rm -rf ostl.egg-info
+	$(MPI_VENV)/bin/pip install --quiet -c requirements/constraints.txt -e '.[test,nest]' mpi4py
+	$(MPI_VENV)/bin/python -c "import nest, sys; sys.exit(0 if nest.build_info['have_mpi'] else 'this NEST has no MPI')"
+	$(MPI_VENV)/bin/ostl build-nest
+	touch $(MPI_STAMP)
+
+nest-mpi: $(MPI_STAMP)
+
+## the MPI tests (two ranks) in .venv-mpi; `make test` runs without MPI
+test-mpi: $(MPI_STAMP)
+	$(MPI_VENV)/bin/python -m pytest -q tests/test_nest_mpi.py
+
 bench: $(STAMP)
 	$(PY) benchmarks/bench_reference.py
 
 clean:
-	rm -rf $(VENV) demo-run ostl-run .pytest_cache
+	rm -rf $(VENV) $(MPI_VENV) demo-run ostl-run .pytest_cache

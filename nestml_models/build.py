@@ -14,9 +14,12 @@ What the pip wheel needs (measured, see ../docs/design.md):
   ``libgsl-dev``, plus ``g++``, ``cmake`` and ``make``;
 * a corrected ``nest-config``: the wheel's script names the paths of the machine that built
   it; ours points at the installed package;
-* the old C++ string ABI (``-D_GLIBCXX_USE_CXX11_ABI=0``): the wheel's kernel was built with
-  it, and a module built without it fails in ``nest.Install`` with an undefined symbol that
-  NEST reports as "file not found".
+* the C++ string ABI of the kernel: the wheel's was built with the old one
+  (``-D_GLIBCXX_USE_CXX11_ABI=0``), and a module built with the other fails in ``nest.Install``
+  with an undefined symbol that NEST reports as "file not found". :func:`build_flags` reads
+  the ABI off the kernel's symbols, so a NEST built from source (``make nest-mpi``) works too;
+* a NEST built with MPI (``nest.build_info["have_mpi"]``): its headers include ``mpi.h``, so the
+  module compiles with the MPI compiler wrapper's flags (``mpicxx --showme:compile``).
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ MODULE_NAME = "ostlmodule"
 PACKAGE_DIR = Path(__file__).resolve().parent
 CPP_DIR = PACKAGE_DIR / "cpp"
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
-BUILD_FLAGS = "-Wall -fopenmp -O2 -std=c++20 -D_GLIBCXX_USE_CXX11_ABI=0"
+#: compiler flags of every build; :func:`build_flags` adds the kernel's ABI and MPI's flags
+BASE_FLAGS = "-Wall -fopenmp -O2 -std=c++20"
 BUILDER_VERSION = "3"
 APT_PACKAGES = "libboost-dev libltdl-dev libgsl-dev"
 REQUIRED_HEADERS = {"boost/version.hpp": "libboost-dev", "ltdl.h": "libltdl-dev", "gsl/gsl_errno.h": "libgsl-dev"}
@@ -81,9 +85,40 @@ def nest_version():
     return str(version)
 
 
+def _kernel_library():
+    """The shared library that holds NEST's kernel symbols (the Python extension of PyNEST)."""
+    prefix = Path(_nest().__file__).resolve().parent
+    found = sorted(prefix.glob("nestkernel_api*.so")) + sorted(prefix.rglob("libnestkernel*.so"))
+    if not found:
+        raise BackendUnavailableError(f"no NEST kernel library (nestkernel_api*.so) under {prefix}")
+    return found[0]
+
+
+def build_flags():
+    """The module's compiler flags for the NEST that runs here: :data:`BASE_FLAGS`, the kernel's
+    C++ string ABI (the kernel's own symbols, those of namespace ``nest``, name strings
+    ``std::__cxx11::basic_string`` under the new ABI, ``Ss`` under the old) and, for a NEST built
+    with MPI, the MPI compiler wrapper's include flags."""
+    import subprocess
+
+    flags = [BASE_FLAGS]
+    symbols = subprocess.run(["nm", "-D", "--defined-only", str(_kernel_library())], capture_output=True, text=True,
+                             check=False).stdout
+    new_abi = any("__cxx11" in line for line in symbols.splitlines() if "4nest" in line)
+    flags.append(f"-D_GLIBCXX_USE_CXX11_ABI={int(new_abi)}")
+    if _nest().build_info.get("have_mpi"):
+        wrapper = shutil.which("mpicxx")
+        if wrapper is None:
+            raise BackendUnavailableError("this NEST was built with MPI: building the NEST models needs mpicxx "
+                                          "(apt-get install -y libopenmpi-dev openmpi-bin)")
+        done = subprocess.run([wrapper, "--showme:compile"], capture_output=True, text=True, check=False)
+        flags.append(done.stdout.strip())
+    return " ".join(flag for flag in flags if flag)
+
+
 def check_prerequisites():
     """Raise one clear error naming what to install if the build cannot work here."""
-    missing_tools = [tool for tool in ("g++", "cmake", "make") if shutil.which(tool) is None]
+    missing_tools = [tool for tool in ("g++", "cmake", "make", "nm") if shutil.which(tool) is None]
     include_dirs = ["/usr/include", "/usr/local/include"]
     missing_pkgs = sorted({pkg for header, pkg in REQUIRED_HEADERS.items()
                            if not any(os.path.exists(os.path.join(d, header)) for d in include_dirs)})
@@ -115,8 +150,8 @@ def cache_key():
     for path in learning_sources() + template_files():
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
-    for part in (nest_version(), getattr(pynestml, "__version__", ""), sys.version.split()[0], BUILD_FLAGS,
-                 BUILDER_VERSION):
+    for part in (nest_version(), getattr(pynestml, "__version__", ""), sys.version.split()[0], build_flags(),
+                 BUILDER_VERSION, str(_kernel_library())):
         digest.update(str(part).encode())
     return digest.hexdigest()[:16]
 
@@ -139,7 +174,7 @@ def _write_nest_config(directory):
     bindir.mkdir(parents=True, exist_ok=True)
     answers = {
         "--prefix": prefix, "--exec-prefix": prefix, "--version": nest_version(),
-        "--includes": f"-I{prefix / 'include' / 'nest'}", "--cflags": BUILD_FLAGS, "--libs": "-fopenmp",
+        "--includes": f"-I{prefix / 'include' / 'nest'}", "--cflags": build_flags(), "--libs": "-fopenmp",
         "--compiler": shutil.which("g++"), "--compiler-name": "GNU", "--compiler-version": "",
         "--python-executable": sys.executable, "--python-version": sys.version.split()[0],
         "--static-libraries": "OFF", "--docdir": "share/doc/nest", "--datadir": "share/nest", "--libdir": "lib/nest",

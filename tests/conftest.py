@@ -32,7 +32,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 #: what the tools running the suite keep in the tree (the environment, caches, build metadata)
-TOOLING = (".venv/", ".pytest_cache/", ".ruff_cache/", "ostl.egg-info/")
+TOOLING = (".venv/", ".venv-mpi/", ".pytest_cache/", ".ruff_cache/", "ostl.egg-info/")
 
 
 def _tree_entries():
