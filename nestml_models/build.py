@@ -222,9 +222,34 @@ def build(force=False, quiet=True):
     if target.exists() and not force:
         return target
     check_prerequisites()
+    root = target.parent.parent
+    with _exclusive(root.parent / f"{root.name}.lock"):   # one build at a time per module
+        if target.exists() and not force:   # another process built it while this one waited
+            return target
+        _build_into(root, target, quiet)
+    return target
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path):
+    """Hold an exclusive lock on ``lock_path`` (created if needed) across processes. Two
+    processes that built the same module at once (two trainings on a new machine, a benchmark
+    beside the tests) deleted each other's build folder: measured, "make all" failed."""
+    import fcntl
+
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _build_into(root, target, quiet):
+    """Generate the models and build the module in ``root`` (replaced)."""
     from pynestml.frontend.pynestml_frontend import generate_nest_target
 
-    root = target.parent.parent
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
@@ -251,7 +276,6 @@ def build(force=False, quiet=True):
     if not target.exists():
         raise BackendUnavailableError(f"building the NEST module produced no {target.name}; "
                                       f"NESTML's and the compiler's messages are in {log_path}")
-    return target
 
 
 def _check_generated(generated, log_path):

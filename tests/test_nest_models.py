@@ -186,6 +186,22 @@ def test_two_threads_give_the_same_dynamics(module):
     np.testing.assert_allclose(one[1]["potential"], two[1]["potential"], rtol=1e-12, atol=1e-12)
 
 
+def test_two_processes_that_build_the_module_at_once_both_get_it(tmp_path):
+    """Two builds into one empty cache at the same time (two trainings on a new machine):
+    before the build lock, the second deleted the first one's build folder ("make all" failed)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OSTL_CACHE_DIR=str(tmp_path / "cache"))
+    builds = [subprocess.Popen([sys.executable, "-m", "ostl", "build-nest"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [build.communicate(timeout=900) for build in builds]
+    assert [build.returncode for build in builds] == [0, 0], [err for _, err in outputs]
+    paths = {out.splitlines()[0] for out, _ in outputs}
+    assert len(paths) == 1 and os.path.exists(paths.pop().split(": ", 1)[1])
+
+
 def test_missing_build_prerequisites_give_one_clear_message(monkeypatch):
     import importlib
 
