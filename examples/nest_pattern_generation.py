@@ -5,7 +5,13 @@ readout produce three sums of sines (e-prop's pattern-generation task, random fe
 Every trial of ``steps`` ms is followed by a pause of 4 steps in which the synapses
 complete the trial's deferred update (Adam); the whole training is one ``nest.Simulate``.
 
-    .venv/bin/python examples/nest_pattern_generation.py [--iterations 60] [--threads 2]
+    .venv/bin/python examples/nest_pattern_generation.py [--iterations 60] [--threads 2] [--save W.npz]
+
+Under MPI (a NEST built with it: ``make nest-mpi``) the same script runs on several processes,
+each holding its part of the network; the losses and weights are gathered, and rank 0 prints,
+plots and saves:
+
+    mpirun -np 2 .venv-mpi/bin/python examples/nest_pattern_generation.py --save W.npz
 
 The models (built and loaded by ``nestml_models.install()``):
 
@@ -43,6 +49,7 @@ def train(iterations=60, n_rec=100, learning_rate=0.003, threads=1, seed=1):
     import nest
 
     import nestml_models
+    from nestml_models import parallel
     from ostl.tasks import PatternGeneration
 
     trial = PatternGeneration(seed=0, n_in=N_IN, n_out=N_OUT, steps=STEPS).trial(0, 0)
@@ -99,24 +106,29 @@ def train(iterations=60, n_rec=100, learning_rate=0.003, threads=1, seed=1):
 
     nest.Simulate(float(iterations * period + FIRST_STEP + 2))
 
-    cumulative = np.asarray(loss.events["loss"]).reshape(-1, N_OUT).sum(axis=1)[:iterations]
+    # every process records and holds its own neurons and their incoming connections: gathered
+    recorded = parallel.recorded_events(nest, loss, ("times", "senders", "loss"))
+    order = np.lexsort((recorded["senders"], recorded["times"]))
+    cumulative = recorded["loss"][order].reshape(-1, N_OUT).sum(axis=1)[:iterations]
     losses = np.diff(np.concatenate([[0.0], cumulative]))
 
     def matrix(pre, post, shape):
         conns = nest.GetConnections(pre, post, synapse_model="ostl_synapse")
+        columns = parallel.connection_columns(nest, conns, ("source", "target", "weight"))
         out = np.zeros(shape)
-        out[np.asarray(conns.target) - post[0].global_id, np.asarray(conns.source) - pre[0].global_id] = conns.weight
+        out[columns["target"] - post[0].global_id, columns["source"] - pre[0].global_id] = columns["weight"]
         return out
 
     learned = {"layer0.W": matrix(inputs, hidden, (n_rec, N_IN)), "layer0.H": matrix(hidden, hidden, (n_rec, n_rec)),
                "readout.W": matrix(hidden, readout, (N_OUT, n_rec))}
-    events = outputs.events
+    events = parallel.recorded_events(nest, outputs, ("times", "senders", "output_value"))
     last = np.zeros((STEPS, N_OUT))
     steps = np.asarray(events["times"]).round().astype(int) - 1 - (starts[-1] + 1)
     keep = (steps >= 0) & (steps < STEPS)
     last[steps[keep], np.asarray(events["senders"])[keep] - readout[0].global_id] = \
         np.asarray(events["output_value"])[keep]
-    return {"losses": losses, "weights": learned, "initial": weights, "trial": trial, "last_output": last}
+    return {"losses": losses, "weights": learned, "initial": weights, "trial": trial, "last_output": last,
+            "primary": parallel.is_primary(nest)}
 
 
 def main():
@@ -124,9 +136,14 @@ def main():
     parser.add_argument("--iterations", type=int, default=60)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--plot", default="nest_pattern_generation.png")
+    parser.add_argument("--save", metavar="FILE", help="write the losses and the learned weights (.npz)")
     args = parser.parse_args()
     result = train(iterations=args.iterations, threads=args.threads)
+    if not result["primary"]:   # under MPI, rank 0 reports
+        return
     losses = result["losses"]
+    if args.save:
+        np.savez(args.save, losses=losses, **result["weights"])
     print(f"NEST e-prop: loss {losses[0]:.2f} (trial 1) -> {losses[-1]:.2f} (trial {len(losses)}); "
           f"{losses[0] / losses[-1]:.1f}x lower")
     import matplotlib

@@ -63,6 +63,14 @@ class NestBackend(Backend):
                                                 optimizer_steps=np.full(params[name].shape, self.optimizer.t))
         return self._sim
 
+    @property
+    def is_primary(self):
+        """Under MPI, rank 0 writes the run's files (every rank holds the whole trainer)."""
+        from . import parallel
+        from .build import _nest
+
+        return parallel.is_primary(_nest())
+
     def discard(self):
         """Forget the simulation (the trainer undid a diverged iteration): the next trial
         rebuilds it from the trainer's weights and optimiser state."""

@@ -36,6 +36,7 @@ from ostl.optim import make_optimizer
 from ostl.rules import make_rule
 from ostl.validation import check_int
 
+from . import parallel
 from .generate import CELL_MODELS as CELL_MODELS_BY_NAME
 
 HIDDEN_FIRST_STEP = 2   # update index of the hidden layer's first trial step
@@ -307,7 +308,8 @@ class NestNetwork:
         if self.record_outputs:
             self.recorder = nest.Create("multimeter", {"record_from": ["output_value"], "interval": 1.0})
             nest.Connect(self.recorder, self.readout)
-        self._loss_before = np.zeros(ro.size)
+        #: every trial's loss so far, and each readout neuron's running loss at the last trial end
+        self._losses, self._loss_last = [], np.zeros(ro.size)
 
     def _connect(self, name, pre, post, conn_spec):
         nest = self.nest
@@ -334,9 +336,7 @@ class NestNetwork:
         for name in names:
             pre, post, model = self.projections[name]
             conns = self.nest.GetConnections(pre, post, synapse_model=model)
-            values = conns.get(["source", "target", *keys])
-            if len(conns) == 1:
-                values = {k: [v] for k, v in values.items()}
+            values = parallel.connection_columns(self.nest, conns, ["source", "target", *keys])
             rows = np.asarray(values.pop("target")) - post[0].global_id
             cols = np.asarray(values.pop("source")) - pre[0].global_id
             out[name] = (rows, cols, values)
@@ -437,29 +437,37 @@ class NestNetwork:
         self.nest.Simulate(float(n_trials * self.period))
         self.trial += n_trials
         catch_up_synapses(self.nest)
-        self._loss_before = np.asarray(self.readout.get("loss"), dtype=float).reshape(-1)
         if self.recorder is not None:
             self.recorder.n_events = 0
         return self.trial_losses()[-n_trials:]
 
     def trial_losses(self):
         """The loss of every trial simulated so far (summed over the readout neurons)."""
-        events = self.loss_recorder.get("events")
-        times = np.asarray(events["times"])
-        cumulative = np.zeros(self.trial)
-        for time, value in zip(times, np.asarray(events["loss"])):
-            k = int(round((time - (HIDDEN_FIRST_STEP + 1 + self.steps)) / self.period))
-            if 0 <= k < self.trial:
-                cumulative[k] += value
-        return np.diff(np.concatenate([[0.0], cumulative]))
+        self._read_losses()
+        return np.array(self._losses)
+
+    def _read_losses(self):
+        """Append the losses of the trials recorded since the last read. The loss recorder
+        holds each readout neuron's running loss at every trial end (on the process that owns
+        the neuron); a trial's loss is the increase over the previous trial end."""
+        events = parallel.recorded_events(self.nest, self.loss_recorder, ("times", "senders", "loss"))
+        self.loss_recorder.n_events = 0
+        trials = np.rint((events["times"] - (HIDDEN_FIRST_STEP + 1 + self.steps)) / self.period).astype(int)
+        neurons = np.asarray(events["senders"]) - self.readout[0].global_id
+        for k in sorted(set(trials.tolist())):
+            if k < len(self._losses):
+                continue
+            now = self._loss_last.copy()
+            now[neurons[trials == k]] = events["loss"][trials == k]
+            self._losses.append(float(np.sum(now - self._loss_last)))
+            self._loss_last = now
 
     def _collect(self, k, outputs=True):
-        loss_now = np.asarray(self.readout.get("loss"), dtype=float).reshape(-1)
-        loss = float(np.sum(loss_now - self._loss_before))
-        self._loss_before = loss_now
+        self._read_losses()
+        loss = self._losses[k]
         out = None
         if outputs and self.recorder is not None:
-            events = self.recorder.get("events")
+            events = parallel.recorded_events(self.nest, self.recorder, ("times", "senders", "output_value"))
             times = np.asarray(events["times"]).round().astype(int)
             senders = np.asarray(events["senders"]) - self.readout[0].global_id
             # readout update u is recorded at u + 1 ms; step r of trial k is u = first + k period + r
@@ -484,9 +492,14 @@ class NestNetwork:
 
     def synapse_state(self, name, key, fill=None):
         """A per-synapse quantity (``weight``, ``eligibility_vector``, ``gradient``, ``adam_m``,
-        ...) as a matrix (post, pre[, 2]); entries without a connection from ``fill`` (or 0)."""
-        conns, rows, cols = self._connections(name)
-        values = np.asarray(conns.get(key), dtype=float)
+        ...) as a matrix (post, pre[, 2]); entries without a connection from ``fill`` (or 0).
+        Under MPI every process gets the whole matrix."""
+        pre, post, model = self.projections[name]
+        conns = self.nest.GetConnections(pre, post, synapse_model=model)
+        columns = parallel.connection_columns(self.nest, conns, ["source", "target", key])
+        rows = np.asarray(columns["target"], dtype=int) - post[0].global_id
+        cols = np.asarray(columns["source"], dtype=int) - pre[0].global_id
+        values = np.asarray(columns[key], dtype=float)
         out = np.zeros(self.params[name].shape + values.shape[1:])
         if fill is not None:
             out[...] = fill

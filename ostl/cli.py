@@ -283,13 +283,15 @@ def cmd_train(args):
             trainer.train(iterations, progress=not args.no_progress, checkpoint=checkpoint,
                           checkpoint_every=args.checkpoint_every)
     except DivergenceError as exc:
-        if args.summary_json:
+        if args.summary_json and trainer.backend.is_primary:
             write_summary(args.summary_json, trainer, checkpoint, time.perf_counter() - started, "diverged", str(exc))
         return _fail(str(exc), EXIT_DIVERGED)
     except KeyboardInterrupt:
         sys.stderr.write(f"ostl: interrupted at iteration {trainer.iteration}; state saved to {checkpoint} "
                          f"(continue with: ostl train --resume {checkpoint})\n")
         return 130
+    if not trainer.backend.is_primary:   # a run over several processes (NEST under MPI): one reports
+        return 0
     last = trainer.history[-1] if trainer.history else None
     if last is None:
         print(f"nothing to do: the run is already at iteration {trainer.iteration}")

@@ -279,7 +279,7 @@ class Trainer:
         ``checkpoint_every`` iterations, at the end, and on KeyboardInterrupt."""
         iterations = check_int("iterations", iterations, minimum=0)
         bar = None
-        if progress:
+        if progress and self.backend.is_primary:
             from tqdm import tqdm
 
             bar = tqdm(total=iterations, initial=min(self.iteration, iterations), unit="it",
@@ -332,7 +332,11 @@ class Trainer:
         name and version, and a SHA-256 checksum of every entry, so that a truncated,
         corrupted or foreign file is recognised on loading. The file appears under its
         name only once it is complete (written beside it, then renamed). A state with a
-        non-finite weight or optimiser entry is never written."""
+        non-finite weight or optimiser entry is never written. In a run over several processes
+        (NEST under MPI) only the backend's primary process writes."""
+        if not self.backend.is_primary:   # a run over several processes: one writes
+            self.last_checkpoint = (path, self.iteration)
+            return
         optimizer_state = self.optimizer.state_dict()
         problem = _non_finite_arrays(self.params, "weight") or _non_finite_arrays(optimizer_state, "optimiser state")
         if problem is not None:

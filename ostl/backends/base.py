@@ -78,6 +78,13 @@ class Backend:
             raise ParameterError(f"{type(self).__name__} applies updates itself but does not implement "
                                  "attach_synapses")
 
+    @property
+    def is_primary(self):
+        """Whether this process writes the run's files (checkpoints, summaries, plots, progress).
+        A backend that runs one training over several processes (NEST under MPI, each process
+        holding the same trainer) answers True on one of them; the default: True."""
+        return True
+
     def state_dict(self):
         """The state the backend keeps itself (e.g. a chip's weight words), saved in checkpoints:
         a dict of arrays, or None (the default: nothing beyond the trainer's weights)."""

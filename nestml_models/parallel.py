@@ -1,0 +1,51 @@
+"""NEST over several MPI processes: what a process reads of its own part, gathered.
+
+NEST distributes neurons and their incoming connections over its virtual processes; under MPI a
+process sees only its own part: ``GetConnections`` returns its connections, a recorder the
+events of its neurons. :func:`gather` joins every process's part (in rank order) so that each
+process holds the whole, as one process would; with one process nothing is communicated and
+mpi4py is not needed. Writing stays local (a process sets its own connections).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def processes(nest):
+    """The number of MPI processes NEST runs on."""
+    return int(nest.NumProcesses())
+
+
+def is_primary(nest):
+    """Whether this process writes files (checkpoints, summaries, plots): rank 0."""
+    return processes(nest) == 1 or int(nest.Rank()) == 0
+
+
+def gather(nest, columns):
+    """``{key: array}`` of this process's rows, joined with every other process's (concatenated
+    in rank order); the same dict with one process."""
+    columns = {key: np.asarray(value) for key, value in columns.items()}
+    if processes(nest) == 1:
+        return columns
+    from mpi4py import MPI
+
+    parts = MPI.COMM_WORLD.allgather(columns)
+    return {key: np.concatenate([np.asarray(part[key]).reshape((-1,) + np.shape(columns[key])[1:])
+                                 for part in parts]) for key in columns}
+
+
+def connection_columns(nest, connections, keys):
+    """``{key: array}`` of ``keys`` (e.g. ``source``, ``target``, ``weight``) of every connection
+    of ``connections`` on every process."""
+    values = connections.get(list(keys)) if len(connections) else {key: [] for key in keys}
+    if len(connections) == 1:
+        values = {key: [value] for key, value in values.items()}
+    return gather(nest, {key: values[key] for key in keys})
+
+
+def recorded_events(nest, recorder, keys):
+    """The events ``keys`` (e.g. ``times``, ``senders``, a recordable) a recording device holds on
+    every process."""
+    events = recorder.get("events")
+    return gather(nest, {key: np.asarray(events[key]) for key in keys})
