@@ -1,88 +1,287 @@
-"""NEST plugin benchmark (issue: NEST plugin).
+"""NEST at scale (issue 22): time per trial, memory per synapse and build time of recurrent e-prop
+LIF networks in NEST, ours beside NEST's own e-prop and beside static synapses, measured in one run.
 
-For N = 100, 400, 1600 recurrent LIF neurons (100 frozen Poisson inputs at 50 Hz, one leaky
-readout, random feedback, 1 s of biological time = one trial of 1000 steps), prints, measured
-in one run:
+The network: N recurrent LIF neurons (tau_m 30 ms, threshold 0.03, as NEST's e-prop examples),
+all-to-all without autapses up to N = 1600 and a fixed in-degree of 160 (10 % of 1600) above,
+100 Poisson inputs (5 % per 1 ms step, frozen), 10 leaky readouts, random feedback, one trial of
+1000 steps, plain gradient descent at the trial's end. Rows:
 
-* NEST wall time of one trial of our ``eprop`` network (the ``lif_neuron_learning`` /
-  ``readout_neuron_learning`` models with ``ostl_synapse``);
-* the same for NEST's native e-prop (``eprop_iaf_bsshslm_2020``, ``eprop_readout_bsshslm_2020``,
-  ``eprop_synapse_bsshslm_2020``) on the same weights and input, mapped so that both networks
-  spike identically (nestml_models/native_eprop.py; checked: equal spike counts);
-* the same network as ours with ``static_synapse`` everywhere (nothing learned);
-* the ratios ours / native (target: at most 1.0) and ours / static (target: at most 2.0).
+* ``ours``: ``lif_neuron_learning`` + ``readout_neuron_learning`` + ``ostl_synapse`` (exact
+  e-prop traces; this package's NEST module);
+* ``eprop_iaf``: NEST 3.10's ``eprop_iaf`` + ``eprop_readout`` + ``eprop_synapse`` (the
+  ``eprop_isi_trace_cutoff`` of NEST's examples, 100 steps: NEST's traces stop 100 steps after a
+  presynaptic spike, an approximation ours does not make);
+* ``bsshslm``: NEST's ``eprop_iaf_bsshslm_2020`` set (exact, the models of Bellec et al.);
+* ``static``: our network with ``static_synapse`` in place of every plastic synapse (the cost of
+  simulating, without learning).
 
-Every figure is the time of ``nest.Simulate`` for the second trial (the first includes NEST's
-preparation), the fastest of ``--repeats`` networks. One thread.
+Each row is a fresh process: the network is built (timed: ``build s``), one trial warms it up,
+the second trial is timed (``s/trial``); ``B/syn`` is the growth of NEST's ``memory_size``
+(resident memory of the process) while the plastic (or, for ``static``, the same) projections
+are connected, divided by their synapse count. ``--threads 2`` adds rows with two threads; with
+``.venv-mpi`` (``make nest-mpi``) rows with two MPI processes of one thread each are added.
 
-Run:  .venv/bin/python benchmarks/bench_nest.py [--quick]
+Run:  .venv/bin/python benchmarks/bench_nest.py [--quick] [--sizes 100,400] [--kinds ours,static]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
-from functools import partial
+from pathlib import Path
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import numpy as np
 
-from nestml_models import native_eprop  # noqa: E402
-from nestml_models.network import NestNetwork  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-STEPS = native_eprop.STEPS
+STEPS, N_IN, N_OUT, P_IN = 1000, 100, 10, 0.05
+TAU_M, V_TH = 30.0, 0.03
+#: the learning rate: zero, so that every row simulates the same activity (the weights stay as drawn)
+#: while every synapse does its full learning work (a rate does not change the work)
+ETA = 0.0
+FULL_UP_TO, IN_DEGREE = 1600, 160
+KINDS = ("ours", "eprop_iaf", "bsshslm", "static")
+MPI_PYTHON = ROOT / ".venv-mpi" / "bin" / "python"
 
 
-def time_native(data):
-    native = native_eprop.NativeNetwork(data, n_iter=3, record=False)
-    recorder = native.nest.Create("spike_recorder")
-    native.nest.Connect(native.rec, recorder)
-    native.simulate(native.offset_gen + native.delays + STEPS)      # first trial (and preparation)
-    spikes = recorder.n_events
+def _connectivity(n):
+    if n <= FULL_UP_TO:
+        return {"rule": "all_to_all", "allow_autapses": False}, n - 1
+    return {"rule": "fixed_indegree", "indegree": IN_DEGREE, "allow_autapses": False}, IN_DEGREE
+
+
+#: NEST's e-prop examples draw weights w ~ N(0, 1 / sqrt(fan-in)) and scale them by 1 - exp(-dt / tau_m)
+#: for models whose spikes add the weight to the membrane (ours, eprop_iaf); the bsshslm models scale
+#: every incoming spike by that factor themselves (regular_spike_arrival False): the same membrane
+#: trajectories from the unscaled weights
+SCALE = 1.0 - float(np.exp(-1.0 / TAU_M))
+
+
+def _weights(nest, n, scaled=True):
+    """Weight distributions (input, recurrent, readout) of a network of ``n`` neurons."""
+    _, degree = _connectivity(n)
+    factor = SCALE if scaled else 1.0
+    return (nest.random.normal(0.0, factor / np.sqrt(N_IN)), nest.random.normal(0.0, factor / np.sqrt(degree)),
+            nest.random.normal(0.0, factor / np.sqrt(n)))
+
+
+def _memory(nest):
+    return float(nest.GetKernelStatus("memory_size")) * 1024.0   # NEST reports kB
+
+
+def _inputs(nest, rng, first, trials):
+    """100 parrots driven by frozen Poisson spike generators, ``trials`` trials from ``first``."""
+    generators = nest.Create("spike_generator", N_IN)
+    parrots = nest.Create("parrot_neuron", N_IN)
+    nest.Connect(generators, parrots, "one_to_one", {"delay": 1.0})
+    spikes = rng.random((STEPS, N_IN)) < P_IN
+    spikes[0] = False
+    starts = first + np.arange(trials) * (STEPS + 4)
+    generators.set([{"spike_times": np.concatenate([np.nonzero(spikes[:, i])[0] + s for s in starts]).astype(float)}
+                    for i in range(N_IN)])
+    return parrots
+
+
+def build_ours(nest, n, rng, plastic=True):
+    """Our models (:mod:`nestml_models`); ``plastic=False``: static synapses everywhere."""
+    import nestml_models
+
+    nestml_models.install()
+    geometry = {"trial_steps": STEPS, "pause_steps": 4}
+    parrots = _inputs(nest, rng, 2, 3)
+    hidden = nest.Create("lif_neuron_learning", n, dict(geometry, first_step=2, tau_m=TAU_M, v_th=V_TH,
+                                                        pseudo="piecewise_linear", pseudo_gamma=0.3,
+                                                        keep_reset_path=0.0, readout_leak=float(np.exp(-1 / TAU_M))))
+    readout = nest.Create("readout_neuron_learning", N_OUT, dict(geometry, first_step=3,
+                                                                  leak=float(np.exp(-1 / TAU_M)), activation="linear"))
+    model = "ostl_synapse" if plastic else "static_synapse"
+    if plastic:
+        nest.SetDefaults("ostl_synapse", {"optimizer": {"type": "gradient_descent", "eta": ETA}})
+    rule, _ = _connectivity(n)
+    before = _memory(nest)
+    syn = {"synapse_model": model, "delay": 1.0}
+    w_in, w_rec, w_out = _weights(nest, n)
+    nest.Connect(parrots, hidden, "all_to_all", dict(syn, weight=w_in))
+    nest.Connect(hidden, hidden, rule, dict(syn, weight=w_rec))
+    nest.Connect(hidden, readout, "all_to_all", dict(syn, weight=w_out))
+    memory = _memory(nest) - before
+    nest.Connect(readout, hidden, "all_to_all", {"synapse_model": "ostl_learning_signal_connection", "delay": 1.0,
+                                                 "weight": nest.random.normal(0.0, 0.1)})
+    targets = nest.Create("step_current_generator", N_OUT)
+    times = np.arange(0, 3 * (STEPS + 4), dtype=float) + 2.0
+    targets.set(amplitude_times=times, amplitude_values=np.sin(times / 50.0))
+    nest.Connect(targets, readout, "one_to_one", {"receptor_type": 0, "delay": 1.0})
+    return memory, STEPS + 4, hidden
+
+
+def build_eprop_iaf(nest, n, rng):
+    """NEST 3.10's ``eprop_iaf`` / ``eprop_readout`` / ``eprop_synapse`` (its example's settings)."""
+    parrots = _inputs(nest, rng, 1, 3)
+    hidden = nest.Create("eprop_iaf", n, {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "V_m": 0.0, "V_th": V_TH, "t_ref": 0.0,
+                                          "tau_m": TAU_M, "eprop_isi_trace_cutoff": 100, "kappa": 0.97,
+                                          "surrogate_gradient_function": "piecewise_linear",
+                                          "surrogate_gradient_height": 0.3 / V_TH,
+                                          "surrogate_gradient_width": V_TH, "c_reg": 0.0,
+                                          "flush_event_send_interval": float(STEPS)})
+    readout = nest.Create("eprop_readout", N_OUT, {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "V_m": 0.0, "tau_m": TAU_M,
+                                                   "eprop_isi_trace_cutoff": 100})
+    nest.SetDefaults("eprop_synapse", {"optimizer": {"type": "gradient_descent", "batch_size": 1, "eta": ETA,
+                                                     "optimize_each_step": False}})
+    rule, _ = _connectivity(n)
+    before = _memory(nest)
+    syn = {"synapse_model": "eprop_synapse", "delay": 1.0}
+    w_in, w_rec, w_out = _weights(nest, n)
+    nest.Connect(parrots, hidden, "all_to_all", dict(syn, weight=w_in))
+    nest.Connect(hidden, hidden, rule, dict(syn, weight=w_rec))
+    nest.Connect(hidden, readout, "all_to_all", dict(syn, weight=w_out))
+    memory = _memory(nest) - before
+    nest.Connect(readout, hidden, "all_to_all", {"synapse_model": "eprop_learning_signal_connection", "delay": 1.0,
+                                                 "weight": nest.random.normal(0.0, 0.1)})
+    target = nest.Create("step_rate_generator", N_OUT)
+    window = nest.Create("step_rate_generator")
+    times = np.arange(0, 3 * STEPS, dtype=float) + 3.0
+    target.set(amplitude_times=times, amplitude_values=np.sin(times / 50.0))
+    window.set(amplitude_times=[1.0], amplitude_values=[1.0])
+    nest.Connect(target, readout, "one_to_one", {"synapse_model": "rate_connection_delayed", "delay": 1.0,
+                                                 "receptor_type": 2})
+    nest.Connect(window, readout, "all_to_all", {"synapse_model": "rate_connection_delayed", "delay": 1.0,
+                                                 "receptor_type": 1})
+    return memory, STEPS, hidden
+
+
+def build_bsshslm(nest, n, rng):
+    """NEST's ``eprop_iaf_bsshslm_2020`` set (the settings of nestml_models.native_eprop)."""
+    nest.set(eprop_learning_window=float(STEPS), eprop_reset_neurons_on_update=True, eprop_update_interval=float(STEPS))
+    parrots = _inputs(nest, rng, 1, 3)
+    hidden = nest.Create("eprop_iaf_bsshslm_2020", n, {"C_m": 1.0, "c_reg": 0.0, "E_L": 0.0, "I_e": 0.0,
+                                                       "regular_spike_arrival": False, "t_ref": 0.0, "tau_m": TAU_M,
+                                                       "V_m": 0.0, "V_th": V_TH,
+                                                       "surrogate_gradient_function": "piecewise_linear",
+                                                       "surrogate_gradient_height": 0.3 / V_TH,
+                                                       "surrogate_gradient_width": V_TH})
+    readout = nest.Create("eprop_readout_bsshslm_2020", N_OUT, {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0,
+                                                                "loss": "mean_squared_error",
+                                                                "regular_spike_arrival": False, "tau_m": TAU_M,
+                                                                "V_m": 0.0})
+    nest.SetDefaults("eprop_synapse_bsshslm_2020", {"optimizer": {"type": "gradient_descent", "batch_size": 1,
+                                                                  "eta": ETA}, "average_gradient": False})
+    rule, _ = _connectivity(n)
+    before = _memory(nest)
+    syn = {"synapse_model": "eprop_synapse_bsshslm_2020", "delay": 1.0, "tau_m_readout": TAU_M}
+    w_in, w_rec, w_out = _weights(nest, n, scaled=False)
+    nest.Connect(parrots, hidden, "all_to_all", dict(syn, weight=w_in))
+    nest.Connect(hidden, hidden, rule, dict(syn, weight=w_rec))
+    nest.Connect(hidden, readout, "all_to_all", dict(syn, weight=w_out))
+    memory = _memory(nest) - before
+    nest.Connect(readout, hidden, "all_to_all", {"synapse_model": "eprop_learning_signal_connection_bsshslm_2020",
+                                                 "delay": 1.0, "weight": nest.random.normal(0.0, 0.1)})
+    target = nest.Create("step_rate_generator", N_OUT)
+    times = np.arange(0, 3 * STEPS, dtype=float) + 4.0
+    target.set(amplitude_times=times, amplitude_values=np.sin(times / 50.0))
+    nest.Connect(target, readout, "one_to_one", {"synapse_model": "rate_connection_delayed", "delay": 1.0,
+                                                 "receptor_type": 2})
+    return memory, STEPS, hidden
+
+
+def worker(kind, n, threads):
+    """One row, in this process: ``{build_s, trial_s, bytes_per_synapse, synapses, spikes}``."""
+    os.environ.setdefault("PYNEST_QUIET", "1")
+    import nest
+
+    nest.ResetKernel()
+    nest.set(resolution=1.0, local_num_threads=threads, print_time=False, rng_seed=12)
+    rng = np.random.default_rng(7)
+    started = time.perf_counter()
+    if kind in ("ours", "static"):
+        memory, period, hidden = build_ours(nest, n, rng, plastic=kind == "ours")
+    elif kind == "eprop_iaf":
+        memory, period, hidden = build_eprop_iaf(nest, n, rng)
+    else:
+        memory, period, hidden = build_bsshslm(nest, n, rng)
+    spikes = nest.Create("spike_recorder")
+    nest.Connect(hidden, spikes)
+    build = time.perf_counter() - started
+    nest.Simulate(float(period + 4))     # first trial, with NEST's preparation
+    spikes.n_events = 0
     start = time.perf_counter()
-    native.simulate(STEPS)
-    elapsed = time.perf_counter() - start
-    return elapsed, spikes
+    nest.Simulate(float(period))
+    trial = time.perf_counter() - start
+    _, degree = _connectivity(n)
+    synapses = n * (N_IN + degree + N_OUT)
+    row = {"build_s": build, "trial_s": trial, "synapses": synapses, "spikes": int(spikes.n_events),
+           "bytes_per_synapse": memory / synapses, "processes": int(nest.NumProcesses())}
+    if nest.NumProcesses() > 1:
+        from mpi4py import MPI
+
+        rows = MPI.COMM_WORLD.gather(row)
+        if nest.Rank() != 0:
+            return None
+        row = {"build_s": max(r["build_s"] for r in rows), "trial_s": max(r["trial_s"] for r in rows),
+               "synapses": synapses, "bytes_per_synapse": sum(r["bytes_per_synapse"] for r in rows),
+               "spikes": sum(r["spikes"] for r in rows), "processes": len(rows)}
+    return row
 
 
-def time_ours(data, learning):
-    net, params, scale, rule, feedback, x, target = native_eprop.reference_setup(data=data)
-    lr = native_eprop.ETA * scale["layer0.W"] ** 2   # NEST's eta in the reference parametrisation
-    sim = NestNetwork(net, rule, params, STEPS, feedback, {"name": "sgd", "lr": lr},
-                      trainable=None if learning else [], record_outputs=False)
-    recorder = sim.nest.Create("spike_recorder")
-    sim.nest.Connect(sim.hidden, recorder)
-    sim.run_trial(x, target)
-    count = recorder.n_events
-    sim._schedule([sim._check_trial(x, target, None)], sim.trial)
-    start = time.perf_counter()
-    sim.nest.Simulate(float(sim.period))
-    elapsed = time.perf_counter() - start
-    return elapsed, count
-
-
-def best(fn, repeats):
-    results = [fn() for _ in range(repeats)]
-    return min(r[0] for r in results), results[0][1]
+def _measure(kind, n, threads=1, processes=1):
+    command = [sys.executable, __file__, "--worker", kind, str(n), str(threads)]
+    env = dict(os.environ, PYNEST_QUIET="1")
+    if processes > 1:
+        command = ["mpirun", "-np", str(processes), "--bind-to", "none", str(MPI_PYTHON), __file__, "--worker", kind,
+                   str(n), str(threads)]
+        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=7200)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(lines[-1])
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 100 and 400 only")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sizes", help="comma-separated N (default 100,400,1600,6400,25600)")
+    parser.add_argument("--kinds", help=f"comma-separated, of {','.join(KINDS)}")
+    parser.add_argument("--no-parallel", action="store_true", help="no 2-thread and 2-process rows")
+    parser.add_argument("--worker", nargs=3, metavar=("KIND", "N", "THREADS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    sizes = [100, 400] if args.quick else [100, 400, 1600]
-    print(f"NEST, one thread, 1 s of biological time (1000 steps), 100 inputs, fastest of {args.repeats}")
-    print(f"{'N':>6} {'ours [s]':>10} {'native [s]':>11} {'static [s]':>11} {'ours/native':>12} {'ours/static':>12}"
-          f" {'spikes ours/native':>20}")
+    if args.worker:
+        row = worker(args.worker[0], int(args.worker[1]), int(args.worker[2]))
+        if row is not None:
+            print(json.dumps(row), flush=True)
+        return
+    sizes = [100, 400] if args.quick else [100, 400, 1600, 6400, 25600]
+    if args.sizes:
+        sizes = [int(s) for s in args.sizes.split(",")]
+    kinds = args.kinds.split(",") if args.kinds else list(KINDS)
+    layouts = [(1, 1)]
+    if not args.no_parallel:
+        layouts.append((2, 1))
+        if MPI_PYTHON.exists():
+            layouts.append((1, 2))
+    print(f"NEST 3.10, recurrent e-prop LIF, {N_IN} Poisson inputs, {N_OUT} readouts, one trial of {STEPS} steps; "
+          f"in-degree all-to-all up to N = {FULL_UP_TO}, {IN_DEGREE} above")
+    print(f"{'N':>6} {'threads x procs':>15} {'model':>10} {'s/trial':>9} {'build s':>8} {'B/syn':>7} "
+          f"{'/ fastest native':>16} {'/ static':>9} {'Hz':>6}")
     for n in sizes:
-        data = native_eprop.draw_data(seed=1, n_rec=n)
-        ours, spikes_ours = best(partial(time_ours, data, True), args.repeats)
-        native, spikes_native = best(partial(time_native, data), args.repeats)
-        static, _ = best(partial(time_ours, data, False), args.repeats)
-        print(f"{n:>6} {ours:>10.4f} {native:>11.4f} {static:>11.4f} {ours / native:>12.2f} {ours / static:>12.2f}"
-              f" {spikes_ours:>10}/{spikes_native}", flush=True)
+        for threads, processes in layouts:
+            rows = {kind: _measure(kind, n, threads, processes) for kind in kinds}
+            native = [rows[k]["trial_s"] for k in ("eprop_iaf", "bsshslm") if "trial_s" in rows.get(k, {})]
+            static = rows.get("static", {}).get("trial_s")
+            for kind in kinds:
+                row = rows[kind]
+                if "error" in row:
+                    print(f"{n:>6} {f'{threads} x {processes}':>15} {kind:>10}  failed: {row['error']}")
+                    continue
+                versus_native = f"{row['trial_s'] / min(native):.2f}" if native else "--"
+                versus_static = f"{row['trial_s'] / static:.2f}" if static else "--"
+                print(f"{n:>6} {f'{threads} x {processes}':>15} {kind:>10} {row['trial_s']:>9.4f} "
+                      f"{row['build_s']:>8.2f} {row['bytes_per_synapse']:>7.1f} {versus_native:>16} "
+                      f"{versus_static:>9} {row['spikes'] / n / (STEPS / 1000):>6.1f}", flush=True)
 
 
 if __name__ == "__main__":
