@@ -172,7 +172,7 @@ class _OSTLModel(AbstractPyNNNeuronModelStandard):
 def _encode(declaration, neuron_param=None):
     """The reference cell of a validated declaration and its s16.15 constants (as values)."""
     cell = declaration.ostl_cell()
-    encoded = encode_cell(cell, keep_reset=False, neuron_param=neuron_param)
+    encoded = encode_cell(cell, keep_reset_path=False, neuron_param=neuron_param)
     return cell, encoded
 
 
