@@ -416,13 +416,17 @@ class NestNetwork:
         self.trial += 1
         if self.trial % CATCH_UP_EVERY == 0:
             catch_up_synapses(self.nest)
+        self._follow_readout()
+        return loss, outputs
+
+    def _follow_readout(self):
+        """Symmetric feedback with a trained readout: the learning-signal weights take the readout
+        weights the trial's update left (between trials)."""
         if self.symmetric and "readout.W" in self.trainable:
-            # symmetric feedback: the learning-signal weights follow the readout weights
             signals = self.nest.GetConnections(self.readout, self.hidden,
                                                synapse_model="ostl_learning_signal_connection")
             key = "weight" if self.pcm is None else "pcm_read_weight"   # PCM: the read the next trial uses
             copy_readout_weights(signals, self.synapse_state("readout.W", key), self.readout, self.hidden)
-        return loss, outputs
 
     def run_trials(self, xs, targets, masks=None):
         """Simulate several trials in one ``nest.Simulate`` (no outputs recorded); returns

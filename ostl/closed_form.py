@@ -14,8 +14,8 @@ SNU cells, every trace kind but the ALIF's) is, for a neuron's per-step factors 
 Between two presynaptic inputs ``x = 0`` and the recursion is linear in the synapse's state
 ``(eps, ebar, G)`` with coefficients that depend on the postsynaptic neuron only. The neuron cuts
 its history into *segments* (at most :data:`SEGMENT` steps; a segment also ends after a step with
-``J = 0``, a full reset, and before its running product ``P`` or the leak's power ``kappa^{t-a}``
-leaves [:data:`RANGE`, 1 / RANGE]) and keeps, per step ``t`` of the segment that starts at ``a``,
+``J = 0``, a full reset, and after the step at which its running product ``P`` or the leak's power
+``kappa^{t-a}`` leaves [:data:`RANGE`, 1 / RANGE]) and keeps, per step ``t`` of the segment that starts at ``a``,
 the running quantities::
 
     P^t = J^a J^{a+1} ... J^t                 (P^{a-1} = 1)
@@ -32,8 +32,8 @@ From the state after step ``p`` (``a - 1 <= p < t``, same segment) the state aft
 (:func:`advance`); a stretch that crosses segments applies it once per segment. With ``kappa = 0``
 the middle term is zero (``ebar^p = u^p eps^p / P^p``) and is left out. ``P^p`` is never zero inside
 a segment (a zero factor ends the segment after it), and because the running product and the
-leak's power stay within three decades of 1 inside a segment, the differences ``K^t - K^p`` and
-``V^t - V^p`` lose at most three digits: the closed form equals the recursion to about 1e-13
+leak's power stay within a decade of 1 inside a segment, the differences ``K^t - K^p`` and
+``V^t - V^p`` lose at most one digit: the closed form equals the recursion to about 1e-13
 relative (``tests/test_closed_form.py`` pins 1e-10 on random factors, with zeros, with long silent
 stretches, with and without leak).
 
@@ -49,8 +49,8 @@ import numpy as np
 
 #: the longest segment, in steps (a crossed segment costs the synapse O(1))
 SEGMENT = 64
-#: a segment ends before its running product, or the leak's power, leaves [RANGE, 1 / RANGE]
-RANGE = 1e-3
+#: a segment ends after the step at which its running product, or the leak's power, leaves [RANGE, 1 / RANGE]
+RANGE = 1e-1
 
 
 @dataclass

@@ -102,32 +102,69 @@ def test_nest_learning_equals_reference(network_class, case, seed):
     assert moved > 1e-3, "the weights did not learn"
 
 
-def test_eligibility_vectors_and_gradients_during_a_trial(network_class):
-    """The synapses' own state, read in the middle of a trial, is the reference's."""
-    net, params, rule, feedback, trials, optimizer = _setup("eprop-alif-recurrent", 3, steps=100, n_trials=1)
-    x, target, mask = trials[0]
-    learner = OnlineLearner(net, rule, params, feedback=feedback, trainable=_weights(net), block=1)
-    record = learner.run(x, target, mask, record=("eligibility_vector", "gradient")).records
-    sim = network_class(net, rule, params, steps=100, feedback=feedback, optimizer=optimizer)
-    sim._schedule([sim._check_trial(x, target, mask)], 0)
+@pytest.mark.parametrize("case", list(CASES))
+def test_eligibility_vectors_traces_and_gradients_during_trials(network_class, case):
+    """The synapses' own state, read in the middle of trials, is the reference's: eligibility
+    vectors, filtered eligibility traces and gradients, for every rule and cell (the closed form
+    of D = 1 cells and the per-step recursion of ALIF, issue 22). Sparse inputs, two silent input
+    neurons and one that falls silent after the first trial (its synapses catch up across the
+    trial boundary and the pause); reads in both trials, after the deferred update between them."""
+    steps = 100
+    net, params, rule, feedback, trials, optimizer = _setup(case, 3, steps=steps, n_trials=2)
+    rng = np.random.default_rng(31)
+    for k, (x, target, mask) in enumerate(trials):
+        x[...] = rng.random(x.shape) < 0.04     # sparse: gaps of ~25 steps, many crossing segments
+        x[:, :2] = 0.0                           # silent
+        x[:, 2] = 0.0 if k else x[:, 2]          # silent from the second trial on
+        x[[5, 60], 2] = 0.0 if k else 1.0
+    names = _weights(net)
+    learner = OnlineLearner(net, rule, params, feedback=feedback, trainable=names, block=1)
+    opt = make_optimizer(optimizer)
+    records = []
+    for x, target, mask in trials:
+        result = learner.run(x, target, mask, record=("eligibility_vector", "eligibility_trace", "gradient"))
+        records.append(result.records)
+        opt.step(learner.params, {k: result.grads[k] for k in names})
+    sim = network_class(net, rule, params, steps=steps, feedback=feedback, optimizer=optimizer)
     from nestml_models.network import HIDDEN_FIRST_STEP
 
-    connected = {name: net.masks().get(name, np.ones(params[name].shape)) > 0 for name in ("layer0.W", "layer0.H")}
     checked = 0
-    for stop in (40, 77):
-        # simulate so that hidden step ``stop`` is complete: updates up to stop + 2 + lag 2
-        nest.Simulate(float(HIDDEN_FIRST_STEP + stop + 3) - nest.biological_time)
-        for name in ("layer0.W", "layer0.H"):
-            on = connected[name]   # no autapses: the reference's diagonal has no synapse in NEST
-            eps = sim.synapse_state(name, "eligibility_vector")
-            ref = record["eligibility_vector"][name][stop]       # (post, state, pre)
-            for a in (0, 1):
-                np.testing.assert_allclose(eps[..., a][on], ref[:, a, :][on], rtol=0, atol=1e-9 * np.abs(ref).max())
+    # (at a trial's last step NEST reports the state after the trial's update: gradient applied,
+    # state reset; the reference's record is before it, so the last read is one step earlier)
+    for k, stop in ((0, 40), (0, 77), (1, 3), (1, 58), (1, steps - 2)):
+        if nest.biological_time <= k * sim.period:   # the trial's inputs, after the last one's update
+            if k:
+                nest.Simulate(float(k * sim.period) - nest.biological_time)
+                sim._follow_readout()   # symmetric feedback follows the trained readout (run_trial does)
+            sim._schedule([sim._check_trial(*trials[k])], k)
+        # simulate so that hidden step ``stop`` of trial k is complete: updates up to stop + 2 + lag 2
+        nest.Simulate(float(HIDDEN_FIRST_STEP + k * sim.period + stop + 3) - nest.biological_time)
+        record = records[k]
+        for name in names:
+            on = net.masks().get(name, np.ones(params[name].shape)) > 0   # no autapses in NEST
+            if name not in record["eligibility_vector"]:
+                continue   # the readout's synapses (a step later in NEST): by the weights after each trial
             grad = sim.synapse_state(name, "gradient")
             ref_grad = np.sum(record["gradient"][name][:stop + 1], axis=0)   # per-step contributions
-            np.testing.assert_allclose(grad[on], ref_grad[on], rtol=0, atol=1e-9 * np.abs(ref_grad).max())
-            checked += int(np.abs(ref).max() > 0)
-    assert checked == 4
+            np.testing.assert_allclose(grad[on], ref_grad[on], rtol=0, atol=1e-9 * np.abs(ref_grad).max(),
+                                       err_msg=f"{name} gradient trial {k}")
+            eps = sim.synapse_state(name, "eligibility_vector")
+            ref = record["eligibility_vector"][name][stop]       # (post, state, pre) or (post, pre)
+            ref = ref if ref.ndim == 3 else ref[:, None, :]
+            for a in range(ref.shape[1]):
+                np.testing.assert_allclose(eps[..., a][on], ref[:, a, :][on], rtol=0,
+                                           atol=1e-9 * np.abs(ref).max(), err_msg=f"{name} eps[{a}] trial {k}")
+            trace = sim.synapse_state(name, "eligibility_trace_filtered")
+            ref_trace = record["eligibility_trace"][name][stop]
+            np.testing.assert_allclose(trace[on], ref_trace[on], rtol=0, atol=1e-9 * np.abs(ref_trace).max(),
+                                       err_msg=f"{name} trace trial {k}")
+            checked += int(np.abs(ref).max() > 0 and np.abs(ref_grad).max() > 0)
+    assert checked >= 2 * (len(names) - 1)
+    nest.Simulate(float(2 * sim.period) - nest.biological_time)   # to the end of the second trial
+    final = sim.weights()
+    for name in names:
+        np.testing.assert_allclose(final[name], learner.params[name], rtol=0,
+                                   atol=1e-9 * np.abs(learner.params[name]).max(), err_msg=name)
 
 
 def test_large_network_1000_steps(network_class):

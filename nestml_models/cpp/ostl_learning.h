@@ -15,6 +15,13 @@
  *  (eprop_archiving_node, eprop_synapse). At the last step of every trial the synapse applies
  *  the optimiser (SGD or Adam, ostl.optim's arithmetic) to its summed gradient.
  *
+ *  Catching up is event-driven for a one-dimensional neuron state (D = 1: LIF, SNU, soft-reset
+ *  SNU): the neuron keeps, per step, running quantities of segments of its history (running
+ *  product of the Jacobians, filtered pseudo-derivative, summed learning signal), from which a
+ *  synapse crosses a stretch without presynaptic input in O(1) per segment instead of O(1) per
+ *  step -- the closed form of ostl/closed_form.py (derivation: docs/equations.md section 8). The
+ *  ALIF neuron (D = 2) replays step by step.
+ *
  *  Time. Every step is one NEST update (resolution 1 ms, delays 1 step). Trials of
  *  ``trial_steps`` active updates start at ``first_step`` and are separated by
  *  ``pause_steps`` silent updates. Learning signals reach a neuron two updates after the
@@ -97,6 +104,9 @@ struct SynapseLearningState
   double adam_v = 0.0;
   long optimizer_steps = 0;              //!< trials completed (Adam's bias correction)
   long held_trial = -1;                  //!< trial whose history this synapse still needs (-1: none)
+  //! D = 1 (closed form): the eligibility fields hold the state in the coordinates of the segment
+  //! that starts at this update (LearningHistory::to_physical); -1 with eligibility zero
+  long segment = -1;
 
   bool
   is_idle() const
@@ -318,6 +328,29 @@ private:
   std::size_t head_ = 0;
 };
 
+//! Longest segment of the closed form, in steps (ostl.closed_form.SEGMENT).
+constexpr long CLOSED_FORM_SEGMENT = 64;
+//! A segment ends before its running product or the leak's power leaves [RANGE, 1 / RANGE].
+constexpr double CLOSED_FORM_RANGE = 1e-1;
+
+/**
+ * Running quantities of the closed form at one step (D = 1; ostl/closed_form.py): relative to the
+ * segment's first step ``start``, ``P`` = product of the Jacobians, ``u`` = filtered ``q P``,
+ * ``K`` = sum of ``L kappa^(t - start)``, ``V`` = sum of ``L u``, ``leak`` = ``kappa^(t - start)``.
+ */
+struct RunningSums
+{
+  double P = 1.0;
+  double u = 0.0;
+  double K = 0.0;
+  double V = 0.0;
+  double leak = 1.0;
+  double inverse_P = 1.0;      //!< 1 / P (a synapse multiplies, the neuron divides once per step)
+  double inverse_leak = 1.0;   //!< kappa^(start - t), 0 without leak
+  long start = 0;
+  long last = -1;   //!< on a segment's first step: its last step, once the next segment has started
+};
+
 /**
  * The history of per-step factors of one neuron and the replay of a synapse's state on it.
  */
@@ -332,6 +365,8 @@ public:
   clear()
   {
     entries_.clear();
+    running_.clear();
+    running_last_ = -1;
     origin_ = 0;
     holders_.clear();
     last_step_ = -1;
@@ -447,14 +482,24 @@ public:
       }
       if ( t <= stop )
       {
-        integrate_stretch( s, &entries_[ t - origin_ ], stop - t + 1 );
+        if constexpr ( D == 1 )
+        {
+          integrate_stretch_closed( s, t, stop );
+        }
+        else
+        {
+          integrate_stretch( s, &entries_[ t - origin_ ], stop - t + 1 );
+        }
         t = stop + 1;
       }
       if ( t - 1 == trial_last )
       {
+        s.processed_step = t - 1;
+        to_physical( s );   // D = 1: the gradient the optimiser takes
         finish_trial( opt, s, weight, at_trial_end );
         s.eligibility_vector[ 0 ] = s.eligibility_vector[ 1 ] = 0.0;
         s.eligibility_trace_filtered = 0.0;
+        s.segment = -1;
         release( s, update_holders );
       }
     }
@@ -463,9 +508,233 @@ public:
 
 private:
   StepBuffer< StepFactors< D, UnitInputGain > > entries_;
+  StepBuffer< RunningSums > running_;   //!< D = 1: per step of entries_ (same origin), up to running_last_
+  long running_last_ = -1;
   long origin_ = 0;
   long last_step_ = -1;
   std::map< long, long > holders_;   //!< trial -> synapses that still need its history
+
+  //! Whether the segment holding step ``t`` ends after it (ostl.closed_form.Segments._ends_after).
+  bool
+  segment_ends_after( const RunningSums& r, long t ) const
+  {
+    const double P = std::abs( r.P );
+    const long length = t + 1 - r.start;
+    const bool leak = readout_leak > 0.0 and readout_leak < 1.0 and r.leak * readout_leak < CLOSED_FORM_RANGE;
+    return length >= CLOSED_FORM_SEGMENT or P < CLOSED_FORM_RANGE or P > 1.0 / CLOSED_FORM_RANGE or leak;
+  }
+
+  //! Compute the running quantities up to step ``until`` (complete steps only: they read L).
+  void
+  extend_running( long until )
+  {
+    const double kappa = readout_leak;
+    for ( long t = std::max( running_last_ + 1, origin_ ); t <= until; ++t )
+    {
+      const auto& f = entries_[ t - origin_ ];
+      RunningSums r;
+      const bool fresh = t == origin_ or geometry.phase( t ) == 0
+        or segment_ends_after( running_[ t - 1 - origin_ ], t - 1 );
+      if ( fresh )
+      {
+        if ( t > origin_ )
+        {
+          const long previous_start = running_[ t - 1 - origin_ ].start;
+          if ( previous_start >= origin_ )
+          {
+            running_[ previous_start - origin_ ].last = t - 1;
+          }
+        }
+        r.start = t;
+        r.P = f.jacobian[ 0 ][ 0 ];
+        r.u = f.output_gain[ 0 ] * r.P;
+        r.leak = 1.0;
+        r.K = f.learning_signal;
+        r.V = f.learning_signal * r.u;
+      }
+
+      else
+      {
+        const RunningSums& p = running_[ t - 1 - origin_ ];
+        r.start = p.start;
+        r.P = p.P * f.jacobian[ 0 ][ 0 ];
+        r.u = kappa * p.u + f.output_gain[ 0 ] * r.P;
+        r.leak = p.leak * kappa;
+        r.K = p.K + f.learning_signal * r.leak;
+        r.V = p.V + f.learning_signal * r.u;
+      }
+      if ( r.P != 0.0 )
+      {
+        r.inverse_P = 1.0 / r.P;
+      }
+      r.inverse_leak = r.leak > 0.0 ? 1.0 / r.leak : 0.0;
+      running_.push_back() = r;
+    }
+    running_last_ = std::max( running_last_, until );
+  }
+
+  /**
+   * D = 1, segment coordinates. Inside a segment that starts at ``a`` and without input, the state
+   * after update ``t`` is, with three constants ``(r, c, g)`` and the running quantities at ``t``,
+   *
+   *     eps = r P,   ebar = kappa^(t - a) c + r u,   G = g + c K + r V
+   *
+   * (the closed form of ostl/closed_form.py with r = eps^p / P^p, c = kappa^(a - p) (ebar^p - r u^p),
+   * g = G^p - c K^p - r V^p). A synapse keeps ``(r, c, g)`` in its eligibility fields and the
+   * segment's first update in ``segment``: moving inside a segment costs nothing, and it reads the
+   * neuron's history only at the updates it converts at (an input, a segment's end, a trial's end),
+   * which are recent -- not at the update it last processed, which may be long ago.
+   */
+  struct Coordinates
+  {
+    double r, c, g;
+    long segment;
+  };
+
+  //! The physical state (eps, ebar, G) after update ``t`` of the coordinates' segment.
+  void
+  physical_at( const Coordinates& z, long t, double& eps, double& ebar, double& gradient ) const
+  {
+    if ( z.r == 0.0 and z.c == 0.0 )   // no eligibility: the same in every segment
+    {
+      eps = ebar = 0.0;
+      gradient = z.g;
+      return;
+    }
+    const RunningSums& q = running_[ t - origin_ ];
+    eps = z.r * q.P;
+    ebar = q.leak * z.c + z.r * q.u;
+    gradient = z.g + z.c * q.K + z.r * q.V;
+  }
+
+  //! Coordinates of the physical state after update ``t``: in the segment holding ``t``, or, where
+  //! that segment ends after ``t`` (a full reset, a product out of range), as the entry of the
+  //! segment that starts at ``t + 1`` (no division by a product that is zero or tiny).
+  Coordinates
+  coordinates_at( long t, double eps, double ebar, double gradient ) const
+  {
+    const RunningSums& q = running_[ t - origin_ ];
+    if ( segment_ends_after( q, t ) )
+    {
+      return entry( t + 1, eps, ebar, gradient );
+    }
+    const double r = eps * q.inverse_P;
+    const double c = readout_leak > 0.0 ? q.inverse_leak * ( ebar - r * q.u ) : 0.0;
+    return { r, c, gradient - c * q.K - r * q.V, q.start };
+  }
+
+  //! Coordinates of the state after update ``a - 1`` in the segment that starts at ``a``: its
+  //! ``(eps, kappa ebar, G)`` (the segment's running quantities start from nothing).
+  Coordinates
+  entry( long a, double eps, double ebar, double gradient ) const
+  {
+    return { eps, readout_leak * ebar, gradient, a };
+  }
+
+  //! Move the coordinates into the segment that holds update ``t`` (``t`` after their segment's
+  //! start), converting once at the end of every segment crossed.
+  void
+  cross_to( Coordinates& z, long t ) const
+  {
+    const long target = running_[ t - origin_ ].start;
+    if ( z.r == 0.0 and z.c == 0.0 )
+    {
+      z.segment = target;
+      return;
+    }
+    while ( z.segment != target )
+    {
+      const long end = running_[ z.segment - origin_ ].last;   // closed: a later segment has started
+      double eps, ebar, gradient;
+      physical_at( z, end, eps, ebar, gradient );
+      z = entry( end + 1, eps, ebar, gradient );
+    }
+  }
+
+  /**
+   * D = 1: integrate updates t .. stop (one trial stretch) event by event: nothing between inputs
+   * inside a segment, one conversion per crossed segment, one explicit step per input.
+   */
+  void
+  integrate_stretch_closed( SynapseLearningState& s, long t, long stop )
+  {
+    extend_running( stop );
+    Coordinates z{ s.eligibility_vector[ 0 ], s.eligibility_trace_filtered, s.gradient, s.segment };
+    std::uint64_t pending = s.pending_spikes;
+    const double kappa = readout_leak;
+    long p = t - 1;   // the state is the one after update p
+    while ( pending != 0 )
+    {
+      const long next = p + 1 + static_cast< long >( __builtin_ctzll( pending ) );   // the next input
+      if ( next > stop )
+      {
+        break;
+      }
+      double eps = 0.0, kappa_ebar = 0.0, gradient = z.g;   // after next - 1: eps, kappa ebar, G
+      if ( z.segment == next )   // the entry of the segment the input starts: (eps, kappa ebar, G)
+      {
+        eps = z.r;
+        kappa_ebar = z.c;
+      }
+      else if ( not( z.r == 0.0 and z.c == 0.0 ) )   // (before the first archived update: at rest)
+      {
+        double ebar;
+        cross_to( z, next - 1 );
+        physical_at( z, next - 1, eps, ebar, gradient );
+        kappa_ebar = kappa * ebar;
+      }
+      const auto& f = entries_[ next - origin_ ];
+      eps = f.jacobian[ 0 ][ 0 ] * eps + f.gain( 0 );
+      const double ebar = kappa_ebar + f.output_gain[ 0 ] * eps;
+      gradient += f.learning_signal * ebar;
+      z = coordinates_at( next, eps, ebar, gradient );
+      const long steps = next - p;
+      pending = steps >= 64 ? 0 : ( pending >> steps );
+      p = next;
+    }
+    if ( p < stop )
+    {
+      cross_to( z, stop );
+      const long steps = stop - p;
+      pending = steps >= 64 ? 0 : ( pending >> steps );
+    }
+    s.eligibility_vector[ 0 ] = z.r;
+    s.eligibility_trace_filtered = z.c;
+    s.gradient = z.g;
+    s.segment = z.segment;
+    s.pending_spikes = pending;
+  }
+
+public:
+  //! D = 1: turn a synapse state's coordinates into the physical eligibility vector, filtered trace
+  //! and gradient after its processed update (for reading; the other dimensions: unchanged).
+  void
+  to_physical( SynapseLearningState& s ) const
+  {
+    if constexpr ( D == 1 )
+    {
+      const long p = s.processed_step;
+      const Coordinates z{ s.eligibility_vector[ 0 ], s.eligibility_trace_filtered, s.gradient, s.segment };
+      double eps = 0.0, ebar = 0.0, gradient = z.g;
+      if ( z.r == 0.0 and z.c == 0.0 )
+      {
+      }
+      else if ( z.segment == p + 1 )   // the entry of the next segment: (eps, kappa ebar, G) after p
+      {
+        eps = z.r;
+        ebar = readout_leak > 0.0 ? z.c / readout_leak : entries_[ p - origin_ ].output_gain[ 0 ] * eps;
+      }
+      else
+      {
+        physical_at( z, p, eps, ebar, gradient );
+      }
+      s.eligibility_vector[ 0 ] = eps;
+      s.eligibility_trace_filtered = ebar;
+      s.gradient = gradient;
+    }
+  }
+
+private:
 
   static void
   drop_pending( SynapseLearningState& s, long steps )
@@ -558,8 +827,13 @@ private:
     while ( origin_ < keep_from and not entries_.empty() )
     {
       entries_.pop_front();
+      if ( not running_.empty() )
+      {
+        running_.pop_front();
+      }
       ++origin_;
     }
+    running_last_ = std::max( running_last_, origin_ - 1 );
   }
 };
 

@@ -159,8 +159,11 @@ public:
     const OptimizerSettings& opt,
     const TrialEnd* end = nullptr ) const override
   {
-    // the replay does not change the history when it does not track holders
-    const_cast< LearningHistory< D, Factors::unit_input_gain >& >( history_ ).replay( s, weight, complete_step(), opt, false, end );
+    // the replay does not change the history when it does not track holders (it may extend the
+    // running quantities of the closed form, a cache)
+    auto& history = const_cast< LearningHistory< D, Factors::unit_input_gain >& >( history_ );
+    history.replay( s, weight, complete_step(), opt, false, end );
+    history.to_physical( s );   // what is read: the eligibility vector, not its coordinates
   }
 
   long

@@ -17,7 +17,7 @@ Description
 ``ostl_synapse`` keeps its weight and its own eligibility vector. At every presynaptic spike
 it first catches up on the postsynaptic learning neuron's archived per-step factors (the
 Jacobian :math:`J`, input gain :math:`c` and pseudo-derivative :math:`q`; see
-``snu_neuron_learning``), integrating, step by step,
+``snu_neuron_learning``), integrating
 
 .. math::
 
@@ -26,7 +26,11 @@ Jacobian :math:`J`, input gain :math:`c` and pseudo-derivative :math:`q`; see
    \bar e^t = \kappa \bar e^{t-1} + e^t, \quad
    G \mathrel{+}= L^t \bar e^t
 
-(OSTL eq. 12-16; e-prop eq. 22-28), then transmits the spike with the up-to-date weight. At
+(OSTL eq. 12-16; e-prop eq. 22-28), then transmits the spike with the up-to-date weight. For
+targets with a one-dimensional state (SNU, soft-reset SNU, LIF, readout) the catch-up is the
+closed form of docs/equations.md section 8: the neuron keeps running products and sums of its
+factors, and the synapse does O(1) work per presynaptic spike and per crossed segment (at most
+64 steps), not per step; ALIF targets (a two-dimensional state) are integrated step by step. At
 the last step of every trial it applies the optimiser to the trial's gradient :math:`G`
 (gradient descent or Adam, the arithmetic of the ostl reference engine) and resets. Which
 rule it learns is decided by the neurons (their factors and ``keep_reset_path``) and by the
