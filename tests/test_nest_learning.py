@@ -112,7 +112,7 @@ def test_eligibility_vectors_traces_and_gradients_during_trials(network_class, c
     steps = 100
     net, params, rule, feedback, trials, optimizer = _setup(case, 3, steps=steps, n_trials=2)
     rng = np.random.default_rng(31)
-    for k, (x, target, mask) in enumerate(trials):
+    for k, (x, _, _) in enumerate(trials):
         x[...] = rng.random(x.shape) < 0.04     # sparse: gaps of ~25 steps, many crossing segments
         x[:, :2] = 0.0                           # silent
         x[:, 2] = 0.0 if k else x[:, 2]          # silent from the second trial on
