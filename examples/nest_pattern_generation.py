@@ -45,14 +45,20 @@ def initial_weights(n_rec, seed=1):
             "feedback": rng.normal(0.0, 1.0, (n_rec, N_OUT))}
 
 
+def frozen_trial():
+    """The one trial every iteration repeats: frozen Poisson input, three sums of sines."""
+    from ostl.tasks import PatternGeneration
+
+    return PatternGeneration(seed=0, n_in=N_IN, n_out=N_OUT, steps=STEPS).trial(0, 0)
+
+
 def train(iterations=60, n_rec=100, learning_rate=0.003, threads=1, seed=1):
     import nest
 
     import nestml_models
     from nestml_models import parallel
-    from ostl.tasks import PatternGeneration
 
-    trial = PatternGeneration(seed=0, n_in=N_IN, n_out=N_OUT, steps=STEPS).trial(0, 0)
+    trial = frozen_trial()
     weights = initial_weights(n_rec, seed)
     period = STEPS + PAUSE
 
@@ -134,11 +140,12 @@ def train(iterations=60, n_rec=100, learning_rate=0.003, threads=1, seed=1):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=60)
+    parser.add_argument("--hidden", type=int, default=100, help="recurrent LIF neurons")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--plot", default="nest_pattern_generation.png")
     parser.add_argument("--save", metavar="FILE", help="write the losses and the learned weights (.npz)")
     args = parser.parse_args()
-    result = train(iterations=args.iterations, threads=args.threads)
+    result = train(iterations=args.iterations, n_rec=args.hidden, threads=args.threads)
     if not result["primary"]:   # under MPI, rank 0 reports
         return
     losses = result["losses"]

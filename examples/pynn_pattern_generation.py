@@ -56,7 +56,7 @@ def task_data(steps=500, n_in=50, n_out=3, pause=PAUSE):
 
 
 def build_and_run(sim, iterations=100, steps=500, n_in=50, n_hidden=32, n_out=3, seed=1, learning_rate=0.01,
-                  record_synapses=False, pause=PAUSE):
+                  record_synapses=False, pause=PAUSE, threads=1):
     """Build the network with ordinary PyNN calls, train, and return the results."""
     from pyNN.parameters import Sequence
 
@@ -66,7 +66,7 @@ def build_and_run(sim, iterations=100, steps=500, n_in=50, n_hidden=32, n_out=3,
     x, target, mask = task_data(steps, n_in, n_out, pause)
     params = reference_network(n_in, n_hidden, n_out).init_params(seed=seed, weight_scale=2.0, readout_scale=1.0)
 
-    ostl.setup(timestep=1.0)
+    ostl.setup(timestep=1.0, **({"threads": threads} if threads > 1 else {}))
     inputs = sim.Population(n_in, sim.SpikeSourceArray(spike_times=ostl.spike_times(np.tile(x, (iterations, 1)))),
                             label="input")
     hidden = sim.Population(n_hidden, ostl.SNU(decay=0.9, bias=0.0, pseudo="tanh", learn_bias=False),
@@ -89,20 +89,24 @@ def build_and_run(sim, iterations=100, steps=500, n_in=50, n_hidden=32, n_out=3,
         ostl.record_synapses(input_projection, ["weight", "eligibility_vector"])
     ostl.run(iterations * steps)
 
-    # the readout's step t is recorded at t + 1 ms
-    output = np.asarray(readout.get_data().segments[0].filter(name="output")[0])[1:1 + iterations * steps]
+    # reading is collective under MPI: every process takes part; the weights go to every process
+    # (gather="all"), the recordings to the first
+    W = input_projection.get("weight", format="array", gather="all").T
+    W_out = readout_projection.get("weight", format="array", gather="all").T
+    recorded, hidden_data = readout.get_data().segments[0], hidden.get_data().segments[0]
+    synapses = ostl.get_synapse_data(input_projection) if record_synapses else None
+    sim.end()
+    if sim.rank() != 0:   # under MPI the first process holds the gathered recordings
+        return None
+    # the readout's step t is recorded at t + 1 ms; columns in the population's order
+    output = pyNN_ostl.signal_array(recorded.filter(name="output")[0])[1:1 + iterations * steps]
     squared = (output - targets) ** 2 * np.tile(mask, iterations)[:, None]
     mse = squared.reshape(iterations, steps, n_out).sum(axis=(1, 2)) / (mask.sum() * n_out)
     loss = 0.5 * squared.reshape(iterations, steps * n_out).sum(axis=1)
     result = {
         "mse": mse, "loss": loss, "output": output, "targets": targets, "x": x, "target": target, "mask": mask,
-        "initial_params": params,
-        "W": input_projection.get("weight", format="array").T,
-        "W_out": readout_projection.get("weight", format="array").T,
-        "hidden": hidden.get_data().segments[0],
-        "synapses": ostl.get_synapse_data(input_projection) if record_synapses else None,
+        "initial_params": params, "W": W, "W_out": W_out, "hidden": hidden_data, "synapses": synapses,
     }
-    sim.end()
     return result
 
 
@@ -110,10 +114,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--simulator", default="brian2", choices=["brian2", "nest"])
     parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=1, help="threads per process (pyNN.nest)")
     parser.add_argument("--plot", default="pynn_pattern_generation.png")
+    parser.add_argument("--save", metavar="FILE", help="write the losses and the learned weights (.npz)")
     args = parser.parse_args()
     sim = importlib.import_module(f"pyNN.{args.simulator}")
-    result = build_and_run(sim, iterations=args.iterations)
+    result = build_and_run(sim, iterations=args.iterations, threads=args.threads)
+    if result is None:   # under MPI (pyNN.nest), the first process reports
+        return
+    if args.save:
+        np.savez(args.save, loss=result["loss"], W=result["W"], W_out=result["W_out"])
     print(f"pyNN.{args.simulator}: mse {result['mse'][0]:.4f} (iteration 1) -> {result['mse'][-1]:.4f} "
           f"(iteration {args.iterations}); loss {result['loss'][0] / result['loss'][-1]:.1f}x lower")
     import matplotlib

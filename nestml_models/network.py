@@ -102,7 +102,8 @@ def copy_readout_weights(signals, readout_weights, readout, hidden):
     """Symmetric feedback: the learning-signal connections ``signals`` (readout -> hidden)
     get the readout weights ``readout_weights`` (n_out, n_hidden), transposed."""
     rows, cols = connection_indices(signals, readout, hidden)
-    signals.set(weight=np.asarray(readout_weights).T[rows, cols].tolist())
+    # a list of dictionaries: NEST refuses {"weight": [...]} under MPI
+    signals.set([{"weight": float(w)} for w in np.asarray(readout_weights).T[rows, cols]])
 
 
 #: trials between two catch-ups of every plastic synapse (see :func:`catch_up_synapses`)
@@ -277,12 +278,14 @@ class NestNetwork:
         model, hidden_params = hidden_parameters(layer.cell, self.rule, HIDDEN_FIRST_STEP, kappa, geometry)
         self.hidden = nest.Create(model, layer.size, hidden_params)
         if layer.cell.neuron_param is not None:
-            self.hidden.set({layer.cell.neuron_param: list(np.broadcast_to(layer.neuron_param(params, "layer0"),
-                                                                         layer.size).astype(float))})
+            values = np.broadcast_to(layer.neuron_param(params, "layer0"), layer.size).astype(float)
+            self.hidden.set([{layer.cell.neuron_param: v} for v in values])   # per node: also under MPI
         self.readout = nest.Create("readout_neuron_learning", ro.size,
                                    readout_parameters(ro.activation, kappa, self.rule, HIDDEN_FIRST_STEP + 1, geometry))
         if ro.bias:
-            self.readout.set({"bias": list(params["readout.b"].astype(float))})
+            # a list of dictionaries, one per node: NEST expands {"bias": [...]} only when every node
+            # is local, which under MPI they are not
+            self.readout.set([{"bias": float(b)} for b in params["readout.b"]])
         nest.SetDefaults("ostl_synapse", synapse_defaults(self.optimizer))
         if self.pcm is not None:
             nest.SetDefaults(PCM_MODEL, dict(synapse_defaults(self.optimizer),

@@ -33,7 +33,8 @@ from .standardmodels import (
 from .structure import spike_times
 
 __all__ = ["for_simulator", "SNU", "SoftResetSNU", "LIF", "ALIF", "Readout", "OSTLSynapse", "EPropSynapse",
-           "ReadoutSynapse", "LearningSignalConnection", "record_synapses", "get_synapse_data", "spike_times"]
+           "ReadoutSynapse", "LearningSignalConnection", "record_synapses", "get_synapse_data", "spike_times",
+           "signal_array"]
 
 #: PyNN simulator module -> our translation
 TRANSLATIONS = {"pyNN.brian2": "pyNN_ostl.brian2", "pyNN.nest": "pyNN_ostl.nest",
@@ -72,3 +73,17 @@ def get_synapse_data(projection):
     """A :class:`neo.Segment` with one AnalogSignal per recorded variable, one channel
     per connection (annotated with ``source_index`` and ``target_index``)."""
     return _backend(projection).get_synapse_data(projection)
+
+
+def signal_array(signal):
+    """The values of a recorded :class:`neo.AnalogSignal` as a ``(time, cell)`` array with the
+    columns in the population's order (its ``channel_index`` annotation). pyNN.nest under MPI
+    gathers each process's cells onto the first process in the order of the processes, so the
+    columns of the gathered signal are not in the population's order until sorted here."""
+    import numpy as np
+
+    values = np.asarray(signal)
+    channels = getattr(signal, "array_annotations", {}).get("channel_index")
+    if channels is None:
+        return values
+    return values[:, np.argsort(np.asarray(channels), kind="stable")]

@@ -47,6 +47,7 @@ refused for such a network). NEST learns weights only: biases/thresholds must be
 
 from __future__ import annotations
 
+import nest
 import numpy as np
 import pyNN.nest
 from pyNN.nest import simulator
@@ -54,6 +55,7 @@ from pyNN.nest.synapses import NESTSynapseMixin
 from pyNN.standardmodels import build_translations
 
 import nestml_models
+from nestml_models import parallel
 from nestml_models.generate import nest_name
 from nestml_models.network import (
     CATCH_UP_EVERY,
@@ -116,7 +118,15 @@ def _require_models():
 
 def setup(timestep=1.0, **kwargs):
     """``pyNN.nest.setup``, then the ostl NEST module (NEST loads extension modules only into
-    an empty network, and every setup empties it)."""
+    an empty network, and every setup empties it).
+
+    Under MPI the delay extrema are set explicitly (``min_delay`` = the time step, the one-step
+    delay of the learning connections; ``max_delay``: yours, or pyNN's 10 ms): with automatic
+    extrema NEST exchanges them between processes at every connection query, and pyNN.nest,
+    which connects cell by cell, makes as many queries as a process has cells, so processes with
+    unequal numbers of a population's cells wait for each other forever (PyNN issues 657, 767)."""
+    if nest.NumProcesses() > 1 and kwargs.get("min_delay", "auto") == "auto":
+        kwargs["min_delay"] = timestep
     result = pyNN.nest.setup(timestep=timestep, **kwargs)
     nestml_models.install()
     return result
@@ -295,10 +305,11 @@ class Controller:
 
         records = []
         for label, synapse_type in sorted(self.types.items()):
-            conns = _connections(synapse_type.nest_name, label)
-            if len(conns) == 0:
+            ends = parallel.connection_columns(_nest(), _connections(synapse_type.nest_name, label),
+                                               ["source", "target"])   # of every process
+            if ends["source"].size == 0:
                 raise ParameterError(f"the learning projection {label} made no connections")
-            sources, targets = np.atleast_1d(conns.get("source")), np.atleast_1d(conns.get("target"))
+            sources, targets = ends["source"], ends["target"]
             pre, post = population_of(int(sources[0])), population_of(int(targets[0]))
             record = ProjectionRecord(pre, post, synapse_type, "recurrent" if pre is post else "excitatory",
                                       weights=lambda lbl=label, t=synapse_type, a=pre, b=post:
@@ -310,9 +321,11 @@ class Controller:
     @staticmethod
     def _weights(model, label, pre, post, key="weight"):
         conns = _connections(model, label)
-        rows, cols = connection_indices(conns, pre.node_collection, post.node_collection)
+        columns = parallel.connection_columns(_nest(), conns, ["source", "target", key])   # every process's
+        rows = np.asarray(columns["target"], dtype=int) - post.node_collection[0].global_id
+        cols = np.asarray(columns["source"], dtype=int) - pre.node_collection[0].global_id
         W = np.full((pre.size, post.size), np.nan)
-        W[cols, rows] = np.asarray(conns.get(key), dtype=float)
+        W[cols, rows] = np.asarray(columns[key], dtype=float)
         return W
 
     def build(self):
@@ -458,10 +471,11 @@ class Controller:
             W = record.weights()
             expected = record.pre.size * record.post.size - (
                 record.pre.size if record.pre is record.post and np.all(np.isnan(np.diag(W))) else 0)
-            if len(conns) != expected:
+            # every process checks the whole projection (its own part alone differs between processes)
+            delays = parallel.connection_columns(_nest(), conns, ["delay"])["delay"].astype(float)
+            if delays.size != expected:
                 raise ParameterError(f"projection {record.label!r} must connect all-to-all "
                                      "(AllToAllConnector; allow_self_connections for recurrent layers)")
-            delays = np.asarray(conns.get("delay"), dtype=float)
             if np.any(np.abs(delays - 1.0) > 1e-9):
                 raise ParameterError(f"projection {record.label!r}: delay must be 1 ms (one step), got "
                                      f"{sorted(set(np.atleast_1d(delays).tolist()))}")

@@ -39,28 +39,13 @@ def test_nest_example_equals_the_reference_and_learns(tmp_path):
     sys.path.insert(0, os.path.join(ROOT, "examples"))
     import nest_pattern_generation as example
 
-    from ostl import LIF, Adam, Layer, Network, OnlineLearner, Readout, make_rule
-
-    from .helpers import relative_deviation
+    from .helpers import pynest_example_reference, relative_deviation
 
     result = example.train(iterations=3, n_rec=20)
-    net = Network(example.N_IN, [Layer(20, LIF(tau_m=example.TAU_M, v_th=example.V_TH), recurrent=True,
-                                       autapses=False)], Readout(example.N_OUT, "linear", leak=example.LEAK))
-    params = net.init_params(seed=0)
-    params.update({k: v for k, v in result["initial"].items() if k != "feedback"})
-    params["readout.b"][:] = 0.0
-    learner = OnlineLearner(net, make_rule("eprop", feedback="random"), params,
-                            feedback={"feedback.readout": result["initial"]["feedback"]},
-                            trainable=["layer0.W", "layer0.H", "readout.W"])
-    optimizer = Adam(0.003)
-    losses = []
-    for _ in range(3):
-        res = learner.run(result["trial"].x, result["trial"].target)
-        losses.append(res.loss)
-        optimizer.step(learner.params, res.grads)
+    losses, weights = pynest_example_reference(example, 3, 20)
     np.testing.assert_allclose(result["losses"], losses, rtol=1e-9)
     for key, value in result["weights"].items():
-        assert relative_deviation(value, learner.params[key]) < 1e-9, key
+        assert relative_deviation(value, weights[key]) < 1e-9, key
 
     run = _example("nest_pattern_generation.py", "--iterations", "20", "--plot", str(tmp_path / "nest.png"))
     assert run.returncode == 0, run.stderr

@@ -117,3 +117,21 @@ def test_declarations_know_no_simulator():
             [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
         for module in modules:
             assert not module.startswith(("brian2", "nest", "pyNN.brian2", "pyNN.nest", "nestml")), module
+
+
+def test_signal_array_puts_the_columns_in_the_populations_order():
+    """pyNN.nest under MPI gathers each process's cells in the order of the processes (channels
+    [1, 0, 2] for three cells on two processes); signal_array sorts them back, and leaves a
+    signal without channel indices as it is."""
+    import neo
+    import numpy as np
+    import quantities as pq
+
+    import pyNN_ostl
+
+    values = np.array([[10.0, 0.0, 20.0], [11.0, 1.0, 21.0]])
+    gathered = neo.AnalogSignal(values, units="mV", sampling_period=1 * pq.ms,
+                                array_annotations={"channel_index": np.array([1, 0, 2])})
+    np.testing.assert_array_equal(pyNN_ostl.signal_array(gathered), values[:, [1, 0, 2]])
+    plain = neo.AnalogSignal(values, units="mV", sampling_period=1 * pq.ms)
+    np.testing.assert_array_equal(pyNN_ostl.signal_array(plain), values)

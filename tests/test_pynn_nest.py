@@ -34,7 +34,7 @@ from ostl.rules import make_rule  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
 import pynn_pattern_generation as example  # noqa: E402
 
-from .helpers import relative_deviation  # noqa: E402
+from .helpers import pynn_example_reference, relative_deviation  # noqa: E402
 
 ostl = pyNN_ostl.for_simulator(sim)
 
@@ -47,18 +47,6 @@ def nest_models():
         pytest.skip(str(exc))
 
 
-def _reference_example(result, iterations):
-    net = example.reference_network(50, 32, 3)
-    learner = OnlineLearner(net, "ostl", result["initial_params"], trainable=["layer0.W", "readout.W"])
-    optimizer = Adam(0.01)
-    losses = []
-    for _ in range(iterations):
-        res = learner.run(result["x"], result["target"], result["mask"])
-        losses.append(res.loss)
-        optimizer.step(learner.params, res.grads)
-    return learner.params, np.array(losses)
-
-
 def test_one_script_learns_the_same_weights_on_nest_brian2_and_the_reference():
     """The portability contract: examples/pynn_pattern_generation.py, unchanged, on
     pyNN.nest and pyNN.brian2 (relative 1e-6; measured ~1e-15)."""
@@ -67,7 +55,7 @@ def test_one_script_learns_the_same_weights_on_nest_brian2_and_the_reference():
     iterations = 4
     on_nest = example.build_and_run(sim, iterations=iterations)
     on_brian2 = example.build_and_run(sim_brian2, iterations=iterations)
-    params, losses = _reference_example(on_nest, iterations)
+    params, losses = pynn_example_reference(example, iterations)
     for name, key in (("W", "layer0.W"), ("W_out", "readout.W")):
         assert relative_deviation(on_nest[name], params[key]) < 1e-6, name
         assert relative_deviation(on_brian2[name], params[key]) < 1e-6, name
