@@ -670,24 +670,49 @@ private:
       {
         break;
       }
-      double eps = 0.0, kappa_ebar = 0.0, gradient = z.g;   // after next - 1: eps, kappa ebar, G
-      if ( z.segment == next )   // the entry of the segment the input starts: (eps, kappa ebar, G)
-      {
-        eps = z.r;
-        kappa_ebar = z.c;
-      }
-      else if ( not( z.r == 0.0 and z.c == 0.0 ) )   // (before the first archived update: at rest)
-      {
-        double ebar;
-        cross_to( z, next - 1 );
-        physical_at( z, next - 1, eps, ebar, gradient );
-        kappa_ebar = kappa * ebar;
-      }
+      const RunningSums& q = running_[ next - origin_ ];
       const auto& f = entries_[ next - origin_ ];
-      eps = f.jacobian[ 0 ][ 0 ] * eps + f.gain( 0 );
-      const double ebar = kappa_ebar + f.output_gain[ 0 ] * eps;
-      gradient += f.learning_signal * ebar;
-      z = coordinates_at( next, eps, ebar, gradient );
+      if ( z.r == 0.0 and z.c == 0.0 )
+      {
+        z.segment = q.start;   // no eligibility: the same coordinates in every segment
+      }
+      else
+      {
+        cross_to( z, next );
+      }
+      if ( z.segment != next and not segment_ends_after( q, next ) )
+      {
+        // the input inside the segment that also holds next - 1, in coordinates, from the running
+        // quantities at ``next`` alone (docs/equations.md section 8, "An input in coordinates"):
+        // eps gains c (r by c / P), ebar gains q c (c by c (q - u / P) / kappa^(next - a)), G gains L q c
+        const double gain = f.gain( 0 );
+        const double dr = gain * q.inverse_P;
+        const double dc = kappa > 0.0 ? gain * ( f.output_gain[ 0 ] - q.u * q.inverse_P ) * q.inverse_leak : 0.0;
+        z.g += f.learning_signal * f.output_gain[ 0 ] * gain - dc * q.K - dr * q.V;
+        z.r += dr;
+        z.c += dc;
+      }
+      else
+      {
+        // the input starts a segment, or its segment ends after it (a full reset, a product or
+        // leak out of range): one explicit step on the physical state
+        double eps = 0.0, kappa_ebar = 0.0, gradient = z.g;   // after next - 1: eps, kappa ebar, G
+        if ( z.segment == next )   // the entry of the segment the input starts: (eps, kappa ebar, G)
+        {
+          eps = z.r;
+          kappa_ebar = z.c;
+        }
+        else if ( not( z.r == 0.0 and z.c == 0.0 ) )
+        {
+          double ebar;
+          physical_at( z, next - 1, eps, ebar, gradient );
+          kappa_ebar = kappa * ebar;
+        }
+        eps = f.jacobian[ 0 ][ 0 ] * eps + f.gain( 0 );
+        const double ebar = kappa_ebar + f.output_gain[ 0 ] * eps;
+        gradient += f.learning_signal * ebar;
+        z = coordinates_at( next, eps, ebar, gradient );
+      }
       const long steps = next - p;
       pending = steps >= 64 ? 0 : ( pending >> steps );
       p = next;
