@@ -252,3 +252,23 @@ def test_choices_are_set_by_name(module):
     assert {k: nest.GetDefaults("ostl_synapse")["optimizer"][k] for k in optimizer} == optimizer
     with pytest.raises(nest.NESTErrors.BadProperty, match="batch_size must be 1"):
         nest.SetDefaults("ostl_synapse", {"optimizer": {"batch_size": 4}})
+
+
+def test_a_synapses_optimizer_steps_are_checked_and_kept(module):
+    """The step count (Adam's bias correction) is a 32-bit counter in the synapse: a value out
+    of its range is refused naming the range, one in range is kept (exact resume)."""
+    import nestml_models
+
+    nest.ResetKernel()
+    nest.resolution = 1.0
+    nestml_models.install()
+    source = nest.Create("parrot_neuron")
+    target = nest.Create("lif_neuron_learning")
+    nest.Connect(source, target, "all_to_all", {"synapse_model": "ostl_synapse", "delay": 1.0})
+    connection = nest.GetConnections(synapse_model="ostl_synapse")
+    connection.set(optimizer_steps=2_000_000_000)
+    assert connection.get("optimizer_steps") == 2_000_000_000
+    for bad in (-1, 2**31):
+        with pytest.raises(nest.NESTErrors.BadProperty, match=r"optimizer_steps must be in \[0, 2147483647\]"):
+            connection.set(optimizer_steps=bad)
+    assert connection.get("optimizer_steps") == 2_000_000_000

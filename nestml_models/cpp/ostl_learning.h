@@ -102,8 +102,9 @@ struct SynapseLearningState
   double gradient = 0.0;                 //!< sum of L ebar over the current trial
   double adam_m = 0.0;
   double adam_v = 0.0;
-  long optimizer_steps = 0;              //!< trials completed (Adam's bias correction)
-  long held_trial = -1;                  //!< trial whose history this synapse still needs (-1: none)
+  // two 32-bit counters in one 64-bit slot: 128 bytes per ostl_synapse, NEST's eprop_synapse's size
+  std::int32_t optimizer_steps = 0;      //!< trials completed (Adam's bias correction)
+  std::int32_t held_trial = -1;          //!< trial whose history this synapse still needs (-1: none)
   //! D = 1 (closed form): the eligibility fields hold the state in the coordinates of the segment
   //! that starts at this update (LearningHistory::to_physical); -1 with eligibility zero
   long segment = -1;
@@ -821,7 +822,7 @@ private:
   {
     if ( update_holders and s.held_trial < 0 )
     {
-      s.held_trial = geometry.trial_of( t );
+      s.held_trial = static_cast< std::int32_t >( geometry.trial_of( t ) );
       ++holders_[ s.held_trial ];
     }
   }

@@ -246,7 +246,7 @@ public:
     d.update_value( nest::names::weight, this->weight_ );
     d.update_value( "adam_m", this->state_.adam_m );
     d.update_value( "adam_v", this->state_.adam_v );
-    d.update_value( "optimizer_steps", this->state_.optimizer_steps );
+    set_optimizer_steps( d, this->state_ );
     set_devices( d, "pcm_G", &pcm::Device::G );
     set_devices( d, "pcm_P", &pcm::Device::P );
     set_devices( d, "pcm_t_programmed", &pcm::Device::t_programmed );

@@ -121,6 +121,21 @@ EndUserDocs */
 namespace ostl
 {
 
+//! ``optimizer_steps`` from a status dictionary (a 32-bit counter in the synapse: checked).
+inline void
+set_optimizer_steps( const Dictionary& d, SynapseLearningState& s )
+{
+  long steps = s.optimizer_steps;
+  if ( d.update_value( "optimizer_steps", steps ) )
+  {
+    if ( steps < 0 or steps > std::numeric_limits< std::int32_t >::max() )
+    {
+      throw nest::BadProperty( "optimizer_steps must be in [0, 2147483647], got " + std::to_string( steps ) );
+    }
+    s.optimizer_steps = static_cast< std::int32_t >( steps );
+  }
+}
+
 class OstlSynapseCommonProperties : public nest::CommonSynapseProperties
 {
 public:
@@ -323,7 +338,7 @@ protected:
     d[ "processed_step" ] = s.processed_step;
     d[ "adam_m" ] = s.adam_m;
     d[ "adam_v" ] = s.adam_v;
-    d[ "optimizer_steps" ] = s.optimizer_steps;
+    d[ "optimizer_steps" ] = static_cast< long >( s.optimizer_steps );
     d[ nest::names::size_of ] = static_cast< long >( sizeof( *this ) );
   }
 
@@ -345,7 +360,7 @@ public:
     // the optimiser state, so that training can be saved and resumed exactly
     d.update_value( "adam_m", state_.adam_m );
     d.update_value( "adam_v", state_.adam_v );
-    d.update_value( "optimizer_steps", state_.optimizer_steps );
+    set_optimizer_steps( d, state_ );
   }
 
   void
