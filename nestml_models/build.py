@@ -222,11 +222,40 @@ def build(force=False, quiet=True):
     if target.exists() and not force:
         return target
     check_prerequisites()
+    if _launched_rank():
+        return _build_outside_launcher(target, force, quiet)
     root = target.parent.parent
     with _exclusive(root.parent / f"{root.name}.lock"):   # one build at a time per module
         if target.exists() and not force:   # another process built it while this one waited
             return target
         _build_into(root, target, quiet)
+    return target
+
+
+#: environment variables by which an MPI launcher (OpenMPI's mpirun, PMIx) tells a process it is a rank
+_LAUNCHER_PREFIXES = ("OMPI_", "PMIX_", "PMI_", "ORTE_", "OPAL_", "PRTE_")
+
+
+def _launched_rank():
+    """Whether this process is a rank started by an MPI launcher (``mpirun``)."""
+    return any(key in os.environ for key in ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"))
+
+
+def _build_outside_launcher(target, force, quiet):
+    """Build in a fresh process without the launcher's variables. Under ``mpirun`` the compilers
+    and tools the build starts inherit them and take themselves for ranks: OpenMPI's start-up
+    fails in them ("orte_init failed", measured with OpenMPI 4.1 from Debian) and "make all" fails.
+    Every rank asks; the lock lets one build while the others wait for its module."""
+    import subprocess
+
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(_LAUNCHER_PREFIXES) or key.startswith("OMPI_ALLOW_RUN_AS_ROOT")}
+    done = subprocess.run([sys.executable, "-c", "from nestml_models.build import build; "
+                           f"print(build(force={bool(force)}, quiet={bool(quiet)}))"],
+                          env=env, capture_output=True, text=True)
+    if done.returncode != 0 or not target.exists():
+        lines = (done.stderr.strip() or done.stdout.strip() or "no message").splitlines()
+        raise BackendUnavailableError(f"building the NEST module outside the MPI launcher failed: {lines[-1]}")
     return target
 
 
