@@ -39,6 +39,9 @@ $(STAMP): setup.cfg pyproject.toml requirements/constraints.txt | system-deps
 demo: $(STAMP)
 	$(VENV)/bin/ostl train --task pattern_generation --steps 500 --iterations 150 --out demo-run
 
+## two test processes (pytest-xdist), idle ones taking tests from busy ones: the two cores of the CI machine
+PYTEST_PARALLEL ?= -n 2 --dist worksteal
+
 ## the test suite (what CI runs): the linter, NEST with MPI (built once, where it can be), the tests;
 ## the MPI tests (tests/test_nest_mpi.py) run .venv-mpi's Python on two processes
 test: $(STAMP)
@@ -46,12 +49,12 @@ test: $(STAMP)
 	@if [ -e /usr/bin/mpicxx ] || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; }; then \
 	  $(MAKE) --no-print-directory nest-mpi; \
 	else echo "note: NEST with MPI needs: apt-get install -y $(MPI_PACKAGES) (as root); its tests will be skipped"; fi
-	OSTL_MPI_PYTHON=$$([ -e $(MPI_STAMP) ] && echo $(CURDIR)/$(MPI_VENV)/bin/python) $(PY) -m pytest -q
+	OSTL_MPI_PYTHON=$$([ -e $(MPI_STAMP) ] && echo $(CURDIR)/$(MPI_VENV)/bin/python) $(PY) -m pytest -q $(PYTEST_PARALLEL)
 
 ## everything, including the long runs marked slow and the long fuzzing profile
 test-all: $(STAMP)
 	$(VENV)/bin/ruff check --quiet .
-	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q -m "slow or not slow"
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q -m "slow or not slow" $(PYTEST_PARALLEL)
 
 ## NEST with MPI (issue 22): NEST 3.10 built from its source distribution with Debian's OpenMPI
 ## into .venv-mpi, the project installed there and our module built against it. The NEST wheel

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
@@ -58,6 +59,9 @@ def pytest_sessionstart(session):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:   # a pytest-xdist worker: its fuzz counts go to the controller
+        workeroutput["fuzz_cases"] = dict(FUZZ_CASES)
     before = getattr(session.config, "_tree_before", None)
     if before is None:
         return
@@ -66,6 +70,12 @@ def pytest_sessionfinish(session, exitstatus):
     session.config._tree_left = left
     if left and session.exitstatus == 0:
         session.exitstatus = 1
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist: add a finished worker's fuzz counts to the summary's."""
+    FUZZ_CASES.update(getattr(node, "workeroutput", {}).get("fuzz_cases", {}))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -56,5 +56,6 @@ def test_a_plastic_synapse_takes_no_more_memory_than_nests_eprop_synapse():
     # keeps its optimiser on the heap besides)
     import nest
 
+    nest.ResetKernel()   # modules load only into an empty network (another test may have left one)
     nestml_models.install()
     assert nest.GetDefaults("ostl_synapse")["sizeof"] <= nest.GetDefaults("eprop_synapse")["sizeof"] == 128
