@@ -47,7 +47,6 @@ refused for such a network). NEST learns weights only: biases/thresholds must be
 
 from __future__ import annotations
 
-import nest
 import numpy as np
 import pyNN.nest
 from pyNN.nest import simulator
@@ -125,7 +124,7 @@ def setup(timestep=1.0, **kwargs):
     extrema NEST exchanges them between processes at every connection query, and pyNN.nest,
     which connects cell by cell, makes as many queries as a process has cells, so processes with
     unequal numbers of a population's cells wait for each other forever (PyNN issues 657, 767)."""
-    if nest.NumProcesses() > 1 and kwargs.get("min_delay", "auto") == "auto":
+    if parallel.processes(_nest()) > 1 and kwargs.get("min_delay", "auto") == "auto":
         kwargs["min_delay"] = timestep
     result = pyNN.nest.setup(timestep=timestep, **kwargs)
     nestml_models.install()
