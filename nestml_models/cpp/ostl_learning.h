@@ -105,8 +105,8 @@ struct SynapseLearningState
   // two 32-bit counters in one 64-bit slot: 128 bytes per ostl_synapse, NEST's eprop_synapse's size
   std::int32_t optimizer_steps = 0;      //!< trials completed (Adam's bias correction)
   std::int32_t held_trial = -1;          //!< trial whose history this synapse still needs (-1: none)
-  //! D = 1 (closed form): the eligibility fields hold the state in the coordinates of the segment
-  //! that starts at this update (LearningHistory::to_physical); -1 with eligibility zero
+  //! D = 1 (closed form): the eligibility fields hold the state in the coordinates of this segment
+  //! of the target's history (its number; LearningHistory::to_physical); -1 with eligibility zero
   long segment = -1;
 
   bool
@@ -349,7 +349,55 @@ struct RunningSums
   double inverse_P = 1.0;      //!< 1 / P (a synapse multiplies, the neuron divides once per step)
   double inverse_leak = 1.0;   //!< kappa^(start - t), 0 without leak
   long start = 0;
-  long last = -1;   //!< on a segment's first step: its last step, once the next segment has started
+  long segment = 0;            //!< the segment's number, counted from the history's clear()
+};
+
+/**
+ * A closed segment: its first and last step and the running quantities at its last step (what a
+ * synapse needs to carry its coordinates across the segment's end). Kept per segment, not per
+ * step, so that crossing a segment reads a short, dense list.
+ */
+struct SegmentEnd
+{
+  long start = 0;
+  long last = -1;   //!< -1 while the segment is open
+  double P = 1.0;
+  double u = 0.0;
+  double leak = 1.0;
+  double K = 0.0;
+  double V = 0.0;
+};
+
+/**
+ * What an input at one step does to the coordinates of any synapse onto the neuron: the same for
+ * all of them, so the neuron computes it once per step and a synapse reads one record of 32 bytes
+ * (half a cache line) per input instead of the step's running quantities and factors.
+ * ``kind``: INSIDE (add ``dr``, ``dc``, ``dg``), or an input that starts its segment or after which
+ * its segment ends (an explicit step on the physical state: rare).
+ */
+struct alignas( 32 ) InputStep
+{
+  enum Kind : std::int64_t
+  {
+    INSIDE = 0,
+    STARTS_SEGMENT = 1,
+    ENDS_SEGMENT = 2
+  };
+  double dr = 0.0;
+  double dc = 0.0;
+  double dg = 0.0;
+  std::int64_t code = 0;   //!< segment number * 4 + kind
+
+  long
+  segment() const
+  {
+    return static_cast< long >( code >> 2 );
+  }
+  long
+  kind() const
+  {
+    return static_cast< long >( code & 3 );
+  }
 };
 
 /**
@@ -367,6 +415,10 @@ public:
   {
     entries_.clear();
     running_.clear();
+    inputs_.clear();
+    segments_.clear();
+    first_segment_ = 0;
+    next_segment_ = 0;
     running_last_ = -1;
     origin_ = 0;
     holders_.clear();
@@ -510,6 +562,10 @@ public:
 private:
   StepBuffer< StepFactors< D, UnitInputGain > > entries_;
   StepBuffer< RunningSums > running_;   //!< D = 1: per step of entries_ (same origin), up to running_last_
+  StepBuffer< InputStep > inputs_;      //!< D = 1: per step, as running_
+  StepBuffer< SegmentEnd > segments_;   //!< D = 1: per segment, from number first_segment_
+  long first_segment_ = 0;
+  long next_segment_ = 0;
   long running_last_ = -1;
   long origin_ = 0;
   long last_step_ = -1;
@@ -525,7 +581,8 @@ private:
     return length >= CLOSED_FORM_SEGMENT or P < CLOSED_FORM_RANGE or P > 1.0 / CLOSED_FORM_RANGE or leak;
   }
 
-  //! Compute the running quantities up to step ``until`` (complete steps only: they read L).
+  //! Compute the running quantities up to step ``until`` (complete steps only: they read L), and
+  //! with them what an input at each step does (InputStep) and the ends of the segments.
   void
   extend_running( long until )
   {
@@ -534,35 +591,36 @@ private:
     {
       const auto& f = entries_[ t - origin_ ];
       RunningSums r;
-      const bool fresh = t == origin_ or geometry.phase( t ) == 0
-        or segment_ends_after( running_[ t - 1 - origin_ ], t - 1 );
+      const RunningSums* p = t > origin_ ? &running_[ t - 1 - origin_ ] : nullptr;
+      const bool fresh = p == nullptr or geometry.phase( t ) == 0 or segment_ends_after( *p, t - 1 );
       if ( fresh )
       {
-        if ( t > origin_ )
+        if ( p != nullptr )
         {
-          const long previous_start = running_[ t - 1 - origin_ ].start;
-          if ( previous_start >= origin_ )
-          {
-            running_[ previous_start - origin_ ].last = t - 1;
-          }
+          close_segment( *p, t - 1 );
+        }
+        else if ( not segments_.empty() and segments_[ segments_.size() - 1 ].last < 0 )
+        {
+          segments_[ segments_.size() - 1 ].last = t - 1;   // cut off by pruning: no synapse is in it
         }
         r.start = t;
+        r.segment = next_segment_++;
+        segments_.push_back().start = t;
         r.P = f.jacobian[ 0 ][ 0 ];
         r.u = f.output_gain[ 0 ] * r.P;
         r.leak = 1.0;
         r.K = f.learning_signal;
         r.V = f.learning_signal * r.u;
       }
-
       else
       {
-        const RunningSums& p = running_[ t - 1 - origin_ ];
-        r.start = p.start;
-        r.P = p.P * f.jacobian[ 0 ][ 0 ];
-        r.u = kappa * p.u + f.output_gain[ 0 ] * r.P;
-        r.leak = p.leak * kappa;
-        r.K = p.K + f.learning_signal * r.leak;
-        r.V = p.V + f.learning_signal * r.u;
+        r.start = p->start;
+        r.segment = p->segment;
+        r.P = p->P * f.jacobian[ 0 ][ 0 ];
+        r.u = kappa * p->u + f.output_gain[ 0 ] * r.P;
+        r.leak = p->leak * kappa;
+        r.K = p->K + f.learning_signal * r.leak;
+        r.V = p->V + f.learning_signal * r.u;
       }
       if ( r.P != 0.0 )
       {
@@ -570,8 +628,54 @@ private:
       }
       r.inverse_leak = r.leak > 0.0 ? 1.0 / r.leak : 0.0;
       running_.push_back() = r;
+      inputs_.push_back() = input_step( r, f, t );
     }
     running_last_ = std::max( running_last_, until );
+  }
+
+  //! Record the end of the segment whose last step is ``t`` (running quantities ``r``).
+  void
+  close_segment( const RunningSums& r, long t )
+  {
+    SegmentEnd& e = segments_[ r.segment - first_segment_ ];
+    e.last = t;
+    e.P = r.P;
+    e.u = r.u;
+    e.leak = r.leak;
+    e.K = r.K;
+    e.V = r.V;
+  }
+
+  /**
+   * What an input at step ``t`` does to a synapse's coordinates in the segment holding ``t``
+   * (docs/equations.md section 8, "An input in coordinates"): eps gains c (r by c / P), ebar gains
+   * q c (c by c (q - u / P) / kappa^(t - a)), G gains L q c; or, where the input starts its segment
+   * or its segment ends after it (a full reset, a product or leak out of range), nothing here: the
+   * synapse takes one explicit step on its physical state.
+   */
+  InputStep
+  input_step( const RunningSums& q, const StepFactors< D, UnitInputGain >& f, long t ) const
+  {
+    InputStep in;
+    std::int64_t kind = InputStep::INSIDE;
+    if ( q.start == t )
+    {
+      kind = InputStep::STARTS_SEGMENT;
+    }
+    else if ( segment_ends_after( q, t ) )
+    {
+      kind = InputStep::ENDS_SEGMENT;
+    }
+    else
+    {
+      const double kappa = readout_leak;
+      const double gain = f.gain( 0 );
+      in.dr = gain * q.inverse_P;
+      in.dc = kappa > 0.0 ? gain * ( f.output_gain[ 0 ] - q.u * q.inverse_P ) * q.inverse_leak : 0.0;
+      in.dg = f.learning_signal * f.output_gain[ 0 ] * gain - in.dc * q.K - in.dr * q.V;
+    }
+    in.code = static_cast< std::int64_t >( q.segment ) * 4 + kind;
+    return in;
   }
 
   /**
@@ -582,9 +686,9 @@ private:
    *
    * (the closed form of ostl/closed_form.py with r = eps^p / P^p, c = kappa^(a - p) (ebar^p - r u^p),
    * g = G^p - c K^p - r V^p). A synapse keeps ``(r, c, g)`` in its eligibility fields and the
-   * segment's first update in ``segment``: moving inside a segment costs nothing, and it reads the
-   * neuron's history only at the updates it converts at (an input, a segment's end, a trial's end),
-   * which are recent -- not at the update it last processed, which may be long ago.
+   * segment's number in ``segment``: moving inside a segment costs nothing, and it reads the
+   * neuron's history only at its inputs (one InputStep each) and at the ends of the segments it
+   * crosses (one SegmentEnd each).
    */
   struct Coordinates
   {
@@ -592,9 +696,11 @@ private:
     long segment;
   };
 
-  //! The physical state (eps, ebar, G) after update ``t`` of the coordinates' segment.
-  void
-  physical_at( const Coordinates& z, long t, double& eps, double& ebar, double& gradient ) const
+  //! The physical state (eps, ebar, G) from coordinates and the running quantities ``q`` of their
+  //! segment at some step (a RunningSums or a SegmentEnd).
+  template < class Running >
+  static void
+  physical( const Coordinates& z, const Running& q, double& eps, double& ebar, double& gradient )
   {
     if ( z.r == 0.0 and z.c == 0.0 )   // no eligibility: the same in every segment
     {
@@ -602,10 +708,16 @@ private:
       gradient = z.g;
       return;
     }
-    const RunningSums& q = running_[ t - origin_ ];
     eps = z.r * q.P;
     ebar = q.leak * z.c + z.r * q.u;
     gradient = z.g + z.c * q.K + z.r * q.V;
+  }
+
+  //! The physical state (eps, ebar, G) after update ``t`` of the coordinates' segment.
+  void
+  physical_at( const Coordinates& z, long t, double& eps, double& ebar, double& gradient ) const
+  {
+    physical( z, running_[ t - origin_ ], eps, ebar, gradient );
   }
 
   //! Coordinates of the physical state after update ``t``: in the segment holding ``t``, or, where
@@ -617,27 +729,26 @@ private:
     const RunningSums& q = running_[ t - origin_ ];
     if ( segment_ends_after( q, t ) )
     {
-      return entry( t + 1, eps, ebar, gradient );
+      return entry( q.segment + 1, eps, ebar, gradient );
     }
     const double r = eps * q.inverse_P;
     const double c = readout_leak > 0.0 ? q.inverse_leak * ( ebar - r * q.u ) : 0.0;
-    return { r, c, gradient - c * q.K - r * q.V, q.start };
+    return { r, c, gradient - c * q.K - r * q.V, q.segment };
   }
 
-  //! Coordinates of the state after update ``a - 1`` in the segment that starts at ``a``: its
-  //! ``(eps, kappa ebar, G)`` (the segment's running quantities start from nothing).
+  //! Coordinates of the state after the last update before segment ``segment`` in that segment:
+  //! its ``(eps, kappa ebar, G)`` (the segment's running quantities start from nothing).
   Coordinates
-  entry( long a, double eps, double ebar, double gradient ) const
+  entry( long segment, double eps, double ebar, double gradient ) const
   {
-    return { eps, readout_leak * ebar, gradient, a };
+    return { eps, readout_leak * ebar, gradient, segment };
   }
 
-  //! Move the coordinates into the segment that holds update ``t`` (``t`` after their segment's
-  //! start), converting once at the end of every segment crossed.
+  //! Move the coordinates into segment ``target`` (not before theirs), converting once at the end
+  //! of every segment crossed.
   void
-  cross_to( Coordinates& z, long t ) const
+  cross_to( Coordinates& z, long target ) const
   {
-    const long target = running_[ t - origin_ ].start;
     if ( z.r == 0.0 and z.c == 0.0 )
     {
       z.segment = target;
@@ -645,16 +756,15 @@ private:
     }
     while ( z.segment != target )
     {
-      const long end = running_[ z.segment - origin_ ].last;   // closed: a later segment has started
       double eps, ebar, gradient;
-      physical_at( z, end, eps, ebar, gradient );
-      z = entry( end + 1, eps, ebar, gradient );
+      physical( z, segments_[ z.segment - first_segment_ ], eps, ebar, gradient );   // closed: a later one started
+      z = entry( z.segment + 1, eps, ebar, gradient );
     }
   }
 
   /**
    * D = 1: integrate updates t .. stop (one trial stretch) event by event: nothing between inputs
-   * inside a segment, one conversion per crossed segment, one explicit step per input.
+   * inside a segment, one conversion per crossed segment, one record per input.
    */
   void
   integrate_stretch_closed( SynapseLearningState& s, long t, long stop )
@@ -671,34 +781,21 @@ private:
       {
         break;
       }
-      const RunningSums& q = running_[ next - origin_ ];
-      const auto& f = entries_[ next - origin_ ];
-      if ( z.r == 0.0 and z.c == 0.0 )
+      const InputStep& in = inputs_[ next - origin_ ];
+      cross_to( z, in.segment() );
+      if ( in.kind() == InputStep::INSIDE )
       {
-        z.segment = q.start;   // no eligibility: the same coordinates in every segment
-      }
-      else
-      {
-        cross_to( z, next );
-      }
-      if ( z.segment != next and not segment_ends_after( q, next ) )
-      {
-        // the input inside the segment that also holds next - 1, in coordinates, from the running
-        // quantities at ``next`` alone (docs/equations.md section 8, "An input in coordinates"):
-        // eps gains c (r by c / P), ebar gains q c (c by c (q - u / P) / kappa^(next - a)), G gains L q c
-        const double gain = f.gain( 0 );
-        const double dr = gain * q.inverse_P;
-        const double dc = kappa > 0.0 ? gain * ( f.output_gain[ 0 ] - q.u * q.inverse_P ) * q.inverse_leak : 0.0;
-        z.g += f.learning_signal * f.output_gain[ 0 ] * gain - dc * q.K - dr * q.V;
-        z.r += dr;
-        z.c += dc;
+        z.g += in.dg;
+        z.r += in.dr;
+        z.c += in.dc;
       }
       else
       {
         // the input starts a segment, or its segment ends after it (a full reset, a product or
         // leak out of range): one explicit step on the physical state
+        const auto& f = entries_[ next - origin_ ];
         double eps = 0.0, kappa_ebar = 0.0, gradient = z.g;   // after next - 1: eps, kappa ebar, G
-        if ( z.segment == next )   // the entry of the segment the input starts: (eps, kappa ebar, G)
+        if ( in.kind() == InputStep::STARTS_SEGMENT )   // z: the entry of that segment, (eps, kappa ebar, G)
         {
           eps = z.r;
           kappa_ebar = z.c;
@@ -720,7 +817,7 @@ private:
     }
     if ( p < stop )
     {
-      cross_to( z, stop );
+      cross_to( z, running_[ stop - origin_ ].segment );
       const long steps = stop - p;
       pending = steps >= 64 ? 0 : ( pending >> steps );
     }
@@ -745,8 +842,8 @@ public:
       if ( z.r == 0.0 and z.c == 0.0 )
       {
       }
-      else if ( z.segment == p + 1 )   // the entry of the next segment: (eps, kappa ebar, G) after p
-      {
+      else if ( z.segment != running_[ p - origin_ ].segment )   // the entry of the next segment:
+      {                                                          // (eps, kappa ebar, G) after p
         eps = z.r;
         ebar = readout_leak > 0.0 ? z.c / readout_leak : entries_[ p - origin_ ].output_gain[ 0 ] * eps;
       }
@@ -856,10 +953,16 @@ private:
       if ( not running_.empty() )
       {
         running_.pop_front();
+        inputs_.pop_front();
       }
       ++origin_;
     }
     running_last_ = std::max( running_last_, origin_ - 1 );
+    while ( not segments_.empty() and segments_[ 0 ].last >= 0 and segments_[ 0 ].last < origin_ )
+    {
+      segments_.pop_front();
+      ++first_segment_;
+    }
   }
 };
 
