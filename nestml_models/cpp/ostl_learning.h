@@ -38,6 +38,8 @@
 #include <algorithm>
 #include <climits>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -401,6 +403,152 @@ struct alignas( 32 ) InputStep
 };
 
 /**
+ * The InputStep records of all D = 1 learning neurons of one thread, step-major: the records of one
+ * step lie side by side, one column per neuron. All synapses of one source neuron have their
+ * pending input at the same step (the source's previous spike) and NEST sends a spike to them one
+ * after the other, in the order of their targets: their records are read from one row, in order,
+ * instead of from as many arrays as there are targets (the read the catch-up waits for). A neuron
+ * takes a column when it is initialised and gives it back when it is destroyed; a row is dropped
+ * once no column needs it.
+ */
+class InputTable
+{
+public:
+  //! The table of NEST thread ``thread`` (created on first use; never destroyed, so that neurons
+  //! destroyed at the end of the program still find it).
+  static InputTable&
+  of_thread( std::size_t thread )
+  {
+    static std::mutex lock;
+    static auto* tables = new std::vector< std::unique_ptr< InputTable > >();
+    std::lock_guard< std::mutex > guard( lock );
+    if ( tables->size() <= thread )
+    {
+      tables->resize( thread + 1 );
+    }
+    if ( not( *tables )[ thread ] )
+    {
+      ( *tables )[ thread ] = std::make_unique< InputTable >();
+    }
+    return *( *tables )[ thread ];
+  }
+
+  //! A new column (existing rows are widened).
+  int
+  attach()
+  {
+    const int column = stride_;
+    if ( rows_ > 0 )
+    {
+      std::vector< InputStep > wider( static_cast< std::size_t >( rows_ * ( stride_ + 1 ) ) );
+      for ( long row = 0; row < rows_; ++row )
+      {
+        std::copy( data_.begin() + ( head_ + row ) * stride_, data_.begin() + ( head_ + row + 1 ) * stride_,
+          wider.begin() + row * ( stride_ + 1 ) );
+      }
+      data_.swap( wider );
+    }
+    else
+    {
+      data_.clear();   // rows dropped but not yet erased have the old width
+    }
+    head_ = 0;
+    ++stride_;
+    ++live_;
+    keep_.push_back( LONG_MIN );
+    return column;
+  }
+
+  //! Give a column back; the table starts afresh when no column is left (a new network).
+  void
+  detach( int column )
+  {
+    keep_[ column ] = LONG_MAX;
+    if ( --live_ == 0 )
+    {
+      *this = InputTable();
+    }
+  }
+
+  //! Rows for steps ``from`` .. ``until`` exist.
+  void
+  reach( long from, long until )
+  {
+    if ( not started_ )
+    {
+      started_ = true;
+      origin_ = from;
+    }
+    if ( from < origin_ )   // a neuron that starts before every other one (rows are added in front)
+    {
+      const long extra = origin_ - from;
+      std::vector< InputStep > longer( static_cast< std::size_t >( ( extra + rows_ ) * stride_ ) );
+      std::copy( data_.begin() + head_ * stride_, data_.begin() + ( head_ + rows_ ) * stride_,
+        longer.begin() + extra * stride_ );
+      data_.swap( longer );
+      head_ = 0;
+      rows_ += extra;
+      origin_ = from;
+    }
+    const long missing = until - ( origin_ + rows_ - 1 );
+    if ( missing > 0 )
+    {
+      data_.resize( data_.size() + static_cast< std::size_t >( missing * stride_ ) );
+      rows_ += missing;
+    }
+  }
+
+  //! Whether step ``t`` has a row.
+  bool
+  holds( long t ) const
+  {
+    return t >= origin_ and t < origin_ + rows_;
+  }
+
+  InputStep&
+  at( long t, int column )
+  {
+    return data_[ ( head_ + ( t - origin_ ) ) * stride_ + column ];
+  }
+  const InputStep&
+  at( long t, int column ) const
+  {
+    return data_[ ( head_ + ( t - origin_ ) ) * stride_ + column ];
+  }
+
+  //! Column ``column`` needs no row before step ``step`` any more: drop the rows no column needs.
+  void
+  keep_from( int column, long step )
+  {
+    keep_[ column ] = step;
+    const long first = *std::min_element( keep_.begin(), keep_.end() );
+    if ( first <= origin_ )   // (LONG_MIN: a column that has not pruned yet)
+    {
+      return;
+    }
+    const long drop = std::min( first - origin_, rows_ );
+    head_ += drop;
+    rows_ -= drop;
+    origin_ += drop;
+    if ( head_ >= 64 and 2 * head_ * stride_ >= static_cast< long >( data_.size() ) )
+    {
+      data_.erase( data_.begin(), data_.begin() + head_ * stride_ );
+      head_ = 0;
+    }
+  }
+
+private:
+  std::vector< InputStep > data_;
+  long head_ = 0;     //!< rows dropped from the front of data_, not yet erased
+  long rows_ = 0;
+  long origin_ = 0;   //!< the step of the first row
+  long stride_ = 0;   //!< columns
+  int live_ = 0;
+  bool started_ = false;
+  std::vector< long > keep_;   //!< per column: first step it needs (LONG_MAX: given back)
+};
+
+/**
  * The history of per-step factors of one neuron and the replay of a synapse's state on it.
  */
 template < int D, bool UnitInputGain = false >
@@ -415,7 +563,6 @@ public:
   {
     entries_.clear();
     running_.clear();
-    inputs_.clear();
     segments_.clear();
     first_segment_ = 0;
     next_segment_ = 0;
@@ -423,6 +570,32 @@ public:
     origin_ = 0;
     holders_.clear();
     last_step_ = -1;
+  }
+
+  //! D = 1: take a column of the input table of NEST thread ``thread`` (once, at initialisation).
+  void
+  attach( std::size_t thread )
+  {
+    if constexpr ( D == 1 )
+    {
+      if ( inputs_ == nullptr )
+      {
+        inputs_ = &InputTable::of_thread( thread );
+        input_column_ = inputs_->attach();
+      }
+    }
+  }
+
+  //! Give the column back (the neuron is destroyed).
+  void
+  detach()
+  {
+    if ( inputs_ != nullptr )
+    {
+      inputs_->detach( input_column_ );
+      inputs_ = nullptr;
+      input_column_ = -1;
+    }
   }
 
   //! Append the factors of update ``t`` (called once per update, in order).
@@ -562,7 +735,8 @@ public:
 private:
   StepBuffer< StepFactors< D, UnitInputGain > > entries_;
   StepBuffer< RunningSums > running_;   //!< D = 1: per step of entries_ (same origin), up to running_last_
-  StepBuffer< InputStep > inputs_;      //!< D = 1: per step, as running_
+  InputTable* inputs_ = nullptr;        //!< D = 1: the thread's table of input records
+  int input_column_ = -1;               //!< this neuron's column in it
   StepBuffer< SegmentEnd > segments_;   //!< D = 1: per segment, from number first_segment_
   long first_segment_ = 0;
   long next_segment_ = 0;
@@ -587,6 +761,10 @@ private:
   extend_running( long until )
   {
     const double kappa = readout_leak;
+    if ( until > running_last_ )
+    {
+      inputs_->reach( std::max( running_last_ + 1, origin_ ), until );
+    }
     for ( long t = std::max( running_last_ + 1, origin_ ); t <= until; ++t )
     {
       const auto& f = entries_[ t - origin_ ];
@@ -628,7 +806,7 @@ private:
       }
       r.inverse_leak = r.leak > 0.0 ? 1.0 / r.leak : 0.0;
       running_.push_back() = r;
-      inputs_.push_back() = input_step( r, f, t );
+      inputs_->at( t, input_column_ ) = input_step( r, f, t );
     }
     running_last_ = std::max( running_last_, until );
   }
@@ -781,7 +959,7 @@ private:
       {
         break;
       }
-      const InputStep& in = inputs_[ next - origin_ ];
+      const InputStep& in = inputs_->at( next, input_column_ );
       cross_to( z, in.segment() );
       if ( in.kind() == InputStep::INSIDE )
       {
@@ -817,7 +995,7 @@ private:
     }
     if ( p < stop )
     {
-      cross_to( z, running_[ stop - origin_ ].segment );
+      cross_to( z, inputs_->at( stop, input_column_ ).segment() );   // the row every synapse of the source reads
       const long steps = stop - p;
       pending = steps >= 64 ? 0 : ( pending >> steps );
     }
@@ -953,7 +1131,6 @@ private:
       if ( not running_.empty() )
       {
         running_.pop_front();
-        inputs_.pop_front();
       }
       ++origin_;
     }
@@ -962,6 +1139,10 @@ private:
     {
       segments_.pop_front();
       ++first_segment_;
+    }
+    if ( inputs_ != nullptr )
+    {
+      inputs_->keep_from( input_column_, origin_ );
     }
   }
 };

@@ -55,6 +55,11 @@ public:
   {
   }
 
+  ~learning_neuron() override
+  {
+    history_.detach();
+  }
+
   using nest::Node::handle;
   using nest::Node::handles_test_event;
   using nest::Node::sends_secondary_event;
@@ -184,6 +189,7 @@ protected:
   {
     Base::init_buffers_();
     history_.clear();
+    history_.attach( this->get_thread() );
   }
 
   void
