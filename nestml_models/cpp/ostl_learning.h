@@ -19,8 +19,10 @@
  *  SNU): the neuron keeps, per step, running quantities of segments of its history (running
  *  product of the Jacobians, filtered pseudo-derivative, summed learning signal), from which a
  *  synapse crosses a stretch without presynaptic input in O(1) per segment instead of O(1) per
- *  step -- the closed form of ostl/closed_form.py (derivation: docs/equations.md section 8). The
- *  ALIF neuron (D = 2) replays step by step.
+ *  step -- the closed form of ostl/closed_form.py (derivation: docs/equations.md section 8). What
+ *  an input at a step does to a synapse is computed once per step by the neuron (InputStep) and
+ *  kept, for all neurons of a thread, in one step-major table (InputTable): the synapses of one
+ *  source read their records from one row. The ALIF neuron (D = 2) replays step by step.
  *
  *  Time. Every step is one NEST update (resolution 1 ms, delays 1 step). Trials of
  *  ``trial_steps`` active updates start at ``first_step`` and are separated by
