@@ -6,7 +6,7 @@ PY      = $(VENV)/bin/python
 PIP     = $(VENV)/bin/pip
 STAMP   = $(VENV)/.ostl-installed
 
-.PHONY: demo test test-all bench clean system-deps nest-mpi test-mpi mpi-deps
+.PHONY: demo test test-all bench clean system-deps nest-mpi test-mpi mpi-deps peers
 
 # Debian packages: headers the NEST models compile against, Fashion-MNIST (data set of the
 # digits task), espeak-ng (the voices of the spoken-digits task), gcc-arm-none-eabi (the
@@ -96,5 +96,15 @@ test-mpi: $(STAMP) $(MPI_STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_reference.py
 
+## the peer library of benchmarks/bench_peers.py (braintrace, JAX) in its own environment
+PEERS_VENV = .venv-peers
+peers: $(PEERS_VENV)/.ostl-installed
+$(PEERS_VENV)/.ostl-installed: setup.cfg requirements/constraints.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/pip install --quiet -c requirements/constraints.txt '.[peers]'
+	rm -rf build ostl.egg-info   # the wheel's build leftovers (stale metadata would hide .venv's entry points)
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(MPI_VENV) demo-run ostl-run .pytest_cache
+	rm -rf $(VENV) $(MPI_VENV) $(PEERS_VENV) demo-run ostl-run .pytest_cache

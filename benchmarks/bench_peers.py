@@ -1,0 +1,169 @@
+"""The default engine beside the peer a user would pick instead (issue 23): braintrace (JAX).
+
+The network of issue 23: one recurrent LIF layer of n neurons (tau_m 20 steps), m = n Poisson
+inputs at 5 % per step, T = 1000 steps, a leaky linear readout of 3 (kappa = exp(-1/20)), MSE
+against a fixed random target, batch 1. Per step, in microseconds, for n = 64, 128, 256, 512:
+
+* ``forward``: the simulation alone (ours: ``Network.forward``; theirs: a jitted scan);
+* ``eprop``: ours ``OnlineLearner(net, "eprop")`` (deferred mode, 128-step blocks, float64)
+  beside braintrace's ``EProp`` equivalent (its e-prop algorithm, online, float32 and float64);
+* ``ostl_no_h``: ours beside braintrace's diagonal RTRL (``D_RTRL``);
+* ``bptt``: ours ``bptt_gradients`` (torch autodiff, the trainer's ``--rule bptt``) beside
+  ``jax.grad`` through their jitted scan.
+
+Every figure is the fastest of ``--rounds`` interleaved rounds (ours, then theirs in float32,
+then float64, each round), one core each (BLAS, torch and XLA limited to one thread). braintrace
+runs in its own process (``benchmarks/peers_braintrace.py``; compiled once per process, before
+its timed calls). Without braintrace (``make peers`` installs it, the ``peers`` extra) its
+columns are left out with one line. The peer's own checks (its gradients' cosine to its BPTT)
+are in its JSON lines (``peers_braintrace.py`` run alone).
+
+Run:  .venv/bin/python benchmarks/bench_peers.py [--sizes 64,128] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+STEPS, P_IN, N_OUT, TAU = 1000, 0.05, 3, 20.0
+ALGORITHMS = ("forward", "eprop", "ostl_no_h", "bptt")
+PEER_SCRIPT = ROOT / "benchmarks" / "peers_braintrace.py"
+#: braintrace's algorithm names (peers_braintrace.py) -> ours
+OUR_NAME = {"d_rtrl": "ostl_no_h"}
+
+
+def setup(n, steps=STEPS, seed=0):
+    """Our network, parameters, inputs and targets of size ``n``."""
+    from ostl import LIF, Layer, Network, Readout
+
+    rng = np.random.default_rng(seed)
+    net = Network(n, [Layer(n, LIF(tau_m=TAU), recurrent=True)], Readout(N_OUT, leak=float(np.exp(-1.0 / TAU))))
+    params = net.init_params(seed=seed + 1)
+    x = (rng.random((steps, n)) < P_IN).astype(np.float64)
+    y = rng.normal(size=(steps, N_OUT))
+    return net, params, x, y
+
+
+def our_jobs(n):
+    from ostl import OnlineLearner
+    from ostl.bptt import bptt_gradients
+
+    net, params, x, y = setup(n)
+    return {
+        "forward": lambda: net.forward(params, x, y, record=False),
+        "eprop": lambda: OnlineLearner(net, "eprop", params).run(x, y),
+        "ostl_no_h": lambda: OnlineLearner(net, "ostl_no_h", params).run(x, y),
+        "bptt": lambda: bptt_gradients(net, params, x, y),
+    }
+
+
+def measure_ours(sizes):
+    """µs per step of every algorithm at every size (one timed call each)."""
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    out = {}
+    for n in sizes:
+        jobs = our_jobs(n)
+        jobs["forward"]()   # warm-up: imports, work arrays
+        for name, job in jobs.items():
+            start = time.perf_counter()
+            job()
+            out[(n, name)] = (time.perf_counter() - start) / STEPS * 1e6
+    return out
+
+
+def peer_python():
+    """The interpreter that has braintrace: ``.venv-peers`` (``make peers``), or this one; None."""
+    venv = ROOT / ".venv-peers" / "bin" / "python"
+    if venv.exists():
+        return str(venv)
+    return sys.executable if importlib.util.find_spec("braintrace") is not None else None
+
+
+def measure_peer(python, sizes, dtype):
+    """braintrace's µs per step in a fresh process (its own fastest of a few calls after compiling)."""
+    env = dict(os.environ, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+               JAX_PLATFORMS="cpu")
+    done = subprocess.run([python, str(PEER_SCRIPT), "--dtype", dtype, "--sizes", ",".join(map(str, sizes))],
+                          capture_output=True, text=True, env=env, timeout=7200)
+    if done.returncode != 0:
+        raise RuntimeError(f"braintrace run failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    out = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            out[(row["n"], OUR_NAME.get(row["algorithm"], row["algorithm"]))] = row["us_per_step"]
+    return out
+
+
+def _best(into, new):
+    for key, value in new.items():
+        into[key] = min(into.get(key, float("inf")), value)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="64,128,256,512", help="comma-separated n (default 64,128,256,512)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the fastest is kept (default 3)")
+    parser.add_argument("--no-peers", action="store_true", help="ours alone, even where braintrace is installed")
+    args = parser.parse_args(argv)
+    try:
+        sizes = [int(s) for s in args.sizes.split(",")]
+    except ValueError:
+        parser.exit(2, f"bench_peers: --sizes must be comma-separated integers, got {args.sizes!r}\n")
+    if args.rounds < 1 or any(n < 1 for n in sizes):
+        parser.exit(2, "bench_peers: --rounds and every size must be at least 1\n")
+    python = None if args.no_peers else peer_python()
+    peers = python is not None
+    if not peers and not args.no_peers:
+        print("braintrace is not installed (make peers): its columns are left out")
+    ours, f32, f64 = {}, {}, {}
+    for _ in range(args.rounds):
+        _best(ours, measure_ours(sizes))
+        if peers:
+            _best(f32, measure_peer(python, sizes, "float32"))
+            _best(f64, measure_peer(python, sizes, "float64"))
+    print(f"µs per step, T = {STEPS}, recurrent LIF n, m = n inputs, leaky linear readout of {N_OUT}, MSE, batch 1; "
+          f"fastest of {args.rounds} interleaved rounds, one core each. ours: float64; "
+          "bt: braintrace float32 / float64")
+    peer_names = {"forward": "forward", "eprop": "EProp", "ostl_no_h": "D-RTRL", "bptt": "BPTT"}
+    header = f"{'n':>5}"
+    for name in ALGORITHMS:
+        header += f" | {name + ' ours':>15}" + (f" {'bt ' + peer_names[name] + ' f32/f64':>22} {'ours/f64':>8}"
+                                                  if peers else "")
+    print(header)
+    for n in sizes:
+        line = f"{n:>5}"
+        for name in ALGORITHMS:
+            line += f" | {ours[(n, name)]:>15.1f}"
+            if peers:
+                a, b = f32.get((n, name), float("nan")), f64.get((n, name), float("nan"))
+                line += f" {a:>10.1f} / {b:>9.1f} {ours[(n, name)] / b:>8.2f}"   # same precision
+        print(line)
+    summary = {"sizes": sizes, "ours": {f"{n}/{k}": v for (n, k), v in ours.items()}}
+    if peers:
+        summary["braintrace_float32"] = {f"{n}/{k}": v for (n, k), v in f32.items()}
+        summary["braintrace_float64"] = {f"{n}/{k}": v for (n, k), v in f64.items()}
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""benchmarks/bench_peers.py (issue 23) runs, prints its table and summary, and refuses bad input
+with one line. The peer (braintrace, ``make peers``) is left out here: its columns need JAX."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks" / "bench_peers.py"
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=600, cwd=ROOT)
+
+
+def test_ours_alone_prints_every_algorithm_per_size():
+    done = _run("--sizes", "16,24", "--rounds", "1", "--no-peers")
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["sizes"] == [16, 24]
+    assert sorted(summary["ours"]) == sorted(f"{n}/{a}" for n in (16, 24)
+                                             for a in ("forward", "eprop", "ostl_no_h", "bptt"))
+    assert all(value > 0 for value in summary["ours"].values())
+    assert "braintrace_float32" not in summary
+
+
+def test_bad_sizes_and_rounds_exit_with_one_line():
+    for args, word in ((("--sizes", "a,b"), "--sizes"), (("--rounds", "0"), "--rounds")):
+        done = _run(*args, "--no-peers")
+        assert done.returncode == 2
+        assert len(done.stderr.strip().splitlines()) == 1 and word in done.stderr, done.stderr
