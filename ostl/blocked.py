@@ -27,9 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal import lfilter
 
 from .ops import NUMPY
 from .signals import learning_signals
+
+_ONE = (1.0,)   # lfilter's numerator: the recurrence has no input filter
 
 
 class Scratch:
@@ -136,13 +139,10 @@ def block_accumulate(Z0, M, V, W, X, G, scratch=None):
 
 def _filter(values, leak, carry):
     """``out^k = leak out^{k-1} + values^k`` along axis 0 from ``carry``; returns
-    (out, new carry)."""
-    out = np.empty_like(values)
-    acc = carry
-    for k in range(values.shape[0]):
-        acc = leak * acc + values[k]
-        out[k] = acc
-    return out, acc
+    (out, new carry). SciPy's ``lfilter`` evaluates this recurrence in C with the same
+    operations (``values^k + leak out^{k-1}``; found bit for bit equal to the Python loop)."""
+    out, _ = lfilter(_ONE, (1.0, -leak), values, axis=0, zi=(leak * np.asarray(carry))[None])
+    return out, out[-1].copy()
 
 
 class _StatefulBlock:
