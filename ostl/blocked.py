@@ -139,10 +139,18 @@ def block_accumulate(Z0, M, V, W, X, G, scratch=None):
 
 def _filter(values, leak, carry):
     """``out^k = leak out^{k-1} + values^k`` along axis 0 from ``carry``; returns
-    (out, new carry). SciPy's ``lfilter`` evaluates this recurrence in C with the same
-    operations (``values^k + leak out^{k-1}``; found bit for bit equal to the Python loop)."""
-    out, _ = lfilter(_ONE, (1.0, -leak), values, axis=0, zi=(leak * np.asarray(carry))[None])
-    return out, out[-1].copy()
+    (out, new carry). From 8 steps on SciPy's ``lfilter`` evaluates the recurrence in C with
+    the same operations (``values^k + leak out^{k-1}``; found bit for bit equal to the loop);
+    below, its call costs more than the loop (n = 64: 8.9 against 1.4 us for one step)."""
+    if values.shape[0] >= 8:
+        out, _ = lfilter(_ONE, (1.0, -leak), values, axis=0, zi=(leak * np.asarray(carry))[None])
+        return out, out[-1].copy()
+    out = np.empty_like(values)
+    acc = carry
+    for k in range(values.shape[0]):
+        acc = leak * acc + values[k]
+        out[k] = acc
+    return out, acc
 
 
 class _StatefulBlock:
