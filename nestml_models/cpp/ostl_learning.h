@@ -357,13 +357,12 @@ struct RunningSums
 };
 
 /**
- * A closed segment: its first and last step and the running quantities at its last step (what a
+ * A closed segment: its last step and the running quantities there (what a
  * synapse needs to carry its coordinates across the segment's end). Kept per segment, not per
  * step, so that crossing a segment reads a short, dense list.
  */
 struct SegmentEnd
 {
-  long start = 0;
   long last = -1;   //!< -1 while the segment is open
   double P = 1.0;
   double u = 0.0;
@@ -785,7 +784,7 @@ private:
         }
         r.start = t;
         r.segment = next_segment_++;
-        segments_.push_back().start = t;
+        segments_.push_back();   // open until the next segment starts
         r.P = f.jacobian[ 0 ][ 0 ];
         r.u = f.output_gain[ 0 ] * r.P;
         r.leak = 1.0;
