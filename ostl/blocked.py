@@ -74,12 +74,18 @@ class BlockCoefficients:
     * ``P[k] = P(k, K-1)`` -- how it has been carried to the end of the block (K, n, D, D);
     * ``carry_G = B[0] M[0]`` and ``carry_Z = P[0] M[0]`` -- the same for the state
       from before the block.
+
+    ``engine="compiled"``: the same sweep in one C call (:mod:`ostl.compiled.sweep`).
     """
 
-    def __init__(self, M, W):
+    def __init__(self, M, W, engine="numpy"):
         K, n, D = W.shape
         self.D = D
-        if D == 1:
+        if engine == "compiled":
+            from .compiled.sweep import block_sweep
+
+            self.B, self.P, self.carry_G, self.carry_Z = block_sweep(M, W)
+        elif D == 1:
             mm, w = M[:, :, 0, 0], W[:, :, 0]
             B = np.empty((K, n))
             B[-1] = w[-1]
@@ -131,10 +137,10 @@ class BlockCoefficients:
         Z += (np.einsum("knab,knb->kna", self.P, V).reshape(K, n * D).T @ X).reshape(n, D, m)
 
 
-def block_accumulate(Z0, M, V, W, X, G, scratch=None):
+def block_accumulate(Z0, M, V, W, X, G, scratch=None, engine="numpy"):
     """One block of ``Z^t = M^t Z^{t-1} + V^t (x) x^t``, ``G += sum_t W^t . Z^t``:
     ``Z0`` (n, D, m) is advanced in place and ``G`` (n, m) accumulated."""
-    BlockCoefficients(M, W).accumulate(Z0, V, X, G, scratch or Scratch())
+    BlockCoefficients(M, W, engine).accumulate(Z0, V, X, G, scratch or Scratch())
 
 
 def _filter(values, leak, carry):
@@ -160,9 +166,10 @@ class _StatefulBlock:
     neuron parameter (driven by a constant 1) follow the same recursion with the same
     ``M`` and ``W`` -- only ``V`` differs -- so the block coefficients are shared."""
 
-    def __init__(self, traces, leak):
+    def __init__(self, traces, leak, engine="numpy"):
         self.tr = traces
         self.leak = leak
+        self.engine = engine
         layer = traces.layer
         n, d = layer.size, layer.cell.state_size
         D = d + (1 if leak else 0)
@@ -190,7 +197,7 @@ class _StatefulBlock:
             W = np.concatenate([np.zeros((K, n, d)), L[..., None]], axis=-1)
         else:
             M, W = J, L[..., None] * q
-        coefficients = BlockCoefficients(M, W)
+        coefficients = BlockCoefficients(M, W, self.engine)
         if tr.synaptic:
             V = np.concatenate([c, np.sum(q * c, axis=-1, keepdims=True)], axis=-1) if self.leak else c
             for name in tr.synaptic:
@@ -213,9 +220,10 @@ class _StatefulBlock:
 
 
 class _DenseBlock:
-    def __init__(self, traces, leak, n, m):
+    def __init__(self, traces, leak, n, m, engine="numpy"):
         self.tr = traces
         self.leak = leak
+        self.engine = engine
         self.Z = np.zeros((n, 1, m)) if leak else None
         self.b_bar = np.zeros(n)
 
@@ -225,7 +233,8 @@ class _DenseBlock:
             if self.leak:
                 K, n = L.shape
                 M = np.full((K, n, 1, 1), self.leak)
-                block_accumulate(self.Z, M, slope[..., None], L[..., None], X, grads[tr.w_name], scratch)
+                block_accumulate(self.Z, M, slope[..., None], L[..., None], X, grads[tr.w_name], scratch,
+                                 self.engine)
             else:
                 _add_product(grads[tr.w_name], np.ascontiguousarray(L * slope), np.ascontiguousarray(X), scratch)
         if tr.b_name:
@@ -259,12 +268,13 @@ class BlockForward:
     outputs: np.ndarray  # readout output (K, n_out)
 
 
-def forward_block(network, params, carry, x, derivatives=False):
+def forward_block(network, params, carry, x, derivatives=False, engine="numpy"):
     """Advance ``network`` over the steps of ``x`` (K, n_in) from ``carry``.
 
     The same step as :meth:`Network.step` (each layer's :meth:`~ostl.network.Layer.advance`
     once per time step); only the feed-forward inputs ``W x^t`` of the block are formed in
-    one matrix product. Returns ``(carry, BlockForward)``."""
+    one matrix product. ``engine="compiled"``: a stateful layer's steps in one C call
+    (:mod:`ostl.compiled.layer`, traced from the same cell). Returns ``(carry, BlockForward)``."""
     layer_carries, a_prev = carry
     layer_carries = list(layer_carries)
     K = x.shape[0]
@@ -294,13 +304,18 @@ def forward_block(network, params, carry, x, derivatives=False):
             Yp = np.empty((K, layer.size))
             Y = np.empty((K, layer.size))
             carry_l = layer_carries[index]
-            for k in range(K):
-                carry_l, step = layer.advance(NUMPY, carry_l, feed[k], H, nparam)
-                for j in range(d):
-                    S_prev[j, k] = step.state_prev[j]
-                    S[j, k] = step.state[j]
-                Yp[k] = step.y_prev
-                Y[k] = step.y
+            if engine == "compiled":
+                from .compiled.layer import layer_kernel
+
+                carry_l, S_prev, S, Yp, Y = layer_kernel(layer.cell).run(carry_l, feed, H, nparam)
+            else:
+                for k in range(K):
+                    carry_l, step = layer.advance(NUMPY, carry_l, feed[k], H, nparam)
+                    for j in range(d):
+                        S_prev[j, k] = step.state_prev[j]
+                        S[j, k] = step.state[j]
+                    Yp[k] = step.y_prev
+                    Y[k] = step.y
             layer_carries[index] = carry_l
             fw.layer_states.append(np.moveaxis(S, 0, -1))
             fw.prev_outputs.append(Yp)
@@ -345,9 +360,9 @@ def run_blocked(learner, x, target, mask, block):
     blocks = []
     for index, (layer, tr) in enumerate(zip(net.layers, learner.traces)):
         if layer.stateful:
-            blocks.append(_StatefulBlock(tr, leak))
+            blocks.append(_StatefulBlock(tr, leak, learner.engine))
         else:
-            blocks.append(_DenseBlock(tr, leak, layer.size, net.layer_sizes()[index]))
+            blocks.append(_DenseBlock(tr, leak, layer.size, net.layer_sizes()[index], learner.engine))
     ybar = np.zeros(net.layers[-1].size)
     ones_bar = 0.0
     outputs = np.zeros((T, net.n_out))
@@ -355,7 +370,7 @@ def run_blocked(learner, x, target, mask, block):
     for t0 in range(0, T, block):
         t1 = min(T, t0 + block)
         K = t1 - t0
-        carry, fw = forward_block(net, params, carry, x[t0:t1], derivatives=True)
+        carry, fw = forward_block(net, params, carry, x[t0:t1], derivatives=True, engine=learner.engine)
         out = fw.outputs
         outputs[t0:t1] = out
         m_blk = mask[t0:t1]

@@ -384,16 +384,21 @@ class Network(Specified):
         a = self.readout.potential(ops, params, a_prev, inp)
         return (new_carries, a), steps, a
 
-    def forward(self, params, x, target=None, mask=None, ops=NUMPY, block=128, record=True):
+    def forward(self, params, x, target=None, mask=None, ops=NUMPY, block=128, record=True, engine=None):
         """Run the network over ``x`` (T, n_in) from the zero state.
 
         With ``ops=NUMPY`` returns a :class:`ForwardResult` (``record=False`` skips the
         per-layer recordings); the NumPy path advances in blocks of ``block`` steps
-        (:func:`ostl.blocked.forward_block`). With the torch namespace returns
-        ``(loss_tensor, [a^t])`` for autodiff, step by step."""
+        (:func:`ostl.blocked.forward_block`), its per-step loops compiled with
+        ``engine='compiled'`` (the default where it builds; ``'numpy'``: the definition, see
+        :mod:`ostl.compiled`). With the torch namespace returns ``(loss_tensor, [a^t])`` for
+        autodiff, step by step."""
         if ops is not NUMPY:
             return self._forward_autodiff(params, x, target, mask, ops)
         from .blocked import forward_block
+        from .compiled import resolve_engine
+
+        engine = resolve_engine(engine)
 
         T = x.shape[0]
         carry = self.initial_carry(NUMPY)
@@ -406,7 +411,7 @@ class Network(Specified):
                         for layer in self.layers] if record else []
         for t0 in range(0, T, block):
             t1 = min(T, t0 + block)
-            carry, fw = forward_block(self, params, carry, x[t0:t1])
+            carry, fw = forward_block(self, params, carry, x[t0:t1], engine=engine)
             potentials[t0:t1] = fw.potentials
             outputs[t0:t1] = fw.outputs
             if target is not None:

@@ -71,12 +71,20 @@ class OnlineLearner:
         deferred runs without per-step recordings are evaluated in blocks of this many
         steps (:mod:`ostl.blocked`; same result to rounding, several times faster);
         ``block=1`` forces the step-by-step evaluation.
+    engine : 'compiled' | 'numpy', optional
+        how the blocks' per-step loops run: compiled C generated from the same definitions
+        (the default where a C compiler builds it) or the NumPy definition itself
+        (:mod:`ostl.compiled`; equal to rounding). The step-by-step evaluation is NumPy.
     """
 
     def __init__(self, network, rule, params, mode="deferred", optimizer=None, feedback=None,
-                 feedback_seed=0, trainable=None, block=128):
+                 feedback_seed=0, trainable=None, block=128, engine=None):
+        from .compiled import resolve_engine
+
         self.network = network
         self.block = check_int("block", block, minimum=1)
+        #: ``'compiled'`` or ``'numpy'`` (:mod:`ostl.compiled`)
+        self.engine = resolve_engine(engine)
         #: work arrays of the block evaluator, reused between runs of this learner
         self.scratch = Scratch()
         self.rule = make_rule(rule)

@@ -97,6 +97,8 @@ def test_malformed_problem_exits_2_with_one_line(tmp_path, mutate, message):
     (["train", "--nest-threads", "2", "--iterations", "1"], "--nest-threads needs --backend nest"),
     (["train", "--backend", "nest", "--nest-threads", "0", "--iterations", "1"], "--nest-threads must be >= 1, got 0"),
     (["train", "--backend", "nest", "--batch-size", "4", "--iterations", "1"], "batch_size"),
+    (["train", "--engine", "fortran", "--iterations", "1"], "invalid choice: 'fortran'"),
+    (["train", "--backend", "nest", "--engine", "numpy", "--iterations", "1"], "--engine needs --backend reference"),
 ])
 def test_bad_command_lines_exit_2_with_one_line(tmp_path, args, message):
     result = _run(*args, cwd=tmp_path)

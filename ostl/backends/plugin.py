@@ -20,8 +20,10 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 
+from ..compiled import ENGINES
 from ..entry_points import load_group
 from ..errors import BackendUnavailableError, ParameterError
+from ..options import Option
 from ..validation import is_known
 from .capabilities import Capabilities
 
@@ -80,7 +82,10 @@ REFERENCE = BackendPlugin(
     "reference", "ostl.backends.reference:ReferenceBackend", "the NumPy reference engine (default)",
     # every rule, cell, optimiser, schedule and mode; weights and feedback read from hardware
     # at every step (hardware in the loop)
-    capabilities=Capabilities(readout_lr=True, hardware_in_the_loop=True))
+    capabilities=Capabilities(readout_lr=True, hardware_in_the_loop=True),
+    options=(Option("--engine", "engine", "how the reference engine's per-step loops run: 'compiled' (C generated "
+                    "from the NumPy definitions; the default where a C compiler builds it) or 'numpy' (the "
+                    "definition itself); equal to rounding", choices=ENGINES),))
 
 
 def plugins():

@@ -17,15 +17,20 @@ class ReferenceBackend(Backend):
     name = "reference"
     capabilities = REFERENCE.capabilities
 
-    def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, batch_size=1):
+    def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, batch_size=1,
+                 engine=None):
         super().__init__(network, rule, mode, feedback, trainable, optimizer, params, batch_size)
+        from ..compiled import resolve_engine
+
+        #: ``'compiled'`` or ``'numpy'`` (``ostl train --engine``; :mod:`ostl.compiled`)
+        self.engine = resolve_engine(engine)
         self.bptt = make_rule(rule).is_bptt
         if self.bptt:   # the autodiff gradient of the same equations (PyTorch)
             if mode != "deferred":
                 raise ParameterError("rule 'bptt' computes the gradient after the sequence: mode must be 'deferred'")
             return
         self.learner = OnlineLearner(network, rule, params, mode=mode, optimizer=optimizer,
-                                     feedback=feedback, trainable=trainable)
+                                     feedback=feedback, trainable=trainable, engine=self.engine)
 
     def run(self, params, trial, feedback=None, params_at=None):
         """One trial. ``feedback`` / ``params_at``: hardware in the loop (see

@@ -1,0 +1,52 @@
+"""The reference engine's compiled inner loops (issue 23).
+
+The NumPy code of :mod:`ostl.blocked` and :mod:`ostl.online` is the definition of every rule.
+Where its time goes into Python once per step, a C loop generated from the same definitions
+does the steps of a block in one call:
+
+* :mod:`ostl.compiled.layer`: the forward recurrence of a stateful layer (the cell's update
+  and output traced into C from :mod:`ostl.cells`);
+* :mod:`ostl.compiled.sweep`: the backward sweep of the block coefficients
+  (:class:`ostl.blocked.BlockCoefficients`).
+
+Two engines: ``"compiled"`` (the default where a host C compiler builds the kernels) and
+``"numpy"`` (the definition, everywhere). ``OnlineLearner(..., engine=)``,
+``Network.forward(..., engine=)`` and ``ostl train --engine`` choose; the results agree to
+rounding (``tests/test_compiled_engine.py``: 1e-12 on every rule, cell and readout).
+"""
+
+from __future__ import annotations
+
+from ..errors import BackendUnavailableError
+from ..validation import check_choice
+
+ENGINES = ("compiled", "numpy")
+
+_available = None
+
+
+def compiled_available():
+    """Whether the compiled kernels build here (a host C compiler; checked once per process)."""
+    global _available
+    if _available is None:
+        try:
+            from .sweep import sweep_library
+
+            sweep_library()
+            _available = True
+        except BackendUnavailableError:
+            _available = False
+    return _available
+
+
+def resolve_engine(engine=None):
+    """``engine`` checked (``'compiled'`` or ``'numpy'``); None: ``'compiled'`` where it builds,
+    else ``'numpy'``. Asking for ``'compiled'`` where it does not build is an error."""
+    if engine is None:
+        return "compiled" if compiled_available() else "numpy"
+    engine = check_choice("engine", engine, set(ENGINES))
+    if engine == "compiled" and not compiled_available():
+        from .sweep import sweep_library
+
+        sweep_library()   # raises the reason (no compiler, a failed build)
+    return engine

@@ -1,0 +1,90 @@
+"""The compiled backward sweep of :class:`ostl.blocked.BlockCoefficients`.
+
+For one block of ``K`` steps, per neuron (``D x D`` matrices ``M^k``, row vectors ``W^k``)::
+
+    B[K-1] = W[K-1]         B[k] = W[k] + B[k+1] M[k+1]
+    P[K-1] = 1              P[k] = P[k+1] M[k+1]
+    carry_G = B[0] M[0]     carry_Z = P[0] M[0]
+
+the recursions :class:`~ostl.blocked.BlockCoefficients` evaluates with one NumPy call per step
+(``D = 1``: products; ``D > 1``: ``np.matmul`` and ``np.einsum``). Here all ``K`` steps in one
+call, steps outside and neurons inside (the arrays are step-major), the products' terms added
+in the order of their index.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+_DOUBLE_P = ctypes.POINTER(ctypes.c_double)
+_FLAGS = ("-O2", "-std=c99", "-ffp-contract=off", "-fno-fast-math", "-Wall", "-Wextra", "-Werror", "-fPIC",
+          "-shared")
+
+SOURCE = r"""
+/* B (K, n, D), P (K, n, D, D), carry_G (n, D), carry_Z (n, D, D) from M (K, n, D, D), W (K, n, D) */
+void ostl_block_sweep(long K, long n, long D, const double *M, const double *W, double *B, double *P,
+                      double *carry_G, double *carry_Z)
+{
+    const long DD = D * D;
+    for (long i = 0; i < n; ++i) {
+        for (long b = 0; b < D; ++b) {
+            B[((K - 1) * n + i) * D + b] = W[((K - 1) * n + i) * D + b];
+            for (long a = 0; a < D; ++a) P[((K - 1) * n + i) * DD + a * D + b] = a == b ? 1.0 : 0.0;
+        }
+    }
+    for (long k = K - 2; k >= -1; --k) {
+        const double *M_next = M + (k + 1) * n * DD;   /* M[k + 1] */
+        const double *B_next = B + (k + 1) * n * D;
+        const double *P_next = P + (k + 1) * n * DD;
+        double *B_k = k >= 0 ? B + k * n * D : carry_G;      /* k = -1: the carries, B[0] M[0], P[0] M[0] */
+        double *P_k = k >= 0 ? P + k * n * DD : carry_Z;
+        const double *W_k = k >= 0 ? W + k * n * D : 0;
+        for (long i = 0; i < n; ++i) {
+            const double *m = M_next + i * DD;
+            const double *b_next = B_next + i * D;
+            const double *p_next = P_next + i * DD;
+            for (long b = 0; b < D; ++b) {
+                double acc = 0.0;
+                for (long a = 0; a < D; ++a) acc += b_next[a] * m[a * D + b];
+                B_k[i * D + b] = W_k ? W_k[i * D + b] + acc : acc;
+                for (long r = 0; r < D; ++r) {
+                    double prod = 0.0;
+                    for (long a = 0; a < D; ++a) prod += p_next[r * D + a] * m[a * D + b];
+                    P_k[i * DD + r * D + b] = prod;
+                }
+            }
+        }
+    }
+}
+"""
+
+_library = None
+
+
+def sweep_library():
+    """The compiled sweep (built once per process; raises BackendUnavailableError without a compiler)."""
+    global _library
+    if _library is None:
+        from ..cbuild import shared_library
+
+        library = shared_library("the compiled engine", "engine", "libostl_sweep.so", {"block_sweep.c": SOURCE},
+                                 _FLAGS)
+        library.ostl_block_sweep.restype = None
+        library.ostl_block_sweep.argtypes = [ctypes.c_long] * 3 + [_DOUBLE_P] * 6
+        _library = library
+    return _library
+
+
+def block_sweep(M, W):
+    """``(B, P, carry_G, carry_Z)`` of one block from ``M`` (K, n, D, D) and ``W`` (K, n, D)."""
+    K, n, D = W.shape
+    M = np.ascontiguousarray(M, dtype=np.float64)
+    W = np.ascontiguousarray(W, dtype=np.float64)
+    B, P = np.empty((K, n, D)), np.empty((K, n, D, D))
+    carry_G, carry_Z = np.empty((n, D)), np.empty((n, D, D))
+    pointer = lambda a: a.ctypes.data_as(_DOUBLE_P)   # noqa: E731
+    sweep_library().ostl_block_sweep(K, n, D, pointer(M), pointer(W), pointer(B), pointer(P), pointer(carry_G),
+                                     pointer(carry_Z))
+    return B, P, carry_G, carry_Z

@@ -1,0 +1,123 @@
+"""The compiled inner loops (ostl.compiled) equal the NumPy definition they are generated from.
+
+The rule-level equality (every rule, cell and readout through the blocked engine, compiled and
+NumPy, against the step-by-step evaluation) is in tests/test_blocked.py; here the kernels
+themselves, the engine's choice and its command-line option."""
+
+import json
+
+import numpy as np
+import pytest
+
+import ostl.compiled
+import ostl.compiled.layer
+import ostl.compiled.sweep
+from ostl import ALIF, LIF, SNU, Layer, Network, OnlineLearner, Readout, SoftResetSNU
+from ostl.blocked import BlockCoefficients
+from ostl.compiled import resolve_engine
+from ostl.compiled.ctrace import CExpr
+from ostl.compiled.layer import layer_kernel
+from ostl.compiled.sweep import block_sweep
+from ostl.errors import BackendUnavailableError, ParameterError
+from ostl.ops import NUMPY
+
+from .helpers import poisson_input, relative_deviation, targets_for
+
+CELLS = [LIF(tau_m=10.0, v_th=0.5), ALIF(tau_m=10.0, tau_a=50.0, beta=0.5, v_th=0.5), SNU(decay=0.9),
+         SNU(decay=0.7, activation="relu"), SNU(decay=0.7, activation={"name": "leaky_relu", "alpha": 0.1}),
+         SNU(decay=0.8, output="sigmoid"), SoftResetSNU(decay=0.9, threshold=0.8)]
+
+
+def _ids(cells):
+    return [json.dumps(c.spec(), sort_keys=True) for c in cells]
+
+
+@pytest.mark.parametrize("recurrent", [False, True], ids=["feed-forward", "recurrent"])
+@pytest.mark.parametrize("cell", CELLS, ids=_ids(CELLS))
+def test_layer_kernel_equals_the_cells_steps(cell, recurrent):
+    """The traced C step of every cell and activation gives the NumPy steps' states and outputs."""
+    rng = np.random.default_rng(4)
+    n, K = 23, 77
+    layer = Layer(n, cell, recurrent=recurrent)
+    params = Network(n, [layer], Readout(2)).init_params(seed=2, weight_scale=3.0)
+    if cell.neuron_param and f"layer0.{cell.neuron_param}" in params:   # per-neuron values, not one default
+        params[f"layer0.{cell.neuron_param}"] = params[f"layer0.{cell.neuron_param}"] + rng.normal(0, 0.1, n)
+    feed = poisson_input(rng, K, n) @ params["layer0.W"].T
+    H, neuron_param = layer.step_inputs(params, "layer0")
+    carry = layer.initial_carry(NUMPY)
+    states, outputs = [], []
+    c = carry
+    for k in range(K):
+        c, step = layer.advance(NUMPY, c, feed[k], H, neuron_param)
+        states.append(np.stack(step.state))
+        outputs.append(step.y)
+    (state, y), S_prev, S, Y_prev, Y = layer_kernel(cell).run(carry, feed, H, neuron_param)
+    states, outputs = np.array(states), np.array(outputs)
+    assert 0.05 < outputs.mean() < 0.95, "a silent or saturated layer would not test the output"
+    np.testing.assert_allclose(np.moveaxis(S, 0, 1), states, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(Y, outputs, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(Y_prev[1:], Y[:-1])
+    np.testing.assert_array_equal(np.moveaxis(S_prev, 0, 1)[1:], np.moveaxis(S, 0, 1)[:-1])
+    np.testing.assert_array_equal(np.stack(state), S[:, -1])
+    np.testing.assert_array_equal(y, Y[-1])
+
+
+def test_traced_step_keeps_the_reference_order_of_operations():
+    """The C expression is the cell's arithmetic in Python's order, constants as exact hex literals."""
+    cell = LIF(tau_m=20.0, v_th=0.6)
+    (v,) = cell.update(ostl.compiled.ctrace.C_OPS, (CExpr("v"),), CExpr("y"), CExpr("I"), None)
+    assert str(v) == f"((({cell.alpha.hex()} * v) + I) - ({(0.6).hex()} * y))"
+    with pytest.raises(TypeError, match="no truth value"):
+        bool(CExpr("v") > 0)
+
+
+@pytest.mark.parametrize("D", [1, 2, 3])
+@pytest.mark.parametrize("K", [1, 2, 37])
+def test_block_sweep_equals_numpy(D, K):
+    rng = np.random.default_rng(D * 100 + K)
+    n = 11
+    M, W = rng.normal(size=(K, n, D, D)), rng.normal(size=(K, n, D))
+    reference = BlockCoefficients(M, W, "numpy")
+    B, P, carry_G, carry_Z = block_sweep(M, W)
+    for got, want in ((B, reference.B), (P, reference.P), (carry_G, reference.carry_G), (carry_Z, reference.carry_Z)):
+        assert got.shape == want.shape
+        assert relative_deviation(got, want) < 1e-14   # terms of a product summed in another order
+    if D == 1:   # products of one factor: the same operations, bit for bit
+        np.testing.assert_array_equal(B, reference.B)
+        np.testing.assert_array_equal(P, reference.P)
+
+
+@pytest.mark.parametrize("rule", ["eprop", "ostl_no_h", "ostl"])
+def test_learner_and_forward_agree_between_engines(rule):
+    rng = np.random.default_rng(7)
+    recurrent = rule != "ostl"
+    net = Network(9, [Layer(20, ALIF(), recurrent=recurrent)], Readout(3, leak=0.8))
+    params = net.init_params(seed=5, weight_scale=2.0)
+    x = poisson_input(rng, 300, 9)
+    y = targets_for(net.readout, rng, 300)
+    numpy_run = OnlineLearner(net, rule, params, engine="numpy").run(x, y)
+    compiled_run = OnlineLearner(net, rule, params, engine="compiled").run(x, y)
+    assert compiled_run.loss == pytest.approx(numpy_run.loss, rel=1e-12)
+    for name, grad in numpy_run.grads.items():
+        np.testing.assert_allclose(compiled_run.grads[name], grad, rtol=1e-10, atol=1e-12 * np.abs(grad).max())
+    a = net.forward(params, x, y, engine="numpy")
+    b = net.forward(params, x, y, engine="compiled")
+    np.testing.assert_array_equal(a.layer_outputs[0], b.layer_outputs[0])
+    np.testing.assert_allclose(b.potentials, a.potentials, rtol=1e-12, atol=1e-13)
+
+
+def test_engine_choice():
+    assert resolve_engine("numpy") == "numpy"
+    assert resolve_engine(None) == "compiled"   # the test set-up has a C compiler
+    with pytest.raises(ParameterError, match="engine must be one of"):
+        resolve_engine("fortran")
+
+
+def test_without_a_compiler_the_default_is_numpy_and_compiled_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("CC", "no-such-compiler")
+    monkeypatch.setenv("OSTL_CACHE_DIR", str(tmp_path))   # nothing built here yet
+    monkeypatch.setattr(ostl.compiled, "_available", None)
+    monkeypatch.setattr(ostl.compiled.sweep, "_library", None)
+    assert resolve_engine(None) == "numpy"
+    with pytest.raises(BackendUnavailableError, match="no-such-compiler"):
+        resolve_engine("compiled")
