@@ -8,8 +8,11 @@ against a fixed random target, batch 1. Per step, in microseconds, for n = 64, 1
 * ``eprop``: ours ``OnlineLearner(net, "eprop")`` (deferred mode, 128-step blocks, float64)
   beside braintrace's ``EProp`` equivalent (its e-prop algorithm, online, float32 and float64);
 * ``ostl_no_h``: ours beside braintrace's diagonal RTRL (``D_RTRL``);
-* ``bptt``: ours ``bptt_gradients`` (torch autodiff, the trainer's ``--rule bptt``) beside
-  ``jax.grad`` through their jitted scan.
+* ``bptt``: ours ``bptt_sequence`` (what the trainer's ``--rule bptt`` runs: the hand-written
+  adjoint recursion of :mod:`ostl.backprop`) beside ``jax.grad`` through their jitted scan.
+
+Ours runs on the default engine (compiled where a C compiler builds it, :mod:`ostl.compiled`);
+``--engine numpy`` times the NumPy definition instead.
 
 Every figure is the fastest of ``--rounds`` interleaved rounds (ours, then theirs in float32,
 then float64, each round), one core each (BLAS, torch and XLA limited to one thread). braintrace
@@ -58,20 +61,20 @@ def setup(n, steps=STEPS, seed=0):
     return net, params, x, y
 
 
-def our_jobs(n):
+def our_jobs(n, engine=None):
     from ostl import OnlineLearner
-    from ostl.bptt import bptt_gradients
+    from ostl.bptt import bptt_sequence
 
     net, params, x, y = setup(n)
     return {
-        "forward": lambda: net.forward(params, x, y, record=False),
-        "eprop": lambda: OnlineLearner(net, "eprop", params).run(x, y),
-        "ostl_no_h": lambda: OnlineLearner(net, "ostl_no_h", params).run(x, y),
-        "bptt": lambda: bptt_gradients(net, params, x, y),
+        "forward": lambda: net.forward(params, x, y, record=False, engine=engine),
+        "eprop": lambda: OnlineLearner(net, "eprop", params, engine=engine).run(x, y),
+        "ostl_no_h": lambda: OnlineLearner(net, "ostl_no_h", params, engine=engine).run(x, y),
+        "bptt": lambda: bptt_sequence(net, params, x, y, engine=engine),
     }
 
 
-def measure_ours(sizes):
+def measure_ours(sizes, engine=None):
     """µs per step of every algorithm at every size (one timed call each)."""
     try:
         import torch
@@ -81,7 +84,7 @@ def measure_ours(sizes):
         pass
     out = {}
     for n in sizes:
-        jobs = our_jobs(n)
+        jobs = our_jobs(n, engine)
         jobs["forward"]()   # warm-up: imports, work arrays
         for name, job in jobs.items():
             start = time.perf_counter()
@@ -124,6 +127,8 @@ def main(argv=None):
     parser.add_argument("--sizes", default="64,128,256,512", help="comma-separated n (default 64,128,256,512)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the fastest is kept (default 3)")
     parser.add_argument("--no-peers", action="store_true", help="ours alone, even where braintrace is installed")
+    parser.add_argument("--engine", choices=("compiled", "numpy"), default=None,
+                        help="our engine (default: compiled where it builds, as ostl train)")
     args = parser.parse_args(argv)
     try:
         sizes = [int(s) for s in args.sizes.split(",")]
@@ -135,14 +140,17 @@ def main(argv=None):
     peers = python is not None
     if not peers and not args.no_peers:
         print("braintrace is not installed (make peers): its columns are left out")
+    from ostl.compiled import resolve_engine
+
+    engine = resolve_engine(args.engine)
     ours, f32, f64 = {}, {}, {}
     for _ in range(args.rounds):
-        _best(ours, measure_ours(sizes))
+        _best(ours, measure_ours(sizes, args.engine))
         if peers:
             _best(f32, measure_peer(python, sizes, "float32"))
             _best(f64, measure_peer(python, sizes, "float64"))
     print(f"µs per step, T = {STEPS}, recurrent LIF n, m = n inputs, leaky linear readout of {N_OUT}, MSE, batch 1; "
-          f"fastest of {args.rounds} interleaved rounds, one core each. ours: float64; "
+          f"fastest of {args.rounds} interleaved rounds, one core each. ours: float64, engine {engine}; "
           "bt: braintrace float32 / float64")
     peer_names = {"forward": "forward", "eprop": "EProp", "ostl_no_h": "D-RTRL", "bptt": "BPTT"}
     header = f"{'n':>5}"
@@ -158,7 +166,7 @@ def main(argv=None):
                 a, b = f32.get((n, name), float("nan")), f64.get((n, name), float("nan"))
                 line += f" {a:>10.1f} / {b:>9.1f} {ours[(n, name)] / b:>8.2f}"   # same precision
         print(line)
-    summary = {"sizes": sizes, "ours": {f"{n}/{k}": v for (n, k), v in ours.items()}}
+    summary = {"sizes": sizes, "engine": engine, "ours": {f"{n}/{k}": v for (n, k), v in ours.items()}}
     if peers:
         summary["braintrace_float32"] = {f"{n}/{k}": v for (n, k), v in f32.items()}
         summary["braintrace_float64"] = {f"{n}/{k}": v for (n, k), v in f64.items()}

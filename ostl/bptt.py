@@ -1,4 +1,5 @@
-"""The gradient oracle: backpropagation through time by PyTorch autodiff.
+"""The gradient oracle: backpropagation through time by PyTorch autodiff (and the trainer's
+``--rule bptt``, by the hand-written recursion it checks, :mod:`ostl.backprop`).
 
 The network is unrolled over the whole sequence with the *same* equations as the
 reference engine (:meth:`ostl.network.Network.forward` evaluated with
@@ -46,21 +47,32 @@ def bptt_gradients(network, params, x, target, mask=None):
     return float(loss.detach()), grads
 
 
-def bptt_sequence(network, params, x, target, mask=None, trainable=None):
-    """One sequence with the autodiff gradient, in the form the trainer takes from every rule
+def bptt_sequence(network, params, x, target, mask=None, trainable=None, engine=None):
+    """One sequence with the BPTT gradient, in the form the trainer takes from every rule
     (:class:`ostl.online.SequenceResult`: loss, readout outputs, per-step losses, gradients of
-    the ``trainable`` parameters), so that ``--rule bptt`` trains through the same code path."""
+    the ``trainable`` parameters), so that ``--rule bptt`` trains through the same code path.
+
+    The gradient is the hand-written adjoint recursion of :mod:`ostl.backprop` (``engine``:
+    ``'compiled'`` or ``'numpy'``, as :mod:`ostl.compiled`), equal to this module's autodiff
+    oracle (tested); networks with gated layers go through autodiff."""
+    from .backprop import backprop, supports
+    from .compiled import resolve_engine
     from .online import SequenceResult
     from .ops import NUMPY
 
-    ops = _torch_ops()
-    torch = ops.torch
     params = network.check_params(params)
     x, target, *rest = network.check_inputs(x, target, mask)
     mask = rest[0] if rest else np.ones(x.shape[0])
+    names = sorted(params if trainable is None else trainable)
+    if supports(network):
+        loss, grads, outputs, step_losses = backprop(network, params, x, target, mask, names,
+                                                     resolve_engine(engine))
+        return SequenceResult(loss=loss, outputs=outputs, grads={name: grads[name] for name in names},
+                              step_losses=step_losses)
+    ops = _torch_ops()
+    torch = ops.torch
     tparams = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
     loss, potentials = network.forward(tparams, torch.as_tensor(x), torch.as_tensor(target), mask, ops=ops)
-    names = sorted(params if trainable is None else trainable)
     raw = torch.autograd.grad(loss, [tparams[n] for n in names], allow_unused=True)
     masks = network.masks()
     grads = {}

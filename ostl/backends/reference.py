@@ -1,6 +1,7 @@
 """The reference engine as a training backend (``ostl train --backend reference``, the default):
 the NumPy definition of every rule (:class:`ostl.online.OnlineLearner`), and ``rule='bptt'``
-through PyTorch's autodiff of the same equations."""
+by the hand-written adjoint recursion of the same equations (:mod:`ostl.backprop`, checked against PyTorch's
+autodiff)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ class ReferenceBackend(Backend):
                                      "weights read from hardware at every step or with hardware feedback")
             from ..bptt import bptt_sequence
 
-            return bptt_sequence(self.network, params, trial.x, trial.target, trial.mask, self.trainable)
+            return bptt_sequence(self.network, params, trial.x, trial.target, trial.mask, self.trainable,
+                                 self.engine)
         self.learner.params = params  # the trainer's dict: online updates land in it
         return self.learner.run(trial.x, trial.target, trial.mask, feedback=feedback, params_at=params_at)
