@@ -81,6 +81,7 @@ class BlockCoefficients:
     def __init__(self, M, W, engine="numpy"):
         K, n, D = W.shape
         self.D = D
+        self.engine = engine
         if engine == "compiled":
             from .compiled.sweep import block_sweep
 
@@ -132,9 +133,15 @@ class BlockCoefficients:
             z += both[n:]
             return
         G += np.einsum("na,nam->nm", self.carry_G, Z)
-        G += np.einsum("kna,kna->kn", self.B, V).T @ X
+        if self.engine == "compiled":
+            from .compiled.sweep import block_project
+
+            BV, PV = block_project(self.B, self.P, V)
+        else:
+            BV, PV = np.einsum("kna,kna->kn", self.B, V), np.einsum("knab,knb->kna", self.P, V)
+        G += BV.T @ X
         Z[...] = np.matmul(self.carry_Z, Z)
-        Z += (np.einsum("knab,knb->kna", self.P, V).reshape(K, n * D).T @ X).reshape(n, D, m)
+        Z += (PV.reshape(K, n * D).T @ X).reshape(n, D, m)
 
 
 def block_accumulate(Z0, M, V, W, X, G, scratch=None, engine="numpy"):

@@ -58,6 +58,24 @@ void ostl_block_sweep(long K, long n, long D, const double *M, const double *W, 
         }
     }
 }
+
+/* BV (K, n) = B . V and PV (K, n, D) = P V per step and neuron: what the block's inputs add to G
+   and to Z (BlockCoefficients.accumulate), for one driving vector V (K, n, D) */
+void ostl_block_project(long K, long n, long D, const double *B, const double *P, const double *V, double *BV,
+                        double *PV)
+{
+    for (long kn = 0; kn < K * n; ++kn) {
+        const double *b = B + kn * D, *p = P + kn * D * D, *v = V + kn * D;
+        double acc = 0.0;
+        for (long a = 0; a < D; ++a) acc += b[a] * v[a];
+        BV[kn] = acc;
+        for (long a = 0; a < D; ++a) {
+            double sum = 0.0;
+            for (long c = 0; c < D; ++c) sum += p[a * D + c] * v[c];
+            PV[kn * D + a] = sum;
+        }
+    }
+}
 """
 
 _library = None
@@ -73,6 +91,8 @@ def sweep_library():
                                  _FLAGS)
         library.ostl_block_sweep.restype = None
         library.ostl_block_sweep.argtypes = [ctypes.c_long] * 3 + [_DOUBLE_P] * 6
+        library.ostl_block_project.restype = None
+        library.ostl_block_project.argtypes = [ctypes.c_long] * 3 + [_DOUBLE_P] * 5
         _library = library
     return _library
 
@@ -88,3 +108,13 @@ def block_sweep(M, W):
     sweep_library().ostl_block_sweep(K, n, D, pointer(M), pointer(W), pointer(B), pointer(P), pointer(carry_G),
                                      pointer(carry_Z))
     return B, P, carry_G, carry_Z
+
+
+def block_project(B, P, V):
+    """``(B . V, P V)``, (K, n) and (K, n, D), of block coefficients and a driving vector ``V``."""
+    K, n, D = V.shape
+    V = np.ascontiguousarray(V, dtype=np.float64)
+    BV, PV = np.empty((K, n)), np.empty((K, n, D))
+    pointer = lambda a: a.ctypes.data_as(_DOUBLE_P)   # noqa: E731
+    sweep_library().ostl_block_project(K, n, D, pointer(B), pointer(P), pointer(V), pointer(BV), pointer(PV))
+    return BV, PV
