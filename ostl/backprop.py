@@ -24,9 +24,15 @@ decay, ``r`` the own-spike paths, reset and adaptation, ``c`` input gain, ``q`` 
 ``sum_t sbar^t . ds^t/dp + ybar^t dy^t/dp``, and the layer below receives ``W^T Ibar^t`` as its
 direct adjoint. Dense layer ``y = phi(W x + b)``: ``Ibar = ybar phi'``, the same products.
 
-The recursion over time runs in NumPy (``engine='numpy'``, the definition) or in one C call
-per layer (``engine='compiled'``, :mod:`ostl.compiled.adjoint`). Gated (LSTM/GRU) layers are
-left to autodiff.
+Memory does not grow with the sequence: the forward pass keeps the network's state at the
+start of every block of 128 steps, and the backward pass takes the blocks from the last one,
+repeats a block's forward pass with its local derivatives, and hands the adjoints over to the
+block before it (``H^T Ibar + r . sbar`` and ``A^T sbar`` of the block's first step; ``abar``
+of the readout). The forward pass thus runs twice (checkpointing).
+
+The recursion over a block runs in NumPy (``engine='numpy'``, the definition) or in one C call
+per layer and block (``engine='compiled'``, :mod:`ostl.compiled.adjoint`). Gated (LSTM/GRU)
+layers are left to autodiff.
 """
 
 from __future__ import annotations
@@ -51,74 +57,95 @@ def readout_delta(readout, outputs, target, mask):
     return mask[:, None] * delta
 
 
-def adjoint_sweep_numpy(direct, deriv, H):
-    """``(Ibar, sbar, ybar)`` (T, n), (T, n, d), (T, n) of a stateful layer from its direct
-    adjoint ``direct`` (T, n), its local derivatives over the sequence and ``H`` (or None)."""
+def adjoint_sweep_numpy(direct, deriv, H, into_y=None, into_s=None):
+    """The adjoint recursion of a stateful layer over one block of steps, last to first.
+
+    ``direct`` (K, n): the layer's direct adjoint; ``deriv``: its local derivatives over the
+    block; ``H`` or None; ``into_y`` (n) and ``into_s`` (n, d): what the step after the block
+    sends back, ``H^T Ibar + r . sbar`` and ``A^T sbar`` of that step (zeros after the last
+    step). Returns ``(Ibar, sbar, ybar, into_y, into_s)`` with the same two quantities of the
+    block's first step, for the block before it."""
     q, c, A = deriv.output_gain, deriv.input_gain, deriv.state_decay
     own = deriv.reset_path + deriv.adaptation_path
-    T, n, d = q.shape
-    Ibar, sbar, ybar = np.empty((T, n)), np.empty((T, n, d)), np.empty((T, n))
-    for t in range(T - 1, -1, -1):
-        g = direct[t].copy()
-        if t + 1 < T:
-            if H is not None:
-                g += Ibar[t + 1] @ H
-            g += np.sum(own[t + 1] * sbar[t + 1], axis=-1)
-            sbar[t] = g[:, None] * q[t] + np.einsum("na,nab->nb", sbar[t + 1], A[t + 1])
-        else:
-            sbar[t] = g[:, None] * q[t]
-        ybar[t] = g
-        Ibar[t] = np.sum(sbar[t] * c[t], axis=-1)
-    return Ibar, sbar, ybar
+    K, n, d = q.shape
+    into_y = np.zeros(n) if into_y is None else np.asarray(into_y, dtype=np.float64).copy()
+    into_s = np.zeros((n, d)) if into_s is None else np.asarray(into_s, dtype=np.float64).copy()
+    Ibar, sbar, ybar = np.empty((K, n)), np.empty((K, n, d)), np.empty((K, n))
+    for k in range(K - 1, -1, -1):
+        g = direct[k] + into_y
+        s = g[:, None] * q[k] + into_s
+        ybar[k], sbar[k] = g, s
+        Ibar[k] = np.sum(s * c[k], axis=-1)
+        into_y = np.sum(own[k] * s, axis=-1)
+        if H is not None:
+            into_y = Ibar[k] @ H + into_y
+        into_s = np.einsum("na,nab->nb", s, A[k])
+    return Ibar, sbar, ybar, into_y, into_s
 
 
-def backprop(network, params, x, target, mask, trainable=None, engine="numpy"):
+def backprop(network, params, x, target, mask, trainable=None, engine="numpy", block=128):
     """``(loss, grads, outputs, step_losses)`` of one sequence by BPTT (see the module).
 
     ``params`` checked float64 arrays; ``mask`` (T,); ``trainable``: the names to return
-    (default all). Masked parameters (no autapses) get masked gradients."""
+    (default all). Masked parameters (no autapses) get masked gradients.
+
+    Memory flat in the sequence length: a first forward pass keeps only the state at the start
+    of every ``block`` steps; the backward pass goes through the blocks from the last,
+    repeating each block's forward pass with its local derivatives and carrying the adjoints
+    from one block into the one before (checkpointing; the forward pass runs twice)."""
     names = set(params if trainable is None else trainable)
     readout = network.readout
-    _, fw = forward_block(network, params, network.initial_carry(NUMPY), x, derivatives=True, engine=engine)
-    step_losses = mask * readout.loss_value(NUMPY, fw.potentials, target)
-    delta = readout_delta(readout, fw.outputs, target, mask)
-    abar = _filter(delta[::-1], readout.leak, np.zeros(readout.size))[0][::-1] if readout.leak else delta
-    grads = {}
-    top = fw.layer_outputs[-1]
-    if "readout.W" in names:
-        grads["readout.W"] = abar.T @ top
-    if "readout.b" in names:
-        grads["readout.b"] = abar.sum(axis=0)
-    ybar = abar @ params["readout.W"]
-    for index in range(len(network.layers) - 1, -1, -1):
-        layer, prefix = network.layers[index], network.prefix(index)
-        X = fw.layer_inputs[index]
-        if layer.stateful:
-            deriv = fw.derivatives[index]
-            H = params[f"{prefix}.H"] if layer.recurrent else None
-            if engine == "compiled":
-                from .compiled.adjoint import adjoint_sweep
-
-                Ibar, sbar, ybar_total = adjoint_sweep(ybar, deriv, H)
-            else:
-                Ibar, sbar, ybar_total = adjoint_sweep_numpy(ybar, deriv, H)
-            if f"{prefix}.H" in names:
-                grads[f"{prefix}.H"] = Ibar.T @ fw.prev_outputs[index]
-            param_name = f"{prefix}.{layer.cell.neuron_param}"
-            if param_name in names:
-                grads[param_name] = (np.sum(sbar * deriv.ds_dneuron_param, axis=(0, 2))
-                                     + np.sum(ybar_total * deriv.dy_dneuron_param, axis=0))
+    T = x.shape[0]
+    bounds = [(t0, min(T, t0 + block)) for t0 in range(0, T, block)]
+    starts, outputs = [], np.empty((T, readout.size))
+    step_losses = np.empty(T)
+    carry = network.initial_carry(NUMPY)
+    for t0, t1 in bounds:
+        starts.append(carry)
+        carry, fw = forward_block(network, params, carry, x[t0:t1], engine=engine)
+        outputs[t0:t1] = fw.outputs
+        step_losses[t0:t1] = mask[t0:t1] * readout.loss_value(NUMPY, fw.potentials, target[t0:t1])
+    delta = readout_delta(readout, outputs, target, mask)
+    grads = {name: np.zeros_like(params[name]) for name in names}
+    abar_after = np.zeros(readout.size)   # abar^{t1} of the block after
+    into = [None] * len(network.layers)   # per stateful layer: (into_y, into_s) from the block after
+    for (t0, t1), start in zip(reversed(bounds), reversed(starts)):
+        _, fw = forward_block(network, params, start, x[t0:t1], derivatives=True, engine=engine)
+        if readout.leak:   # abar^t = delta^t + kappa abar^{t+1}, from the block's end
+            abar = _filter(delta[t1 - 1:t0 - 1 if t0 else None:-1], readout.leak, abar_after)[0][::-1]
+            abar_after = abar[0]
         else:
-            Ibar = ybar * fw.slopes[index]
-            if f"{prefix}.b" in names:
-                grads[f"{prefix}.b"] = Ibar.sum(axis=0)
-        if f"{prefix}.W" in names:
-            grads[f"{prefix}.W"] = Ibar.T @ X
-        if index > 0:
-            ybar = Ibar @ params[f"{prefix}.W"]
+            abar = delta[t0:t1]
+        top = fw.layer_outputs[-1]
+        if "readout.W" in names:
+            grads["readout.W"] += abar.T @ top
+        if "readout.b" in names:
+            grads["readout.b"] += abar.sum(axis=0)
+        ybar = abar @ params["readout.W"]
+        for index in range(len(network.layers) - 1, -1, -1):
+            layer, prefix = network.layers[index], network.prefix(index)
+            if layer.stateful:
+                deriv = fw.derivatives[index]
+                H = params[f"{prefix}.H"] if layer.recurrent else None
+                sweep = adjoint_sweep_numpy
+                if engine == "compiled":
+                    from .compiled.adjoint import adjoint_sweep as sweep
+                Ibar, sbar, ybar_total, *into[index] = sweep(ybar, deriv, H, *(into[index] or (None, None)))
+                if f"{prefix}.H" in names:
+                    grads[f"{prefix}.H"] += Ibar.T @ fw.prev_outputs[index]
+                param_name = f"{prefix}.{layer.cell.neuron_param}"
+                if param_name in names:
+                    grads[param_name] += (np.sum(sbar * deriv.ds_dneuron_param, axis=(0, 2))
+                                          + np.sum(ybar_total * deriv.dy_dneuron_param, axis=0))
+            else:
+                Ibar = ybar * fw.slopes[index]
+                if f"{prefix}.b" in names:
+                    grads[f"{prefix}.b"] += Ibar.sum(axis=0)
+            if f"{prefix}.W" in names:
+                grads[f"{prefix}.W"] += Ibar.T @ fw.layer_inputs[index]
+            if index > 0:
+                ybar = Ibar @ params[f"{prefix}.W"]
     for name, m in network.masks().items():
         if name in grads:
             grads[name] = grads[name] * m
-    for name in names - set(grads):   # a parameter the loss does not reach
-        grads[name] = np.zeros_like(params[name])
-    return float(step_losses.sum()), grads, fw.outputs, step_losses
+    return float(step_losses.sum()), grads, outputs, step_losses

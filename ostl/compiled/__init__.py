@@ -22,6 +22,10 @@ from ..validation import check_choice
 
 ENGINES = ("compiled", "numpy")
 
+#: the kernels' compiler flags: the operations in the order written (no contraction into fused
+#: multiply-adds, no fast math), so that they do the NumPy definition's arithmetic
+FLAGS = ("-O3", "-std=c99", "-ffp-contract=off", "-fno-fast-math", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared")
+
 _available = None
 
 

@@ -1,7 +1,7 @@
 """The compiled adjoint recursion of a stateful layer (:func:`ostl.backprop.adjoint_sweep_numpy`).
 
-Per step, from the last one back (``H^T Ibar^{t+1}`` as a sum of ``H``'s rows, row-major and
-contiguous, scaled by ``Ibar^{t+1}``; the other sums in the order of their index)::
+Per step of a block, from the last one back (``H^T Ibar^{t+1}`` as a sum of ``H``'s rows,
+row-major and contiguous, scaled by ``Ibar^{t+1}``; the other sums in the order of their index)::
 
     ybar^t = direct^t + H^T Ibar^{t+1} + r^{t+1} . sbar^{t+1}
     sbar^t = ybar^t q^t + (A^{t+1})^T sbar^{t+1}
@@ -14,51 +14,47 @@ import ctypes
 
 import numpy as np
 
+from . import FLAGS
+
 _DOUBLE_P = ctypes.POINTER(ctypes.c_double)
-_FLAGS = ("-O3", "-std=c99", "-ffp-contract=off", "-fno-fast-math", "-Wall", "-Wextra", "-Werror", "-fPIC",
-          "-shared")
 
 SOURCE = r"""
-void ostl_adjoint_sweep(long T, long n, long d, const double *restrict direct, const double *restrict A,
+/* one block, last step to first; into_y (n), into_s (n, d): in, what the step after the block sends
+   back; out, what the block's first step sends to the step before it */
+void ostl_adjoint_sweep(long K, long n, long d, const double *restrict direct, const double *restrict A,
                         const double *restrict own, const double *restrict c, const double *restrict q,
                         const double *restrict H, double *restrict Ibar, double *restrict sbar,
-                        double *restrict ybar, double *restrict work)
+                        double *restrict ybar, double *restrict into_y, double *restrict into_s)
 {
-    for (long t = T - 1; t >= 0; --t) {
-        const int last = t + 1 == T;
-        const double *I_next = Ibar + (t + 1) * n;
-        for (long i = 0; i < n; ++i) work[i] = 0.0;
-        if (!last && H) {
-            for (long k = 0; k < n; ++k) {
-                const double scale = I_next[k];
-                if (scale == 0.0) continue;
-                const double *row = H + k * n;
-                for (long i = 0; i < n; ++i) work[i] += row[i] * scale;
+    for (long k = K - 1; k >= 0; --k) {
+        double *I_k = Ibar + k * n;
+        for (long i = 0; i < n; ++i) {
+            const long kn = k * n + i;
+            const double g = direct[kn] + into_y[i];
+            ybar[kn] = g;
+            double input = 0.0, path = 0.0;
+            for (long b = 0; b < d; ++b) {
+                const double s = g * q[kn * d + b] + into_s[i * d + b];
+                sbar[kn * d + b] = s;
+                input += s * c[kn * d + b];
+                path += own[kn * d + b] * sbar[kn * d + b];
+            }
+            I_k[i] = input;
+            into_y[i] = path;
+            const double *a = A + kn * d * d;
+            for (long b = 0; b < d; ++b) {
+                double carried = 0.0;
+                for (long r = 0; r < d; ++r) carried += sbar[kn * d + r] * a[r * d + b];
+                into_s[i * d + b] = carried;
             }
         }
-        for (long i = 0; i < n; ++i) {
-            double g = direct[t * n + i];
-            const double *s_next = sbar + ((t + 1) * n + i) * d;
-            if (!last) {
-                if (H) g += work[i];
-                double path = 0.0;
-                for (long j = 0; j < d; ++j) path += own[((t + 1) * n + i) * d + j] * s_next[j];
-                g += path;
+        if (H) {   /* into_y += H^T Ibar^k, as a sum of H's rows (contiguous) */
+            for (long r = 0; r < n; ++r) {
+                const double scale = I_k[r];
+                if (scale == 0.0) continue;
+                const double *row = H + r * n;
+                for (long i = 0; i < n; ++i) into_y[i] += row[i] * scale;
             }
-            ybar[t * n + i] = g;
-            double input = 0.0;
-            for (long b = 0; b < d; ++b) {
-                double s = g * q[(t * n + i) * d + b];
-                if (!last) {
-                    const double *a = A + ((t + 1) * n + i) * d * d;
-                    double carried = 0.0;
-                    for (long r = 0; r < d; ++r) carried += s_next[r] * a[r * d + b];
-                    s += carried;
-                }
-                sbar[(t * n + i) * d + b] = s;
-                input += s * c[(t * n + i) * d + b];
-            }
-            Ibar[t * n + i] = input;
         }
     }
 }
@@ -73,24 +69,26 @@ def _function():
         from ..cbuild import shared_library
 
         library = shared_library("the compiled engine", "engine", "libostl_adjoint.so", {"adjoint_sweep.c": SOURCE},
-                                 _FLAGS)
+                                 FLAGS)
         library.ostl_adjoint_sweep.restype = None
         library.ostl_adjoint_sweep.argtypes = [ctypes.c_long] * 3 + [_DOUBLE_P] * 10
         _library = library
     return _library.ostl_adjoint_sweep
 
 
-def adjoint_sweep(direct, deriv, H):
-    """``(Ibar, sbar, ybar)`` as :func:`ostl.backprop.adjoint_sweep_numpy`, in one C call."""
+def adjoint_sweep(direct, deriv, H, into_y=None, into_s=None):
+    """``(Ibar, sbar, ybar, into_y, into_s)`` as :func:`ostl.backprop.adjoint_sweep_numpy`, in one C call."""
     q = np.ascontiguousarray(deriv.output_gain, dtype=np.float64)
-    T, n, d = q.shape
+    K, n, d = q.shape
     arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in
-              (direct, np.broadcast_to(deriv.state_decay, (T, n, d, d)),
-               np.broadcast_to(deriv.reset_path + deriv.adaptation_path, (T, n, d)),
-               np.broadcast_to(deriv.input_gain, (T, n, d)), q)]
+              (direct, np.broadcast_to(deriv.state_decay, (K, n, d, d)),
+               np.broadcast_to(deriv.reset_path + deriv.adaptation_path, (K, n, d)),
+               np.broadcast_to(deriv.input_gain, (K, n, d)), q)]
     weights = None if H is None else np.ascontiguousarray(H, dtype=np.float64)
-    Ibar, sbar, ybar = np.empty((T, n)), np.empty((T, n, d)), np.empty((T, n))
+    into_y = np.zeros(n) if into_y is None else np.array(into_y, dtype=np.float64)
+    into_s = np.zeros((n, d)) if into_s is None else np.array(into_s, dtype=np.float64)
+    Ibar, sbar, ybar = np.empty((K, n)), np.empty((K, n, d)), np.empty((K, n))
     pointer = lambda a: None if a is None else a.ctypes.data_as(_DOUBLE_P)   # noqa: E731
-    _function()(T, n, d, *[pointer(a) for a in arrays], pointer(weights), pointer(Ibar), pointer(sbar),
-                pointer(ybar), pointer(np.empty(n)))
-    return Ibar, sbar, ybar
+    _function()(K, n, d, *[pointer(a) for a in arrays], pointer(weights), pointer(Ibar), pointer(sbar),
+                pointer(ybar), pointer(into_y), pointer(into_s))
+    return Ibar, sbar, ybar, into_y, into_s

@@ -21,11 +21,10 @@ import json
 
 import numpy as np
 
+from . import FLAGS
 from .ctrace import C_OPS, HELPERS, CExpr
 
 _DOUBLE_P = ctypes.POINTER(ctypes.c_double)
-_FLAGS = ("-O3", "-std=c99", "-ffp-contract=off", "-fno-fast-math", "-Wall", "-Wextra", "-Werror", "-fPIC",
-          "-shared")
 
 _TEMPLATE = r"""
 {helpers}
@@ -99,7 +98,7 @@ class LayerKernel:
         self.cell = cell
         self.source = _source(cell)
         library = shared_library("the compiled engine", "engine", "libostl_layer.so",
-                                 {"layer_block.c": self.source}, _FLAGS)
+                                 {"layer_block.c": self.source}, FLAGS)
         self._function = library.ostl_layer_block
         self._function.restype = None
         self._function.argtypes = [ctypes.c_long, ctypes.c_long] + [_DOUBLE_P] * 11

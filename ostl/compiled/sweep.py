@@ -18,14 +18,15 @@ import ctypes
 
 import numpy as np
 
+from . import FLAGS
+
 _DOUBLE_P = ctypes.POINTER(ctypes.c_double)
-_FLAGS = ("-O2", "-std=c99", "-ffp-contract=off", "-fno-fast-math", "-Wall", "-Wextra", "-Werror", "-fPIC",
-          "-shared")
 
 SOURCE = r"""
 /* B (K, n, D), P (K, n, D, D), carry_G (n, D), carry_Z (n, D, D) from M (K, n, D, D), W (K, n, D) */
-void ostl_block_sweep(long K, long n, long D, const double *M, const double *W, double *B, double *P,
-                      double *carry_G, double *carry_Z)
+static inline __attribute__((always_inline)) void
+block_sweep(long K, long n, const long D, const double *restrict M, const double *restrict W, double *restrict B,
+            double *restrict P, double *restrict carry_G, double *restrict carry_Z)
 {
     const long DD = D * D;
     for (long i = 0; i < n; ++i) {
@@ -61,8 +62,9 @@ void ostl_block_sweep(long K, long n, long D, const double *M, const double *W, 
 
 /* BV (K, n) = B . V and PV (K, n, D) = P V per step and neuron: what the block's inputs add to G
    and to Z (BlockCoefficients.accumulate), for one driving vector V (K, n, D) */
-void ostl_block_project(long K, long n, long D, const double *B, const double *P, const double *V, double *BV,
-                        double *PV)
+static inline __attribute__((always_inline)) void
+block_project(long K, long n, const long D, const double *restrict B, const double *restrict P,
+              const double *restrict V, double *restrict BV, double *restrict PV)
 {
     for (long kn = 0; kn < K * n; ++kn) {
         const double *b = B + kn * D, *p = P + kn * D * D, *v = V + kn * D;
@@ -74,6 +76,29 @@ void ostl_block_project(long K, long n, long D, const double *B, const double *P
             for (long c = 0; c < D; ++c) sum += p[a * D + c] * v[c];
             PV[kn * D + a] = sum;
         }
+    }
+}
+
+/* the exported functions: the common state sizes with D a constant (unrolled loops), others generic */
+void ostl_block_sweep(long K, long n, long D, const double *M, const double *W, double *B, double *P,
+                      double *carry_G, double *carry_Z)
+{
+    switch (D) {
+    case 1: block_sweep(K, n, 1, M, W, B, P, carry_G, carry_Z); break;
+    case 2: block_sweep(K, n, 2, M, W, B, P, carry_G, carry_Z); break;
+    case 3: block_sweep(K, n, 3, M, W, B, P, carry_G, carry_Z); break;
+    default: block_sweep(K, n, D, M, W, B, P, carry_G, carry_Z);
+    }
+}
+
+void ostl_block_project(long K, long n, long D, const double *B, const double *P, const double *V, double *BV,
+                        double *PV)
+{
+    switch (D) {
+    case 1: block_project(K, n, 1, B, P, V, BV, PV); break;
+    case 2: block_project(K, n, 2, B, P, V, BV, PV); break;
+    case 3: block_project(K, n, 3, B, P, V, BV, PV); break;
+    default: block_project(K, n, D, B, P, V, BV, PV);
     }
 }
 """
@@ -88,7 +113,7 @@ def sweep_library():
         from ..cbuild import shared_library
 
         library = shared_library("the compiled engine", "engine", "libostl_sweep.so", {"block_sweep.c": SOURCE},
-                                 _FLAGS)
+                                 FLAGS)
         library.ostl_block_sweep.restype = None
         library.ostl_block_sweep.argtypes = [ctypes.c_long] * 3 + [_DOUBLE_P] * 6
         library.ostl_block_project.restype = None
