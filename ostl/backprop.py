@@ -112,7 +112,7 @@ def backprop(network, params, x, target, mask, trainable=None, engine="numpy", b
     for (t0, t1), start in zip(reversed(bounds), reversed(starts)):
         _, fw = forward_block(network, params, start, x[t0:t1], derivatives=True, engine=engine)
         if readout.leak:   # abar^t = delta^t + kappa abar^{t+1}, from the block's end
-            abar = _filter(delta[t1 - 1:t0 - 1 if t0 else None:-1], readout.leak, abar_after)[0][::-1]
+            abar = _filter(delta[t1 - 1:t0 - 1 if t0 else None:-1], readout.leak, abar_after, engine)[0][::-1]
             abar_after = abar[0]
         else:
             abar = delta[t0:t1]

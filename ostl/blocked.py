@@ -150,11 +150,17 @@ def block_accumulate(Z0, M, V, W, X, G, scratch=None, engine="numpy"):
     BlockCoefficients(M, W, engine).accumulate(Z0, V, X, G, scratch or Scratch())
 
 
-def _filter(values, leak, carry):
+def _filter(values, leak, carry, engine="numpy"):
     """``out^k = leak out^{k-1} + values^k`` along axis 0 from ``carry``; returns
     (out, new carry). From 8 steps on SciPy's ``lfilter`` evaluates the recurrence in C with
     the same operations (``values^k + leak out^{k-1}``; found bit for bit equal to the loop);
-    below, its call costs more than the loop (n = 64: 8.9 against 1.4 us for one step)."""
+    below, its call costs more than the loop (n = 64: 8.9 against 1.4 us for one step).
+    ``engine="compiled"``: the loop in C (:func:`ostl.compiled.sweep.leaky_filter`), the same
+    operations without lfilter's call overhead."""
+    if engine == "compiled" and values.shape[0] > 0:
+        from .compiled.sweep import leaky_filter
+
+        return leaky_filter(values, leak, carry)
     if values.shape[0] >= 8:
         out, _ = lfilter(_ONE, (1.0, -leak), values, axis=0, zi=(leak * np.asarray(carry))[None])
         return out, out[-1].copy()
@@ -246,7 +252,7 @@ class _DenseBlock:
                 _add_product(grads[tr.w_name], np.ascontiguousarray(L * slope), np.ascontiguousarray(X), scratch)
         if tr.b_name:
             if self.leak:
-                filtered, self.b_bar = _filter(slope, self.leak, self.b_bar)
+                filtered, self.b_bar = _filter(slope, self.leak, self.b_bar, self.engine)
                 grads[tr.b_name] += np.sum(L * filtered, axis=0)
             else:
                 grads[tr.b_name] += np.sum(L * slope, axis=0)
@@ -346,7 +352,7 @@ def forward_block(network, params, carry, x, derivatives=False, engine="numpy"):
     if readout.bias:
         feed = feed + params["readout.b"]
     if readout.leak:
-        a, a_prev = _filter(feed, readout.leak, a_prev)
+        a, a_prev = _filter(feed, readout.leak, a_prev, engine)
     else:
         a = feed
         a_prev = a[-1]
@@ -388,7 +394,7 @@ def run_blocked(learner, x, target, mask, block):
         # readout (exact for every rule): dE/dW_out = sum_t delta^t ybar^t
         top = fw.layer_outputs[-1]
         if leak:
-            Ybar, ybar = _filter(top, leak, ybar)
+            Ybar, ybar = _filter(top, leak, ybar, learner.engine)
             powers = leak ** np.arange(1, K + 1)
             ones = powers * ones_bar + (1 - powers) / (1 - leak)
             ones_bar = ones[-1]

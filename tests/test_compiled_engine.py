@@ -121,3 +121,22 @@ def test_without_a_compiler_the_default_is_numpy_and_compiled_is_refused(monkeyp
     assert resolve_engine(None) == "numpy"
     with pytest.raises(BackendUnavailableError, match="no-such-compiler"):
         resolve_engine("compiled")
+
+
+def test_every_kernel_is_declared_with_its_c_prototype():
+    """ctypes passes an undeclared extra argument as a C int: a pointer would be cut to 32 bits.
+    Every exported function's argtypes match its prototype's parameter count."""
+    import re
+
+    import ostl.compiled.adjoint
+
+    libraries = {ostl.compiled.sweep.SOURCE: ostl.compiled.sweep.sweep_library(),
+                 ostl.compiled.adjoint.SOURCE: ostl.compiled.adjoint._function() and ostl.compiled.adjoint._library,
+                 layer_kernel(LIF()).source: None}
+    checked = 0
+    for source, library in libraries.items():
+        for name, parameters in re.findall(r"^void (ostl_\w+)\(([^)]*)\)", source, flags=re.MULTILINE):
+            function = layer_kernel(LIF())._function if library is None else getattr(library, name)
+            assert len(function.argtypes) == len(parameters.split(",")), name
+            checked += 1
+    assert checked == 5

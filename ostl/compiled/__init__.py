@@ -17,6 +17,8 @@ rounding (``tests/test_compiled_engine.py``: 1e-12 on every rule, cell and reado
 
 from __future__ import annotations
 
+import ctypes
+
 from ..errors import BackendUnavailableError
 from ..validation import check_choice
 
@@ -26,7 +28,16 @@ ENGINES = ("compiled", "numpy")
 #: multiply-adds, no fast math), so that they do the NumPy definition's arithmetic
 FLAGS = ("-O3", "-std=c99", "-ffp-contract=off", "-fno-fast-math", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared")
 
+#: the ctypes argument type of an array (passed by :func:`address`)
+ARRAY = ctypes.c_void_p
+
 _available = None
+
+
+def address(array):
+    """The address of a C-contiguous float64 array's data for a kernel (None: a null pointer).
+    Faster than ``ndarray.ctypes.data_as``; the caller keeps the array alive during the call."""
+    return None if array is None else array.ctypes.data
 
 
 def compiled_available():

@@ -14,9 +14,7 @@ import ctypes
 
 import numpy as np
 
-from . import FLAGS
-
-_DOUBLE_P = ctypes.POINTER(ctypes.c_double)
+from . import ARRAY, FLAGS, address
 
 SOURCE = r"""
 /* one block, last step to first; into_y (n), into_s (n, d): in, what the step after the block sends
@@ -71,7 +69,7 @@ def _function():
         library = shared_library("the compiled engine", "engine", "libostl_adjoint.so", {"adjoint_sweep.c": SOURCE},
                                  FLAGS)
         library.ostl_adjoint_sweep.restype = None
-        library.ostl_adjoint_sweep.argtypes = [ctypes.c_long] * 3 + [_DOUBLE_P] * 10
+        library.ostl_adjoint_sweep.argtypes = [ctypes.c_long] * 3 + [ARRAY] * 11
         _library = library
     return _library.ostl_adjoint_sweep
 
@@ -88,7 +86,6 @@ def adjoint_sweep(direct, deriv, H, into_y=None, into_s=None):
     into_y = np.zeros(n) if into_y is None else np.array(into_y, dtype=np.float64)
     into_s = np.zeros((n, d)) if into_s is None else np.array(into_s, dtype=np.float64)
     Ibar, sbar, ybar = np.empty((K, n)), np.empty((K, n, d)), np.empty((K, n))
-    pointer = lambda a: None if a is None else a.ctypes.data_as(_DOUBLE_P)   # noqa: E731
-    _function()(K, n, d, *[pointer(a) for a in arrays], pointer(weights), pointer(Ibar), pointer(sbar),
-                pointer(ybar), pointer(into_y), pointer(into_s))
+    _function()(K, n, d, *[address(a) for a in arrays], address(weights), address(Ibar), address(sbar),
+                address(ybar), address(into_y), address(into_s))
     return Ibar, sbar, ybar, into_y, into_s

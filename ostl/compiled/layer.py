@@ -21,10 +21,8 @@ import json
 
 import numpy as np
 
-from . import FLAGS
+from . import ARRAY, FLAGS, address
 from .ctrace import C_OPS, HELPERS, CExpr
-
-_DOUBLE_P = ctypes.POINTER(ctypes.c_double)
 
 _TEMPLATE = r"""
 {helpers}
@@ -101,7 +99,7 @@ class LayerKernel:
                                  {"layer_block.c": self.source}, FLAGS)
         self._function = library.ostl_layer_block
         self._function.restype = None
-        self._function.argtypes = [ctypes.c_long, ctypes.c_long] + [_DOUBLE_P] * 11
+        self._function.argtypes = [ctypes.c_long, ctypes.c_long] + [ARRAY] * 11
 
     def run(self, carry, feed, recurrent_weights, neuron_param):
         """Advance ``carry = (state tuple, y)`` over the block ``feed`` (K, n); returns
@@ -122,23 +120,24 @@ class LayerKernel:
         S_prev, S = np.empty((d, K, n)), np.empty((d, K, n))
         Yp, Y = np.empty((K, n)), np.empty((K, n))
         columns = None if weights is None else np.empty((n, n))
-        self._function(K, n, _pointer(feed), _pointer(weights), _pointer(param), _pointer(state), _pointer(y),
-                       _pointer(S_prev), _pointer(S), _pointer(Yp), _pointer(Y), _pointer(np.empty(n)),
-                       _pointer(columns))
+        self._function(K, n, address(feed), address(weights), address(param), address(state), address(y),
+                       address(S_prev), address(S), address(Yp), address(Y), address(np.empty(n)),
+                       address(columns))
         return (tuple(state[j].copy() for j in range(d)), y), S_prev, S, Yp, Y
 
 
-def _pointer(array):
-    return None if array is None else array.ctypes.data_as(_DOUBLE_P)
-
-
-_KERNELS = {}
+_KERNELS = {}   # by the cell's spec (one build per configuration)
+_BY_CELL = {}   # id(cell) -> (cell, kernel): the spec is not recomputed at every block
 
 
 def layer_kernel(cell):
     """The :class:`LayerKernel` of ``cell`` (built once per configuration and process)."""
+    known = _BY_CELL.get(id(cell))
+    if known is not None and known[0] is cell:
+        return known[1]
     key = json.dumps(cell.spec(), sort_keys=True)
     kernel = _KERNELS.get(key)
     if kernel is None:
         kernel = _KERNELS[key] = LayerKernel(cell)
+    _BY_CELL[id(cell)] = (cell, kernel)
     return kernel

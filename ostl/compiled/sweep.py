@@ -18,9 +18,7 @@ import ctypes
 
 import numpy as np
 
-from . import FLAGS
-
-_DOUBLE_P = ctypes.POINTER(ctypes.c_double)
+from . import ARRAY, FLAGS, address
 
 SOURCE = r"""
 /* B (K, n, D), P (K, n, D, D), carry_G (n, D), carry_Z (n, D, D) from M (K, n, D, D), W (K, n, D) */
@@ -79,6 +77,18 @@ block_project(long K, long n, const long D, const double *restrict B, const doub
     }
 }
 
+/* out^k = leak out^{k-1} + values^k over K steps of n values from out^{-1} = carry (the leaky
+   readout's potential and filtered traces; ostl.blocked._filter) */
+void ostl_filter(long K, long n, double leak, const double *restrict values, const double *restrict carry,
+                 double *restrict out)
+{
+    const double *previous = carry;
+    for (long k = 0; k < K; ++k) {
+        for (long i = 0; i < n; ++i) out[k * n + i] = leak * previous[i] + values[k * n + i];
+        previous = out + k * n;
+    }
+}
+
 /* the exported functions: the common state sizes with D a constant (unrolled loops), others generic */
 void ostl_block_sweep(long K, long n, long D, const double *M, const double *W, double *B, double *P,
                       double *carry_G, double *carry_Z)
@@ -115,9 +125,11 @@ def sweep_library():
         library = shared_library("the compiled engine", "engine", "libostl_sweep.so", {"block_sweep.c": SOURCE},
                                  FLAGS)
         library.ostl_block_sweep.restype = None
-        library.ostl_block_sweep.argtypes = [ctypes.c_long] * 3 + [_DOUBLE_P] * 6
+        library.ostl_block_sweep.argtypes = [ctypes.c_long] * 3 + [ARRAY] * 6
         library.ostl_block_project.restype = None
-        library.ostl_block_project.argtypes = [ctypes.c_long] * 3 + [_DOUBLE_P] * 5
+        library.ostl_block_project.argtypes = [ctypes.c_long] * 3 + [ARRAY] * 5
+        library.ostl_filter.restype = None
+        library.ostl_filter.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_double] + [ARRAY] * 3
         _library = library
     return _library
 
@@ -129,9 +141,8 @@ def block_sweep(M, W):
     W = np.ascontiguousarray(W, dtype=np.float64)
     B, P = np.empty((K, n, D)), np.empty((K, n, D, D))
     carry_G, carry_Z = np.empty((n, D)), np.empty((n, D, D))
-    pointer = lambda a: a.ctypes.data_as(_DOUBLE_P)   # noqa: E731
-    sweep_library().ostl_block_sweep(K, n, D, pointer(M), pointer(W), pointer(B), pointer(P), pointer(carry_G),
-                                     pointer(carry_Z))
+    sweep_library().ostl_block_sweep(K, n, D, address(M), address(W), address(B), address(P), address(carry_G),
+                                     address(carry_Z))
     return B, P, carry_G, carry_Z
 
 
@@ -140,6 +151,16 @@ def block_project(B, P, V):
     K, n, D = V.shape
     V = np.ascontiguousarray(V, dtype=np.float64)
     BV, PV = np.empty((K, n)), np.empty((K, n, D))
-    pointer = lambda a: a.ctypes.data_as(_DOUBLE_P)   # noqa: E731
-    sweep_library().ostl_block_project(K, n, D, pointer(B), pointer(P), pointer(V), pointer(BV), pointer(PV))
+    sweep_library().ostl_block_project(K, n, D, address(B), address(P), address(V), address(BV), address(PV))
     return BV, PV
+
+
+def leaky_filter(values, leak, carry):
+    """``out^k = leak out^{k-1} + values^k`` along axis 0 from ``carry``: ``(out, out[-1])``."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    K = values.shape[0]
+    n = values[0].size if K else 0
+    carry = np.ascontiguousarray(np.broadcast_to(np.asarray(carry, dtype=np.float64), values.shape[1:]))
+    out = np.empty_like(values)
+    sweep_library().ostl_filter(K, n, float(leak), address(values), address(carry), address(out))
+    return out, out[-1].copy()
