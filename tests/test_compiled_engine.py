@@ -140,3 +140,19 @@ def test_every_kernel_is_declared_with_its_c_prototype():
             assert len(function.argtypes) == len(parameters.split(",")), name
             checked += 1
     assert checked == 5
+
+
+def test_no_kernel_argument_is_a_temporary_array():
+    """``address(a)`` keeps no reference to ``a``: an array made inside a kernel call's arguments
+    (``address(np.empty(n))``) is freed before the kernel writes into it (heap corruption, seen as
+    "malloc(): unaligned tcache chunk detected"). Every argument of ``address`` is a name."""
+    import ast
+    from pathlib import Path
+
+    offenders = []
+    for path in sorted(Path(ostl.compiled.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "address":
+                if not all(isinstance(arg, ast.Name) for arg in node.args):
+                    offenders.append(f"{path.name}:{node.lineno}")
+    assert not offenders, offenders

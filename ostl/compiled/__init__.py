@@ -36,7 +36,9 @@ _available = None
 
 def address(array):
     """The address of a C-contiguous float64 array's data for a kernel (None: a null pointer).
-    Faster than ``ndarray.ctypes.data_as``; the caller keeps the array alive during the call."""
+    Faster than ``ndarray.ctypes.data_as``, but it keeps no reference: the caller must hold the
+    array in a variable during the call (``address(np.empty(n))`` inside the call's arguments
+    frees the array before the kernel writes to it)."""
     return None if array is None else array.ctypes.data
 
 

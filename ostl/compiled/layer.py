@@ -120,8 +120,9 @@ class LayerKernel:
         S_prev, S = np.empty((d, K, n)), np.empty((d, K, n))
         Yp, Y = np.empty((K, n)), np.empty((K, n))
         columns = None if weights is None else np.empty((n, n))
+        current = np.empty(n)   # named: an array made inside the call would be freed before the call runs
         self._function(K, n, address(feed), address(weights), address(param), address(state), address(y),
-                       address(S_prev), address(S), address(Yp), address(Y), address(np.empty(n)),
+                       address(S_prev), address(S), address(Yp), address(Y), address(current),
                        address(columns))
         return (tuple(state[j].copy() for j in range(d)), y), S_prev, S, Yp, Y
 
