@@ -38,6 +38,27 @@ def test_blocked_equals_step_by_step(cell, rule, recurrent, leak, engine):
             assert relative_deviation(fast.grads[name], step.grads[name]) < 1e-11, (name, block)
 
 
+@pytest.mark.parametrize("rule,recurrent", [("ostl", False), ("ostl_no_h", True), ("eprop", True),
+                                            ("osttp", False), ("ostl_rnd", False)])
+@pytest.mark.parametrize("leak", [0.0, 0.7], ids=["stateless-readout", "leaky-readout"])
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_compiled_engine_equals_the_numpy_definition(cell, rule, recurrent, leak):
+    """Issue 23: the compiled loops against the NumPy blocks they are generated from, 1e-12."""
+    rng = np.random.default_rng(8)
+    layers = [Dense(6, "tanh"), Layer(7, CELLS[cell], recurrent=recurrent), Layer(6, SNU(decay=0.8)),
+              Dense(4, "relu")]
+    net = Network(5, layers, Readout(3, "softmax" if leak else "linear", leak=leak))
+    params = net.init_params(seed=1, weight_scale=3.0)
+    x = poisson_input(rng, 203, 5)
+    y = targets_for(net.readout, rng, 203)
+    definition = OnlineLearner(net, rule, params, engine="numpy").run(x, y)
+    compiled = OnlineLearner(net, rule, params, engine="compiled").run(x, y)
+    assert compiled.loss == pytest.approx(definition.loss, rel=1e-12)
+    np.testing.assert_allclose(compiled.outputs, definition.outputs, rtol=1e-12, atol=1e-14)
+    for name, grad in definition.grads.items():
+        assert relative_deviation(compiled.grads[name], grad) < 1e-12, name
+
+
 @pytest.mark.parametrize("engine", ["numpy", "compiled"])
 def test_block_coefficients_solve_the_recursion(engine):
     """Z^t = M^t Z^{t-1} + V^t x^t, G = sum_t W^t.Z^t, checked against the plain loop
