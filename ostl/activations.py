@@ -55,7 +55,7 @@ class ReLU(Activation):
 
     def derivative(self, x):
         """``1`` where ``x > 0``, else ``0``."""
-        return (x > 0).astype(np.float64)
+        return (x > 0).astype(np.float32 if getattr(x, "dtype", None) == np.float32 else np.float64)
 
 
 class LeakyReLU(Activation):
@@ -73,7 +73,7 @@ class LeakyReLU(Activation):
 
     def derivative(self, x):
         """``1`` where ``x > 0``, else ``alpha``."""
-        return np.where(x > 0, 1.0, self.alpha)
+        return np.where(x > 0, 1.0, self.alpha).astype(getattr(x, "dtype", np.float64), copy=False)
 
 
 class Sigmoid(Activation):

@@ -41,6 +41,7 @@ import numpy as np
 
 from .blocked import _filter, forward_block
 from .ops import NUMPY
+from .precision import cast
 
 
 def supports(network):
@@ -83,7 +84,7 @@ def adjoint_sweep_numpy(direct, deriv, H, into_y=None, into_s=None):
     return Ibar, sbar, ybar, into_y, into_s
 
 
-def backprop(network, params, x, target, mask, trainable=None, engine="numpy", block=128):
+def backprop(network, params, x, target, mask, trainable=None, engine="numpy", block=128, dtype=np.float64):
     """``(loss, grads, outputs, step_losses)`` of one sequence by BPTT (see the module).
 
     ``params`` checked float64 arrays; ``mask`` (T,); ``trainable``: the names to return
@@ -94,12 +95,13 @@ def backprop(network, params, x, target, mask, trainable=None, engine="numpy", b
     repeating each block's forward pass with its local derivatives and carrying the adjoints
     from one block into the one before (checkpointing; the forward pass runs twice)."""
     names = set(params if trainable is None else trainable)
+    params, x, target, mask = cast((params, x, target, mask), dtype)
     readout = network.readout
     T = x.shape[0]
     bounds = [(t0, min(T, t0 + block)) for t0 in range(0, T, block)]
     starts, outputs = [], np.empty((T, readout.size))
     step_losses = np.empty(T)
-    carry = network.initial_carry(NUMPY)
+    carry = cast(network.initial_carry(NUMPY), dtype)
     for t0, t1 in bounds:
         starts.append(carry)
         carry, fw = forward_block(network, params, carry, x[t0:t1], engine=engine)
@@ -107,7 +109,7 @@ def backprop(network, params, x, target, mask, trainable=None, engine="numpy", b
         step_losses[t0:t1] = mask[t0:t1] * readout.loss_value(NUMPY, fw.potentials, target[t0:t1])
     delta = readout_delta(readout, outputs, target, mask)
     grads = {name: np.zeros_like(params[name]) for name in names}
-    abar_after = np.zeros(readout.size)   # abar^{t1} of the block after
+    abar_after = np.zeros(readout.size, dtype=dtype)   # abar^{t1} of the block after
     into = [None] * len(network.layers)   # per stateful layer: (into_y, into_s) from the block after
     for (t0, t1), start in zip(reversed(bounds), reversed(starts)):
         _, fw = forward_block(network, params, start, x[t0:t1], derivatives=True, engine=engine)
@@ -148,4 +150,4 @@ def backprop(network, params, x, target, mask, trainable=None, engine="numpy", b
     for name, m in network.masks().items():
         if name in grads:
             grads[name] = grads[name] * m
-    return float(step_losses.sum()), grads, outputs, step_losses
+    return float(step_losses.sum()), cast(grads, np.float64), outputs, step_losses

@@ -43,25 +43,25 @@ class Scratch:
     def __init__(self):
         self._buffers = {}
 
-    def __call__(self, purpose, shape):
+    def __call__(self, purpose, shape, dtype=np.float64):
         """A buffer of ``shape`` for ``purpose``, allocated on first use and reused after."""
-        key = (purpose, shape)
+        key = (purpose, shape, np.dtype(dtype).char)
         buf = self._buffers.get(key)
         if buf is None:
-            buf = self._buffers[key] = np.empty(shape)
+            buf = self._buffers[key] = np.empty(shape, dtype=dtype)
         return buf
 
 
 def _add_product(out, left_t, right, scratch):
     """``out += left_t.T @ right`` (NumPy's BLAS into a reused buffer)."""
-    tmp = scratch("product", out.shape)
+    tmp = scratch("product", out.shape, out.dtype)
     np.matmul(left_t.T, right, out=tmp)
     out += tmp
 
 
 def _add_row_scaled(out, scale, z, scratch):
     """``out += scale[:, None] * z`` without allocating."""
-    tmp = scratch("row_scaled", out.shape)
+    tmp = scratch("row_scaled", out.shape, out.dtype)
     np.multiply(z, scale[:, None], out=tmp)
     out += tmp
 
@@ -88,20 +88,20 @@ class BlockCoefficients:
             self.B, self.P, self.carry_G, self.carry_Z = block_sweep(M, W)
         elif D == 1:
             mm, w = M[:, :, 0, 0], W[:, :, 0]
-            B = np.empty((K, n))
+            B = np.empty((K, n), dtype=W.dtype)
             B[-1] = w[-1]
             for k in range(K - 2, -1, -1):
                 np.multiply(B[k + 1], mm[k + 1], out=B[k])
                 B[k] += w[k]
-            P = np.ones((K, n))  # P[k] = mm[k+1] * ... * mm[K-1]: a reversed cumulative product
+            P = np.ones((K, n), dtype=W.dtype)  # P[k] = mm[k+1] * ... * mm[K-1]: a reversed cumulative product
             if K > 1:
                 P[:-1] = np.cumprod(mm[:0:-1], axis=0)[::-1]
             self.B, self.P = B[..., None], P[..., None, None]
             self.carry_G = (B[0] * mm[0])[:, None]
             self.carry_Z = (P[0] * mm[0])[:, None, None]
         else:
-            B = np.empty((K, n, D))
-            P = np.empty((K, n, D, D))
+            B = np.empty((K, n, D), dtype=W.dtype)
+            P = np.empty((K, n, D, D), dtype=W.dtype)
             B[-1] = W[-1]
             P[-1] = np.eye(D)
             for k in range(K - 2, -1, -1):
@@ -122,10 +122,10 @@ class BlockCoefficients:
         if D == 1:
             v = V[:, :, 0]
             z = Z.reshape(n, m)
-            left = scratch("left", (K, 2 * n))
+            left = scratch("left", (K, 2 * n), V.dtype)
             np.multiply(self.B[..., 0], v, out=left[:, :n])
             np.multiply(self.P[..., 0, 0], v, out=left[:, n:])
-            both = scratch("both", (2 * n, m))
+            both = scratch("both", (2 * n, m), V.dtype)
             np.matmul(left.T, X, out=both)  # the block's inputs: [G part; Z part]
             _add_row_scaled(G, self.carry_G[:, 0], z, scratch)  # the carried state's share of G
             z *= self.carry_Z[:, 0]
@@ -161,7 +161,7 @@ def _filter(values, leak, carry, engine="numpy"):
         from .compiled.sweep import leaky_filter
 
         return leaky_filter(values, leak, carry)
-    if values.shape[0] >= 8:
+    if values.shape[0] >= 8 and values.dtype == np.float64:   # (lfilter computes float32 in float64)
         out, _ = lfilter(_ONE, (1.0, -leak), values, axis=0, zi=(leak * np.asarray(carry))[None])
         return out, out[-1].copy()
     out = np.empty_like(values)
@@ -179,18 +179,18 @@ class _StatefulBlock:
     neuron parameter (driven by a constant 1) follow the same recursion with the same
     ``M`` and ``W`` -- only ``V`` differs -- so the block coefficients are shared."""
 
-    def __init__(self, traces, leak, engine="numpy"):
+    def __init__(self, traces, leak, engine="numpy", dtype=np.float64):
         self.tr = traces
         self.leak = leak
         self.engine = engine
         layer = traces.layer
         n, d = layer.size, layer.cell.state_size
         D = d + (1 if leak else 0)
-        self.Z = {name: np.zeros((n, D, m)) for name, m in traces.synaptic.items()}
+        self.Z = {name: np.zeros((n, D, m), dtype=dtype) for name, m in traces.synaptic.items()}
         if traces.neuron_name:
-            self.Z[traces.neuron_name] = np.zeros((n, D, 1))
-        self.q_prev = np.zeros((n, d))
-        self.dy_dparam_prev = np.zeros(n)
+            self.Z[traces.neuron_name] = np.zeros((n, D, 1), dtype=dtype)
+        self.q_prev = np.zeros((n, d), dtype=dtype)
+        self.dy_dparam_prev = np.zeros(n, dtype=dtype)
 
     def accumulate(self, deriv, X, Yprev, L, grads, scratch):
         tr = self.tr
@@ -203,11 +203,11 @@ class _StatefulBlock:
         q_prev = np.concatenate([self.q_prev[None], q[:-1]], axis=0)
         J = deriv.state_decay + own[..., :, None] * q_prev[..., None, :]
         if self.leak:
-            M = np.zeros((K, n, d + 1, d + 1))
+            M = np.zeros((K, n, d + 1, d + 1), dtype=L.dtype)
             M[..., :d, :d] = J
             M[..., d, :d] = np.einsum("kna,knab->knb", q, J)
             M[..., d, d] = self.leak
-            W = np.concatenate([np.zeros((K, n, d)), L[..., None]], axis=-1)
+            W = np.concatenate([np.zeros((K, n, d), dtype=L.dtype), L[..., None]], axis=-1)
         else:
             M, W = J, L[..., None] * q
         coefficients = BlockCoefficients(M, W, self.engine)
@@ -223,29 +223,29 @@ class _StatefulBlock:
             direct = deriv.dy_dneuron_param
             if self.leak:
                 V = np.concatenate([V, (np.sum(q * V, axis=-1) + direct)[..., None]], axis=-1)
-                g = np.zeros((n, 1))
+                g = np.zeros((n, 1), dtype=L.dtype)
             else:
                 g = np.sum(L * direct, axis=0)[:, None]  # the direct term of e is not a state
-            coefficients.accumulate(self.Z[tr.neuron_name], V, np.ones((K, 1)), g, scratch)
+            coefficients.accumulate(self.Z[tr.neuron_name], V, np.ones((K, 1), dtype=L.dtype), g, scratch)
             grads[tr.neuron_name] += g[:, 0]
             self.dy_dparam_prev = deriv.dy_dneuron_param[-1]
         self.q_prev = q[-1]
 
 
 class _DenseBlock:
-    def __init__(self, traces, leak, n, m, engine="numpy"):
+    def __init__(self, traces, leak, n, m, engine="numpy", dtype=np.float64):
         self.tr = traces
         self.leak = leak
         self.engine = engine
-        self.Z = np.zeros((n, 1, m)) if leak else None
-        self.b_bar = np.zeros(n)
+        self.Z = np.zeros((n, 1, m), dtype=dtype) if leak else None
+        self.b_bar = np.zeros(n, dtype=dtype)
 
     def accumulate(self, slope, X, L, grads, scratch):
         tr = self.tr
         if tr.w_name:
             if self.leak:
                 K, n = L.shape
-                M = np.full((K, n, 1, 1), self.leak)
+                M = np.full((K, n, 1, 1), self.leak, dtype=L.dtype)
                 block_accumulate(self.Z, M, slope[..., None], L[..., None], X, grads[tr.w_name], scratch,
                                  self.engine)
             else:
@@ -297,7 +297,7 @@ def forward_block(network, params, carry, x, derivatives=False, engine="numpy"):
         prefix = network.prefix(index)
         fw.layer_inputs.append(inp)
         if layer.kind == "gated":   # forward only (a gated layer's learning runs step by step)
-            carry_l, Y, S = layer_carries[index], np.empty((K, layer.size)), []
+            carry_l, Y, S = layer_carries[index], np.empty((K, layer.size), dtype=x.dtype), []
             for k in range(K):
                 carry_l, step = layer.step(NUMPY, params, prefix, carry_l, inp[k])
                 Y[k] = step.y
@@ -312,15 +312,15 @@ def forward_block(network, params, carry, x, derivatives=False, engine="numpy"):
         if layer.stateful:
             H, nparam = layer.step_inputs(params, prefix)
             d = layer.cell.state_size
-            S_prev = np.empty((d, K, layer.size))
-            S = np.empty((d, K, layer.size))
-            Yp = np.empty((K, layer.size))
-            Y = np.empty((K, layer.size))
+            S_prev = np.empty((d, K, layer.size), dtype=x.dtype)
+            S = np.empty((d, K, layer.size), dtype=x.dtype)
+            Yp = np.empty((K, layer.size), dtype=x.dtype)
+            Y = np.empty((K, layer.size), dtype=x.dtype)
             carry_l = layer_carries[index]
             if engine == "compiled":
                 from .compiled.layer import layer_kernel
 
-                carry_l, S_prev, S, Yp, Y = layer_kernel(layer.cell).run(carry_l, feed, H, nparam)
+                carry_l, S_prev, S, Yp, Y = layer_kernel(layer.cell, x.dtype).run(carry_l, feed, H, nparam)
             else:
                 for k in range(K):
                     carry_l, step = layer.advance(NUMPY, carry_l, feed[k], H, nparam)
@@ -364,19 +364,24 @@ def forward_block(network, params, carry, x, derivatives=False, engine="numpy"):
 def run_blocked(learner, x, target, mask, block):
     """Deferred-mode sequence on ``learner``'s configuration, in blocks of ``block``
     steps. Returns ``(loss, grads, outputs, step_losses)``."""
-    net, params = learner.network, learner.params
+    from .precision import cast
+
+    dtype = learner.dtype
+    net = learner.network
+    params, feedback = cast(learner.params, dtype), cast(learner.feedback, dtype)
+    x, target, mask = cast((x, target, mask), dtype)
     readout = net.readout
     leak = readout.leak
     T = x.shape[0]
     grads = {name: np.zeros_like(params[name]) for name in learner.trainable}
-    carry = net.initial_carry(NUMPY)
+    carry = cast(net.initial_carry(NUMPY), dtype)
     blocks = []
     for index, (layer, tr) in enumerate(zip(net.layers, learner.traces)):
         if layer.stateful:
-            blocks.append(_StatefulBlock(tr, leak, learner.engine))
+            blocks.append(_StatefulBlock(tr, leak, learner.engine, dtype))
         else:
-            blocks.append(_DenseBlock(tr, leak, layer.size, net.layer_sizes()[index], learner.engine))
-    ybar = np.zeros(net.layers[-1].size)
+            blocks.append(_DenseBlock(tr, leak, layer.size, net.layer_sizes()[index], learner.engine, dtype))
+    ybar = np.zeros(net.layers[-1].size, dtype=dtype)
     ones_bar = 0.0
     outputs = np.zeros((T, net.n_out))
     step_losses = np.zeros(T)
@@ -389,17 +394,17 @@ def run_blocked(learner, x, target, mask, block):
         m_blk = mask[t0:t1]
         step_losses[t0:t1] = m_blk * readout.loss_value(NUMPY, fw.potentials, target[t0:t1])
         delta = m_blk[:, None] * (out - target[t0:t1])
-        signals = learning_signals(learner.rule.feedback, net, params, learner.feedback, delta, target[t0:t1],
+        signals = learning_signals(learner.rule.feedback, net, params, feedback, delta, target[t0:t1],
                                    m_blk, fw.slopes)
         # readout (exact for every rule): dE/dW_out = sum_t delta^t ybar^t
         top = fw.layer_outputs[-1]
         if leak:
             Ybar, ybar = _filter(top, leak, ybar, learner.engine)
             powers = leak ** np.arange(1, K + 1)
-            ones = powers * ones_bar + (1 - powers) / (1 - leak)
+            ones = (powers * ones_bar + (1 - powers) / (1 - leak)).astype(dtype, copy=False)
             ones_bar = ones[-1]
         else:
-            Ybar, ones = top, np.ones(K)
+            Ybar, ones = top, np.ones(K, dtype=dtype)
         if "readout.W" in grads:
             grads["readout.W"] += delta.T @ Ybar
         if "readout.b" in grads:
@@ -413,4 +418,4 @@ def run_blocked(learner, x, target, mask, block):
     for name, m in learner.masks.items():
         if name in grads:
             grads[name] *= m
-    return float(step_losses.sum()), grads, outputs, step_losses
+    return float(step_losses.sum()), cast(grads, np.float64), outputs, step_losses

@@ -47,28 +47,35 @@ def bptt_gradients(network, params, x, target, mask=None):
     return float(loss.detach()), grads
 
 
-def bptt_sequence(network, params, x, target, mask=None, trainable=None, engine=None):
+def bptt_sequence(network, params, x, target, mask=None, trainable=None, engine=None, dtype=None):
     """One sequence with the BPTT gradient, in the form the trainer takes from every rule
     (:class:`ostl.online.SequenceResult`: loss, readout outputs, per-step losses, gradients of
     the ``trainable`` parameters), so that ``--rule bptt`` trains through the same code path.
 
     The gradient is the hand-written adjoint recursion of :mod:`ostl.backprop` (``engine``:
     ``'compiled'`` or ``'numpy'``, as :mod:`ostl.compiled`), equal to this module's autodiff
-    oracle (tested); networks with gated layers go through autodiff."""
+    oracle (tested); ``dtype``: its precision (:mod:`ostl.precision`). Networks with gated layers
+    go through autodiff (float64)."""
     from .backprop import backprop, supports
     from .compiled import resolve_engine
     from .online import SequenceResult
     from .ops import NUMPY
+    from .precision import resolve_dtype
 
+    dtype = resolve_dtype(dtype)
     params = network.check_params(params)
     x, target, *rest = network.check_inputs(x, target, mask)
     mask = rest[0] if rest else np.ones(x.shape[0])
     names = sorted(params if trainable is None else trainable)
     if supports(network):
         loss, grads, outputs, step_losses = backprop(network, params, x, target, mask, names,
-                                                     resolve_engine(engine))
+                                                     resolve_engine(engine), dtype=dtype)
         return SequenceResult(loss=loss, outputs=outputs, grads={name: grads[name] for name in names},
                               step_losses=step_losses)
+    if dtype is not np.float64:
+        from .errors import ParameterError
+
+        raise ParameterError("dtype 'float32' needs the hand-written BPTT, which does not cover gated layers")
     ops = _torch_ops()
     torch = ops.torch
     tparams = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}

@@ -194,10 +194,10 @@ class SNU(Cell):
         return LocalDerivatives(
             state_decay=decay[..., None, None],
             reset_path=reset[..., None],
-            adaptation_path=np.zeros(s.shape + (1,)),
+            adaptation_path=np.zeros(s.shape + (1,), dtype=s.dtype),
             input_gain=g_prime[..., None],
             output_gain=h_prime[..., None],
-            ds_dneuron_param=np.zeros(s.shape + (1,)),
+            ds_dneuron_param=np.zeros(s.shape + (1,), dtype=s.dtype),
             dy_dneuron_param=h_prime,
         )
 
@@ -245,12 +245,12 @@ class SoftResetSNU(Cell):
         (s,) = state
         h_prime = self._h.derivative(s - threshold)
         return LocalDerivatives(
-            state_decay=np.full(s.shape + (1, 1), self.decay),
-            reset_path=-np.broadcast_to(threshold, s.shape)[..., None].astype(np.float64),
-            adaptation_path=np.zeros(s.shape + (1,)),
-            input_gain=np.ones(s.shape + (1,)),
+            state_decay=np.full(s.shape + (1, 1), self.decay, dtype=s.dtype),
+            reset_path=-np.broadcast_to(threshold, s.shape)[..., None].astype(s.dtype),
+            adaptation_path=np.zeros(s.shape + (1,), dtype=s.dtype),
+            input_gain=np.ones(s.shape + (1,), dtype=s.dtype),
             output_gain=h_prime[..., None],
-            ds_dneuron_param=-np.asarray(y_prev, dtype=np.float64)[..., None] * np.ones(s.shape + (1,)),
+            ds_dneuron_param=-np.asarray(y_prev, dtype=s.dtype)[..., None] * np.ones(s.shape + (1,), dtype=s.dtype),
             dy_dneuron_param=-h_prime,
         )
 
@@ -297,13 +297,13 @@ class LIF(Cell):
         (v,) = state
         h = self.pseudo.derivative(NUMPY, (v - self.v_th) / self.v_th) / self.v_th
         return LocalDerivatives(
-            state_decay=np.full(v.shape + (1, 1), self.alpha),
-            reset_path=np.full(v.shape + (1,), -self.v_th),
-            adaptation_path=np.zeros(v.shape + (1,)),
-            input_gain=np.ones(v.shape + (1,)),
+            state_decay=np.full(v.shape + (1, 1), self.alpha, dtype=v.dtype),
+            reset_path=np.full(v.shape + (1,), -self.v_th, dtype=v.dtype),
+            adaptation_path=np.zeros(v.shape + (1,), dtype=v.dtype),
+            input_gain=np.ones(v.shape + (1,), dtype=v.dtype),
             output_gain=h[..., None],
-            ds_dneuron_param=np.zeros(v.shape + (1,)),
-            dy_dneuron_param=np.zeros(v.shape),
+            ds_dneuron_param=np.zeros(v.shape + (1,), dtype=v.dtype),
+            dy_dneuron_param=np.zeros(v.shape, dtype=v.dtype),
         )
 
 
@@ -350,17 +350,17 @@ class ALIF(Cell):
         """Hand-written NumPy local derivatives of the ALIF step (equal to the symbolic ones, tested)."""
         v, a = state
         h = self.pseudo.derivative(NUMPY, (v - self.v_th - self.beta * a) / self.v_th) / self.v_th
-        decay = np.zeros(v.shape + (2, 2))
+        decay = np.zeros(v.shape + (2, 2), dtype=v.dtype)
         decay[..., 0, 0] = self.alpha
         decay[..., 1, 1] = self.rho
         return LocalDerivatives(
             state_decay=decay,
-            reset_path=np.broadcast_to([-self.v_th, 0.0], v.shape + (2,)).copy(),
-            adaptation_path=np.broadcast_to([0.0, 1.0], v.shape + (2,)).copy(),
-            input_gain=np.broadcast_to([1.0, 0.0], v.shape + (2,)).copy(),
+            reset_path=np.broadcast_to(np.array([-self.v_th, 0.0], dtype=v.dtype), v.shape + (2,)).copy(),
+            adaptation_path=np.broadcast_to(np.array([0.0, 1.0], dtype=v.dtype), v.shape + (2,)).copy(),
+            input_gain=np.broadcast_to(np.array([1.0, 0.0], dtype=v.dtype), v.shape + (2,)).copy(),
             output_gain=np.stack([h, -self.beta * h], axis=-1),
-            ds_dneuron_param=np.zeros(v.shape + (2,)),
-            dy_dneuron_param=np.zeros(v.shape),
+            ds_dneuron_param=np.zeros(v.shape + (2,), dtype=v.dtype),
+            dy_dneuron_param=np.zeros(v.shape, dtype=v.dtype),
         )
 
 

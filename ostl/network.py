@@ -384,24 +384,28 @@ class Network(Specified):
         a = self.readout.potential(ops, params, a_prev, inp)
         return (new_carries, a), steps, a
 
-    def forward(self, params, x, target=None, mask=None, ops=NUMPY, block=128, record=True, engine=None):
+    def forward(self, params, x, target=None, mask=None, ops=NUMPY, block=128, record=True, engine=None,
+                dtype=None):
         """Run the network over ``x`` (T, n_in) from the zero state.
 
         With ``ops=NUMPY`` returns a :class:`ForwardResult` (``record=False`` skips the
         per-layer recordings); the NumPy path advances in blocks of ``block`` steps
         (:func:`ostl.blocked.forward_block`), its per-step loops compiled with
         ``engine='compiled'`` (the default where it builds; ``'numpy'``: the definition, see
-        :mod:`ostl.compiled`). With the torch namespace returns ``(loss_tensor, [a^t])`` for
-        autodiff, step by step."""
+        :mod:`ostl.compiled`), in float64 or ``dtype='float32'`` (:mod:`ostl.precision`; the
+        results are returned in float64). With the torch namespace returns
+        ``(loss_tensor, [a^t])`` for autodiff, step by step."""
         if ops is not NUMPY:
             return self._forward_autodiff(params, x, target, mask, ops)
         from .blocked import forward_block
         from .compiled import resolve_engine
+        from .precision import cast, resolve_dtype
 
         engine = resolve_engine(engine)
-
+        dtype = resolve_dtype(dtype)
+        params, x = cast(params, dtype), cast(x, dtype)
         T = x.shape[0]
-        carry = self.initial_carry(NUMPY)
+        carry = cast(self.initial_carry(NUMPY), dtype)
         potentials = np.zeros((T, self.n_out))
         outputs = np.zeros((T, self.n_out))
         step_losses = np.zeros(T)

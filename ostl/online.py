@@ -75,16 +75,26 @@ class OnlineLearner:
         how the blocks' per-step loops run: compiled C generated from the same definitions
         (the default where a C compiler builds it) or the NumPy definition itself
         (:mod:`ostl.compiled`; equal to rounding). The step-by-step evaluation is NumPy.
+    dtype : 'float64' | 'float32', optional
+        the precision of the blocked evaluation (:mod:`ostl.precision`; default float64);
+        gradients are returned in float64. float32 needs the blocked evaluation (deferred
+        mode, no recordings).
     """
 
     def __init__(self, network, rule, params, mode="deferred", optimizer=None, feedback=None,
-                 feedback_seed=0, trainable=None, block=128, engine=None):
+                 feedback_seed=0, trainable=None, block=128, engine=None, dtype=None):
         from .compiled import resolve_engine
+        from .precision import resolve_dtype
 
         self.network = network
         self.block = check_int("block", block, minimum=1)
         #: ``'compiled'`` or ``'numpy'`` (:mod:`ostl.compiled`)
         self.engine = resolve_engine(engine)
+        #: ``numpy.float64`` or ``numpy.float32`` (:mod:`ostl.precision`)
+        self.dtype = resolve_dtype(dtype)
+        if self.dtype is not np.float64 and (mode != "deferred" or self.block == 1):
+            raise ParameterError("dtype 'float32' runs the blocked evaluation only: mode must be 'deferred' and "
+                                 f"block > 1 (got mode {mode!r}, block {block})")
         #: work arrays of the block evaluator, reused between runs of this learner
         self.scratch = Scratch()
         self.rule = make_rule(rule)
@@ -176,6 +186,9 @@ class OnlineLearner:
         if not record and params_at is None and self.block > 1 and blockable(self):
             loss, total, outputs, step_losses = run_blocked(self, x, target, mask, self.block)
             return SequenceResult(loss=loss, outputs=outputs, grads=total, step_losses=step_losses)
+        if self.dtype is not np.float64:
+            raise ParameterError("dtype 'float32' runs the blocked evaluation only: not with recordings, weights read "
+                                 "at every step, coupled (exact recurrent OSTL) traces or gated layers")
         params = self.params
         carry = net.initial_carry(NUMPY)
         total = {name: np.zeros_like(params[name]) for name in self.trainable}

@@ -28,7 +28,7 @@ def learning_signals(kind, network, params, feedback, delta, target, mask, slope
         for index in range(k):
             signals[index] = delta @ feedback[f"feedback.layer{index}"].T
     else:  # target_projection
-        gate = np.asarray(mask, dtype=np.float64)[..., None]
+        gate = np.asarray(mask, dtype=getattr(target, "dtype", np.float64))[..., None]
         for index in range(k):
             signals[index] = gate * (target @ feedback[f"feedback.layer{index}"].T)
     return signals

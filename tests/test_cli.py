@@ -1,5 +1,6 @@
 """The command line: gradient oracle contract, train/resume, one-line errors."""
 
+import json
 import os
 import subprocess
 import sys
@@ -98,6 +99,8 @@ def test_malformed_problem_exits_2_with_one_line(tmp_path, mutate, message):
     (["train", "--backend", "nest", "--nest-threads", "0", "--iterations", "1"], "--nest-threads must be >= 1, got 0"),
     (["train", "--backend", "nest", "--batch-size", "4", "--iterations", "1"], "batch_size"),
     (["train", "--engine", "fortran", "--iterations", "1"], "invalid choice: 'fortran'"),
+    (["train", "--dtype", "float16", "--iterations", "1"], "invalid choice: 'float16'"),
+    (["train", "--dtype", "float32", "--mode", "online", "--iterations", "1"], "mode must be 'deferred'"),
     (["train", "--backend", "nest", "--engine", "numpy", "--iterations", "1"], "--engine needs --backend reference"),
 ])
 def test_bad_command_lines_exit_2_with_one_line(tmp_path, args, message):
@@ -132,3 +135,20 @@ def test_console_script_is_installed():
     exe = os.path.join(os.path.dirname(sys.executable), "ostl")
     result = subprocess.run([exe, "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "train" in result.stdout
+
+
+def test_train_in_float32_and_both_engines(tmp_path):
+    """ostl train --dtype float32 / --engine numpy run and learn what float64 on the compiled engine learns,
+    to single precision (issue 23)."""
+    common = ["--task", "pattern_generation", "--steps", "100", "--hidden", "16", "--seed", "3", "--no-progress",
+              "--no-plot", "--iterations", "4"]
+    finals = {}
+    for name, extra in {"compiled64": [], "numpy64": ["--engine", "numpy"], "compiled32": ["--dtype", "float32"],
+                        "numpy32": ["--dtype", "float32", "--engine", "numpy"]}.items():
+        done = _run("train", *common, *extra, "--out", tmp_path / name, "--summary-json", tmp_path / f"{name}.json")
+        assert done.returncode == 0, done.stderr
+        finals[name] = json.loads((tmp_path / f"{name}.json").read_text())["final"]["loss"]
+    assert finals["numpy64"] == pytest.approx(finals["compiled64"], rel=1e-10)
+    assert finals["numpy32"] == pytest.approx(finals["compiled32"], rel=1e-4)
+    assert finals["compiled32"] == pytest.approx(finals["compiled64"], rel=1e-3)
+    assert finals["compiled32"] != finals["compiled64"]

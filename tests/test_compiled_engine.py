@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+import ostl
 import ostl.compiled
 import ostl.compiled.layer
 import ostl.compiled.sweep
@@ -66,7 +67,7 @@ def test_traced_step_keeps_the_reference_order_of_operations():
     """The C expression is the cell's arithmetic in Python's order, constants as exact hex literals."""
     cell = LIF(tau_m=20.0, v_th=0.6)
     (v,) = cell.update(ostl.compiled.ctrace.C_OPS, (CExpr("v"),), CExpr("y"), CExpr("I"), None)
-    assert str(v) == f"((({cell.alpha.hex()} * v) + I) - ({(0.6).hex()} * y))"
+    assert str(v) == f"(((((real){cell.alpha.hex()}) * v) + I) - (((real){(0.6).hex()}) * y))"
     with pytest.raises(TypeError, match="no truth value"):
         bool(CExpr("v") > 0)
 
@@ -117,7 +118,7 @@ def test_without_a_compiler_the_default_is_numpy_and_compiled_is_refused(monkeyp
     monkeypatch.setenv("CC", "no-such-compiler")
     monkeypatch.setenv("OSTL_CACHE_DIR", str(tmp_path))   # nothing built here yet
     monkeypatch.setattr(ostl.compiled, "_available", None)
-    monkeypatch.setattr(ostl.compiled.sweep, "_library", None)
+    monkeypatch.setattr(ostl.compiled, "_libraries", {})
     assert resolve_engine(None) == "numpy"
     with pytest.raises(BackendUnavailableError, match="no-such-compiler"):
         resolve_engine("compiled")
@@ -130,16 +131,21 @@ def test_every_kernel_is_declared_with_its_c_prototype():
 
     import ostl.compiled.adjoint
 
-    libraries = {ostl.compiled.sweep.SOURCE: ostl.compiled.sweep.sweep_library(),
-                 ostl.compiled.adjoint.SOURCE: ostl.compiled.adjoint._function() and ostl.compiled.adjoint._library,
-                 layer_kernel(LIF()).source: None}
     checked = 0
-    for source, library in libraries.items():
-        for name, parameters in re.findall(r"^void (ostl_\w+)\(([^)]*)\)", source, flags=re.MULTILINE):
-            function = layer_kernel(LIF())._function if library is None else getattr(library, name)
-            assert len(function.argtypes) == len(parameters.split(",")), name
-            checked += 1
-    assert checked == 5
+    for dtype in (np.float64, np.float32):
+        libraries = {ostl.compiled.sweep.SOURCE: ostl.compiled.sweep.sweep_library(dtype),
+                     ostl.compiled.adjoint.SOURCE: None, layer_kernel(LIF(), dtype).source: None}
+        for source, library in libraries.items():
+            for name, parameters in re.findall(r"^void (ostl_\w+)\(([^)]*)\)", source, flags=re.MULTILINE):
+                if name == "ostl_layer_block":
+                    function = layer_kernel(LIF(), dtype)._function
+                elif name == "ostl_adjoint_sweep":
+                    function = ostl.compiled.adjoint._function(dtype)
+                else:
+                    function = getattr(library, name)
+                assert len(function.argtypes) == len(parameters.split(",")), name
+                checked += 1
+    assert checked == 10
 
 
 def test_no_kernel_argument_is_a_temporary_array():
@@ -156,3 +162,63 @@ def test_no_kernel_argument_is_a_temporary_array():
                 if not all(isinstance(arg, ast.Name) for arg in node.args):
                     offenders.append(f"{path.name}:{node.lineno}")
     assert not offenders, offenders
+
+
+# -- float32 (ostl.precision) ---------------------------------------------------------------------
+def _float32_problem(seed=9, leak=0.8, recurrent=True, cell=None):
+    rng = np.random.default_rng(seed)
+    net = Network(12, [Layer(25, cell or ALIF(), recurrent=recurrent)], Readout(3, leak=leak))
+    params = net.init_params(seed=seed, weight_scale=2.0)
+    return net, params, poisson_input(rng, 260, 12), rng.normal(size=(260, 3))
+
+
+def test_float32_runs_in_single_precision_throughout():
+    """Every array of a float32 block is float32 (one float64 array would promote the rest)."""
+    from ostl.blocked import forward_block
+    from ostl.precision import cast
+
+    net, params, x, _ = _float32_problem()
+    for engine in ("numpy", "compiled"):
+        carry = cast(net.initial_carry(NUMPY), np.float32)
+        _, fw = forward_block(net, cast(params, np.float32), carry, x[:64].astype(np.float32), derivatives=True,
+                              engine=engine)
+        arrays = [fw.potentials, fw.outputs, *fw.layer_outputs, *fw.prev_outputs, *fw.slopes]
+        arrays += [value for value in vars(fw.derivatives[0]).values()]
+        assert all(a.dtype == np.float32 for a in arrays), engine
+
+
+@pytest.mark.parametrize("rule", ["eprop", "ostl_no_h"])
+def test_float32_engines_agree_and_stay_near_float64(rule):
+    net, params, x, y = _float32_problem()
+    exact = OnlineLearner(net, rule, params, engine="numpy").run(x, y)
+    single = {engine: OnlineLearner(net, rule, params, engine=engine, dtype="float32").run(x, y)
+              for engine in ("numpy", "compiled")}
+    for name, grad in exact.grads.items():
+        assert single["compiled"].grads[name].dtype == np.float64   # returned for the float64 optimiser
+        assert relative_deviation(single["compiled"].grads[name], single["numpy"].grads[name]) < 1e-5, name
+        deviation = relative_deviation(single["numpy"].grads[name], grad)
+        assert 1e-9 < deviation < 1e-4, (name, deviation)   # single precision, and close
+    assert single["compiled"].loss == pytest.approx(exact.loss, rel=1e-5)
+
+
+def test_float32_bptt_and_forward():
+    from ostl.bptt import bptt_sequence
+
+    net, params, x, y = _float32_problem(cell=LIF(), leak=0.0)
+    exact = bptt_sequence(net, params, x, y)
+    single = bptt_sequence(net, params, x, y, dtype="float32")
+    for name, grad in exact.grads.items():
+        assert 1e-9 < relative_deviation(single.grads[name], grad) < 1e-4, name
+    a, b = net.forward(params, x, y), net.forward(params, x, y, dtype="float32")
+    assert 1e-12 < abs(b.loss - a.loss) / a.loss < 1e-5
+
+
+def test_float32_is_refused_where_it_does_not_run():
+    net, params, x, y = _float32_problem()
+    with pytest.raises(ParameterError, match="float32.*mode must be 'deferred'"):
+        OnlineLearner(net, "eprop", params, mode="online", optimizer=ostl.SGD(0.1), dtype="float32")
+    learner = OnlineLearner(net, "eprop", params, dtype="float32")
+    with pytest.raises(ParameterError, match="'float32' runs the blocked evaluation only"):
+        learner.run(x, y, record=["output"])
+    with pytest.raises(ParameterError, match="dtype must be one of"):
+        OnlineLearner(net, "eprop", params, dtype="float16")

@@ -75,7 +75,7 @@ class BackendPlugin:
     def options_from(self, values):
         """The constructor keywords of this backend among ``values`` (a dict of option dests,
         e.g. parsed command-line arguments, already validated by the parser)."""
-        return {option.dest: values[option.dest] for option in self.options if values.get(option.dest) is not None}
+        return {option.name: values[option.dest] for option in self.options if values.get(option.dest) is not None}
 
 
 REFERENCE = BackendPlugin(
@@ -83,9 +83,12 @@ REFERENCE = BackendPlugin(
     # every rule, cell, optimiser, schedule and mode; weights and feedback read from hardware
     # at every step (hardware in the loop)
     capabilities=Capabilities(readout_lr=True, hardware_in_the_loop=True),
-    options=(Option("--engine", "engine", "how the reference engine's per-step loops run: 'compiled' (C generated "
-                    "from the NumPy definitions; the default where a C compiler builds it) or 'numpy' (the "
-                    "definition itself); equal to rounding", choices=ENGINES),))
+    options=(Option("--engine", "reference_engine", "how the reference engine's per-step loops run: 'compiled' (C "
+                    "generated from the NumPy definitions; the default where a C compiler builds it) or 'numpy' "
+                    "(the definition itself); equal to rounding", choices=ENGINES, keyword="engine"),
+             Option("--dtype", "reference_dtype", "the reference engine's precision: float64 (default) or float32 "
+                    "(deferred mode; gradients and weights kept in float64)", choices=("float64", "float32"),
+                    keyword="dtype")))
 
 
 def plugins():

@@ -5,6 +5,9 @@ autodiff)."""
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..backprop import supports
 from ..errors import ParameterError
 from ..online import OnlineLearner
 from ..rules import make_rule
@@ -19,19 +22,24 @@ class ReferenceBackend(Backend):
     capabilities = REFERENCE.capabilities
 
     def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, batch_size=1,
-                 engine=None):
+                 engine=None, dtype=None):
         super().__init__(network, rule, mode, feedback, trainable, optimizer, params, batch_size)
         from ..compiled import resolve_engine
+        from ..precision import resolve_dtype
 
         #: ``'compiled'`` or ``'numpy'`` (``ostl train --engine``; :mod:`ostl.compiled`)
         self.engine = resolve_engine(engine)
+        #: ``ostl train --dtype`` (:mod:`ostl.precision`)
+        self.dtype = resolve_dtype(dtype)
         self.bptt = make_rule(rule).is_bptt
         if self.bptt:   # the autodiff gradient of the same equations (PyTorch)
             if mode != "deferred":
                 raise ParameterError("rule 'bptt' computes the gradient after the sequence: mode must be 'deferred'")
+            if self.dtype is not np.float64 and not supports(network):
+                raise ParameterError("dtype 'float32' needs the hand-written BPTT, which does not cover gated layers")
             return
         self.learner = OnlineLearner(network, rule, params, mode=mode, optimizer=optimizer,
-                                     feedback=feedback, trainable=trainable, engine=self.engine)
+                                     feedback=feedback, trainable=trainable, engine=self.engine, dtype=self.dtype)
 
     def run(self, params, trial, feedback=None, params_at=None):
         """One trial. ``feedback`` / ``params_at``: hardware in the loop (see
@@ -43,6 +51,6 @@ class ReferenceBackend(Backend):
             from ..bptt import bptt_sequence
 
             return bptt_sequence(self.network, params, trial.x, trial.target, trial.mask, self.trainable,
-                                 self.engine)
+                                 self.engine, self.dtype)
         self.learner.params = params  # the trainer's dict: online updates land in it
         return self.learner.run(trial.x, trial.target, trial.mask, feedback=feedback, params_at=params_at)

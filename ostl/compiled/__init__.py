@@ -34,6 +34,33 @@ ARRAY = ctypes.c_void_p
 _available = None
 
 
+#: the C type of each precision the kernels are built for (:mod:`ostl.precision`)
+REALS = {"float64": "double", "float32": "float"}
+
+_libraries = {}
+
+
+def real_library(name, source, dtype, declare):
+    """The kernels of ``source`` (written with ``real`` as their floating-point type) built for
+    ``dtype`` (float64: ``double``, float32: ``float``, with ``<tgmath.h>`` choosing the C
+    library's functions of that type); ``declare(library)`` sets the functions' ctypes
+    declarations. Built once per source, precision and process (then from the disk cache)."""
+    import numpy as np
+
+    from ..cbuild import shared_library
+
+    precision = np.dtype(dtype).name
+    key = (name, precision, hash(source))
+    library = _libraries.get(key)
+    if library is None:
+        header = f"#include <tgmath.h>\ntypedef {REALS[precision]} real;\n"
+        library = shared_library("the compiled engine", "engine", f"libostl_{name}_{precision}.so",
+                                 {f"{name}.c": header + source}, FLAGS)
+        declare(library)
+        library = _libraries[key] = library
+    return library
+
+
 def address(array):
     """The address of a C-contiguous float64 array's data for a kernel (None: a null pointer).
     Faster than ``ndarray.ctypes.data_as``, but it keeps no reference: the caller must hold the

@@ -14,43 +14,43 @@ import ctypes
 
 import numpy as np
 
-from . import ARRAY, FLAGS, address
+from . import ARRAY, address, real_library
 
 SOURCE = r"""
 /* one block, last step to first; into_y (n), into_s (n, d): in, what the step after the block sends
    back; out, what the block's first step sends to the step before it */
-void ostl_adjoint_sweep(long K, long n, long d, const double *restrict direct, const double *restrict A,
-                        const double *restrict own, const double *restrict c, const double *restrict q,
-                        const double *restrict H, double *restrict Ibar, double *restrict sbar,
-                        double *restrict ybar, double *restrict into_y, double *restrict into_s)
+void ostl_adjoint_sweep(long K, long n, long d, const real *restrict direct, const real *restrict A,
+                        const real *restrict own, const real *restrict c, const real *restrict q,
+                        const real *restrict H, real *restrict Ibar, real *restrict sbar,
+                        real *restrict ybar, real *restrict into_y, real *restrict into_s)
 {
     for (long k = K - 1; k >= 0; --k) {
-        double *I_k = Ibar + k * n;
+        real *I_k = Ibar + k * n;
         for (long i = 0; i < n; ++i) {
             const long kn = k * n + i;
-            const double g = direct[kn] + into_y[i];
+            const real g = direct[kn] + into_y[i];
             ybar[kn] = g;
-            double input = 0.0, path = 0.0;
+            real input = 0, path = 0;
             for (long b = 0; b < d; ++b) {
-                const double s = g * q[kn * d + b] + into_s[i * d + b];
+                const real s = g * q[kn * d + b] + into_s[i * d + b];
                 sbar[kn * d + b] = s;
                 input += s * c[kn * d + b];
                 path += own[kn * d + b] * sbar[kn * d + b];
             }
             I_k[i] = input;
             into_y[i] = path;
-            const double *a = A + kn * d * d;
+            const real *a = A + kn * d * d;
             for (long b = 0; b < d; ++b) {
-                double carried = 0.0;
+                real carried = 0;
                 for (long r = 0; r < d; ++r) carried += sbar[kn * d + r] * a[r * d + b];
                 into_s[i * d + b] = carried;
             }
         }
         if (H) {   /* into_y += H^T Ibar^k, as a sum of H's rows (contiguous) */
             for (long r = 0; r < n; ++r) {
-                const double scale = I_k[r];
-                if (scale == 0.0) continue;
-                const double *row = H + r * n;
+                const real scale = I_k[r];
+                if (scale == 0) continue;
+                const real *row = H + r * n;
                 for (long i = 0; i < n; ++i) into_y[i] += row[i] * scale;
             }
         }
@@ -58,34 +58,28 @@ void ostl_adjoint_sweep(long K, long n, long d, const double *restrict direct, c
 }
 """
 
-_library = None
+def _declare(library):
+    library.ostl_adjoint_sweep.restype = None
+    library.ostl_adjoint_sweep.argtypes = [ctypes.c_long] * 3 + [ARRAY] * 11
 
 
-def _function():
-    global _library
-    if _library is None:
-        from ..cbuild import shared_library
-
-        library = shared_library("the compiled engine", "engine", "libostl_adjoint.so", {"adjoint_sweep.c": SOURCE},
-                                 FLAGS)
-        library.ostl_adjoint_sweep.restype = None
-        library.ostl_adjoint_sweep.argtypes = [ctypes.c_long] * 3 + [ARRAY] * 11
-        _library = library
-    return _library.ostl_adjoint_sweep
+def _function(dtype=np.float64):
+    return real_library("adjoint_sweep", SOURCE, dtype, _declare).ostl_adjoint_sweep
 
 
 def adjoint_sweep(direct, deriv, H, into_y=None, into_s=None):
     """``(Ibar, sbar, ybar, into_y, into_s)`` as :func:`ostl.backprop.adjoint_sweep_numpy`, in one C call."""
-    q = np.ascontiguousarray(deriv.output_gain, dtype=np.float64)
+    real = np.float32 if direct.dtype == np.float32 and deriv.output_gain.dtype == np.float32 else np.float64
+    q = np.ascontiguousarray(deriv.output_gain, dtype=real)
     K, n, d = q.shape
-    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in
+    arrays = [np.ascontiguousarray(a, dtype=real) for a in
               (direct, np.broadcast_to(deriv.state_decay, (K, n, d, d)),
                np.broadcast_to(deriv.reset_path + deriv.adaptation_path, (K, n, d)),
                np.broadcast_to(deriv.input_gain, (K, n, d)), q)]
-    weights = None if H is None else np.ascontiguousarray(H, dtype=np.float64)
-    into_y = np.zeros(n) if into_y is None else np.array(into_y, dtype=np.float64)
-    into_s = np.zeros((n, d)) if into_s is None else np.array(into_s, dtype=np.float64)
-    Ibar, sbar, ybar = np.empty((K, n)), np.empty((K, n, d)), np.empty((K, n))
-    _function()(K, n, d, *[address(a) for a in arrays], address(weights), address(Ibar), address(sbar),
-                address(ybar), address(into_y), address(into_s))
+    weights = None if H is None else np.ascontiguousarray(H, dtype=real)
+    into_y = np.zeros(n, dtype=real) if into_y is None else np.array(into_y, dtype=real)
+    into_s = np.zeros((n, d), dtype=real) if into_s is None else np.array(into_s, dtype=real)
+    Ibar, sbar, ybar = np.empty((K, n), dtype=real), np.empty((K, n, d), dtype=real), np.empty((K, n), dtype=real)
+    _function(real)(K, n, d, *[address(a) for a in arrays], address(weights), address(Ibar), address(sbar),
+                    address(ybar), address(into_y), address(into_s))
     return Ibar, sbar, ybar, into_y, into_s

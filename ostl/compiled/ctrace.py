@@ -16,23 +16,22 @@ import numbers
 
 
 def literal(value):
-    """A C literal of a real number, exact (``float.hex``) for non-integers."""
+    """A C constant of a real number: its exact double (``float.hex``) converted to the kernel's
+    ``real`` type, as NumPy converts a Python number to the array's precision."""
     if isinstance(value, CExpr):
         return value
     if isinstance(value, bool):
-        return CExpr("1.0" if value else "0.0")
-    if isinstance(value, numbers.Integral):
-        return CExpr(f"{float(value)!r}")
+        value = 1.0 if value else 0.0
     if isinstance(value, numbers.Real):
         value = float(value)
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(f"constant {value} has no C literal here")
-        return CExpr(f"{value.hex()}" if value != int(value) or abs(value) >= 2 ** 53 else f"{value!r}")
+        return CExpr(f"((real){value.hex()})")
     raise TypeError(f"cannot trace {type(value).__name__} into C")
 
 
 class CExpr:
-    """A C expression of type ``double`` (or a condition), fully parenthesised."""
+    """A C expression of the kernel's type ``real`` (or a condition), fully parenthesised."""
 
     __array_ufunc__ = None   # NumPy scalars defer to the reflected operators below
 
@@ -121,8 +120,8 @@ class CodeOps:
 
     @staticmethod
     def heaviside(x, pseudo):
-        """``x > 0`` as 1.0 / 0.0 (NaN: 0, as NumPy's comparison)."""
-        return CExpr(f"(({x} > 0.0) ? 1.0 : 0.0)")
+        """``x > 0`` as 1 / 0 (NaN: 0, as NumPy's comparison)."""
+        return CExpr(f"(({x} > 0) ? ((real)1) : ((real)0))")
 
     @staticmethod
     def asarray(x):
@@ -169,20 +168,18 @@ class CodeOps:
 #: the C namespace (one instance: it has no state)
 C_OPS = CodeOps()
 
-#: the helpers the traced expressions call, to precede them in a C file
+#: the helpers the traced expressions call, to precede them in a C file (after ``real``'s typedef)
 HELPERS = r"""
-#include <math.h>
-
-static inline double ostl_maximum(double x, double value)
+static inline real ostl_maximum(real x, real value)
 {
     if (x != x || value != value) return x + value;   /* NaN, as np.maximum */
     return x >= value ? x : value;
 }
 
-static inline double ostl_sigmoid(double x)
+static inline real ostl_sigmoid(real x)
 {
-    if (x >= 0.0) return 1.0 / (1.0 + exp(-x));
-    const double ex = exp(x);
-    return ex / (1.0 + ex);
+    if (x >= 0) return ((real)1) / (((real)1) + exp(-x));
+    const real ex = exp(x);
+    return ex / (((real)1) + ex);
 }
 """

@@ -21,16 +21,16 @@ import json
 
 import numpy as np
 
-from . import ARRAY, FLAGS, address
+from . import ARRAY, address, real_library
 from .ctrace import C_OPS, HELPERS, CExpr
 
 _TEMPLATE = r"""
 {helpers}
 /* {description} */
-void ostl_layer_block(long K, long n, const double *restrict feed, const double *restrict recurrent_weights,
-                      const double *restrict neuron_param, double *restrict state, double *restrict y,
-                      double *restrict state_prev_out, double *restrict state_out, double *restrict y_prev_out,
-                      double *restrict y_out, double *restrict current, double *restrict recurrent_columns)
+void ostl_layer_block(long K, long n, const real *restrict feed, const real *restrict recurrent_weights,
+                      const real *restrict neuron_param, real *restrict state, real *restrict y,
+                      real *restrict state_prev_out, real *restrict state_out, real *restrict y_prev_out,
+                      real *restrict y_out, real *restrict current, real *restrict recurrent_columns)
 {{
     if (recurrent_weights) {{   /* H's columns contiguous: H^T, in tiles */
         for (long i0 = 0; i0 < n; i0 += 32)
@@ -40,13 +40,13 @@ void ostl_layer_block(long K, long n, const double *restrict feed, const double 
                         recurrent_columns[j * n + i] = recurrent_weights[i * n + j];
     }}
     for (long k = 0; k < K; ++k) {{
-        const double *feed_k = feed + k * n;
-        for (long i = 0; i < n; ++i) current[i] = 0.0;
+        const real *feed_k = feed + k * n;
+        for (long i = 0; i < n; ++i) current[i] = 0;
         if (recurrent_weights) {{
             for (long j = 0; j < n; ++j) {{
-                const double y_j = y[j];
-                if (y_j == 0.0) continue;
-                const double *column = recurrent_columns + j * n;
+                const real y_j = y[j];
+                if (y_j == 0) continue;
+                const real *column = recurrent_columns + j * n;
                 for (long i = 0; i < n; ++i) current[i] += column[i] * y_j;
             }}
             for (long i = 0; i < n; ++i) current[i] = feed_k[i] + current[i];
@@ -54,9 +54,9 @@ void ostl_layer_block(long K, long n, const double *restrict feed, const double 
             for (long i = 0; i < n; ++i) current[i] = feed_k[i];
         }}
         for (long i = 0; i < n; ++i) {{
-            const double y_prev = y[i];
-            const double input = current[i];
-            const double param = neuron_param ? neuron_param[i] : 0.0;
+            const real y_prev = y[i];
+            const real input = current[i];
+            const real param = neuron_param ? neuron_param[i] : 0;
             (void)param;
 {load}
             y_prev_out[k * n + i] = y_prev;
@@ -76,10 +76,10 @@ def _source(cell):
     update = cell.update(C_OPS, previous, CExpr("y_prev"), CExpr("input"), param)
     new = tuple(CExpr(f"s{j}") for j in range(d))
     output = cell.output_value(C_OPS, new, param)
-    load = "\n".join(f"            const double s{j}_prev = state[{j} * n + i];\n"
+    load = "\n".join(f"            const real s{j}_prev = state[{j} * n + i];\n"
                      f"            state_prev_out[({j} * K + k) * n + i] = s{j}_prev;" for j in range(d))
-    compute = "\n".join(f"            const double s{j} = {update[j]};" for j in range(d))
-    compute += f"\n            const double out = {output};"
+    compute = "\n".join(f"            const real s{j} = {update[j]};" for j in range(d))
+    compute += f"\n            const real out = {output};"
     store = "\n".join(f"            state[{j} * n + i] = s{j};\n"
                       f"            state_out[({j} * K + k) * n + i] = s{j};" for j in range(d))
     store += "\n            y[i] = out;\n            y_out[k * n + i] = out;"
@@ -88,18 +88,18 @@ def _source(cell):
 
 
 class LayerKernel:
-    """The compiled block recurrence of one cell configuration."""
+    """The compiled block recurrence of one cell configuration in one precision."""
 
-    def __init__(self, cell):
-        from ..cbuild import shared_library
-
+    def __init__(self, cell, dtype=np.float64):
         self.cell = cell
+        self.dtype = np.dtype(dtype)
         self.source = _source(cell)
-        library = shared_library("the compiled engine", "engine", "libostl_layer.so",
-                                 {"layer_block.c": self.source}, FLAGS)
-        self._function = library.ostl_layer_block
-        self._function.restype = None
-        self._function.argtypes = [ctypes.c_long, ctypes.c_long] + [ARRAY] * 11
+
+        def declare(library):
+            library.ostl_layer_block.restype = None
+            library.ostl_layer_block.argtypes = [ctypes.c_long, ctypes.c_long] + [ARRAY] * 11
+
+        self._function = real_library("layer_block", self.source, self.dtype, declare).ostl_layer_block
 
     def run(self, carry, feed, recurrent_weights, neuron_param):
         """Advance ``carry = (state tuple, y)`` over the block ``feed`` (K, n); returns
@@ -108,37 +108,39 @@ class LayerKernel:
         state_prev, y_prev = carry
         K, n = feed.shape
         d = self.cell.state_size
-        feed = np.ascontiguousarray(feed, dtype=np.float64)
-        state = np.empty((d, n))
+        real = self.dtype
+        feed = np.ascontiguousarray(feed, dtype=real)
+        state = np.empty((d, n), dtype=real)
         for j in range(d):
             state[j] = state_prev[j]
-        y = np.array(y_prev, dtype=np.float64)
-        weights = None if recurrent_weights is None else np.ascontiguousarray(recurrent_weights, dtype=np.float64)
+        y = np.array(y_prev, dtype=real)
+        weights = None if recurrent_weights is None else np.ascontiguousarray(recurrent_weights, dtype=real)
         param = None
         if self.cell.neuron_param is not None:
-            param = np.ascontiguousarray(np.broadcast_to(np.asarray(neuron_param, dtype=np.float64), (n,)))
-        S_prev, S = np.empty((d, K, n)), np.empty((d, K, n))
-        Yp, Y = np.empty((K, n)), np.empty((K, n))
-        columns = None if weights is None else np.empty((n, n))
-        current = np.empty(n)   # named: an array made inside the call would be freed before the call runs
+            param = np.ascontiguousarray(np.broadcast_to(np.asarray(neuron_param, dtype=real), (n,)))
+        S_prev, S = np.empty((d, K, n), dtype=real), np.empty((d, K, n), dtype=real)
+        Yp, Y = np.empty((K, n), dtype=real), np.empty((K, n), dtype=real)
+        columns = None if weights is None else np.empty((n, n), dtype=real)
+        current = np.empty(n, dtype=real)   # named: an array made inside the call would be freed before it runs
         self._function(K, n, address(feed), address(weights), address(param), address(state), address(y),
                        address(S_prev), address(S), address(Yp), address(Y), address(current),
                        address(columns))
         return (tuple(state[j].copy() for j in range(d)), y), S_prev, S, Yp, Y
 
 
-_KERNELS = {}   # by the cell's spec (one build per configuration)
-_BY_CELL = {}   # id(cell) -> (cell, kernel): the spec is not recomputed at every block
+_KERNELS = {}   # by the cell's spec and the precision (one build per configuration)
+_BY_CELL = {}   # (id(cell), precision) -> (cell, kernel): the spec is not recomputed at every block
 
 
-def layer_kernel(cell):
-    """The :class:`LayerKernel` of ``cell`` (built once per configuration and process)."""
-    known = _BY_CELL.get(id(cell))
+def layer_kernel(cell, dtype=np.float64):
+    """The :class:`LayerKernel` of ``cell`` in ``dtype`` (built once per configuration and process)."""
+    precision = np.dtype(dtype).name
+    known = _BY_CELL.get((id(cell), precision))
     if known is not None and known[0] is cell:
         return known[1]
-    key = json.dumps(cell.spec(), sort_keys=True)
+    key = (json.dumps(cell.spec(), sort_keys=True), precision)
     kernel = _KERNELS.get(key)
     if kernel is None:
-        kernel = _KERNELS[key] = LayerKernel(cell)
-    _BY_CELL[id(cell)] = (cell, kernel)
+        kernel = _KERNELS[key] = LayerKernel(cell, dtype)
+    _BY_CELL[(id(cell), precision)] = (cell, kernel)
     return kernel
