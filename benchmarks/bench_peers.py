@@ -61,20 +61,20 @@ def setup(n, steps=STEPS, seed=0):
     return net, params, x, y
 
 
-def our_jobs(n, engine=None):
+def our_jobs(n, engine=None, dtype=None):
     from ostl import OnlineLearner
     from ostl.bptt import bptt_sequence
 
     net, params, x, y = setup(n)
     return {
-        "forward": lambda: net.forward(params, x, y, record=False, engine=engine),
-        "eprop": lambda: OnlineLearner(net, "eprop", params, engine=engine).run(x, y),
-        "ostl_no_h": lambda: OnlineLearner(net, "ostl_no_h", params, engine=engine).run(x, y),
-        "bptt": lambda: bptt_sequence(net, params, x, y, engine=engine),
+        "forward": lambda: net.forward(params, x, y, record=False, engine=engine, dtype=dtype),
+        "eprop": lambda: OnlineLearner(net, "eprop", params, engine=engine, dtype=dtype).run(x, y),
+        "ostl_no_h": lambda: OnlineLearner(net, "ostl_no_h", params, engine=engine, dtype=dtype).run(x, y),
+        "bptt": lambda: bptt_sequence(net, params, x, y, engine=engine, dtype=dtype),
     }
 
 
-def measure_ours(sizes, engine=None):
+def measure_ours(sizes, engine=None, dtype=None):
     """µs per step of every algorithm at every size (one timed call each)."""
     try:
         import torch
@@ -84,7 +84,7 @@ def measure_ours(sizes, engine=None):
         pass
     out = {}
     for n in sizes:
-        jobs = our_jobs(n, engine)
+        jobs = our_jobs(n, engine, dtype)
         jobs["forward"]()   # warm-up: imports, work arrays
         for name, job in jobs.items():
             start = time.perf_counter()
@@ -129,6 +129,9 @@ def main(argv=None):
     parser.add_argument("--no-peers", action="store_true", help="ours alone, even where braintrace is installed")
     parser.add_argument("--engine", choices=("compiled", "numpy"), default=None,
                         help="our engine (default: compiled where it builds, as ostl train)")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                        help="our precision (default float64; ours/f64 then compares with their float64, "
+                             "with float32 ours/f32 with their float32)")
     args = parser.parse_args(argv)
     try:
         sizes = [int(s) for s in args.sizes.split(",")]
@@ -145,17 +148,18 @@ def main(argv=None):
     engine = resolve_engine(args.engine)
     ours, f32, f64 = {}, {}, {}
     for _ in range(args.rounds):
-        _best(ours, measure_ours(sizes, args.engine))
+        _best(ours, measure_ours(sizes, args.engine, args.dtype))
         if peers:
             _best(f32, measure_peer(python, sizes, "float32"))
             _best(f64, measure_peer(python, sizes, "float64"))
     print(f"µs per step, T = {STEPS}, recurrent LIF n, m = n inputs, leaky linear readout of {N_OUT}, MSE, batch 1; "
-          f"fastest of {args.rounds} interleaved rounds, one core each. ours: float64, engine {engine}; "
+          f"fastest of {args.rounds} interleaved rounds, one core each. ours: {args.dtype}, engine {engine}; "
           "bt: braintrace float32 / float64")
+    same = "ours/f32" if args.dtype == "float32" else "ours/f64"   # the ratio at the same precision
     peer_names = {"forward": "forward", "eprop": "EProp", "ostl_no_h": "D-RTRL", "bptt": "BPTT"}
     header = f"{'n':>5}"
     for name in ALGORITHMS:
-        header += f" | {name + ' ours':>15}" + (f" {'bt ' + peer_names[name] + ' f32/f64':>22} {'ours/f64':>8}"
+        header += f" | {name + ' ours':>15}" + (f" {'bt ' + peer_names[name] + ' f32/f64':>22} {same:>8}"
                                                   if peers else "")
     print(header)
     for n in sizes:
@@ -164,9 +168,10 @@ def main(argv=None):
             line += f" | {ours[(n, name)]:>15.1f}"
             if peers:
                 a, b = f32.get((n, name), float("nan")), f64.get((n, name), float("nan"))
-                line += f" {a:>10.1f} / {b:>9.1f} {ours[(n, name)] / b:>8.2f}"   # same precision
+                line += f" {a:>10.1f} / {b:>9.1f} {ours[(n, name)] / (a if args.dtype == 'float32' else b):>8.2f}"
         print(line)
-    summary = {"sizes": sizes, "engine": engine, "ours": {f"{n}/{k}": v for (n, k), v in ours.items()}}
+    summary = {"sizes": sizes, "engine": engine, "dtype": args.dtype,
+               "ours": {f"{n}/{k}": v for (n, k), v in ours.items()}}
     if peers:
         summary["braintrace_float32"] = {f"{n}/{k}": v for (n, k), v in f32.items()}
         summary["braintrace_float64"] = {f"{n}/{k}": v for (n, k), v in f64.items()}

@@ -30,3 +30,17 @@ def test_bad_sizes_and_rounds_exit_with_one_line():
         done = _run(*args, "--no-peers")
         assert done.returncode == 2
         assert len(done.stderr.strip().splitlines()) == 1 and word in done.stderr, done.stderr
+
+
+def test_precision_benchmark_reports_deviation_speed_and_training():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_precision.py"), "--sizes", "16",
+                           "--iterations", "2", "--seeds", "0", "--rounds", "1"], capture_output=True, text=True,
+                          timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert sorted(summary["gradients"]) == ["16/bptt", "16/eprop", "16/ostl_no_h"]
+    assert all(1e-10 < row["deviation"] < 1e-3 for row in summary["gradients"].values())
+    assert sorted(summary["training"]) == ["0/float32", "0/float64"]
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_precision.py"), "--sizes", "x"],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
