@@ -12,7 +12,9 @@ against a fixed random target, batch 1. Per step, in microseconds, for n = 64, 1
   adjoint recursion of :mod:`ostl.backprop`) beside ``jax.grad`` through their jitted scan.
 
 Ours runs on the default engine (compiled where a C compiler builds it, :mod:`ostl.compiled`);
-``--engine numpy`` times the NumPy definition instead.
+``--engine numpy`` times the NumPy definition instead, ``--dtype float32`` our single precision.
+``--nest`` adds NEST's native e-prop per step for context (``eprop_iaf`` and the ``bsshslm_2020``
+set, and our NEST plugin, on ``bench_nest.py``'s network of the same size).
 
 Every figure is the fastest of ``--rounds`` interleaved rounds (ours, then theirs in float32,
 then float64, each round), one core each (BLAS, torch and XLA limited to one thread). braintrace
@@ -36,6 +38,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 sys.path.insert(0, str(ROOT))
@@ -129,6 +132,9 @@ def main(argv=None):
     parser.add_argument("--no-peers", action="store_true", help="ours alone, even where braintrace is installed")
     parser.add_argument("--engine", choices=("compiled", "numpy"), default=None,
                         help="our engine (default: compiled where it builds, as ostl train)")
+    parser.add_argument("--nest", action="store_true",
+                        help="add NEST's native e-prop per step for context (benchmarks/bench_nest.py's network of "
+                             "the same n: 100 inputs, 10 readouts; eprop_iaf and the bsshslm_2020 set, one thread)")
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                         help="our precision (default float64; ours/f64 then compares with their float64, "
                              "with float32 ours/f32 with their float32)")
@@ -175,7 +181,26 @@ def main(argv=None):
     if peers:
         summary["braintrace_float32"] = {f"{n}/{k}": v for (n, k), v in f32.items()}
         summary["braintrace_float64"] = {f"{n}/{k}": v for (n, k), v in f64.items()}
+    if args.nest:
+        summary["nest"] = nest_context(sizes)
     print(json.dumps(summary))
+
+
+def nest_context(sizes):
+    """NEST's own e-prop per step, for context: bench_nest.py's rows at N = n (one trial of 1000 steps of
+    its network, one thread, the process's second trial; plain NEST in .venv)."""
+    import bench_nest
+
+    print("NEST native e-prop, µs per step, for context (bench_nest.py's network at N = n: 100 Poisson inputs, "
+          "10 leaky readouts, one thread)")
+    print(f"{'n':>5} | {'eprop_iaf':>10} | {'bsshslm_2020':>12} | {'ours (NEST)':>11}")
+    rows = {}
+    for n in sizes:
+        row = {kind: bench_nest._measure(kind, n) for kind in ("eprop_iaf", "bsshslm", "ours")}
+        per_step = {kind: r.get("trial_s", float("nan")) / bench_nest.STEPS * 1e6 for kind, r in row.items()}
+        rows[n] = per_step
+        print(f"{n:>5} | {per_step['eprop_iaf']:>10.1f} | {per_step['bsshslm']:>12.1f} | {per_step['ours']:>11.1f}")
+    return rows
 
 
 if __name__ == "__main__":

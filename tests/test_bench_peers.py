@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks" / "bench_peers.py"
 
@@ -44,3 +46,12 @@ def test_precision_benchmark_reports_deviation_speed_and_training():
     bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_precision.py"), "--sizes", "x"],
                          capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_nest_context_rows():
+    pytest.importorskip("nest")
+    done = _run("--sizes", "16", "--rounds", "1", "--no-peers", "--nest")
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert sorted(summary["nest"]["16"]) == ["bsshslm", "eprop_iaf", "ours"]
+    assert all(value > 0 for value in summary["nest"]["16"].values())
