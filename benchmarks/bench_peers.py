@@ -8,6 +8,8 @@ against a fixed random target, batch 1. Per step, in microseconds, for n = 64, 1
 * ``eprop``: ours ``OnlineLearner(net, "eprop")`` (deferred mode, 128-step blocks, float64)
   beside braintrace's ``EProp`` equivalent (its e-prop algorithm, online, float32 and float64);
 * ``ostl_no_h``: ours beside braintrace's diagonal RTRL (``D_RTRL``);
+* ``ostl_ff``: exact OSTL on the same layer without recurrence (ours ``OnlineLearner(net, "ostl")``)
+  beside braintrace's ``D_RTRL`` on that layer (diagonal RTRL is exact without recurrence);
 * ``bptt``: ours ``bptt_sequence`` (what the trainer's ``--rule bptt`` runs: the hand-written
   adjoint recursion of :mod:`ostl.backprop`) beside ``jax.grad`` through their jitted scan.
 
@@ -46,18 +48,19 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 STEPS, P_IN, N_OUT, TAU = 1000, 0.05, 3, 20.0
-ALGORITHMS = ("forward", "eprop", "ostl_no_h", "bptt")
+ALGORITHMS = ("forward", "eprop", "ostl_no_h", "bptt", "ostl_ff")
 PEER_SCRIPT = ROOT / "benchmarks" / "peers_braintrace.py"
 #: braintrace's algorithm names (peers_braintrace.py) -> ours
-OUR_NAME = {"d_rtrl": "ostl_no_h"}
+OUR_NAME = {"d_rtrl": "ostl_no_h", "ff_d_rtrl": "ostl_ff"}
 
 
-def setup(n, steps=STEPS, seed=0):
+def setup(n, steps=STEPS, seed=0, recurrent=True):
     """Our network, parameters, inputs and targets of size ``n``."""
     from ostl import LIF, Layer, Network, Readout
 
     rng = np.random.default_rng(seed)
-    net = Network(n, [Layer(n, LIF(tau_m=TAU), recurrent=True)], Readout(N_OUT, leak=float(np.exp(-1.0 / TAU))))
+    net = Network(n, [Layer(n, LIF(tau_m=TAU), recurrent=recurrent)],
+                  Readout(N_OUT, leak=float(np.exp(-1.0 / TAU))))
     params = net.init_params(seed=seed + 1)
     x = (rng.random((steps, n)) < P_IN).astype(np.float64)
     y = rng.normal(size=(steps, N_OUT))
@@ -69,11 +72,13 @@ def our_jobs(n, engine=None, dtype=None):
     from ostl.bptt import bptt_sequence
 
     net, params, x, y = setup(n)
+    ff_net, ff_params, _, _ = setup(n, recurrent=False)
     return {
         "forward": lambda: net.forward(params, x, y, record=False, engine=engine, dtype=dtype),
         "eprop": lambda: OnlineLearner(net, "eprop", params, engine=engine, dtype=dtype).run(x, y),
         "ostl_no_h": lambda: OnlineLearner(net, "ostl_no_h", params, engine=engine, dtype=dtype).run(x, y),
         "bptt": lambda: bptt_sequence(net, params, x, y, engine=engine, dtype=dtype),
+        "ostl_ff": lambda: OnlineLearner(ff_net, "ostl", ff_params, engine=engine, dtype=dtype).run(x, y),
     }
 
 
@@ -162,7 +167,8 @@ def main(argv=None):
           f"fastest of {args.rounds} interleaved rounds, one core each. ours: {args.dtype}, engine {engine}; "
           "bt: braintrace float32 / float64")
     same = "ours/f32" if args.dtype == "float32" else "ours/f64"   # the ratio at the same precision
-    peer_names = {"forward": "forward", "eprop": "EProp", "ostl_no_h": "D-RTRL", "bptt": "BPTT"}
+    peer_names = {"forward": "forward", "eprop": "EProp", "ostl_no_h": "D-RTRL", "bptt": "BPTT",
+                  "ostl_ff": "ff D-RTRL"}
     header = f"{'n':>5}"
     for name in ALGORITHMS:
         header += f" | {name + ' ours':>15}" + (f" {'bt ' + peer_names[name] + ' f32/f64':>22} {same:>8}"
@@ -186,17 +192,20 @@ def main(argv=None):
     print(json.dumps(summary))
 
 
-def nest_context(sizes):
+def nest_context(sizes, measure=None):
     """NEST's own e-prop per step, for context: bench_nest.py's rows at N = n (one trial of 1000 steps of
-    its network, one thread, the process's second trial; plain NEST in .venv)."""
+    its network, one thread, the process's second trial; plain NEST in .venv). ``measure(kind, n)``:
+    one row (default ``bench_nest._measure``, a NEST process per row)."""
     import bench_nest
+
+    measure = measure or bench_nest._measure
 
     print("NEST native e-prop, µs per step, for context (bench_nest.py's network at N = n: 100 Poisson inputs, "
           "10 leaky readouts, one thread)")
     print(f"{'n':>5} | {'eprop_iaf':>10} | {'bsshslm_2020':>12} | {'ours (NEST)':>11}")
     rows = {}
     for n in sizes:
-        row = {kind: bench_nest._measure(kind, n) for kind in ("eprop_iaf", "bsshslm", "ours")}
+        row = {kind: measure(kind, n) for kind in ("eprop_iaf", "bsshslm", "ours")}
         per_step = {kind: r.get("trial_s", float("nan")) / bench_nest.STEPS * 1e6 for kind, r in row.items()}
         rows[n] = per_step
         print(f"{n:>5} | {per_step['eprop_iaf']:>10.1f} | {per_step['bsshslm']:>12.1f} | {per_step['ours']:>11.1f}")

@@ -55,8 +55,8 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--dtype', choices=['float32', 'float64'], default='float32')
     p.add_argument('--sizes', default='64,128,256,512', help='comma-separated n values')
-    p.add_argument('--algorithms', default='forward,eprop,d_rtrl,bptt',
-                   help='comma-separated subset of forward,eprop,d_rtrl,bptt,pp_prop')
+    p.add_argument('--algorithms', default='forward,eprop,d_rtrl,bptt,ff_d_rtrl',
+                   help='comma-separated subset of forward,eprop,d_rtrl,bptt,ff_d_rtrl,pp_prop')
     p.add_argument('--T', type=int, default=1000)
     p.add_argument('--tau', type=float, default=20.0, help='membrane time constant (steps)')
     p.add_argument('--tau-out', type=float, default=20.0, help='readout time constant (steps)')
@@ -100,13 +100,16 @@ DTYPE = np.float64 if ARGS.dtype == 'float64' else np.float32
 # Model
 # --------------------------------------------------------------------------------------------
 class RecurrentLIF(brainstate.nn.Module):
-    """One recurrent LIF layer + leaky linear readout, wired the way braintrace's examples do."""
+    """One recurrent LIF layer + leaky linear readout, wired the way braintrace's examples do
+    (``recurrent=False``: the same layer fed by the input alone, ``w_inrec`` its input rows)."""
 
-    def __init__(self, n_in, n_rec, n_out, w_inrec, w_out, tau, tau_out, v_th):
+    def __init__(self, n_in, n_rec, n_out, w_inrec, w_out, tau, tau_out, v_th, recurrent=True):
         super().__init__()
         alpha = math.exp(-1.0 / tau)
+        self.recurrent = recurrent
         # ETP-aware dense map on concat([x_t, z_{t-1}]) -> its weight is traced by braintrace.
-        self.linear = braintrace.nn.Linear(n_in + n_rec, n_rec, w_init=w_inrec, b_init=None)
+        self.linear = (braintrace.nn.Linear(n_in + n_rec, n_rec, w_init=w_inrec, b_init=None) if recurrent
+                       else braintrace.nn.Linear(n_in, n_rec, w_init=w_inrec[:n_in], b_init=None))
         self.neuron = brainpy.state.LIF(
             n_rec,
             R=1.0 / (1.0 - alpha),  # cancels exp-Euler's (1 - alpha) input factor: V <- alpha V + I
@@ -122,6 +125,8 @@ class RecurrentLIF(brainstate.nn.Module):
         self.readout = braintrace.nn.LeakyRateReadout(n_rec, n_out, tau=tau_out, w_init=w_out)
 
     def update(self, x):
+        if not self.recurrent:
+            return self.readout(self.neuron(self.linear(x)))
         z_prev = self.neuron.get_spike()  # z_{t-1} (computed from V_{t-1})
         z = self.neuron(self.linear(jnp.concatenate([x, z_prev], axis=-1)))
         return self.readout(z)
@@ -140,9 +145,9 @@ def make_data(n, args):
     return jnp.asarray(xs), jnp.asarray(ys), w_inrec, w_out
 
 
-def build_model(n, w_inrec, w_out, args):
+def build_model(n, w_inrec, w_out, args, recurrent=True):
     return RecurrentLIF(n, n, args.n_out, jnp.asarray(w_inrec), jnp.asarray(w_out),
-                        args.tau, args.tau_out, args.v_th)
+                        args.tau, args.tau_out, args.v_th, recurrent)
 
 
 def mse(out, target):
@@ -266,13 +271,14 @@ def main():
         # run bptt first (if requested) so online gradients can be compared against it
         order = sorted(algorithms, key=lambda a: 0 if a == 'bptt' else 1)
         for alg in order:
-            model = build_model(n, w_inrec, w_out, ARGS)  # fresh model, identical weights
+            # fresh model, identical weights; ff_d_rtrl: D-RTRL on the layer without recurrence (exact there)
+            model = build_model(n, w_inrec, w_out, ARGS, recurrent=alg != 'ff_d_rtrl')
             if alg == 'forward':
                 fn = make_forward(model)
             elif alg == 'bptt':
                 fn = make_bptt(model)
             else:
-                fn = make_online(model, alg, xs[0], ARGS)
+                fn = make_online(model, 'd_rtrl' if alg == 'ff_d_rtrl' else alg, xs[0], ARGS)
             best, compile_s, out = time_fn(fn, xs, ys, ARGS.repeats)
             rec = {
                 'n': n, 'dtype': ARGS.dtype, 'algorithm': alg,
@@ -290,7 +296,7 @@ def main():
                 g = grad_by_weight(grads, n)
                 if alg == 'bptt':
                     bptt_grad = g
-                elif bptt_grad is not None:
+                elif bptt_grad is not None and alg != 'ff_d_rtrl':   # (BPTT is of the recurrent network)
                     # sanity check of the online estimate, per weight matrix:
                     # cosine to the BPTT gradient and ratio of norms
                     rec['cos_vs_bptt'] = {k: round(cosine(g[k], bptt_grad[k]), 4) for k in g}

@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks" / "bench_peers.py"
 
@@ -22,7 +20,7 @@ def test_ours_alone_prints_every_algorithm_per_size():
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["sizes"] == [16, 24]
     assert sorted(summary["ours"]) == sorted(f"{n}/{a}" for n in (16, 24)
-                                             for a in ("forward", "eprop", "ostl_no_h", "bptt"))
+                                             for a in ("forward", "eprop", "ostl_no_h", "bptt", "ostl_ff"))
     assert all(value > 0 for value in summary["ours"].values())
     assert "braintrace_float32" not in summary
 
@@ -48,10 +46,16 @@ def test_precision_benchmark_reports_deviation_speed_and_training():
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
 
 
-def test_nest_context_rows():
-    pytest.importorskip("nest")
-    done = _run("--sizes", "16", "--rounds", "1", "--no-peers", "--nest")
-    assert done.returncode == 0, done.stderr[-2000:]
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
-    assert sorted(summary["nest"]["16"]) == ["bsshslm", "eprop_iaf", "ours"]
-    assert all(value > 0 for value in summary["nest"]["16"].values())
+def test_nest_context_rows(capsys):
+    """The --nest rows: µs per step from bench_nest.py's trial times (its NEST runs are tested in
+    tests/test_nest_native_eprop.py and tests/test_nest_memory.py; here a stand-in row keeps NEST out)."""
+    import importlib.util
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("bench_peers_under_test", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    seconds = {"eprop_iaf": 0.4, "bsshslm": 0.2, "ours": 0.1}
+    rows = bench.nest_context([16], measure=lambda kind, n: {"trial_s": seconds[kind] * n / 16})
+    assert rows == {16: {"eprop_iaf": 400.0, "bsshslm": 200.0, "ours": 100.0}}
+    assert "400.0" in capsys.readouterr().out
