@@ -44,20 +44,21 @@ def real_library(name, source, dtype, declare):
     """The kernels of ``source`` (written with ``real`` as their floating-point type) built for
     ``dtype`` (float64: ``double``, float32: ``float``, with ``<tgmath.h>`` choosing the C
     library's functions of that type); ``declare(library)`` sets the functions' ctypes
-    declarations. Built once per source, precision and process (then from the disk cache)."""
+    declarations. Built once per source, precision and process (then from the disk cache);
+    called once per kernel call, so the lookup comes first and costs one dictionary access."""
+    known = _libraries.get((name, dtype))
+    if known is not None and known[0] is source:
+        return known[1]
     import numpy as np
 
     from ..cbuild import shared_library
 
     precision = np.dtype(dtype).name
-    key = (name, precision, hash(source))
-    library = _libraries.get(key)
-    if library is None:
-        header = f"#include <tgmath.h>\ntypedef {REALS[precision]} real;\n"
-        library = shared_library("the compiled engine", "engine", f"libostl_{name}_{precision}.so",
-                                 {f"{name}.c": header + source}, FLAGS)
-        declare(library)
-        library = _libraries[key] = library
+    header = f"#include <tgmath.h>\ntypedef {REALS[precision]} real;\n"
+    library = shared_library("the compiled engine", "engine", f"libostl_{name}_{precision}.so",
+                             {f"{name}.c": header + source}, FLAGS)
+    declare(library)
+    _libraries[(name, dtype)] = (source, library)
     return library
 
 
