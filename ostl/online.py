@@ -136,6 +136,9 @@ class OnlineLearner:
                 self.traces.append(DenseTraces(layer, prefix, leak, trainable))
             n_pre = layer.size
         self.readout_traces = ReadoutTraces(network.readout, trainable)
+        if self.dtype is not np.float64 and not blockable(self):
+            raise ParameterError("dtype 'float32' runs the blocked evaluation only, which does not cover coupled "
+                                 "(exact recurrent OSTL) traces or gated layers; use float64")
 
     # ------------------------------------------------------------------------------------
     def _learning_signals(self, delta, target, mask, slopes, params):

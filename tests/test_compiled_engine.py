@@ -222,3 +222,5 @@ def test_float32_is_refused_where_it_does_not_run():
         learner.run(x, y, record=["output"])
     with pytest.raises(ParameterError, match="dtype must be one of"):
         OnlineLearner(net, "eprop", params, dtype="float16")
+    with pytest.raises(ParameterError, match="coupled"):   # exact OSTL on a recurrent layer: step by step
+        OnlineLearner(net, "ostl", params, dtype="float32")
