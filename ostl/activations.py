@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .precision import real_dtype
 from .registry import Registry, ValueBySpec
 from .validation import check_range
 
@@ -55,7 +56,7 @@ class ReLU(Activation):
 
     def derivative(self, x):
         """``1`` where ``x > 0``, else ``0``."""
-        return (x > 0).astype(np.float32 if getattr(x, "dtype", None) == np.float32 else np.float64)
+        return (x > 0).astype(real_dtype(x))
 
 
 class LeakyReLU(Activation):

@@ -109,6 +109,9 @@ def backprop(network, params, x, target, mask, trainable=None, engine="numpy", b
         step_losses[t0:t1] = mask[t0:t1] * readout.loss_value(NUMPY, fw.potentials, target[t0:t1])
     delta = readout_delta(readout, outputs, target, mask)
     grads = {name: np.zeros_like(params[name]) for name in names}
+    sweep = adjoint_sweep_numpy
+    if engine == "compiled":
+        from .compiled.adjoint import adjoint_sweep as sweep
     abar_after = np.zeros(readout.size, dtype=dtype)   # abar^{t1} of the block after
     into = [None] * len(network.layers)   # per stateful layer: (into_y, into_s) from the block after
     for (t0, t1), start in zip(reversed(bounds), reversed(starts)):
@@ -129,9 +132,6 @@ def backprop(network, params, x, target, mask, trainable=None, engine="numpy", b
             if layer.stateful:
                 deriv = fw.derivatives[index]
                 H = params[f"{prefix}.H"] if layer.recurrent else None
-                sweep = adjoint_sweep_numpy
-                if engine == "compiled":
-                    from .compiled.adjoint import adjoint_sweep as sweep
                 Ibar, sbar, ybar_total, *into[index] = sweep(ybar, deriv, H, *(into[index] or (None, None)))
                 if f"{prefix}.H" in names:
                     grads[f"{prefix}.H"] += Ibar.T @ fw.prev_outputs[index]

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _real_dtype(x):
-    """float32 for float32 data (the engine's ``dtype='float32'``), else float64."""
-    return np.float32 if getattr(x, "dtype", None) == np.float32 else np.float64
+from .precision import real_dtype
 
 
 class NumpyOps:
@@ -26,7 +23,7 @@ class NumpyOps:
     @staticmethod
     def heaviside(x, pseudo):  # pseudo is unused in the forward pass
         """The spike ``x > 0`` (the pseudo-derivative only matters to autodiff)."""
-        return (x > 0).astype(_real_dtype(x))
+        return (x > 0).astype(real_dtype(x))
 
     @staticmethod
     def asarray(x):
@@ -48,7 +45,7 @@ class NumpyOps:
     def sigmoid(x):
         # numerically stable logistic function
         """The logistic sigmoid, numerically stable for large ``|x|``."""
-        x = np.asarray(x, dtype=_real_dtype(x))
+        x = np.asarray(x, dtype=real_dtype(x))
         out = np.empty_like(x)
         pos = x >= 0
         out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))

@@ -25,6 +25,12 @@ def resolve_dtype(dtype=None):
     return DTYPES[check_choice("dtype", name, set(DTYPES))]
 
 
+def real_dtype(*arrays):
+    """The precision to compute ``arrays`` in: float32 if every one of them is float32 (the
+    engine's ``dtype='float32'``), else float64 (the definition's)."""
+    return np.float32 if all(getattr(a, "dtype", None) == np.float32 for a in arrays) else np.float64
+
+
 def cast(tree, dtype):
     """Arrays in ``tree`` (dicts, tuples, lists, None) as ``dtype``, without copying arrays that
     already are."""

@@ -14,6 +14,7 @@ import ctypes
 
 import numpy as np
 
+from ..precision import real_dtype
 from . import ARRAY, address, real_library
 
 SOURCE = r"""
@@ -69,7 +70,7 @@ def _function(dtype=np.float64):
 
 def adjoint_sweep(direct, deriv, H, into_y=None, into_s=None):
     """``(Ibar, sbar, ybar, into_y, into_s)`` as :func:`ostl.backprop.adjoint_sweep_numpy`, in one C call."""
-    real = np.float32 if direct.dtype == np.float32 and deriv.output_gain.dtype == np.float32 else np.float64
+    real = real_dtype(direct, deriv.output_gain)
     q = np.ascontiguousarray(deriv.output_gain, dtype=real)
     K, n, d = q.shape
     arrays = [np.ascontiguousarray(a, dtype=real) for a in

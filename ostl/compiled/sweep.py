@@ -18,6 +18,7 @@ import ctypes
 
 import numpy as np
 
+from ..precision import real_dtype
 from . import ARRAY, address, real_library
 
 SOURCE = r"""
@@ -129,15 +130,10 @@ def sweep_library(dtype=np.float64):
     return real_library("block_sweep", SOURCE, dtype, _declare)
 
 
-def _real(*arrays):
-    """The precision of the arrays: float32 if they all are, else float64."""
-    return np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
-
-
 def block_sweep(M, W):
     """``(B, P, carry_G, carry_Z)`` of one block from ``M`` (K, n, D, D) and ``W`` (K, n, D)."""
     K, n, D = W.shape
-    real = _real(M, W)
+    real = real_dtype(M, W)
     M = np.ascontiguousarray(M, dtype=real)
     W = np.ascontiguousarray(W, dtype=real)
     B, P = np.empty((K, n, D), dtype=real), np.empty((K, n, D, D), dtype=real)
@@ -150,7 +146,7 @@ def block_sweep(M, W):
 def block_project(B, P, V):
     """``(B . V, P V)``, (K, n) and (K, n, D), of block coefficients and a driving vector ``V``."""
     K, n, D = V.shape
-    real = _real(B, P, V)
+    real = real_dtype(B, P, V)
     B, P, V = (np.ascontiguousarray(a, dtype=real) for a in (B, P, V))
     BV, PV = np.empty((K, n), dtype=real), np.empty((K, n, D), dtype=real)
     sweep_library(real).ostl_block_project(K, n, D, address(B), address(P), address(V), address(BV), address(PV))
@@ -159,7 +155,7 @@ def block_project(B, P, V):
 
 def leaky_filter(values, leak, carry):
     """``out^k = leak out^{k-1} + values^k`` along axis 0 from ``carry``: ``(out, out[-1])``."""
-    real = _real(np.asarray(values))
+    real = real_dtype(values)
     values = np.ascontiguousarray(values, dtype=real)
     K = values.shape[0]
     n = values[0].size if K else 0
