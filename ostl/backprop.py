@@ -49,6 +49,14 @@ def supports(network):
     return not any(layer.kind == "gated" for layer in network.layers)
 
 
+def check_precision(network, dtype):
+    """float32 BPTT is this module's recursion: refused (one line) for networks it does not cover."""
+    if dtype is not np.float64 and not supports(network):
+        from .errors import ParameterError
+
+        raise ParameterError("dtype 'float32' needs the hand-written BPTT, which does not cover gated layers")
+
+
 def readout_delta(readout, outputs, target, mask):
     """``m^t dE^t/da^t``: the loss's derivative by the potential, per step."""
     if readout.activation == "softmax":

@@ -56,7 +56,7 @@ def bptt_sequence(network, params, x, target, mask=None, trainable=None, engine=
     ``'compiled'`` or ``'numpy'``, as :mod:`ostl.compiled`), equal to this module's autodiff
     oracle (tested); ``dtype``: its precision (:mod:`ostl.precision`). Networks with gated layers
     go through autodiff (float64)."""
-    from .backprop import backprop, supports
+    from .backprop import backprop, check_precision, supports
     from .compiled import resolve_engine
     from .online import SequenceResult
     from .ops import NUMPY
@@ -72,10 +72,7 @@ def bptt_sequence(network, params, x, target, mask=None, trainable=None, engine=
                                                      resolve_engine(engine), dtype=dtype)
         return SequenceResult(loss=loss, outputs=outputs, grads={name: grads[name] for name in names},
                               step_losses=step_losses)
-    if dtype is not np.float64:
-        from .errors import ParameterError
-
-        raise ParameterError("dtype 'float32' needs the hand-written BPTT, which does not cover gated layers")
+    check_precision(network, dtype)
     ops = _torch_ops()
     torch = ops.torch
     tparams = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}

@@ -9,6 +9,7 @@ from ostl import ALIF, LIF, SNU, Dense, Layer, Network, Readout, SoftResetSNU
 from ostl.backprop import adjoint_sweep_numpy, backprop, supports
 from ostl.bptt import bptt_gradients, bptt_sequence
 from ostl.compiled.adjoint import adjoint_sweep
+from ostl.errors import ParameterError
 from ostl.gated import GatedLayer
 from ostl.local_derivatives import LocalDerivatives
 
@@ -67,6 +68,8 @@ def test_gated_layers_are_left_to_autodiff():
     _, oracle = bptt_gradients(net, params, x, y)
     for name, grad in oracle.items():
         np.testing.assert_array_equal(result.grads[name], grad)
+    with pytest.raises(ParameterError, match="float32.*gated"):   # float32 is the hand-written recursion's
+        bptt_sequence(net, params, x, y, dtype="float32")
 
 
 @pytest.mark.parametrize("recurrent", [False, True])

@@ -5,9 +5,7 @@ autodiff)."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..backprop import supports
+from ..backprop import check_precision
 from ..errors import ParameterError
 from ..online import OnlineLearner
 from ..rules import make_rule
@@ -35,8 +33,7 @@ class ReferenceBackend(Backend):
         if self.bptt:   # the autodiff gradient of the same equations (PyTorch)
             if mode != "deferred":
                 raise ParameterError("rule 'bptt' computes the gradient after the sequence: mode must be 'deferred'")
-            if self.dtype is not np.float64 and not supports(network):
-                raise ParameterError("dtype 'float32' needs the hand-written BPTT, which does not cover gated layers")
+            check_precision(network, self.dtype)
             return
         self.learner = OnlineLearner(network, rule, params, mode=mode, optimizer=optimizer,
                                      feedback=feedback, trainable=trainable, engine=self.engine, dtype=self.dtype)
