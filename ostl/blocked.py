@@ -27,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 from .ops import NUMPY
 from .signals import learning_signals
@@ -162,6 +161,8 @@ def _filter(values, leak, carry, engine="numpy"):
 
         return leaky_filter(values, leak, carry)
     if values.shape[0] >= 8 and values.dtype == np.float64:   # (lfilter computes float32 in float64)
+        from scipy.signal import lfilter  # here: importing scipy.signal costs ~1 s, every `import ostl` paid it
+
         out, _ = lfilter(_ONE, (1.0, -leak), values, axis=0, zi=(leak * np.asarray(carry))[None])
         return out, out[-1].copy()
     out = np.empty_like(values)

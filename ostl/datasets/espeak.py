@@ -28,33 +28,21 @@ The library is the system's ``libespeak-ng`` (Debian ``espeak-ng``), or the file
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
-import os
 import subprocess
 import sys
 
 import numpy as np
 
 from ..errors import DataUnavailableError
-from . import debian_version
-
-#: the seed of the synthesiser's noise (glibc's default seed of ``rand()``)
-NOISE_SEED = 1
-SAMPLE_RATE = 22050
-_LIBRARY = "espeak-ng"
-# espeak-ng's API constants (espeak-ng/speak_lib.h, espeak_ng.h)
-_ENOUTPUT_MODE_SYNCHRONOUS = 0x0001
-_ESPEAK_RATE, _ESPEAK_PITCH = 1, 3
-_POS_CHARACTER = 1
-_SYNTH_FLAGS = 0x0100 | 0x1000   # espeakCHARS_AUTO | espeakPHONEMES | espeakENDPAUSE: the command's default
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+from . import _espeak_child, debian_version
+from ._espeak_child import NOISE_SEED, SAMPLE_RATE  # noqa: F401 (documented here)
 
 
 def _library_path():
     """libespeak-ng: ``$OSTL_ESPEAK_LIBRARY`` (a path) if set, else the system's."""
-    path = os.environ.get("OSTL_ESPEAK_LIBRARY") or ctypes.util.find_library(_LIBRARY)
-    if path is None or (os.sep in path and not os.path.exists(path)):
+    path = _espeak_child.library_path()
+    if path is None:
         raise DataUnavailableError("the spoken-digits task synthesises speech with libespeak-ng: "
                                    "apt-get install espeak-ng")
     return path
@@ -75,53 +63,13 @@ def versions():
 
 def synthesise(voice, rate, pitch, text):
     """espeak-ng's waveform of ``text`` (int16 samples at 22.05 kHz) with ``voice`` (e.g.
-    ``"de+f2"``), ``rate`` in words per minute and ``pitch`` 0..99, in a child process."""
+    ``"de+f2"``), ``rate`` in words per minute and ``pitch`` 0..99, in a child process
+    (:mod:`ostl.datasets._espeak_child`, run as a standard-library-only script)."""
     _library_path()
-    done = subprocess.run([sys.executable, "-m", __name__, voice, str(int(rate)), str(int(pitch)), text],
+    done = subprocess.run([sys.executable, "-I", _espeak_child.__file__, voice, str(int(rate)), str(int(pitch)), text],
                           capture_output=True, check=False)
     if done.returncode != 0:
         message = done.stderr.decode(errors="replace").strip().splitlines()
         raise DataUnavailableError(f"espeak-ng could not speak {text!r} with voice {voice}: "
                                    f"{message[-1] if message else 'exit ' + str(done.returncode)}")
     return np.frombuffer(done.stdout, dtype="<i2")
-
-
-def _speak(voice, rate, pitch, text):
-    """The child's work: initialise libespeak-ng, seed the noise, synthesise, return the bytes."""
-    library = ctypes.CDLL(_library_path())
-    libc = ctypes.CDLL(None)
-    chunks = []
-
-    def collect(wav, count, _events):
-        if wav and count > 0:
-            chunks.append(ctypes.string_at(wav, 2 * count))
-        return 0
-
-    callback = _CALLBACK(collect)
-    library.espeak_ng_InitializePath(None)
-    for name, call in (("initialise", lambda: library.espeak_ng_Initialize(ctypes.byref(ctypes.c_void_p()))),
-                       ("open the synchronous output",
-                        lambda: library.espeak_ng_InitializeOutput(_ENOUTPUT_MODE_SYNCHRONOUS, 0, None)),
-                       (f"select voice {voice}", lambda: library.espeak_ng_SetVoiceByName(voice.encode()))):
-        if call() != 0:
-            raise SystemExit(f"espeak-ng: cannot {name}")
-    rate_hz = library.espeak_ng_GetSampleRate()
-    if rate_hz != SAMPLE_RATE:
-        raise SystemExit(f"espeak-ng writes {rate_hz} Hz audio; expected {SAMPLE_RATE} Hz")
-    library.espeak_SetSynthCallback(callback)
-    library.espeak_SetParameter(_ESPEAK_RATE, rate, 0)
-    library.espeak_SetParameter(_ESPEAK_PITCH, pitch, 0)
-    # the noise seed, after the audio set-up (which may draw from rand()) and before synthesis
-    libc.srand(ctypes.c_uint(NOISE_SEED))
-    if hasattr(library, "espeak_ng_SetRandSeed"):
-        library.espeak_ng_SetRandSeed(ctypes.c_long(NOISE_SEED))
-    encoded = text.encode()
-    if library.espeak_Synth(encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _SYNTH_FLAGS, None, None) != 0 \
-            or library.espeak_ng_Synchronize() != 0:
-        raise SystemExit(f"espeak-ng: cannot synthesise {text!r}")
-    return b"".join(chunks)
-
-
-if __name__ == "__main__":
-    _voice, _rate, _pitch, _text = sys.argv[1:5]
-    sys.stdout.buffer.write(_speak(_voice, int(_rate), int(_pitch), _text))

@@ -97,10 +97,13 @@ def cochlea(signal, sections=None):
     from scipy.signal import sosfilt
 
     sections = gammatone_sections() if sections is None else sections
-    filtered = np.empty((len(signal), N_CHANNELS))
+    filtered = np.empty((N_CHANNELS, len(signal)))
     for channel in range(N_CHANNELS):
-        filtered[:, channel] = sosfilt(sections[channel], signal)
-    hair = np.cbrt(np.maximum(filtered, 0.0))
+        filtered[channel] = sosfilt(sections[channel], signal)
+    filtered = np.ascontiguousarray(filtered.T)
+    # cbrt(max(x, 0)) evaluated only where x > 0 (cbrt(0) = 0): the same values, 2-3x faster
+    hair = np.zeros_like(filtered)
+    np.cbrt(filtered, out=hair, where=filtered > 0.0)
     per_ms = SAMPLE_RATE // 1000   # 22 samples: a 0.998 ms grid
     steps = len(hair) // per_ms
     return hair[:steps * per_ms].reshape(steps, per_ms, N_CHANNELS).mean(axis=1)
