@@ -185,10 +185,10 @@ class OnlineLearner:
         if bad:
             raise ParameterError(f"record must be a subset of {', '.join(RECORDABLE)}, got {', '.join(bad)}")
         rec = {key: [] for key in record}
-        self.reset()
         if not record and params_at is None and self.block > 1 and blockable(self):
             loss, total, outputs, step_losses = run_blocked(self, x, target, mask, self.block)
             return SequenceResult(loss=loss, outputs=outputs, grads=total, step_losses=step_losses)
+        self.reset()
         if self.dtype is not np.float64:
             raise ParameterError("dtype 'float32' runs the blocked evaluation only: not with recordings, weights read "
                                  "at every step, coupled (exact recurrent OSTL) traces or gated layers")

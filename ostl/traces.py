@@ -68,10 +68,14 @@ class StatefulTraces:
             self.synaptic[f"{prefix}.H"] = n
         neuron_name = f"{prefix}.{layer.cell.neuron_param}" if layer.cell.neuron_param else None
         self.neuron_name = neuron_name if neuron_name in trainable else None
-        self.reset()
+        # allocated by reset(), which only the step-by-step evaluation calls: the blocked
+        # evaluation (ostl.blocked) keeps its own block state, and at n = 256 these arrays
+        # were 2.5 MiB that it never touched
+        self.eps, self.e, self.ebar = {}, {}, {}
 
     def reset(self):
-        """Zero the eligibility vectors and traces (the start of a sequence)."""
+        """Zero the eligibility vectors and traces (the start of a sequence; allocates them
+        at the first call)."""
         n, d = self.n, self.d
         self.eps, self.e, self.ebar = {}, {}, {}
         for name, m in self.synaptic.items():
@@ -88,7 +92,7 @@ class StatefulTraces:
     @property
     def names(self):
         """The parameter names the traces are kept for."""
-        return list(self.e)
+        return list(self.synaptic) + ([self.neuron_name] if self.neuron_name else [])
 
     def update(self, deriv, x, y_prev, H):
         """Advance all traces by one step. ``x``: the layer's input at ``t``;

@@ -15,6 +15,8 @@ def test_feedforward_layer_keeps_n_times_m_eligibility_values(cell, d):
     n, m = 30, 20
     net = Network(m, [Layer(n, cell)], Readout(3))
     learner = OnlineLearner(net, "ostl", net.init_params())
+    assert learner.traces[0].eps == {}   # allocated by the step-by-step evaluation only (reset)
+    learner.reset()
     traces = learner.traces[0]
     assert traces.eps["layer0.W"].shape == (n, d, m)
     assert traces.e["layer0.W"].shape == (n, m)
@@ -23,8 +25,10 @@ def test_feedforward_layer_keeps_n_times_m_eligibility_values(cell, d):
 def test_recurrent_exact_traces_are_n_cubed_and_no_h_is_n_squared():
     n, m = 8, 5
     net = Network(m, [Layer(n, SNU(), recurrent=True)], Readout(2))
-    exact = OnlineLearner(net, "ostl", net.init_params()).traces[0]
-    local = OnlineLearner(net, "ostl_no_h", net.init_params()).traces[0]
+    exact, local = (OnlineLearner(net, rule, net.init_params()) for rule in ("ostl", "ostl_no_h"))
+    exact.reset()
+    local.reset()
+    exact, local = exact.traces[0], local.traces[0]
     assert exact.eps["layer0.H"].shape == (n, 1, n, n)  # O(n^3) values (Table 1)
     assert local.eps["layer0.H"].shape == (n, 1, n)  # O(n^2)
 
