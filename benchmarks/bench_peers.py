@@ -18,6 +18,13 @@ Ours runs on the default engine (compiled where a C compiler builds it, :mod:`os
 ``--nest`` adds NEST's native e-prop per step for context (``eprop_iaf`` and the ``bsshslm_2020``
 set, and our NEST plugin, on ``bench_nest.py``'s network of the same size).
 
+Memory (peak extra MiB, a second table): ours is the peak of what the call allocates
+(``tracemalloc``, one untimed call after the timed rounds) less the arrays it returns
+(gradients, outputs); theirs is XLA's temp-buffer size of the compiled program
+(``memory_analysis()``: what it needs beyond its inputs and outputs). Both count the
+algorithm's state (eligibility vectors, checkpoints) and work arrays; ours also counts the
+learner's validated copy of the parameters.
+
 Every figure is the fastest of ``--rounds`` interleaved rounds (ours, then theirs in float32,
 then float64, each round), one core each (BLAS, torch and XLA limited to one thread). braintrace
 runs in its own process (``benchmarks/peers_braintrace.py``; compiled once per process, before
@@ -37,6 +44,7 @@ import os
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,6 +109,35 @@ def measure_ours(sizes, engine=None, dtype=None):
     return out
 
 
+def _returned_bytes(value):
+    """The bytes of the arrays in what a job returns (a result object, dict, tuple or array)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(_returned_bytes(v) for v in value.values())
+    if isinstance(value, (tuple, list)):
+        return sum(_returned_bytes(v) for v in value)
+    if hasattr(value, "__dict__"):
+        return _returned_bytes(vars(value))
+    return 0
+
+
+def memory_ours(sizes, engine=None, dtype=None):
+    """MiB: the peak of what each job allocates (tracemalloc) less the arrays it returns."""
+    out = {}
+    for n in sizes:
+        jobs = our_jobs(n, engine, dtype)
+        for job in jobs.values():   # warm-up: kernels loaded, imports done
+            job()
+        for name, job in jobs.items():
+            tracemalloc.start()
+            result = job()
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            out[(n, name)] = max(0, peak - _returned_bytes(result)) / 2 ** 20
+    return out
+
+
 def peer_python():
     """The interpreter that has braintrace: ``.venv-peers`` (``make peers``), or this one; None."""
     venv = ROOT / ".venv-peers" / "bin" / "python"
@@ -117,12 +154,15 @@ def measure_peer(python, sizes, dtype):
                           capture_output=True, text=True, env=env, timeout=7200)
     if done.returncode != 0:
         raise RuntimeError(f"braintrace run failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
-    out = {}
+    out, memory = {}, {}
     for line in done.stdout.splitlines():
         if line.startswith("{"):
             row = json.loads(line)
-            out[(row["n"], OUR_NAME.get(row["algorithm"], row["algorithm"]))] = row["us_per_step"]
-    return out
+            key = (row["n"], OUR_NAME.get(row["algorithm"], row["algorithm"]))
+            out[key] = row["us_per_step"]
+            if row.get("xla_temp_mb") is not None:
+                memory[key] = row["xla_temp_mb"]
+    return out, memory
 
 
 def _best(into, new):
@@ -157,12 +197,15 @@ def main(argv=None):
     from ostl.compiled import resolve_engine
 
     engine = resolve_engine(args.engine)
-    ours, f32, f64 = {}, {}, {}
+    ours, f32, f64, memory = {}, {}, {}, {"float32": {}, "float64": {}}
     for _ in range(args.rounds):
         _best(ours, measure_ours(sizes, args.engine, args.dtype))
         if peers:
-            _best(f32, measure_peer(python, sizes, "float32"))
-            _best(f64, measure_peer(python, sizes, "float64"))
+            for precision, into in (("float32", f32), ("float64", f64)):
+                times, temp = measure_peer(python, sizes, precision)
+                _best(into, times)
+                memory[precision].update(temp)
+    our_memory = memory_ours(sizes, args.engine, args.dtype)
     print(f"µs per step, T = {STEPS}, recurrent LIF n, m = n inputs, leaky linear readout of {N_OUT}, MSE, batch 1; "
           f"fastest of {args.rounds} interleaved rounds, one core each. ours: {args.dtype}, engine {engine}; "
           "bt: braintrace float32 / float64")
@@ -182,11 +225,31 @@ def main(argv=None):
                 a, b = f32.get((n, name), float("nan")), f64.get((n, name), float("nan"))
                 line += f" {a:>10.1f} / {b:>9.1f} {ours[(n, name)] / (a if args.dtype == 'float32' else b):>8.2f}"
         print(line)
+    print("peak extra memory, MiB (ours: tracemalloc peak of the call less what it returns; "
+          "bt: XLA's temp buffers float32 / float64)")
+    header = f"{'n':>5}"
+    for name in ALGORITHMS:
+        header += f" | {name + ' ours':>15}" + (f" {'bt f32/f64':>19} {same:>8}" if peers else "")
+    print(header)
+    for n in sizes:
+        line = f"{n:>5}"
+        for name in ALGORITHMS:
+            line += f" | {our_memory[(n, name)]:>15.2f}"
+            if peers:
+                a = memory["float32"].get((n, name), float("nan"))
+                b = memory["float64"].get((n, name), float("nan"))
+                theirs = a if args.dtype == "float32" else b
+                ratio = our_memory[(n, name)] / theirs if theirs and theirs == theirs else float("nan")
+                line += f" {a:>8.2f} / {b:>8.2f} {ratio:>8.2f}"
+        print(line)
     summary = {"sizes": sizes, "engine": engine, "dtype": args.dtype,
-               "ours": {f"{n}/{k}": v for (n, k), v in ours.items()}}
+               "ours": {f"{n}/{k}": v for (n, k), v in ours.items()},
+               "ours_memory_mib": {f"{n}/{k}": round(v, 3) for (n, k), v in our_memory.items()}}
     if peers:
         summary["braintrace_float32"] = {f"{n}/{k}": v for (n, k), v in f32.items()}
         summary["braintrace_float64"] = {f"{n}/{k}": v for (n, k), v in f64.items()}
+        for precision in ("float32", "float64"):
+            summary[f"braintrace_{precision}_memory_mib"] = {f"{n}/{k}": v for (n, k), v in memory[precision].items()}
     if args.nest:
         summary["nest"] = nest_context(sizes)
     print(json.dumps(summary))

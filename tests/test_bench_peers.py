@@ -22,6 +22,9 @@ def test_ours_alone_prints_every_algorithm_per_size():
     assert sorted(summary["ours"]) == sorted(f"{n}/{a}" for n in (16, 24)
                                              for a in ("forward", "eprop", "ostl_no_h", "bptt", "ostl_ff"))
     assert all(value > 0 for value in summary["ours"].values())
+    assert sorted(summary["ours_memory_mib"]) == sorted(summary["ours"])
+    assert all(value > 0 for value in summary["ours_memory_mib"].values())
+    assert "peak extra memory" in done.stdout
     assert "braintrace_float32" not in summary
 
 
