@@ -131,7 +131,8 @@ class OnlineLearner:
                                          "use feedback 'symmetric', 'random_direct' or 'target_projection'")
                 self.traces.append(GatedTraces(layer, prefix, n_pre, self.rule.traces, leak, trainable))
             elif layer.stateful:
-                self.traces.append(StatefulTraces(layer, prefix, n_pre, self.rule.traces, leak, trainable))
+                self.traces.append(StatefulTraces(layer, prefix, n_pre, self.rule.traces, leak, trainable,
+                                                  self.engine))
             else:
                 self.traces.append(DenseTraces(layer, prefix, leak, trainable))
             n_pre = layer.size

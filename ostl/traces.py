@@ -53,10 +53,13 @@ def _expand(vector_nd, ndim):
 class StatefulTraces:
     """Traces of the trainable parameters of one stateful layer."""
 
-    def __init__(self, layer, prefix, n_pre, trace_kind, leak, trainable):
+    def __init__(self, layer, prefix, n_pre, trace_kind, leak, trainable, engine="numpy"):
         self.layer = layer
         self.prefix = prefix
         self.coupled = trace_kind == "exact" and layer.recurrent
+        #: ``'compiled'``: the synaptic diagonal traces advance in one C call per step and
+        #: parameter (:mod:`ostl.compiled.traces`); the coupled ones stay NumPy
+        self.engine = engine
         self.keep_reset_path = keep_reset_path(trace_kind)
         self.leak = leak
         n, d = layer.size, layer.cell.state_size
@@ -101,6 +104,13 @@ class StatefulTraces:
         c, q = deriv.input_gain, deriv.output_gain
         idx = np.arange(self.n)
         for name, eps in self.eps.items():
+            if self.engine == "compiled" and not self.coupled and name != self.neuron_name:
+                from .compiled.traces import trace_step
+
+                pre = x if name.endswith(".W") else y_prev
+                trace_step(deriv.state_decay, own_path, c, q, pre, self.leak, eps, self.e[name],
+                           self.ebar[name] if self.leak else None)
+                continue
             e_prev = self.e[name]
             new = _apply_decay(deriv.state_decay, eps)
             new += _expand(own_path, new.ndim) * e_prev[:, None]

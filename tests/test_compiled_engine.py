@@ -107,6 +107,46 @@ def test_learner_and_forward_agree_between_engines(rule):
     np.testing.assert_allclose(b.potentials, a.potentials, rtol=1e-12, atol=1e-13)
 
 
+STEP_CELLS = [LIF(tau_m=10.0, v_th=0.5), ALIF(tau_m=10.0, tau_a=50.0, beta=0.5, v_th=0.5), SNU(decay=0.9),
+              SoftResetSNU(decay=0.9, threshold=0.8)]
+
+
+@pytest.mark.parametrize("leak", [0.0, 0.8], ids=["no-leak", "leaky"])
+@pytest.mark.parametrize("rule", ["eprop", "ostl_no_h", "osttp", "ostl"])
+@pytest.mark.parametrize("cell", STEP_CELLS, ids=_ids(STEP_CELLS))
+def test_online_updates_and_recordings_agree_between_engines(cell, rule, leak):
+    """The step-by-step evaluation (online mode with Adam at every step; deferred with the
+    eligibility vectors recorded) with the compiled trace step (ostl.compiled.traces) gives the
+    NumPy definition's weights, gradients and traces. Two layers, the lower one recurrent
+    except for exact OSTL (whose recurrent traces are coupled and stay NumPy)."""
+    from ostl.optim import Adam
+
+    rng = np.random.default_rng(11)
+    net = Network(7, [Layer(12, cell, recurrent=rule != "ostl"), Layer(9, cell)], Readout(3, leak=leak))
+    params = net.init_params(seed=3, weight_scale=2.0)
+    x = poisson_input(rng, 120, 7)
+    y = targets_for(net.readout, rng, 120)
+    runs = {}
+    for engine in ("numpy", "compiled"):
+        online = OnlineLearner(net, rule, params, mode="online", optimizer=Adam(lr=0.01), engine=engine)
+        result = online.run(x, y)
+        recorded = OnlineLearner(net, rule, params, engine=engine).run(
+            x, y, record=("eligibility_vector", "eligibility_trace"))
+        runs[engine] = (online.params, result, recorded)
+    (p_numpy, r_numpy, rec_numpy), (p_compiled, r_compiled, rec_compiled) = runs["numpy"], runs["compiled"]
+    assert r_compiled.loss == pytest.approx(r_numpy.loss, rel=1e-12)
+    for name, value in p_numpy.items():
+        assert not np.array_equal(value, params[name]) or name.startswith("layer") and name.endswith(".tau"), name
+        np.testing.assert_allclose(p_compiled[name], value, rtol=1e-12, atol=1e-14, err_msg=name)
+    for name, grad in rec_numpy.grads.items():
+        np.testing.assert_allclose(rec_compiled.grads[name], grad, rtol=1e-12, atol=1e-14 * np.abs(grad).max())
+    for kind in ("eligibility_vector", "eligibility_trace"):
+        assert sorted(rec_compiled.records[kind]) == sorted(rec_numpy.records[kind])
+        for name, value in rec_numpy.records[kind].items():
+            assert np.abs(value).max() > 0 or not name.endswith((".W", ".H")), (kind, name)   # (the compiled ones)
+            np.testing.assert_allclose(rec_compiled.records[kind][name], value, rtol=1e-12, atol=1e-14, err_msg=name)
+
+
 def test_engine_choice():
     assert resolve_engine("numpy") == "numpy"
     assert resolve_engine(None) == "compiled"   # the test set-up has a C compiler
@@ -130,10 +170,12 @@ def test_every_kernel_is_declared_with_its_c_prototype():
     import re
 
     import ostl.compiled.adjoint
+    import ostl.compiled.traces
 
     checked = 0
     for dtype in (np.float64, np.float32):
         libraries = {ostl.compiled.sweep.SOURCE: ostl.compiled.sweep.sweep_library(dtype),
+                     ostl.compiled.traces.SOURCE: ostl.compiled.traces.traces_library(dtype),
                      ostl.compiled.adjoint.SOURCE: None, layer_kernel(LIF(), dtype).source: None}
         for source, library in libraries.items():
             for name, parameters in re.findall(r"^void (ostl_\w+)\(([^)]*)\)", source, flags=re.MULTILINE):
@@ -145,7 +187,7 @@ def test_every_kernel_is_declared_with_its_c_prototype():
                     function = getattr(library, name)
                 assert len(function.argtypes) == len(parameters.split(",")), name
                 checked += 1
-    assert checked == 10
+    assert checked == 12
 
 
 def test_no_kernel_argument_is_a_temporary_array():

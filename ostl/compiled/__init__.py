@@ -7,7 +7,10 @@ does the steps of a block in one call:
 * :mod:`ostl.compiled.layer`: the forward recurrence of a stateful layer (the cell's update
   and output traced into C from :mod:`ostl.cells`);
 * :mod:`ostl.compiled.sweep`: the backward sweep of the block coefficients
-  (:class:`ostl.blocked.BlockCoefficients`).
+  (:class:`ostl.blocked.BlockCoefficients`);
+* :mod:`ostl.compiled.adjoint`: BPTT's adjoint recursion over a block;
+* :mod:`ostl.compiled.traces`: one step of the diagonal eligibility traces (the step-by-step
+  evaluator: online mode, recordings).
 
 Two engines: ``"compiled"`` (the default where a host C compiler builds the kernels) and
 ``"numpy"`` (the definition, everywhere). ``OnlineLearner(..., engine=)``,
