@@ -12,7 +12,8 @@ with ``numpy.random.seed(1)``; firing-rate regularisation c_reg = 300 towards 10
 
 :func:`run_nest` simulates it in NEST and returns the loss of every iteration and the
 weights; :func:`reference_setup` builds the same network, rule (e-prop with the explicit
-feedback matrix) and data for :class:`ostl.OnlineLearner`; :func:`run_reference` trains it.
+feedback matrix) and data for :class:`ostl.OnlineLearner`; :func:`run_reference` trains it,
+with or without the regulariser (:mod:`ostl.regularisation`).
 See ``docs/nest_eprop.md`` for what agrees and every difference.
 """
 
@@ -31,6 +32,8 @@ from .network import connection_indices
 
 N_IN, N_REC, N_OUT, STEPS = 100, 100, 1, 1000
 TAU_M, V_TH, ETA = 30.0, 0.03, 1e-4
+#: the firing-rate regulariser's target (NEST's ``f_target``, Hz)
+F_TARGET_HZ = 10.0
 
 
 def _superimposed_sines(steps, periods):
@@ -79,7 +82,7 @@ class NativeNetwork:
         nest.set(eprop_learning_window=steps * step, eprop_reset_neurons_on_update=True,
                  eprop_update_interval=steps * step, print_time=False, resolution=step,
                  total_num_virtual_procs=threads)
-        rec_params = {"C_m": 1.0, "c_reg": c_reg, "E_L": 0.0, "f_target": 10.0, "flush_event_send_interval":
+        rec_params = {"C_m": 1.0, "c_reg": c_reg, "E_L": 0.0, "f_target": F_TARGET_HZ, "flush_event_send_interval":
                       steps * step, "I_e": 0.0, "regular_spike_arrival": False,
                       "surrogate_gradient_function": "piecewise_linear", "surrogate_gradient_height": 0.3 / V_TH,
                       "surrogate_gradient_width": 1.0 * V_TH, "t_ref": 0.0, "tau_m": TAU_M, "V_m": 0.0,
@@ -173,11 +176,15 @@ def reference_setup(seed=1, shift=0, data=None):
     return net, params, scale, rule, feedback, x, data["target"][:, None]
 
 
-def run_reference(n_iter=5, seed=1, shift=0):
+def run_reference(n_iter=5, seed=1, shift=0, c_reg=0.0):
     """Train the reference engine in NEST's parametrisation: gradient descent on NEST's
-    weights ``W_nest = W / scale``, whose gradient is ``scale * dE/dW``."""
+    weights ``W_nest = W / scale``, whose gradient is ``scale * dE/dW``. ``c_reg``: NEST's
+    firing-rate regularisation towards ``F_TARGET_HZ`` (:mod:`ostl.regularisation`)."""
+    from ostl.regularisation import FiringRateRegularisation
+
     net, params, scale, rule, feedback, x, target = reference_setup(seed, shift)
-    learner = OnlineLearner(net, rule, params, feedback=feedback)
+    learner = OnlineLearner(net, rule, params, feedback=feedback,
+                            regularisation=FiringRateRegularisation.from_hz(c_reg, F_TARGET_HZ))
     losses, outputs = [], []
     for _ in range(n_iter):
         result = learner.run(x, target)

@@ -110,6 +110,20 @@ class BlockCoefficients:
             self.carry_G = np.einsum("na,nab->nb", B[0], M[0])
             self.carry_Z = np.matmul(P[0], M[0])
 
+    def add_gradient(self, Z, V, X, G):
+        """Add the block's ``sum_t W^t . Z^t`` to ``G`` (n, m) without advancing ``Z``: a second
+        read-out of the traces that :meth:`accumulate` advances (with coefficients of another
+        ``W`` and the same ``M``; the firing-rate regulariser's ``sum_t e^t``). Call it before
+        :meth:`accumulate` of the same block."""
+        K, n, D = V.shape
+        m = X.shape[1]
+        if D == 1:
+            G += self.carry_G[:, 0][:, None] * Z.reshape(n, m)
+            G += (self.B[..., 0] * V[:, :, 0]).T @ np.ascontiguousarray(X)
+            return
+        G += np.einsum("na,nam->nm", self.carry_G, Z)
+        G += np.einsum("kna,kna->kn", self.B, V).T @ np.ascontiguousarray(X)
+
     def accumulate(self, Z, V, X, G, scratch=None):
         """Advance ``Z`` (n, D, m) in place over the block driven by ``V`` (K, n, D) and
         ``X`` (K, m), and add the block's ``sum_t W^t . Z^t`` to ``G`` (n, m); ``scratch``:
@@ -180,7 +194,7 @@ class _StatefulBlock:
     neuron parameter (driven by a constant 1) follow the same recursion with the same
     ``M`` and ``W`` -- only ``V`` differs -- so the block coefficients are shared."""
 
-    def __init__(self, traces, leak, engine="numpy", dtype=np.float64):
+    def __init__(self, traces, leak, engine="numpy", dtype=np.float64, trace_sums=False):
         self.tr = traces
         self.leak = leak
         self.engine = engine
@@ -192,6 +206,13 @@ class _StatefulBlock:
             self.Z[traces.neuron_name] = np.zeros((n, D, 1), dtype=dtype)
         self.q_prev = np.zeros((n, d), dtype=dtype)
         self.dy_dparam_prev = np.zeros(n, dtype=dtype)
+        #: ``sum_t e^t`` (the unfiltered traces) per parameter, for the firing-rate regulariser
+        #: (:mod:`ostl.regularisation`); None without it
+        self.trace_sums = None
+        if trace_sums:
+            self.trace_sums = {name: np.zeros((n, m), dtype=dtype) for name, m in traces.synaptic.items()}
+            if traces.neuron_name:
+                self.trace_sums[traces.neuron_name] = np.zeros(n, dtype=dtype)
 
     def accumulate(self, deriv, X, Yprev, L, grads, scratch):
         tr = self.tr
@@ -212,10 +233,16 @@ class _StatefulBlock:
         else:
             M, W = J, L[..., None] * q
         coefficients = BlockCoefficients(M, W, self.engine)
+        unfiltered = None   # the read-out of e^t = q.eps^t (+ the direct term) for the trace sums
+        if self.trace_sums is not None:
+            W_e = np.concatenate([q, np.zeros((K, n, 1), dtype=L.dtype)], axis=-1) if self.leak else q
+            unfiltered = BlockCoefficients(M, W_e, self.engine)
         if tr.synaptic:
             V = np.concatenate([c, np.sum(q * c, axis=-1, keepdims=True)], axis=-1) if self.leak else c
             for name in tr.synaptic:
                 pre = X if name.endswith(".W") else Yprev
+                if unfiltered is not None:
+                    unfiltered.add_gradient(self.Z[name], V, pre, self.trace_sums[name])
                 coefficients.accumulate(self.Z[name], V, pre, grads[name], scratch)
         if tr.neuron_name:
             # eps^t = J eps^{t-1} + own dy/db^{t-1} + ds/db^t ;  e^t = q.eps^t + dy/db^t
@@ -227,7 +254,12 @@ class _StatefulBlock:
                 g = np.zeros((n, 1), dtype=L.dtype)
             else:
                 g = np.sum(L * direct, axis=0)[:, None]  # the direct term of e is not a state
-            coefficients.accumulate(self.Z[tr.neuron_name], V, np.ones((K, 1), dtype=L.dtype), g, scratch)
+            ones = np.ones((K, 1), dtype=L.dtype)
+            if unfiltered is not None:
+                summed = np.zeros((n, 1), dtype=L.dtype)
+                unfiltered.add_gradient(self.Z[tr.neuron_name], V, ones, summed)
+                self.trace_sums[tr.neuron_name] += summed[:, 0] + np.sum(direct, axis=0)
+            coefficients.accumulate(self.Z[tr.neuron_name], V, ones, g, scratch)
             grads[tr.neuron_name] += g[:, 0]
             self.dy_dparam_prev = deriv.dy_dneuron_param[-1]
         self.q_prev = q[-1]
@@ -364,7 +396,7 @@ def forward_block(network, params, carry, x, derivatives=False, engine="numpy"):
 
 def run_blocked(learner, x, target, mask, block):
     """Deferred-mode sequence on ``learner``'s configuration, in blocks of ``block``
-    steps. Returns ``(loss, grads, outputs, step_losses)``."""
+    steps. Returns ``(loss, grads, outputs, step_losses, regularisation_loss)``."""
     from .precision import cast
 
     dtype = learner.dtype
@@ -376,10 +408,14 @@ def run_blocked(learner, x, target, mask, block):
     T = x.shape[0]
     grads = {name: np.zeros_like(params[name]) for name in learner.trainable}
     carry = cast(net.initial_carry(NUMPY), dtype)
+    regulariser = learner.regularisation
     blocks = []
+    output_sums = {}   # the regulariser's sum_t y^t per stateful layer
     for index, (layer, tr) in enumerate(zip(net.layers, learner.traces)):
         if layer.stateful:
-            blocks.append(_StatefulBlock(tr, leak, learner.engine, dtype))
+            blocks.append(_StatefulBlock(tr, leak, learner.engine, dtype, trace_sums=regulariser is not None))
+            if regulariser is not None:
+                output_sums[index] = np.zeros(layer.size)
         else:
             blocks.append(_DenseBlock(tr, leak, layer.size, net.layer_sizes()[index], learner.engine, dtype))
     ybar = np.zeros(net.layers[-1].size, dtype=dtype)
@@ -416,7 +452,16 @@ def run_blocked(learner, x, target, mask, block):
                                signals[index], grads, learner.scratch)
             else:
                 blk.accumulate(fw.slopes[index], fw.layer_inputs[index], signals[index], grads, learner.scratch)
+        for index, sums in output_sums.items():
+            sums += np.sum(fw.layer_outputs[index], axis=0)
+    regularisation_loss = 0.0
+    for index, sums in output_sums.items():   # r_j sum_t e^t (ostl.regularisation)
+        rates = regulariser.rates(sums, T)
+        regularisation_loss += regulariser.loss(rates)
+        signal = regulariser.signal(rates, T).astype(dtype)
+        for name, summed in blocks[index].trace_sums.items():
+            grads[name] += signal[:, None] * summed if summed.ndim == 2 else signal * summed
     for name, m in learner.masks.items():
         if name in grads:
             grads[name] *= m
-    return float(step_losses.sum()), cast(grads, np.float64), outputs, step_losses
+    return float(step_losses.sum()), cast(grads, np.float64), outputs, step_losses, regularisation_loss

@@ -27,8 +27,11 @@ def _torch_ops():
             "the BPTT oracle needs PyTorch: pip install 'torch==2.13.0' (the 'bptt' extra)") from None
 
 
-def bptt_gradients(network, params, x, target, mask=None):
-    """Return ``(loss, grads)`` with ``grads[name] = dE/d params[name]`` (NumPy)."""
+def bptt_gradients(network, params, x, target, mask=None, regularisation=None):
+    """Return ``(loss, grads)`` with ``grads[name] = dE/d params[name]`` (NumPy); with a
+    firing-rate ``regularisation`` (:mod:`ostl.regularisation`) ``E`` includes its ``E_reg``."""
+    from .regularisation import FiringRateRegularisation
+
     ops = _torch_ops()
     torch = ops.torch
     params = network.check_params(params)
@@ -36,7 +39,8 @@ def bptt_gradients(network, params, x, target, mask=None):
     mask = rest[0] if rest else None
     tparams = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
     loss, _ = network.forward(tparams, torch.as_tensor(x), torch.as_tensor(target),
-                              None if mask is None else mask, ops=ops)
+                              None if mask is None else mask, ops=ops,
+                              regularisation=FiringRateRegularisation.make(regularisation))
     names = list(tparams)
     raw = torch.autograd.grad(loss, [tparams[n] for n in names], allow_unused=True)
     grads = {}

@@ -385,7 +385,7 @@ class Network(Specified):
         return (new_carries, a), steps, a
 
     def forward(self, params, x, target=None, mask=None, ops=NUMPY, block=128, record=True, engine=None,
-                dtype=None):
+                dtype=None, regularisation=None):
         """Run the network over ``x`` (T, n_in) from the zero state.
 
         With ``ops=NUMPY`` returns a :class:`ForwardResult` (``record=False`` skips the
@@ -394,9 +394,10 @@ class Network(Specified):
         ``engine='compiled'`` (the default where it builds; ``'numpy'``: the definition, see
         :mod:`ostl.compiled`), in float64 or ``dtype='float32'`` (:mod:`ostl.precision`; the
         results are returned in float64). With the torch namespace returns
-        ``(loss_tensor, [a^t])`` for autodiff, step by step."""
+        ``(loss_tensor, [a^t])`` for autodiff, step by step; there ``regularisation`` (a
+        :class:`~ostl.regularisation.FiringRateRegularisation`) adds its ``E_reg`` to the loss."""
         if ops is not NUMPY:
-            return self._forward_autodiff(params, x, target, mask, ops)
+            return self._forward_autodiff(params, x, target, mask, ops, regularisation)
         from .blocked import forward_block
         from .compiled import resolve_engine
         from .precision import cast, resolve_dtype
@@ -430,18 +431,26 @@ class Network(Specified):
         return ForwardResult(loss=float(step_losses.sum()), outputs=outputs, potentials=potentials,
                              layer_outputs=layer_outputs, layer_states=layer_states, step_losses=step_losses)
 
-    def _forward_autodiff(self, params, x, target, mask, ops):
+    def _forward_autodiff(self, params, x, target, mask, ops, regularisation=None):
         carry = self.initial_carry(ops)
         loss = 0.0
         potentials = []
+        output_sums = {}
         for t in range(x.shape[0]):
-            carry, _, a = self.step(ops, params, carry, x[t])
+            carry, steps, a = self.step(ops, params, carry, x[t])
             potentials.append(a)
+            if regularisation is not None:
+                for index, layer in enumerate(self.layers):
+                    if layer.stateful and layer.kind != "gated":
+                        output_sums[index] = output_sums.get(index, 0.0) + steps[index].y
             if target is not None:
                 e_t = self.readout.loss_value(ops, a, target[t])
                 if mask is not None:
                     e_t = e_t * float(mask[t])
                 loss = loss + e_t
+        for sums in output_sums.values():   # E_reg = c_reg/2 sum_j (f_j - f_target)^2 (ostl.regularisation)
+            deviation = sums / x.shape[0] - regularisation.f_target
+            loss = loss + 0.5 * regularisation.c_reg * (deviation * deviation).sum()
         return loss, potentials
 
 

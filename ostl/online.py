@@ -26,6 +26,7 @@ from .blocked import Scratch, blockable, run_blocked
 from .errors import ParameterError
 from .gated import GatedTraces
 from .ops import NUMPY
+from .regularisation import FiringRateRegularisation
 from .rules import make_rule
 from .signals import learning_signals
 from .traces import DenseTraces, ReadoutTraces, StatefulTraces
@@ -49,6 +50,8 @@ class SequenceResult:
     grads: dict  # deferred: summed contributions; online: summed applied contributions
     records: dict = field(default_factory=dict)
     step_losses: np.ndarray = None
+    #: the firing-rate regulariser's value (:mod:`ostl.regularisation`; 0 without it), not in ``loss``
+    regularisation_loss: float = 0.0
 
 
 class OnlineLearner:
@@ -74,15 +77,20 @@ class OnlineLearner:
     engine : 'compiled' | 'numpy', optional
         how the blocks' per-step loops run: compiled C generated from the same definitions
         (the default where a C compiler builds it) or the NumPy definition itself
-        (:mod:`ostl.compiled`; equal to rounding). The step-by-step evaluation is NumPy.
+        (:mod:`ostl.compiled`; equal to rounding). The step-by-step evaluation is NumPy
+        except for the diagonal trace update (:mod:`ostl.compiled.traces`).
     dtype : 'float64' | 'float32', optional
         the precision of the blocked evaluation (:mod:`ostl.precision`; default float64);
         gradients are returned in float64. float32 needs the blocked evaluation (deferred
         mode, no recordings).
+    regularisation : FiringRateRegularisation or dict, optional
+        firing-rate regularisation of the stateful hidden layers (:mod:`ostl.regularisation`;
+        ``{"c_reg": ..., "f_target": spikes per step}``); deferred mode only. Its value is
+        :attr:`SequenceResult.regularisation_loss`, its gradient part of ``grads``.
     """
 
     def __init__(self, network, rule, params, mode="deferred", optimizer=None, feedback=None,
-                 feedback_seed=0, trainable=None, block=128, engine=None, dtype=None):
+                 feedback_seed=0, trainable=None, block=128, engine=None, dtype=None, regularisation=None):
         from .compiled import resolve_engine
         from .precision import resolve_dtype
 
@@ -137,6 +145,15 @@ class OnlineLearner:
                 self.traces.append(DenseTraces(layer, prefix, leak, trainable))
             n_pre = layer.size
         self.readout_traces = ReadoutTraces(network.readout, trainable)
+        #: the firing-rate regulariser (:mod:`ostl.regularisation`), or None
+        self.regularisation = FiringRateRegularisation.make(regularisation)
+        if self.regularisation is not None:
+            if self.mode != "deferred":
+                raise ParameterError("firing-rate regularisation (c_reg > 0) needs the trial's rates: mode must be "
+                                     "'deferred'")
+            if any(layer.kind == "gated" for layer in network.layers):
+                raise ParameterError("firing-rate regularisation acts on spiking (stateful) layers; this network has "
+                                     "gated layers: use c_reg = 0")
         if self.dtype is not np.float64 and not blockable(self):
             raise ParameterError("dtype 'float32' runs the blocked evaluation only, which does not cover coupled "
                                  "(exact recurrent OSTL) traces or gated layers; use float64")
@@ -187,8 +204,9 @@ class OnlineLearner:
             raise ParameterError(f"record must be a subset of {', '.join(RECORDABLE)}, got {', '.join(bad)}")
         rec = {key: [] for key in record}
         if not record and params_at is None and self.block > 1 and blockable(self):
-            loss, total, outputs, step_losses = run_blocked(self, x, target, mask, self.block)
-            return SequenceResult(loss=loss, outputs=outputs, grads=total, step_losses=step_losses)
+            loss, total, outputs, step_losses, regularisation_loss = run_blocked(self, x, target, mask, self.block)
+            return SequenceResult(loss=loss, outputs=outputs, grads=total, step_losses=step_losses,
+                                  regularisation_loss=regularisation_loss)
         self.reset()
         if self.dtype is not np.float64:
             raise ParameterError("dtype 'float32' runs the blocked evaluation only: not with recordings, weights read "
@@ -200,6 +218,11 @@ class OnlineLearner:
         T = x.shape[0]
         outputs = np.zeros((T, net.n_out))
         step_losses = np.zeros(T)
+        regularised = [index for index, tr in enumerate(self.traces) if isinstance(tr, StatefulTraces)] \
+            if self.regularisation is not None else []
+        output_sums = {index: np.zeros(net.layers[index].size) for index in regularised}
+        trace_sums = {index: {name: np.zeros_like(e) for name, e in self.traces[index].e.items()}
+                      for index in regularised}
         for t in range(T):
             if params_at is not None:   # the weights (and feedback) read at this step
                 params, step_feedback = params_at(t)
@@ -223,6 +246,10 @@ class OnlineLearner:
                     self.traces[index].update(slope, inp)
                     slopes.append(slope)
                 inp = step.y
+            for index in regularised:   # the regulariser's sum_t y^t and sum_t e^t (unfiltered)
+                output_sums[index] += steps[index].y
+                for name, summed in trace_sums[index].items():
+                    summed += self.traces[index].e[name]
             out = net.readout.output(NUMPY, a)
             outputs[t] = out
             step_losses[t] = mask[t] * net.readout.loss_value(NUMPY, a, target[t])
@@ -239,9 +266,17 @@ class OnlineLearner:
                 self.optimizer.step(params, grads)
             if record:  # after the update: 'weights' are those at the end of step t
                 self._record(rec, carry[0], out, a, signals, grads)
+        regularisation_loss = 0.0
+        for index in regularised:   # r_j sum_t e^t (ostl.regularisation); deferred mode only
+            rates = self.regularisation.rates(output_sums[index], T)
+            regularisation_loss += self.regularisation.loss(rates)
+            signal = self.regularisation.signal(rates, T)
+            extra = self.traces[index].sum_gradient(signal, trace_sums[index])
+            for name, g in self._apply_masks(extra).items():
+                total[name] += g
         records = {k: _stack(v) for k, v in rec.items()}
         return SequenceResult(loss=float(step_losses.sum()), outputs=outputs, grads=total,
-                              records=records, step_losses=step_losses)
+                              records=records, step_losses=step_losses, regularisation_loss=regularisation_loss)
 
     def _record(self, rec, carries, out, a, signals, grads):
         if "state" in rec:

@@ -146,9 +146,12 @@ class StatefulTraces:
 
     def gradient(self, learning_signal):
         """``L^t . e^t`` for every trainable parameter of the layer."""
+        return self.sum_gradient(learning_signal, {name: self.effective(name) for name in self.e})
+
+    def sum_gradient(self, learning_signal, traces):
+        """``L . e`` for traces shaped like ``e`` (one step's, or a sum over steps), per parameter."""
         out = {}
-        for name in self.e:
-            e = self.effective(name)
+        for name, e in traces.items():
             if self.coupled:
                 out[name] = np.tensordot(learning_signal, e, axes=(0, 0))
             elif e.ndim == 2:
