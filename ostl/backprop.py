@@ -49,12 +49,15 @@ def supports(network):
     return not any(layer.kind == "gated" for layer in network.layers)
 
 
-def check_precision(network, dtype):
-    """float32 BPTT is this module's recursion: refused (one line) for networks it does not cover."""
-    if dtype is not np.float64 and not supports(network):
+def check_precision(network, dtype, regularisation=None):
+    """float32 BPTT is this module's recursion: refused (one line) for networks it does not cover
+    and with the firing-rate regulariser (whose BPTT gradient is PyTorch's autodiff)."""
+    if dtype is not np.float64 and (not supports(network) or regularisation is not None):
         from .errors import ParameterError
 
-        raise ParameterError("dtype 'float32' needs the hand-written BPTT, which does not cover gated layers")
+        raise ParameterError("dtype 'float32' needs the hand-written BPTT, which does not cover "
+                             + ("firing-rate regularisation (c_reg > 0)" if regularisation is not None
+                                else "gated layers"))
 
 
 def readout_delta(readout, outputs, target, mask):

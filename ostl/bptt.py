@@ -51,7 +51,8 @@ def bptt_gradients(network, params, x, target, mask=None, regularisation=None):
     return float(loss.detach()), grads
 
 
-def bptt_sequence(network, params, x, target, mask=None, trainable=None, engine=None, dtype=None):
+def bptt_sequence(network, params, x, target, mask=None, trainable=None, engine=None, dtype=None,
+                  regularisation=None):
     """One sequence with the BPTT gradient, in the form the trainer takes from every rule
     (:class:`ostl.online.SequenceResult`: loss, readout outputs, per-step losses, gradients of
     the ``trainable`` parameters), so that ``--rule bptt`` trains through the same code path.
@@ -59,28 +60,32 @@ def bptt_sequence(network, params, x, target, mask=None, trainable=None, engine=
     The gradient is the hand-written adjoint recursion of :mod:`ostl.backprop` (``engine``:
     ``'compiled'`` or ``'numpy'``, as :mod:`ostl.compiled`), equal to this module's autodiff
     oracle (tested); ``dtype``: its precision (:mod:`ostl.precision`). Networks with gated layers
-    go through autodiff (float64)."""
+    and a firing-rate ``regularisation`` (:mod:`ostl.regularisation`; its value in
+    ``regularisation_loss``, not in ``loss``) go through autodiff (float64)."""
     from .backprop import backprop, check_precision, supports
     from .compiled import resolve_engine
     from .online import SequenceResult
     from .ops import NUMPY
     from .precision import resolve_dtype
+    from .regularisation import FiringRateRegularisation
 
     dtype = resolve_dtype(dtype)
     params = network.check_params(params)
     x, target, *rest = network.check_inputs(x, target, mask)
     mask = rest[0] if rest else np.ones(x.shape[0])
     names = sorted(params if trainable is None else trainable)
-    if supports(network):
+    regularisation = FiringRateRegularisation.make(regularisation)
+    if supports(network) and regularisation is None:
         loss, grads, outputs, step_losses = backprop(network, params, x, target, mask, names,
                                                      resolve_engine(engine), dtype=dtype)
         return SequenceResult(loss=loss, outputs=outputs, grads={name: grads[name] for name in names},
                               step_losses=step_losses)
-    check_precision(network, dtype)
+    check_precision(network, dtype, regularisation)
     ops = _torch_ops()
     torch = ops.torch
     tparams = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
-    loss, potentials = network.forward(tparams, torch.as_tensor(x), torch.as_tensor(target), mask, ops=ops)
+    loss, potentials = network.forward(tparams, torch.as_tensor(x), torch.as_tensor(target), mask, ops=ops,
+                                       regularisation=regularisation)
     raw = torch.autograd.grad(loss, [tparams[n] for n in names], allow_unused=True)
     masks = network.masks()
     grads = {}
@@ -90,5 +95,7 @@ def bptt_sequence(network, params, x, target, mask=None, trainable=None, engine=
             grads[name] = grads[name] * masks[name]
     a = np.stack([p.detach().numpy() for p in potentials])
     step_losses = mask * network.readout.loss_value(NUMPY, a, target)
-    return SequenceResult(loss=float(loss.detach()), outputs=network.readout.output(NUMPY, a), grads=grads,
-                          step_losses=step_losses)
+    total = float(loss.detach())
+    task = total if regularisation is None else float(step_losses.sum())
+    return SequenceResult(loss=task, outputs=network.readout.output(NUMPY, a), grads=grads,
+                          step_losses=step_losses, regularisation_loss=total - task)

@@ -39,10 +39,11 @@ from .problem import (
     relative_deviation,
     save_problem,
 )
+from .regularisation import FiringRateRegularisation
 from .rules import FEEDBACK_KINDS, RULE_NAMES, TRACE_KINDS, make_rule
 from .tasks import TASKS, make_task
 from .training import ON_DIVERGENCE, Trainer
-from .validation import check_int, check_positive
+from .validation import check_int, check_positive, check_range
 
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3   # training stopped at a non-finite loss, gradient, weight or state
@@ -83,6 +84,10 @@ RUN_OPTIONS = (
     Option("--lr-decay-every", "lr_decay_every", type=int, metavar="N", minimum=1),
     Option("--mode", "mode", choices=MODES),
     Option("--seed", "seed", type=int, minimum=0),
+    Option("--c-reg", "c_reg", "firing-rate regularisation: its weight c_reg (the e-prop paper's, NEST's; 0: off; "
+           "deferred mode)", type=float, validate=lambda value: check_range("--c-reg", value, 0.0)),
+    Option("--f-target", "f_target", "firing-rate regularisation: the target rate in Hz (1 ms steps; default 10)",
+           type=float, metavar="HZ", validate=lambda value: check_range("--f-target", value, 0.0, 1000.0)),
 )
 #: how the run goes (not part of its configuration)
 CONTROL_OPTIONS = (
@@ -183,7 +188,16 @@ def _build_trainer(args):
                    batch_size=batch_size, seed=args.seed or 0,
                    backend=backend, init=presets.init_for(task.name),
                    backend_options=_backend_options(args), on_divergence=args.on_divergence,
-                   synapses=_synapses(args))
+                   synapses=_synapses(args), regularisation=_regularisation(args))
+
+
+def _regularisation(args):
+    """``--c-reg`` and ``--f-target`` (Hz) as a regulariser, or None."""
+    if args.c_reg is None:
+        if args.f_target is not None:
+            raise ParameterError("--f-target needs --c-reg (the regulariser's weight)")
+        return None
+    return FiringRateRegularisation.from_hz(args.c_reg, 10.0 if args.f_target is None else args.f_target)
 
 
 def _backend_options(args):
@@ -212,7 +226,9 @@ def write_summary(path, trainer, checkpoint, seconds, status, message=None):
     with the same ``sha256`` trained on the same arrays), null for tasks generated from their seed.
     Runs with hardware synapses add ``synapses`` (:meth:`ostl.synapses.HardwareWeights.summary`;
     PCM: ``config``, ``counts`` of pulses, RESETs, refreshes and saturated refreshes, ``total``
-    and per array, and ``device_time`` in s). Written atomically."""
+    and per array, and ``device_time`` in s). Runs with ``--c-reg`` add ``regularisation``
+    (``{"c_reg", "f_target"}``, the target in spikes per 1 ms step) and each curve entry its
+    ``regularisation_loss``. Written atomically."""
     metric = trainer.task.metric_name
 
     def pick(record):
@@ -228,6 +244,8 @@ def write_summary(path, trainer, checkpoint, seconds, status, message=None):
     }
     if trainer.synapses is not None:
         summary["synapses"] = trainer.synapses.summary()
+    if trainer.regularisation is not None:
+        summary["regularisation"] = trainer.regularisation.spec()
     if trainer.task.has_epochs:
         test_key = f"test_{metric}"
         summary["epochs"] = len(trainer.epochs)

@@ -28,6 +28,7 @@ from .errors import DivergenceError, ParameterError, ProblemFileError
 from .network import Network
 from .online import MODES
 from .optim import make_optimizer
+from .regularisation import FiringRateRegularisation
 from .rules import make_rule
 from .synapses import plugin_for
 from .taskbase import Trial
@@ -67,11 +68,15 @@ class Trainer:
         configuration object): the weight matrices live on hardware devices, the forward pass
         reads them, updates are programmed into them (e.g. PCM: :mod:`ostl.hardware.pcm.loop`).
     synapse_state : the saved device state to restore (used by :meth:`load`).
+    regularisation : firing-rate regularisation (:mod:`ostl.regularisation`; a
+        :class:`~ostl.regularisation.FiringRateRegularisation` or ``{"c_reg": ..., "f_target":
+        spikes per step}``); backends that cannot run it refuse it. Its mean value per trial is
+        the history's ``regularisation_loss`` (``loss`` is the task's).
     """
 
     def __init__(self, task, network, rule, optimizer, mode="deferred", batch_size=1, seed=0,
                  backend="reference", init=None, trainable=None, params=None, feedback=None,
-                 backend_options=None, on_divergence="stop", synapses=None, synapse_state=None):
+                 backend_options=None, on_divergence="stop", synapses=None, synapse_state=None, regularisation=None):
         self.task = make_task(task)
         self.network = network if isinstance(network, Network) else Network.from_spec(network)
         if self.network.n_in != self.task.n_in:
@@ -88,9 +93,12 @@ class Trainer:
         self.init = dict(init or {})
         self.backend_name = backend
         self.backend_options = dict(backend_options or {})
+        #: the firing-rate regulariser (:mod:`ostl.regularisation`), or None
+        self.regularisation = FiringRateRegularisation.make(regularisation)
         plugin = check_request(backend, rule=self.rule, network=self.network, optimizer=self.optimizer,
                                mode=self.mode, batch_size=self.batch_size,
-                               synapses=None if synapses is None else plugin_for(synapses).name)
+                               synapses=None if synapses is None else plugin_for(synapses).name,
+                               regularisation=self.regularisation)
         #: what the backend can train (declared by its plugin, checked above before it is loaded)
         self.capabilities = plugin.capabilities
         backend_class = plugin.load()
@@ -112,9 +120,10 @@ class Trainer:
         self.skipped = []
         #: ``(path, iteration)`` of the last checkpoint written
         self.last_checkpoint = None
+        extra = {} if self.regularisation is None else {"regularisation": self.regularisation}
         self.backend = backend_class(network=self.network, rule=self.rule, mode=self.mode, feedback=self.feedback,
                                      trainable=self.trainable, optimizer=self.optimizer, params=self.params,
-                                     batch_size=self.batch_size, **self.backend_options)
+                                     batch_size=self.batch_size, **self.backend_options, **extra)
         #: the weight matrices on hardware (a :class:`~ostl.synapses.HardwareWeights`), or None: float
         self.synapses = None
         if synapses is not None:
@@ -137,7 +146,8 @@ class Trainer:
                 "optimizer": self.optimizer.spec(), "mode": self.mode, "batch_size": self.batch_size,
                 "seed": self.seed, "backend": self.backend_name, "backend_options": self.backend_options,
                 "init": self.init, "trainable": self.trainable,
-                "synapses": None if self.synapses is None else self.synapses.config.spec()}
+                "synapses": None if self.synapses is None else self.synapses.config.spec(),
+                "regularisation": None if self.regularisation is None else self.regularisation.spec()}
 
     # -- training ------------------------------------------------------------------------
     def run_iteration(self):
@@ -167,6 +177,8 @@ class Trainer:
         loss = float(np.mean([r.loss for r in results]))
         metric = self.task.metric([r.outputs for r in results], trials)
         self.history.append({"iteration": self.iteration, "loss": loss, self.task.metric_name: metric})
+        if self.regularisation is not None:
+            self.history[-1]["regularisation_loss"] = float(np.mean([r.regularisation_loss for r in results]))
         self.iteration += 1
         record = self.history[-1]
         self._maybe_end_epoch()
@@ -393,6 +405,7 @@ class Trainer:
                           trainable=config["trainable"], params=params, feedback=feedback,
                           backend_options=backend_options if backend else config.get("backend_options"),
                           on_divergence=on_divergence, synapses=config.get("synapses"),
+                          regularisation=config.get("regularisation"),
                           synapse_state=synapse_state)
         except ParameterError as exc:
             raise ProblemFileError(f"checkpoint {path} is inconsistent: {exc}") from None

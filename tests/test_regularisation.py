@@ -122,3 +122,76 @@ def test_bad_regularisation_is_refused_naming_the_parameter():
     with pytest.raises(ParameterError, match="gated layers"):
         OnlineLearner(gated, "ostl", gated.init_params(), regularisation={"c_reg": 1.0, "f_target": 0.01})
     assert OnlineLearner(net, "eprop", params, regularisation={"c_reg": 0.0, "f_target": 0.01}).regularisation is None
+
+
+PATTERN = {"name": "pattern_generation", "n_in": 8, "n_out": 2, "steps": 120, "seed": 0}
+
+
+def _trainer(rule="eprop", **options):
+    from ostl.training import Trainer
+
+    net = Network(8, [Layer(12, LIF(tau_m=10.0, v_th=0.5), recurrent=True)], Readout(2, leak=0.8))
+    return Trainer(PATTERN, net, rule, {"name": "adam", "lr": 0.005}, seed=0,
+                   regularisation={"c_reg": 5.0, "f_target": 0.02}, **options)
+
+
+def test_training_with_the_regulariser_saves_and_resumes_bit_for_bit(tmp_path):
+    from ostl.training import Trainer
+
+    reference = _trainer()
+    reference.train(6)
+    first = _trainer()
+    first.train(3)
+    first.save(tmp_path / "state.npz")
+    resumed = Trainer.load(tmp_path / "state.npz")
+    assert resumed.regularisation == reference.regularisation
+    resumed.train(6)
+    for name in reference.params:
+        assert np.array_equal(resumed.params[name], reference.params[name]), name
+    assert resumed.history == reference.history
+    assert all(record["regularisation_loss"] > 0 for record in reference.history)
+
+
+def test_bptt_trains_with_the_regulariser_through_autodiff():
+    pytest.importorskip("torch")
+    from ostl.bptt import bptt_gradients, bptt_sequence
+
+    trainer = _trainer("bptt")
+    trainer.train(2)
+    assert trainer.history[-1]["regularisation_loss"] > 0
+    rng = np.random.default_rng(5)
+    net, params = trainer.network, trainer.params
+    x, y = poisson_input(rng, 60, 8), rng.normal(size=(60, 2))
+    result = bptt_sequence(net, params, x, y, regularisation=trainer.regularisation)
+    loss, oracle = bptt_gradients(net, params, x, y, regularisation=trainer.regularisation)
+    assert result.loss + result.regularisation_loss == pytest.approx(loss, rel=1e-13)
+    assert result.regularisation_loss > 0
+    for name, grad in oracle.items():
+        np.testing.assert_array_equal(result.grads[name], grad)
+    with pytest.raises(ParameterError, match="firing-rate regularisation"):
+        bptt_sequence(net, params, x, y, dtype="float32", regularisation=trainer.regularisation)
+
+
+def test_command_line_regulariser_and_its_refusals(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    def ostl(*argv):
+        return subprocess.run([sys.executable, "-m", "ostl", "train", "--task", "pattern_generation", "--steps",
+                               "100", "--iterations", "2", "--no-progress", "--no-plot", "--out", str(tmp_path / "run"),
+                               *argv], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+
+    done = ostl("--rule", "eprop", "--c-reg", "2", "--f-target", "15", "--summary-json", str(tmp_path / "s.json"))
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["regularisation"] == {"c_reg": 2.0, "f_target": 0.015}
+    assert all(entry["regularisation_loss"] > 0 for entry in summary["curve"])
+    for argv, message in ((("--c-reg", "-1"), "--c-reg must be in [0, inf)"),
+                          (("--c-reg", "1", "--f-target", "2000"), "--f-target must be in [0, 1000]"),
+                          (("--f-target", "5"), "--f-target needs --c-reg"),
+                          (("--c-reg", "1", "--mode", "online"), "mode must be 'deferred'"),
+                          (("--c-reg", "1", "--backend", "brian2"), "not available on the brian2 backend")):
+        done = ostl(*argv)
+        assert done.returncode == 2, (argv, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, (argv, done.stderr)

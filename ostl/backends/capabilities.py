@@ -79,10 +79,13 @@ class Capabilities:
         Cell kinds of its hidden layers (None: every cell).
     max_layers : int, optional
         The most hidden layers it runs (None: any number).
+    rate_regularisation : bool
+        Firing-rate regularisation (``c_reg > 0``, :mod:`ostl.regularisation`).
     reasons : dict
         Why a capability is missing or limited, by field name (``'rules'``, ``'cells'``,
         ``'max_layers'``, ``'optimizers'``, ``'clipping'``, ``'readout_lr'``, ``'lr_decay'``,
-        ``'modes'``, ``'batches'``, ``'synapses'``, ``'hardware_in_the_loop'``); part of every
+        ``'modes'``, ``'batches'``, ``'synapses'``, ``'hardware_in_the_loop'``,
+        ``'rate_regularisation'``); part of every
         refusal.
     """
 
@@ -100,6 +103,7 @@ class Capabilities:
     rules: tuple = None
     cells: tuple = None
     max_layers: int = None
+    rate_regularisation: bool = False
     reasons: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -116,11 +120,12 @@ class Capabilities:
         return refuse(backend, subject, self.reason(name), allowed, got, alternatives)
 
     def check(self, backend, rule=None, network=None, optimizer=None, mode=None, batch_size=None, synapses=None,
-              others=None):
+              others=None, regularisation=None):
         """Raise :class:`~ostl.errors.ParameterError` (see the module docstring) for the first
         part of the request that backend ``backend`` cannot run; every argument is optional
-        (a rule, a network, an optimiser, a mode, a batch size, a synapse kind). ``others``
-        (``{name: Capabilities}`` of the installed backends) names who has a missing feature."""
+        (a rule, a network, an optimiser, a mode, a batch size, a synapse kind, a firing-rate
+        regulariser). ``others`` (``{name: Capabilities}`` of the installed backends) names who
+        has a missing feature."""
         others = others or {}
         if rule is not None and self.rules is not None and rule.name not in self.rules:
             raise self.refuse(backend, "rules", "rule", _one_of(self.rules), rule.name)
@@ -132,6 +137,9 @@ class Capabilities:
             raise self.refuse(backend, "modes", "mode", _one_of(self.modes), mode)
         if batch_size is not None and self.batches == "single" and batch_size != 1:
             raise self.refuse(backend, "batches", "batch_size", "1", batch_size)
+        if regularisation is not None and not self.rate_regularisation:
+            raise self.refuse(backend, "rate_regularisation", "firing-rate regularisation (c_reg > 0)",
+                              alternatives=_having(others, lambda c: c.rate_regularisation))
         if synapses not in (None, "float") and not self.takes_synapses(synapses):
             raise self.refuse(backend, "synapses", f"{synapses} synapses",
                               alternatives=_having(others, lambda c: c.takes_synapses(synapses)))
