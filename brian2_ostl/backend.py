@@ -28,17 +28,20 @@ class Brian2Backend(Backend):
     capabilities = PLUGIN.capabilities
 
     def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, batch_size=1,
-                 target="cpp_standalone"):
+                 target="cpp_standalone", regularisation=None):
         check_supported(network, rule)  # refuse before anything is built
         super().__init__(network, rule, mode, feedback, trainable, optimizer, params, batch_size)
         self.target = check_choice("brian2 target", target, set(TARGETS))
+        #: the firing-rate regulariser (:mod:`ostl.regularisation`), or None
+        self.regularisation = regularisation
         self._net = None
 
     def _simulator(self, params, steps):
         if self._net is None or self._net.steps != steps:
             self._net = Brian2Network(self.network, self.rule, params, steps=steps, feedback=self.feedback,
                                       mode=self.mode, optimizer=self.optimizer if self.mode == "online" else None,
-                                      target=self.target, trainable=self.trainable)
+                                      target=self.target, trainable=self.trainable,
+                                      regularisation=self.regularisation)
         return self._net
 
     def run(self, params, trial):

@@ -64,13 +64,18 @@ def connection_indices(n_pre, n_post, autapses=True):
     return i, j
 
 
-def layer_model(cell_tr):
+def layer_model(cell_tr, regularised=False):
     """Equations of a layer group: the cell's, plus the per-neuron parameter's learning
-    state (gradient, filtered trace, Adam moments)."""
+    state (gradient, filtered trace, Adam moments); ``regularised``: the firing-rate
+    regulariser's sums (:mod:`ostl.regularisation`)."""
     model = cell_tr.model()
     pname = cell_tr.neuron_param
     if pname is not None:
         model += f"{pname}_trace_filtered : 1\n{pname}_gradient : 1\n" + adam_state_model(f"{pname}_")
+    if regularised:
+        model += "output_sum : 1  # sum_t y^t (the firing-rate regulariser's rate)\n"
+        if pname is not None:
+            model += f"{pname}_trace_sum : 1  # sum_t e^t, unfiltered (the regulariser's gradient)\n"
     return model
 
 
@@ -111,7 +116,7 @@ class Circuit:
 
 
 def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, rule, trainable, feedback, mode,
-                  optimizer, namespace, trial_steps=None, verify_order=True, store_traces=()):
+                  optimizer, namespace, trial_steps=None, verify_order=True, store_traces=(), regularised=False):
     """Add the learning machinery to existing groups.
 
     ``input_kind`` is ``'values'`` (the group has a per-step variable ``x``) or
@@ -121,7 +126,13 @@ def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, ru
     ``optimizer`` acts inside the simulation in ``online`` mode and, with
     ``trial_steps``, at every trial's end in ``deferred`` mode. ``namespace`` (a dict
     shared with the groups, which must have been created with it) receives the
-    constants the code refers to; every object created here uses it."""
+    constants the code refers to; every object created here uses it. ``regularised``: the
+    groups (made with ``layer_model(..., regularised=True)``) and plastic synapses sum
+    ``y^t`` and the unfiltered ``e^t`` over the trial (``output_sum``, ``trace_sum``) for the
+    firing-rate regulariser, which the client applies after the trial (one trial per run)."""
+    if regularised and trial_steps is not None:
+        raise ParameterError("firing-rate regularisation on Brian2 needs one trial per run (the trainer's brian2 "
+                             "backend); not with trials inside one run (trial_duration)")
     circuit = Circuit()
     leak = readout_spec.leak
     in_sim = mode == "online" or trial_steps is not None
@@ -156,6 +167,8 @@ def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, ru
         update = cell_tr.update()
         if index == k - 1:  # the layer the readout reads: its filtered output
             update += "output_filtered = leak*output_filtered + y\n"
+        if regularised:
+            update += "output_sum += y\n"
         group.run_regularly(update, when="groups", order=10 * (index + 1) + 5)
         for name, value in cell_tr.initial_values().items():
             setattr(group, name, value)
@@ -169,16 +182,17 @@ def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, ru
                                    state_prefix=f"{pname}_", gradient=f"{pname}_gradient")
             if leak:
                 code = code.replace(f"{trace}_filtered", f"{pname}_trace_filtered")
+            if regularised:
+                code = f"{pname}_trace_sum += {trace}\n" + code
             group.run_regularly(code, when="groups", order=ORDER_LEARNING)
         chain = index > 0 and rule.feedback == "symmetric"
         _plastic(b2, circuit, connect, reset_on_trial_start, pre_group, group, pre_var, "input_current", cell_tr,
                  f"{spec.prefix}.W", index, k, leak, update_mode, optimizer, trainable, namespace, store_traces,
-                 chain_down=chain)
+                 chain_down=chain, regularised=regularised)
         if spec.recurrent:
             _plastic(b2, circuit, connect, reset_on_trial_start, group, group, "y", "recurrent_current", cell_tr,
                      f"{spec.prefix}.H", index, k, leak, update_mode, optimizer, trainable, namespace, store_traces,
-                     recurrent=True,
-                     autapses=spec.autapses)
+                     recurrent=True, autapses=spec.autapses, regularised=regularised)
         pre_group, pre_var = group, "y"
 
     # -- readout -------------------------------------------------------------------------
@@ -271,7 +285,7 @@ def _gradient_code(step_gradient, update_mode, optimizer, weight, prefix, gradie
 
 def _plastic(b2, circuit, connect, reset_on_trial_start, source, target, pre_var, current, cell_tr, name, index, k,
              leak, update_mode, optimizer, trainable, namespace, store_traces, chain_down=False, recurrent=False,
-             autapses=True):
+             autapses=True, regularised=False):
     """A plastic projection with its own eligibility vectors."""
     events = pre_var is None
     activity = "presynaptic_activity" if events else f"{pre_var}_pre"
@@ -284,6 +298,8 @@ def _plastic(b2, circuit, connect, reset_on_trial_start, source, target, pre_var
         in_sim = update_mode != "deferred"   # per-synapse Adam moments only where Adam runs in the simulation
         model += eligibility_model(cell_tr, leak, optimizer.name if in_sim else None,
                                    store_trace=name in store_traces)
+        if regularised:
+            model += "trace_sum : 1  # sum_t e^t, unfiltered (the firing-rate regulariser's gradient)\n"
     if chain_down:
         model += "learning_signal_pre = weight*learning_signal_post*slope_post : 1 (summed)\n"
     syn = b2.Synapses(source, target, model, on_pre="presynaptic_activity = 1" if events else None,
@@ -295,7 +311,8 @@ def _plastic(b2, circuit, connect, reset_on_trial_start, source, target, pre_var
     code = ""
     if trained:
         presynaptic = "y_prev_pre" if recurrent else activity
-        code = eligibility_update(cell_tr, presynaptic) + "\n" + learning_update(
+        code = eligibility_update(cell_tr, presynaptic) + "\n" + ("trace_sum += eligibility_trace\n" if regularised
+                                                                  else "") + learning_update(
             "eligibility_trace", "learning_signal_post", leak, update_mode, optimizer, weight="weight")
         reset_on_trial_start(syn, [f"eligibility_vector{label}" for label in cell_tr.state_labels]
                              + (["eligibility_trace"] if name in store_traces else [])

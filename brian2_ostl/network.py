@@ -15,6 +15,7 @@ from ostl.errors import BackendUnavailableError, ParameterError
 from ostl.network import Network
 from ostl.online import SequenceResult
 from ostl.optim import make_optimizer
+from ostl.regularisation import FiringRateRegularisation
 from ostl.rules import make_rule
 from ostl.validation import check_choice, check_int
 
@@ -68,7 +69,7 @@ class Brian2Network:
     _active_standalone = None  # cpp_standalone: the network whose project the device holds
 
     def __init__(self, network, rule, params, steps, feedback=None, feedback_seed=0, mode="deferred",
-                 optimizer=None, target="numpy", record=(), trainable=None, directory=None):
+                 optimizer=None, target="numpy", record=(), trainable=None, directory=None, regularisation=None):
         b2 = _brian2()
         self.b2 = b2
         self.network = network if isinstance(network, Network) else Network.from_spec(network)
@@ -100,6 +101,11 @@ class Brian2Network:
         unknown = sorted(self.trainable - set(shapes))
         if unknown:
             raise ParameterError(f"trainable names unknown parameters {', '.join(unknown)}")
+        #: the firing-rate regulariser (:mod:`ostl.regularisation`; deferred mode), or None
+        self.regularisation = FiringRateRegularisation.make(regularisation)
+        if self.regularisation is not None and self.mode != "deferred":
+            raise ParameterError("firing-rate regularisation (c_reg > 0) needs the trial's rates: mode must be "
+                                 "'deferred'")
         self.standalone = self.target == "cpp_standalone"
         self._indices = {}  # parameter name -> (i, j) of its synapses
         self._built = False
@@ -136,7 +142,8 @@ class Brian2Network:
         self.layers, self.cells, specs = [], [], []
         for index, layer in enumerate(net.layers):
             cell_tr = translate_cell(layer.cell, self.rule.traces)
-            group = b2.NeuronGroup(layer.size, layer_model(cell_tr), name=f"layer{index}", namespace=self.namespace)
+            group = b2.NeuronGroup(layer.size, layer_model(cell_tr, self.regularisation is not None),
+                                   name=f"layer{index}", namespace=self.namespace)
             self.cells.append(cell_tr)
             self.layers.append(group)
             specs.append(LayerSpec(group, cell_tr, net.prefix(index), layer.cell.neuron_param, layer.recurrent,
@@ -145,7 +152,8 @@ class Brian2Network:
         circuit = build_circuit(b2, self.input, "values", specs, self.readout, net.readout, self.rule, self.trainable,
                                 self.feedback, self.mode, self.optimizer, self.namespace,
                                 verify_order=not self.standalone,
-                                store_traces=set(self.trainable) if "eligibility_trace" in self.record else ())
+                                store_traces=set(self.trainable) if "eligibility_trace" in self.record else (),
+                                regularised=self.regularisation is not None)
         self.synapses, self._indices = circuit.synapses, circuit.indices
         self.feedback_synapses = circuit.feedback_synapses
         objects = [self.input, *self.layers, self.readout, *circuit.objects]
@@ -325,9 +333,37 @@ class Brian2Network:
             self.params = new_params
             if self.optimizer.name == "adam":
                 self._read_adam()
+        regularisation_loss = self._regularise(grads)
         outputs = np.asarray(self.monitors["readout"].output[:]).T.copy()
         loss = float(np.sum(self.readout.loss[:]))
-        return SequenceResult(loss=loss, outputs=outputs, grads=grads, records=self._records())
+        return SequenceResult(loss=loss, outputs=outputs, grads=grads, records=self._records(),
+                              regularisation_loss=regularisation_loss)
+
+    def _regularise(self, grads):
+        """The firing-rate regulariser after the trial (:mod:`ostl.regularisation`): adds
+        ``r_j sum_t e^t`` (the neurons' ``output_sum``, the synapses' ``trace_sum``) to ``grads``;
+        returns ``E_reg``."""
+        regulariser = self.regularisation
+        if regulariser is None:
+            return 0.0
+        net, value = self.network, 0.0
+        for index, layer in enumerate(net.layers):
+            group = self.layers[index]
+            rates = regulariser.rates(np.asarray(group.output_sum[:]), self.steps)
+            value += regulariser.loss(rates)
+            signal = regulariser.signal(rates, self.steps)
+            prefix = net.prefix(index)
+            for name in (f"{prefix}.W", f"{prefix}.H"):
+                if name in grads:
+                    jj, ii = self._syn_j(name), self._syn_i(name)
+                    summed = np.zeros_like(grads[name])
+                    summed[jj, ii] = np.asarray(self.synapses[name].trace_sum[:])
+                    grads[name] += signal[:, None] * summed
+            pname = self.cells[index].neuron_param
+            full = f"{prefix}.{layer.cell.neuron_param}" if pname else None
+            if full in grads:
+                grads[full] += signal * np.asarray(getattr(group, f"{pname}_trace_sum")[:])
+        return value
 
     def _read_adam(self):
         opt = self.optimizer

@@ -191,7 +191,38 @@ def test_command_line_regulariser_and_its_refusals(tmp_path):
                           (("--c-reg", "1", "--f-target", "2000"), "--f-target must be in [0, 1000]"),
                           (("--f-target", "5"), "--f-target needs --c-reg"),
                           (("--c-reg", "1", "--mode", "online"), "mode must be 'deferred'"),
-                          (("--c-reg", "1", "--backend", "brian2"), "not available on the brian2 backend")):
+                          (("--c-reg", "1", "--backend", "nest"), "not available on the nest backend")):
         done = ostl(*argv)
         assert done.returncode == 2, (argv, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, (argv, done.stderr)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_brian2_adds_the_same_regulariser(cell):
+    """Brian2 sums y^t and the unfiltered e^t in the neurons and synapses and adds r_j sum_t e^t
+    after the trial: the reference engine's gradient (neuron parameters too), two layers."""
+    pytest.importorskip("brian2")
+    from brian2_ostl import Brian2Network
+
+    rng = np.random.default_rng(0)
+    net = Network(5, [Layer(7, CELLS[cell], recurrent=True), Layer(6, CELLS[cell])], Readout(3, leak=0.7))
+    params = net.init_params(seed=2, weight_scale=3.0)
+    x = poisson_input(rng, 60, 5)
+    y = rng.normal(size=(60, 3))
+    reference = OnlineLearner(net, "eprop", params, regularisation=REGULARISER).run(x, y)
+    brian2 = Brian2Network(net, "eprop", params, steps=60, target="numpy", regularisation=REGULARISER).run(x, y)
+    assert brian2.regularisation_loss == pytest.approx(reference.regularisation_loss, rel=1e-13)
+    for name, grad in reference.grads.items():
+        assert relative_deviation(brian2.grads[name], grad) < 1e-12, name
+
+
+def test_the_trainer_regularises_on_brian2_as_on_the_reference_engine():
+    pytest.importorskip("brian2")
+    reference = _trainer()
+    reference.train(3)
+    brian2 = _trainer(backend="brian2", backend_options={"target": "numpy"})
+    brian2.train(3)
+    for name, value in reference.params.items():
+        np.testing.assert_allclose(brian2.params[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+    assert [r["regularisation_loss"] for r in brian2.history] == pytest.approx(
+        [r["regularisation_loss"] for r in reference.history], rel=1e-12)
