@@ -126,14 +126,19 @@ def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, ru
     ``optimizer`` acts inside the simulation in ``online`` mode and, with
     ``trial_steps``, at every trial's end in ``deferred`` mode. ``namespace`` (a dict
     shared with the groups, which must have been created with it) receives the
-    constants the code refers to; every object created here uses it. ``regularised``: the
-    groups (made with ``layer_model(..., regularised=True)``) and plastic synapses sum
-    ``y^t`` and the unfiltered ``e^t`` over the trial (``output_sum``, ``trace_sum``) for the
-    firing-rate regulariser, which the client applies after the trial (one trial per run)."""
-    if regularised and trial_steps is not None:
-        raise ParameterError("firing-rate regularisation on Brian2 needs one trial per run (the trainer's brian2 "
-                             "backend); not with trials inside one run (trial_duration)")
+    constants the code refers to; every object created here uses it. ``regularised``: a
+    :class:`~ostl.regularisation.FiringRateRegularisation` (or None); the groups (made with
+    ``layer_model(..., regularised=True)``) and plastic synapses sum ``y^t`` and the unfiltered
+    ``e^t`` over the trial (``output_sum``, ``trace_sum``); with ``trial_steps`` the gradient
+    gains ``r_j trace_sum`` at each trial's end inside the simulation, without it the client
+    adds it after the run (:meth:`brian2_ostl.Brian2Network._regularise`)."""
     circuit = Circuit()
+    regulariser = regularised or None
+    regularised = regulariser is not None
+    if regularised and mode != "deferred":
+        raise ParameterError("firing-rate regularisation (c_reg > 0) needs the trial's rates: mode must be 'deferred'")
+    if regularised and trial_steps is not None:
+        namespace.update(c_reg=regulariser.c_reg, f_target=regulariser.f_target)
     leak = readout_spec.leak
     in_sim = mode == "online" or trial_steps is not None
     namespace.update(leak=leak)
@@ -173,17 +178,17 @@ def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, ru
         for name, value in cell_tr.initial_values().items():
             setattr(group, name, value)
         pname = cell_tr.neuron_param
-        reset_on_trial_start(group, cell_tr.dynamic_variables() + ([f"{pname}_trace_filtered"] if pname else []))
+        reset_on_trial_start(group, cell_tr.dynamic_variables() + ([f"{pname}_trace_filtered"] if pname else [])
+                             + (["output_sum"] + ([f"{pname}_trace_sum"] if pname else []) if regularised else []))
         full = f"{spec.prefix}.{spec.ostl_neuron_param}" if spec.ostl_neuron_param else None
         if full in trainable:
             pname = cell_tr.neuron_param
             trace = f"{pname}_eligibility_trace"
             code = learning_update(trace, "learning_signal", leak, update_mode, optimizer, weight=pname,
-                                   state_prefix=f"{pname}_", gradient=f"{pname}_gradient")
+                                   state_prefix=f"{pname}_", gradient=f"{pname}_gradient",
+                                   regulariser=(f"{pname}_trace_sum", "output_sum") if regularised else None)
             if leak:
                 code = code.replace(f"{trace}_filtered", f"{pname}_trace_filtered")
-            if regularised:
-                code = f"{pname}_trace_sum += {trace}\n" + code
             group.run_regularly(code, when="groups", order=ORDER_LEARNING)
         chain = index > 0 and rule.feedback == "symmetric"
         _plastic(b2, circuit, connect, reset_on_trial_start, pre_group, group, pre_var, "input_current", cell_tr,
@@ -311,12 +316,13 @@ def _plastic(b2, circuit, connect, reset_on_trial_start, source, target, pre_var
     code = ""
     if trained:
         presynaptic = "y_prev_pre" if recurrent else activity
-        code = eligibility_update(cell_tr, presynaptic) + "\n" + ("trace_sum += eligibility_trace\n" if regularised
-                                                                  else "") + learning_update(
-            "eligibility_trace", "learning_signal_post", leak, update_mode, optimizer, weight="weight")
+        code = eligibility_update(cell_tr, presynaptic) + "\n" + learning_update(
+            "eligibility_trace", "learning_signal_post", leak, update_mode, optimizer, weight="weight",
+            regulariser=("trace_sum", "output_sum_post") if regularised else None)
         reset_on_trial_start(syn, [f"eligibility_vector{label}" for label in cell_tr.state_labels]
                              + (["eligibility_trace"] if name in store_traces else [])
-                             + (["eligibility_trace_filtered"] if leak else []))
+                             + (["eligibility_trace_filtered"] if leak else [])
+                             + (["trace_sum"] if regularised else []))
     if events:
         code += "\npresynaptic_activity = 0"
     if code:

@@ -60,18 +60,31 @@ def eligibility_update(cell_tr, presynaptic):
     return "\n".join(code)
 
 
-def learning_update(trace, signal, leak, mode, optimizer, weight="weight", state_prefix="", gradient="gradient"):
+#: 1 at the last step of a trial, else 0 (trials of ``trial_steps`` steps inside one run)
+TRIAL_END = "int((timestep(t, dt) + 1) % trial_steps == 0)"
+
+
+def learning_update(trace, signal, leak, mode, optimizer, weight="weight", state_prefix="", gradient="gradient",
+                    regulariser=None):
     """``gradient += L e`` and the optimiser step on ``weight``: every step (``online``),
     at the last step of each trial (``trial``: deferred updates inside the simulation),
     or never (``deferred``: the caller applies the summed gradient).
 
-    ``trace`` is the eligibility expression, ``signal`` the learning-signal expression."""
+    ``trace`` is the eligibility expression, ``signal`` the learning-signal expression.
+    ``regulariser`` (``trial`` mode): ``(trace sum, summed output)`` variables of the firing-rate
+    regulariser; at the trial's last step ``gradient += r trace_sum`` with
+    ``r = c_reg (output_sum/T - f_target)/T`` (:mod:`ostl.regularisation`), before the update."""
     code = []
+    if regulariser is not None:
+        code.append(f"{regulariser[0]} += {trace}")
     if leak:
         code.append(f"{trace}_filtered = leak*{trace}_filtered + {trace}")
         trace = f"{trace}_filtered"
     code.append(f"step_gradient = {signal}*{trace}")
     code.append(f"{gradient} += step_gradient")
+    if regulariser is not None and mode == "trial":
+        trace_sum, output_sum = regulariser
+        code.append(f"{gradient} += {TRIAL_END}*(c_reg*({output_sum}/trial_steps - f_target)/trial_steps)*{trace_sum}")
     if mode == "online":
         code.append(optimizer_statements(optimizer, weight, state_prefix))
     elif mode == "trial":
@@ -99,7 +112,7 @@ def optimizer_statements(optimizer, weight, prefix="", gradient=None, gated=Fals
             return f"{var} = {expression}"
         return f"{var} = trial_end*({expression}) + (1 - trial_end)*{var}"
 
-    lines = ["trial_end = int((timestep(t, dt) + 1) % trial_steps == 0)"] if gated else []
+    lines = [f"trial_end = {TRIAL_END}"] if gated else []
     # the weight step: (rate*gate)*...; the gate also keeps every denominator non-zero
     # on steps without an update (1 - beta^0 = 0); with gate 1 both are exact no-ops
     rate = "(trial_end*lr)" if gated else "lr"

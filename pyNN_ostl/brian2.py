@@ -117,7 +117,8 @@ class LayerGroup(b2.NeuronGroup, _PyNNGroupMixin):
                                              **celltype.options)
         self.celltype = celltype
         self.namespace_dict = {}
-        model = layer_model(translate_cell(self.ostl_cell, "exact"))
+        # with the firing-rate regulariser's sums (the synapse type decides whether they are used)
+        model = layer_model(translate_cell(self.ostl_cell, "exact"), regularised=True)
         declared = {line.split(":")[0].strip() for line in model.splitlines() if ":" in line}
         model += "".join(f"{name} : 1 (constant, shared)\n" for name in celltype.cell_parameters
                          if name not in declared)
@@ -330,7 +331,8 @@ class Controller:
         circuit = build_circuit(b2, ff[id(layers[0])].pre.brian2_group, "events", specs, readout_group, readout_spec,
                                 rule, trainable, self.feedback, syn_type.mode, optimizer, namespace,
                                 trial_steps=trial_steps, verify_order=True,
-                                store_traces=self._stored_traces(ff, rec, layers))
+                                store_traces=self._stored_traces(ff, rec, layers),
+                                regularised=syn_type.regularisation)
         for group in [*(s.group for s in specs), readout_group]:
             group.namespace_dict.update({k: v for k, v in namespace.items() if k not in group.namespace_dict})
         # the circuit's synapses take the projections' connections and weights; PyNN's

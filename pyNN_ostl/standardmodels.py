@@ -35,6 +35,7 @@ from pyNN.standardmodels import StandardCellType, StandardSynapseType, build_tra
 from ostl import cells as ostl_cells
 from ostl.errors import ParameterError
 from ostl.optim import make_optimizer
+from ostl.regularisation import FiringRateRegularisation
 from ostl.rules import make_rule
 from ostl.validation import check_choice, check_positive, check_unit_interval_open
 
@@ -265,7 +266,9 @@ class _PlasticSynapse(_LearningSynapseType):
     traces are reset at every trial start; deferred updates are applied at its end), and
     ``synapses``: None (float weights) or a dict of PCM settings (the fields of
     :class:`ostl.hardware.pcm.loop.PCMConfig` and ``seed``): the weights live on PCM devices
-    (pyNN.nest: ``ostl_pcm_synapse``; the ReadoutSynapse must say the same). These
+    (pyNN.nest: ``ostl_pcm_synapse``; the ReadoutSynapse must say the same); ``c_reg`` and
+    ``f_target`` (Hz): firing-rate regularisation of the hidden neurons (:mod:`ostl.regularisation`;
+    deferred mode; pyNN.brian2). These
     are the same for every connection of the network (a property of the synapse model, as
     PyNN treats homogeneous NEST synapse parameters); the weight and delay are per
     connection."""
@@ -275,8 +278,10 @@ class _PlasticSynapse(_LearningSynapseType):
     rule_names = ()
 
     def __init__(self, rule=None, mode="deferred", optimizer="adam", learning_rate=0.01, trial_duration=None,
-                 feedback=None, synapses=None, **parameters):
+                 feedback=None, synapses=None, c_reg=0.0, f_target=10.0, **parameters):
         self.pcm_config, self.pcm_seed = _pcm_settings(synapses)
+        #: the firing-rate regulariser (``c_reg`` > 0), or None
+        self.regularisation = FiringRateRegularisation.make(FiringRateRegularisation.from_hz(c_reg, f_target))
         rule = rule or self.rule_names[0]
         check_choice("rule", rule, set(self.rule_names))
         self.rule = make_rule(rule, feedback=feedback)
@@ -296,6 +301,9 @@ class _PlasticSynapse(_LearningSynapseType):
         if self.mode == "deferred" and self.trial_duration is None:
             raise ParameterError("mode 'deferred' needs trial_duration (ms): the update is applied at each "
                                  "trial's end")
+        if self.regularisation is not None and self.mode != "deferred":
+            raise ParameterError("firing-rate regularisation (c_reg > 0) needs the trial's rates: mode must be "
+                                 "'deferred'")
         super().__init__(**parameters)
 
     def optimizer(self):
@@ -305,7 +313,7 @@ class _PlasticSynapse(_LearningSynapseType):
     def learning_settings(self):
         """What every plastic projection of one network must share."""
         return (type(self).__name__, self.rule, self.mode, self.optimizer_spec, self.trial_duration,
-                self.pcm_settings())
+                self.pcm_settings(), self.regularisation)
 
 
 class OSTLSynapse(_PlasticSynapse):

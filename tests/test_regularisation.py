@@ -226,3 +226,51 @@ def test_the_trainer_regularises_on_brian2_as_on_the_reference_engine():
         np.testing.assert_allclose(brian2.params[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
     assert [r["regularisation_loss"] for r in brian2.history] == pytest.approx(
         [r["regularisation_loss"] for r in reference.history], rel=1e-12)
+
+
+def test_a_pynn_script_on_brian2_regularises_like_the_reference_engine():
+    """examples/pynn_pattern_generation.py with ``c_reg`` on the OSTLSynapse: the regulariser
+    enters the gradient at every trial's end inside the simulation (trial_duration); the
+    weights follow the reference engine's regularised training."""
+    pytest.importorskip("pyNN.brian2")
+    import os
+    import sys
+
+    import pyNN.brian2 as sim
+
+    from ostl import Adam
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
+    import pynn_pattern_generation as example
+
+    iterations, c_reg, f_target_hz = 3, 20.0, 5.0
+    result = example.build_and_run(sim, iterations=iterations, steps=150, c_reg=c_reg, f_target=f_target_hz)
+    regulariser = FiringRateRegularisation.from_hz(c_reg, f_target_hz)
+    net = example.reference_network(50, 32, 3)
+    learner = OnlineLearner(net, "ostl", result["initial_params"], trainable=["layer0.W", "readout.W"],
+                            regularisation=regulariser)
+    plain = {k: v.copy() for k, v in result["initial_params"].items()}
+    optimizer, plain_optimizer = Adam(0.01), Adam(0.01)
+    for _ in range(iterations):
+        run = learner.run(result["x"], result["target"], result["mask"])
+        assert run.regularisation_loss > 0
+        optimizer.step(learner.params, run.grads)
+        unregularised = OnlineLearner(net, "ostl", plain, trainable=["layer0.W", "readout.W"]).run(
+            result["x"], result["target"], result["mask"])
+        plain_optimizer.step(plain, unregularised.grads)
+    assert relative_deviation(result["W"], learner.params["layer0.W"]) < 1e-6
+    assert relative_deviation(result["W_out"], learner.params["readout.W"]) < 1e-6
+    assert relative_deviation(result["W"], plain["layer0.W"]) > 1e-4, "the regulariser must change the weights"
+
+
+def test_pynn_refuses_bad_regularisation_and_pynn_nest_refuses_it():
+    pytest.importorskip("pyNN")
+    import pyNN_ostl.standardmodels as sm
+
+    with pytest.raises(ParameterError, match=r"c_reg must be in \[0, inf\)"):
+        sm.EPropSynapse(c_reg=-1.0, trial_duration=100)
+    with pytest.raises(ParameterError, match="mode must be 'deferred'"):
+        sm.EPropSynapse(c_reg=1.0, mode="online")
+    assert sm.EPropSynapse(c_reg=0.0, trial_duration=100).regularisation is None
+    assert sm.EPropSynapse(c_reg=2.0, f_target=20.0, trial_duration=100).regularisation == \
+        FiringRateRegularisation(2.0, 0.02)
