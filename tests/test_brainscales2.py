@@ -84,6 +84,54 @@ def test_alif_eligibility_in_the_ppu_lanes_follows_float(leak, lanes, bound):
         assert 0 < relative < bound, (name, relative)
 
 
+@pytest.mark.parametrize("cell, leak", [("lif", 0.0), ("lif", 0.8), ("alif", 0.0), ("alif", 0.8)])
+def test_the_compiled_ppu_step_equals_the_numpy_definition_bit_for_bit(cell, leak):
+    """The PPU's lane arithmetic in C (ppu_kernel) and in NumPy (PPUAccumulator.step): every
+    constraint on (variation, noise, 6-bit weights, PPU lanes; 8-bit filtered traces where the
+    16-bit ones do not fit), two trials of a batch and a write-back: gradients, weights and the
+    saturation count identical."""
+    if cell == "alif":
+        network, rule, params, feedback, trial = alif_setting("eprop", leak)
+    else:
+        network, rule, params, feedback = setting("eprop", True, leak)
+        trial = PatternGeneration(seed=0).trial(0, 0)
+    chips = {engine: AnalogChip(network, rule, params, feedback, lr=1.0, batch_size=2, engine=engine)
+             for engine in ("numpy", "compiled")}
+    runs = {}
+    for engine, chip in chips.items():
+        grads = [chip.run_trial(trial.x, trial.target, trial.mask, continue_batch=k > 0)[1] for k in range(2)]
+        chip.end_batch()
+        runs[engine] = grads
+    numpy_chip, compiled_chip = chips["numpy"], chips["compiled"]
+    assert compiled_chip.engine == "compiled" and numpy_chip.engine == "numpy"
+    assert compiled_chip.lanes == numpy_chip.lanes
+    assert compiled_chip.saturations == numpy_chip.saturations
+    for ours, theirs in zip(runs["compiled"], runs["numpy"]):
+        for name, value in theirs.items():
+            np.testing.assert_array_equal(ours[name], value, err_msg=name)
+    np.testing.assert_array_equal(compiled_chip.hidden, numpy_chip.hidden)
+    assert np.any(compiled_chip.hidden != AnalogChip(network, rule, params, feedback, lr=1.0).hidden)
+
+
+def test_the_compiled_ppu_step_counts_the_same_saturations_in_training():
+    """Evidence accumulation on the chip, batches of 8 (the accumulators sum them): the engines
+    train to the same weights and history and count the same (non-zero) saturations."""
+    task = dict(SHORT_EVIDENCE, name="evidence_accumulation", seed=0)
+    rule = make_rule("eprop")
+    trainers = {}
+    for engine in ("numpy", "compiled"):   # (engine: a keyword of the backend, as Trainer's backend_options)
+        trainers[engine] = Trainer(task, presets.build_network(task, rule), rule, {"name": "sgd", "lr": 0.1},
+                                   backend="brainscales2", batch_size=8, backend_options={"engine": engine},
+                                   init=presets.init_for("evidence_accumulation"))
+        trainers[engine].train(3)
+    numpy_run, compiled_run = trainers["numpy"], trainers["compiled"]
+    assert compiled_run.backend.chip.engine == "compiled"
+    assert compiled_run.backend.chip.saturations == numpy_run.backend.chip.saturations > 0
+    assert compiled_run.history == numpy_run.history
+    for name, value in numpy_run.params.items():
+        np.testing.assert_array_equal(compiled_run.params[name], value, err_msg=name)
+
+
 def test_each_constraint_switches_on_alone_and_changes_the_run():
     network, rule, params, feedback = setting("eprop", True, 0.8)
     trial = PatternGeneration(seed=0).trial(0, 0)

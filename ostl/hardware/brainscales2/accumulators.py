@@ -200,10 +200,28 @@ class PPUAccumulator(FloatAccumulator):
         self.chip.saturations += int(np.count_nonzero(total > 32767)) + int(np.count_nonzero(total < -32768))
 
     def step(self, psi, zbar, signal, delta, ybar, ones):
-        """One step in the PPU's lanes: fractional products, saturating sums, power-of-two rescaling."""
+        """One step in the PPU's lanes: fractional products, saturating sums, power-of-two rescaling.
+        With the chip's ``engine`` 'compiled' the lanes' arithmetic runs in one C call
+        (:mod:`~ostl.hardware.brainscales2.ppu_kernel`, the same integer operations); the NumPy
+        code below is its definition."""
         mul, add = ppu.multiply_fractional_rounded, ppu.add_saturating_lanes
         psi_l = ppu.to_fraction(psi * 2.0 ** float(self.k["psi"][0]), 16)
         zbar_l = ppu.to_fraction(zbar * 2.0 ** self.k["zbar"].astype(np.float64), 16)
+        if self.chip.engine == "compiled":
+            from . import ppu_kernel
+
+            signal_l = ppu.to_fraction(signal * 2.0 ** float(self.k["signal"][0]) * np.ones(self.chip.n), 16)
+            beta_psi_l = None
+            if self.chip.adaptive:
+                beta_psi_l = ppu.to_fraction(self.chip.cell.beta * psi * 2.0 ** float(self.k["beta_psi"][0]), 16)
+            ppu_kernel.step(self, psi_l, zbar_l, signal_l, ebar=self.ebar_lanes,
+                            eps_a=self.eps_a_lanes if self.chip.adaptive else None,
+                            previous=self.previous if self.chip.adaptive else None, beta_psi=beta_psi_l)
+            if self.chip.adaptive:
+                self.previous = (psi_l, zbar_l, beta_psi_l)
+            self.grad_out += np.outer(delta, ybar)
+            self.grad_b += delta * ones
+            return
         e = self._rescale(mul(psi_l[:, None], zbar_l[None, :]), self.e_shift)
         if self.chip.adaptive:
             e = self._adaptation(e, psi, psi_l, zbar_l)

@@ -29,7 +29,9 @@ class BrainScaleS2Backend(Backend):
         return names
 
     def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, batch_size=1,
-                 variation=None, noise=None, weights=None, arithmetic=None, chip_seed=None):
+                 variation=None, noise=None, weights=None, arithmetic=None, chip_seed=None, engine=None):
+        """``engine``: the PPU's lane arithmetic in C (``'compiled'``, the default where it builds)
+        or the NumPy definition (``'numpy'``); equal bit for bit (:mod:`.ppu_kernel`)."""
         check_network(network, rule)
         if optimizer is None:
             raise ParameterError("the BrainScaleS-2 backend needs an optimizer (plain SGD, written back by the PPU)")
@@ -43,7 +45,8 @@ class BrainScaleS2Backend(Backend):
         self.chip = AnalogChip(network, rule, params, feedback, lr=optimizer.lr, config=make_config(config),
                                readout_lr=optimizer.readout_lr,
                                seed=0 if chip_seed is None else chip_seed,
-                               learn_bias=trainable is None or "readout.b" in trainable, batch_size=batch_size)
+                               learn_bias=trainable is None or "readout.b" in trainable, batch_size=batch_size,
+                               engine=engine)
         self._publish()
 
     def _publish(self):

@@ -87,6 +87,18 @@ class BSS2Config(Specified):
         if not (np.isfinite(self.headroom) and self.headroom >= 1.0):
             raise ParameterError(f"headroom must be >= 1, got {self.headroom!r}")
 
+def _resolve_engine(engine):
+    from ...validation import check_choice
+    from . import ppu_kernel
+
+    if engine is None:
+        return "compiled" if ppu_kernel.available() else "numpy"
+    engine = check_choice("engine", engine, {"compiled", "numpy"})
+    if engine == "compiled":
+        ppu_kernel.library()   # raises the reason where it does not build
+    return engine
+
+
 def make_config(spec):
     """A :class:`BSS2Config` from itself, None (the defaults) or a dict."""
     return make_dataclass(BSS2Config, spec, "BrainScaleS-2")
@@ -112,8 +124,11 @@ class AnalogChip:
     """The emulated chip for one network (see the module docstring)."""
 
     def __init__(self, network, rule, params, feedback, lr, config=None, seed=0, learn_bias=True, batch_size=1,
-                 readout_lr=None):
+                 readout_lr=None, engine=None):
         check_network(network, rule)
+        #: ``'compiled'`` (the PPU's lane arithmetic in C, :mod:`.ppu_kernel`; the default where a C
+        #: compiler builds it) or ``'numpy'`` (the definition); equal bit for bit
+        self.engine = _resolve_engine(engine)
         #: trials whose updates the PPU's accumulators sum before one write-back (``end_batch``)
         self.batch_size = check_int("batch_size", batch_size, minimum=1)
         self.network, self.rule = network, rule

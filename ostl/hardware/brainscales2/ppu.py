@@ -69,7 +69,8 @@ def wrap(values, bits):
 def saturate(values, bits):
     """``values`` clipped to a signed ``bits``-bit lane."""
     low, high = _limits(bits)
-    return np.clip(np.asarray(values, dtype=np.int64), low, high)
+    # np.minimum/np.maximum, not np.clip: the same integers without clip's per-call dtype checks
+    return np.minimum(np.maximum(np.asarray(values, dtype=np.int64), low), high)
 
 
 def to_fraction(values, bits=8):
