@@ -30,7 +30,14 @@ import numpy as np
 
 from ostl.errors import ParameterError
 
-from .synapses import adam_state_model, eligibility_model, eligibility_update, learning_update, optimizer_statements
+from .synapses import (
+    adam_state_model,
+    eligibility_model,
+    eligibility_update,
+    learning_update,
+    optimizer_statements,
+    weight_bounds,
+)
 
 ORDER_TRIAL_START = -10
 ORDER_INPUT = 0
@@ -143,7 +150,7 @@ def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, ru
     in_sim = mode == "online" or trial_steps is not None
     namespace.update(leak=leak)
     if in_sim:
-        namespace.update(lr=optimizer.lr)
+        namespace.update(lr=optimizer.lr, **weight_bounds(optimizer))
         if optimizer.name == "adam":
             namespace.update(adam_beta1=optimizer.beta1, adam_beta2=optimizer.beta2, adam_epsilon=optimizer.eps)
     if trial_steps is not None:

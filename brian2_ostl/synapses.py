@@ -126,17 +126,29 @@ def optimizer_statements(optimizer, weight, prefix="", gradient=None, gated=Fals
                   assign(p1, f"{p1}*adam_beta1"),
                   assign(p2, f"{p2}*adam_beta2"),
                   f"{weight} = {weight} - {rate}*({m}/(1 - {p1}{keep}))/(sqrt({v}/(1 - {p2}{keep})) + adam_epsilon)"]
+    if optimizer.bounded and weight == "weight":   # synaptic weights only (NEST's Wmin/Wmax), after the update
+        lines.append(assign(weight, f"clip({weight}, w_min, w_max)"))
     if gated:
         lines.append(f"{gradient} = (1 - trial_end)*{gradient}")
     return "\n".join(lines)
 
 
+#: the largest double: an absent weight bound (clip with it changes no value)
+NO_BOUND = 1.7976931348623157e308
+
+
 def optimizer_namespace(optimizer):
-    """The Brian2 names of the optimiser's settings (``lr``, Adam's betas and epsilon) for the synapses' update
-    statements."""
+    """The Brian2 names of the optimiser's settings (``lr``, Adam's betas and epsilon, the weight
+    bounds) for the synapses' update statements."""
     if optimizer is None:
         return {}
-    ns = {"lr": optimizer.lr}
+    ns = {"lr": optimizer.lr, **weight_bounds(optimizer)}
     if optimizer.name == "adam":
         ns.update(adam_beta1=optimizer.beta1, adam_beta2=optimizer.beta2, adam_epsilon=optimizer.eps)
     return ns
+
+
+def weight_bounds(optimizer):
+    """``{"w_min", "w_max"}`` of the optimiser (an absent bound: :data:`NO_BOUND`)."""
+    return {"w_min": -NO_BOUND if optimizer.w_min is None else optimizer.w_min,
+            "w_max": NO_BOUND if optimizer.w_max is None else optimizer.w_max}

@@ -79,6 +79,8 @@ RUN_OPTIONS = (
     Option("--readout-lr", "readout_lr", "SGD: the readout's own learning rate (default: --lr); the backends "
            "that have it: reference, spinnaker, brainscales2", type=float),
     Option("--clip", "clip", "clip the global gradient norm", type=float),
+    Option("--w-min", "w_min", "lower bound of every weight after each update (NEST's Wmin)", type=float),
+    Option("--w-max", "w_max", "upper bound of every weight after each update (NEST's Wmax)", type=float),
     Option("--lr-decay", "lr_decay", "multiply the learning rate by F every --lr-decay-every epochs", type=float,
            metavar="F"),
     Option("--lr-decay-every", "lr_decay_every", type=int, metavar="N", minimum=1),
@@ -172,6 +174,9 @@ def _build_trainer(args):
                  "lr": args.lr if args.lr is not None else defaults["lr"]}
     if args.clip is not None:
         optimizer["clip"] = args.clip
+    for bound in ("w_min", "w_max"):
+        if getattr(args, bound) is not None:
+            optimizer[bound] = getattr(args, bound)
     if args.readout_lr is not None:
         if optimizer["name"] != "sgd":
             raise ParameterError("--readout-lr applies to --optimizer sgd")

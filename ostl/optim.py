@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import ParameterError
 from .registry import Registry, Specified
-from .validation import check_positive, check_range
+from .validation import check_positive, check_range, check_real
 
 
 def clip_by_global_norm(grads, max_norm):
@@ -25,18 +25,26 @@ def clip_by_global_norm(grads, max_norm):
     return {k: g * scale for k, g in grads.items()}
 
 
+def is_weight(name):
+    """Whether parameter ``name`` is a weight matrix (``W``, ``H``, gated ``W_<g>``/``H_<g>``,
+    the readout's ``W``), which weight bounds limit; biases and neuron parameters are not."""
+    return name.split(".")[-1].split("_")[0] in ("W", "H")
+
+
 class Optimizer(Specified):
     """Base class. ``lr`` is the learning rate; with ``decay`` and ``decay_every`` it is
     multiplied by ``decay`` every ``decay_every`` epochs (the trainer calls
-    :meth:`set_epoch`; e.g. the OSTTP paper's 0.001 x 0.6 every 5 epochs)."""
+    :meth:`set_epoch`; e.g. the OSTTP paper's 0.001 x 0.6 every 5 epochs). ``w_min`` / ``w_max``
+    (NEST's ``Wmin`` / ``Wmax`` of the e-prop optimiser): every weight is clipped into
+    ``[w_min, w_max]`` after each update (weights only: :func:`is_weight`)."""
 
     name = None
     #: the readout's own rate, or None: the same as ``lr`` (only :class:`SGD` takes one)
     readout_lr = None
     spec_attributes = {"lr": "base_lr"}
-    spec_omitted_when_none = ("readout_lr", "decay", "decay_every")
+    spec_omitted_when_none = ("readout_lr", "decay", "decay_every", "w_min", "w_max")
 
-    def __init__(self, lr, clip=None, decay=None, decay_every=None):
+    def __init__(self, lr, clip=None, decay=None, decay_every=None, w_min=None, w_max=None):
         self.base_lr = self.lr = check_positive("learning rate", lr)
         self.clip = None if clip is None else check_positive("clip (max gradient norm)", clip)
         if (decay is None) != (decay_every is None):
@@ -47,6 +55,15 @@ class Optimizer(Specified):
 
             decay_every = check_int("learning-rate decay_every (epochs)", decay_every, minimum=1)
         self.decay_every = decay_every
+        self.w_min = None if w_min is None else check_real("w_min", w_min)
+        self.w_max = None if w_max is None else check_real("w_max", w_max)
+        if self.w_min is not None and self.w_max is not None and not self.w_min < self.w_max:
+            raise ParameterError(f"w_min must be below w_max, got w_min {self.w_min:g}, w_max {self.w_max:g}")
+
+    @property
+    def bounded(self):
+        """Whether weight bounds are set."""
+        return self.w_min is not None or self.w_max is not None
 
     def set_epoch(self, epoch):
         """The learning rate of epoch ``epoch`` (0-based) under the decay schedule."""
@@ -57,6 +74,10 @@ class Optimizer(Specified):
         """Update ``params`` in place with ``grads`` (clipped first, if set)."""
         grads = clip_by_global_norm(grads, self.clip)
         self._step(params, grads)
+        if self.bounded:
+            for name in grads:
+                if is_weight(name):
+                    np.clip(params[name], self.w_min, self.w_max, out=params[name])
 
     def _step(self, params, grads):
         raise NotImplementedError
@@ -78,8 +99,8 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def __init__(self, lr, readout_lr=None, clip=None, decay=None, decay_every=None):
-        super().__init__(lr, clip, decay, decay_every)
+    def __init__(self, lr, readout_lr=None, clip=None, decay=None, decay_every=None, w_min=None, w_max=None):
+        super().__init__(lr, clip, decay, decay_every, w_min, w_max)
         self.readout_lr = None if readout_lr is None else check_positive("readout learning rate", readout_lr)
 
     def rate(self, name):
@@ -98,8 +119,9 @@ class Adam(Optimizer):
 
     name = "adam"
 
-    def __init__(self, lr, beta1=0.9, beta2=0.999, eps=1e-8, clip=None, decay=None, decay_every=None):
-        super().__init__(lr, clip, decay, decay_every)
+    def __init__(self, lr, beta1=0.9, beta2=0.999, eps=1e-8, clip=None, decay=None, decay_every=None, w_min=None,
+                 w_max=None):
+        super().__init__(lr, clip, decay, decay_every, w_min, w_max)
         self.beta1 = check_range("beta1", beta1, 0.0, 1.0, high_closed=False)
         self.beta2 = check_range("beta2", beta2, 0.0, 1.0, high_closed=False)
         self.eps = check_positive("eps", eps)

@@ -81,11 +81,13 @@ class Capabilities:
         The most hidden layers it runs (None: any number).
     rate_regularisation : bool
         Firing-rate regularisation (``c_reg > 0``, :mod:`ostl.regularisation`).
+    weight_bounds : bool
+        Weight bounds ``w_min`` / ``w_max`` of the optimiser (NEST's ``Wmin`` / ``Wmax``).
     reasons : dict
         Why a capability is missing or limited, by field name (``'rules'``, ``'cells'``,
         ``'max_layers'``, ``'optimizers'``, ``'clipping'``, ``'readout_lr'``, ``'lr_decay'``,
         ``'modes'``, ``'batches'``, ``'synapses'``, ``'hardware_in_the_loop'``,
-        ``'rate_regularisation'``); part of every
+        ``'rate_regularisation'``, ``'weight_bounds'``); part of every
         refusal.
     """
 
@@ -104,6 +106,7 @@ class Capabilities:
     cells: tuple = None
     max_layers: int = None
     rate_regularisation: bool = False
+    weight_bounds: bool = False
     reasons: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -167,6 +170,9 @@ class Capabilities:
         if optimizer.readout_lr is not None and not self.readout_lr:
             raise self.refuse(backend, "readout_lr", "a separate readout learning rate",
                               alternatives=_having(others, lambda c: c.readout_lr))
+        if optimizer.bounded and not self.weight_bounds:
+            raise self.refuse(backend, "weight_bounds", "weight bounds (w_min, w_max)",
+                              alternatives=_having(others, lambda c: c.weight_bounds))
         if optimizer.decay is not None and not self.lr_decay:
             raise self.refuse(backend, "lr_decay", "a learning-rate decay",
                               alternatives=_having(others, lambda c: c.lr_decay))

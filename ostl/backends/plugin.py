@@ -82,7 +82,8 @@ REFERENCE = BackendPlugin(
     "reference", "ostl.backends.reference:ReferenceBackend", "the NumPy reference engine (default)",
     # every rule, cell, optimiser, schedule and mode; weights and feedback read from hardware
     # at every step (hardware in the loop)
-    capabilities=Capabilities(readout_lr=True, hardware_in_the_loop=True, rate_regularisation=True),
+    capabilities=Capabilities(readout_lr=True, hardware_in_the_loop=True, rate_regularisation=True,
+                              weight_bounds=True),
     options=(Option("--engine", "reference_engine", "how the reference engine's per-step loops run: 'compiled' (C "
                     "generated from the NumPy definitions; the default where a C compiler builds it) or 'numpy' "
                     "(the definition itself); equal to rounding", choices=ENGINES, keyword="engine"),

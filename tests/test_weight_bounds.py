@@ -1,0 +1,95 @@
+"""Weight bounds (``w_min`` / ``w_max`` of the optimiser; NEST's ``Wmin`` / ``Wmax``): every weight
+clipped after each update on the reference engine and on Brian2 (deferred through the trainer,
+online inside the simulation), biases and neuron parameters left alone, refused with one line where
+a backend has none."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ostl import LIF, SNU, Layer, Network, OnlineLearner, Readout
+from ostl.errors import ParameterError
+from ostl.optim import SGD, Adam, is_weight, make_optimizer
+from ostl.training import Trainer
+
+from .helpers import poisson_input
+
+PATTERN = {"name": "pattern_generation", "n_in": 8, "n_out": 2, "steps": 100, "seed": 0}
+BOUNDS = {"w_min": -0.3, "w_max": 0.25}
+
+
+def _net():
+    return Network(8, [Layer(12, SNU(decay=0.9), recurrent=True)], Readout(2, leak=0.8))
+
+
+def test_the_optimiser_clips_weights_only_after_its_update():
+    assert is_weight("layer0.W") and is_weight("layer1.H") and is_weight("readout.W") and is_weight("layer0.W_forget")
+    assert not is_weight("layer0.bias") and not is_weight("readout.b") and not is_weight("layer0.tau")
+    params = {"layer0.W": np.array([0.2, -0.2, 0.9]), "layer0.bias": np.array([0.0]), "readout.W": np.array([5.0])}
+    optimizer = SGD(lr=1.0, **BOUNDS)
+    optimizer.step(params, {"layer0.W": np.array([-0.5, 0.5, 0.0]), "layer0.bias": np.array([-2.0])})
+    np.testing.assert_array_equal(params["layer0.W"], [0.25, -0.3, 0.25])
+    assert params["layer0.bias"][0] == 2.0 and params["readout.W"][0] == 5.0   # not updated: not clipped
+    assert make_optimizer({"name": "adam", "lr": 0.1, **BOUNDS}).spec()["w_max"] == 0.25
+    with pytest.raises(ParameterError, match="w_min must be below w_max"):
+        Adam(lr=0.1, w_min=1.0, w_max=0.0)
+
+
+def _trained(backend, mode="deferred", **options):
+    trainer = Trainer(PATTERN, _net(), "ostl_no_h", {"name": "adam", "lr": 0.05, **BOUNDS}, mode=mode, seed=0,
+                      backend=backend, **options)
+    trainer.train(4)
+    return trainer
+
+
+def test_training_stays_within_the_bounds_and_they_matter():
+    bounded = _trained("reference")
+    free = Trainer(PATTERN, _net(), "ostl_no_h", {"name": "adam", "lr": 0.05}, seed=0)
+    free.train(4)
+    for name, value in bounded.params.items():
+        if is_weight(name):
+            assert value.min() >= -0.3 and value.max() <= 0.25, name
+    assert any(np.any(free.params[name] > 0.25) or np.any(free.params[name] < -0.3)
+               for name in free.params if is_weight(name)), "the bounds must bind for this test to test them"
+
+
+@pytest.mark.parametrize("mode", ["deferred", "online"])
+def test_brian2_applies_the_same_bounds(mode):
+    pytest.importorskip("brian2")
+    reference = _trained("reference", mode)
+    brian2 = _trained("brian2", mode, backend_options={"target": "numpy"})
+    for name, value in reference.params.items():
+        np.testing.assert_allclose(brian2.params[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+    assert any(np.any(np.isclose(v, 0.25)) or np.any(np.isclose(v, -0.3))
+               for k, v in brian2.params.items() if is_weight(k)), "no weight reached a bound"
+
+
+def test_online_learner_clips_at_every_step():
+    rng = np.random.default_rng(0)
+    net = Network(4, [Layer(6, LIF(tau_m=10.0, v_th=0.3))], Readout(2))
+    params = net.init_params(seed=1, weight_scale=2.0)
+    learner = OnlineLearner(net, "ostl", params, mode="online", optimizer=SGD(lr=0.5, w_min=-0.2, w_max=0.2))
+    learner.run(poisson_input(rng, 50, 4), rng.normal(size=(50, 2)))
+    for name in ("layer0.W", "readout.W"):
+        assert learner.params[name].min() >= -0.2 and learner.params[name].max() <= 0.2
+
+
+def test_command_line_bounds_and_refusals(tmp_path):
+    def ostl(*argv):
+        return subprocess.run([sys.executable, "-m", "ostl", "train", "--task", "pattern_generation", "--steps", "100",
+                               "--iterations", "2", "--no-progress", "--no-plot", "--out", str(tmp_path / "run"),
+                               *argv], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+
+    done = ostl("--w-min", "-0.1", "--w-max", "0.1")
+    assert done.returncode == 0, done.stderr
+    state = np.load(tmp_path / "run" / "state.npz", allow_pickle=False)
+    weights = [state[key] for key in state.files if key.startswith("params/") and is_weight(key[len("params/"):])]
+    assert weights and all(w.min() >= -0.1 and w.max() <= 0.1 for w in weights)
+    for argv, message in ((("--w-min", "1", "--w-max", "0"), "w_min must be below w_max"),
+                          (("--w-max", "0.1", "--backend", "nest"), "weight bounds (w_min, w_max) is not available "
+                                                                    "on the nest backend")):
+        done = ostl(*argv)
+        assert done.returncode == 2, (argv, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, (argv, done.stderr)
