@@ -56,9 +56,10 @@ def task_data(steps=500, n_in=50, n_out=3, pause=PAUSE):
 
 
 def build_and_run(sim, iterations=100, steps=500, n_in=50, n_hidden=32, n_out=3, seed=1, learning_rate=0.01,
-                  record_synapses=False, pause=PAUSE, threads=1, c_reg=0.0, f_target=10.0):
+                  record_synapses=False, pause=PAUSE, threads=1, c_reg=0.0, f_target=10.0, w_min=None, w_max=None):
     """Build the network with ordinary PyNN calls, train, and return the results. ``c_reg`` > 0:
-    firing-rate regularisation of the hidden neurons towards ``f_target`` Hz (pyNN.brian2)."""
+    firing-rate regularisation of the hidden neurons towards ``f_target`` Hz; ``w_min`` /
+    ``w_max``: weight bounds (both on pyNN.brian2)."""
     from pyNN.parameters import Sequence
 
     import pyNN_ostl
@@ -77,9 +78,10 @@ def build_and_run(sim, iterations=100, steps=500, n_in=50, n_hidden=32, n_out=3,
                                                  target=[Sequence(targets[:, k]) for k in range(n_out)],
                                                  loss_mask=Sequence(np.tile(mask, iterations))),
                              label="readout")
+    bounds = {key: value for key, value in (("w_min", w_min), ("w_max", w_max)) if value is not None}
     plastic = ostl.OSTLSynapse(rule="ostl", weight=params["layer0.W"].T, learning_rate=learning_rate,
-                               optimizer="adam", mode="deferred", trial_duration=steps, c_reg=c_reg,
-                               f_target=f_target)
+                               optimizer={"name": "adam", **bounds}, mode="deferred", trial_duration=steps,
+                               c_reg=c_reg, f_target=f_target)
     input_projection = sim.Projection(inputs, hidden, sim.AllToAllConnector(), plastic, label="input->hidden")
     readout_projection = sim.Projection(hidden, readout, sim.AllToAllConnector(),
                                         ostl.ReadoutSynapse(weight=params["readout.W"].T), label="hidden->readout")

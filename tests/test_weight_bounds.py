@@ -93,3 +93,24 @@ def test_command_line_bounds_and_refusals(tmp_path):
         done = ostl(*argv)
         assert done.returncode == 2, (argv, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, (argv, done.stderr)
+
+
+def test_a_pynn_script_on_brian2_bounds_the_weights_like_the_reference_engine():
+    pytest.importorskip("pyNN.brian2")
+    import os
+
+    import pyNN.brian2 as sim
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
+    import pynn_pattern_generation as example
+
+    iterations, bounds = 3, {"w_min": -0.4, "w_max": 0.4}
+    result = example.build_and_run(sim, iterations=iterations, steps=150, **bounds)
+    net = example.reference_network(50, 32, 3)
+    learner = OnlineLearner(net, "ostl", result["initial_params"], trainable=["layer0.W", "readout.W"])
+    optimizer = Adam(0.01, **bounds)
+    for _ in range(iterations):
+        optimizer.step(learner.params, learner.run(result["x"], result["target"], result["mask"]).grads)
+    np.testing.assert_allclose(result["W"], learner.params["layer0.W"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(result["W_out"], learner.params["readout.W"], rtol=1e-6, atol=1e-9)
+    assert np.any(np.isclose(np.abs(result["W"]), 0.4)), "no weight reached a bound"
