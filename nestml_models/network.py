@@ -86,6 +86,10 @@ def synapse_defaults(optimizer):
     settings = {"type": "adam" if optimizer.name == "adam" else "gradient_descent", "eta": optimizer.lr}
     if optimizer.name == "adam":
         settings.update(beta_1=optimizer.beta1, beta_2=optimizer.beta2, epsilon=optimizer.eps)
+    if optimizer.w_min is not None:
+        settings["Wmin"] = optimizer.w_min
+    if optimizer.w_max is not None:
+        settings["Wmax"] = optimizer.w_max
     return {"optimizer": settings}
 
 

@@ -17,7 +17,7 @@ PLUGIN = BackendPlugin(
     install_hint="pip install 'ostl[nest]' (NEST 3.10, NESTML 9; see README for the Debian packages)",
     capabilities=Capabilities(
         rules=ONLINE_RULES, max_layers=1, clipping=False, readout_lr=False, lr_decay=False, modes=("deferred",),
-        applies_updates=True, batches="single", default_batch_size=1, synapses=("pcm",),
+        applies_updates=True, batches="single", default_batch_size=1, synapses=("pcm",), weight_bounds=True,
         reasons={"rules": BPTT_IS_NOT_A_SIMULATOR_RULE,
                  "max_layers": "the NEST backend learns networks of one hidden layer of spiking cells; use the "
                                "reference engine for deeper networks",

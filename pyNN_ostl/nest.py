@@ -333,9 +333,6 @@ class Controller:
         self.records = records = self._find_projections()
         readout, layers, ff, rec, ro, feedback, syn_type = describe(records, simulator.state.dt)
         rule, optimizer = syn_type.rule, syn_type.optimizer()
-        if optimizer.bounded:
-            raise ParameterError("weight bounds (w_min, w_max) are not built for pyNN.nest yet; they run on "
-                                 "pyNN.brian2 and in ostl.training.Trainer with backend 'reference' or 'brian2'")
         if syn_type.regularisation is not None:
             raise ParameterError("firing-rate regularisation (c_reg > 0) is not built for pyNN.nest yet; it runs on "
                                  "pyNN.brian2 and in ostl.training.Trainer with backend 'reference' or 'brian2'")

@@ -36,6 +36,7 @@
 #define OSTL_LEARNING_H
 
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <algorithm>
 #include <climits>
@@ -94,6 +95,9 @@ struct OptimizerSettings
   double beta1 = 0.9;
   double beta2 = 0.999;
   double epsilon = 1e-8;
+  //! weight bounds after each update (NEST's e-prop ``Wmin``/``Wmax``; ostl.optim's w_min/w_max)
+  double w_min = -std::numeric_limits< double >::infinity();
+  double w_max = std::numeric_limits< double >::infinity();
 };
 
 //! Everything a plastic synapse keeps besides its weight.
@@ -139,6 +143,8 @@ apply_optimizer( const OptimizerSettings& opt, SynapseLearningState& s, double& 
   {
     weight -= opt.lr * g;
   }
+  // clipped into [w_min, w_max] as numpy.clip: min(max(w, w_min), w_max)
+  weight = std::min( std::max( weight, opt.w_min ), opt.w_max );
   s.gradient = 0.0;
 }
 

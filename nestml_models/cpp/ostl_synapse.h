@@ -54,8 +54,8 @@ Parameter                     Unit     Default               Description
 ``optimizer["beta_2"]``                0.999                 Adam's second-moment decay, in [0, 1)
 ``optimizer["epsilon"]``               1e-8                  Adam's stabiliser, > 0
 ``optimizer["batch_size"]``            1                     trials per update; only 1
-``optimizer["Wmin"]``, ``Wmax``        -inf, inf             weight bounds; only unbounded (the
-                                                             reference engine has none)
+``optimizer["Wmin"]``, ``Wmax``        -inf, inf             weight bounds: the weight is clipped
+                                                             into [Wmin, Wmax] after each update
 ============================  =======  ====================  ========================================
 
 Individual properties:
@@ -154,8 +154,8 @@ public:
     optimizer_dict[ "beta_2" ] = optimizer.beta2;
     optimizer_dict[ "epsilon" ] = optimizer.epsilon;
     optimizer_dict[ "batch_size" ] = 1L;
-    optimizer_dict[ "Wmin" ] = -std::numeric_limits< double >::infinity();
-    optimizer_dict[ "Wmax" ] = std::numeric_limits< double >::infinity();
+    optimizer_dict[ "Wmin" ] = optimizer.w_min;
+    optimizer_dict[ "Wmax" ] = optimizer.w_max;
     d[ "optimizer" ] = optimizer_dict;
   }
 
@@ -201,10 +201,8 @@ public:
     od.update_value( "epsilon", next.epsilon );
     long batch_size = 1;
     od.update_integer_value( "batch_size", batch_size );
-    double w_min = -std::numeric_limits< double >::infinity();
-    double w_max = std::numeric_limits< double >::infinity();
-    od.update_value( "Wmin", w_min );
-    od.update_value( "Wmax", w_max );
+    od.update_value( "Wmin", next.w_min );
+    od.update_value( "Wmax", next.w_max );
     if ( kind != "gradient_descent" and kind != "sgd" and kind != "adam" )
     {
       throw nest::BadProperty( "optimizer type must be 'gradient_descent' (or 'sgd') or 'adam', got '" + kind + "'" );
@@ -226,10 +224,10 @@ public:
       throw nest::BadProperty( "optimizer batch_size must be 1 (ostl_synapse updates after every trial), got "
         + std::to_string( batch_size ) );
     }
-    if ( std::isfinite( w_min ) or std::isfinite( w_max ) )
+    if ( not( next.w_min < next.w_max ) )
     {
-      throw nest::BadProperty( "optimizer Wmin and Wmax must be -inf and inf: ostl_synapse has no weight bounds "
-                               "(the ostl reference engine has none)" );
+      throw nest::BadProperty( "optimizer Wmin must be below Wmax, got Wmin " + std::to_string( next.w_min )
+        + ", Wmax " + std::to_string( next.w_max ) );
     }
     next.adam = kind == "adam";
     optimizer = next;
