@@ -123,7 +123,7 @@ class Circuit:
 
 
 def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, rule, trainable, feedback, mode,
-                  optimizer, namespace, trial_steps=None, verify_order=True, store_traces=(), regularised=False):
+                  optimizer, namespace, trial_steps=None, verify_order=True, store_traces=(), regularisation=None):
     """Add the learning machinery to existing groups.
 
     ``input_kind`` is ``'values'`` (the group has a per-step variable ``x``) or
@@ -133,19 +133,18 @@ def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, ru
     ``optimizer`` acts inside the simulation in ``online`` mode and, with
     ``trial_steps``, at every trial's end in ``deferred`` mode. ``namespace`` (a dict
     shared with the groups, which must have been created with it) receives the
-    constants the code refers to; every object created here uses it. ``regularised``: a
+    constants the code refers to; every object created here uses it. ``regularisation``: a
     :class:`~ostl.regularisation.FiringRateRegularisation` (or None); the groups (made with
     ``layer_model(..., regularised=True)``) and plastic synapses sum ``y^t`` and the unfiltered
     ``e^t`` over the trial (``output_sum``, ``trace_sum``); with ``trial_steps`` the gradient
     gains ``r_j trace_sum`` at each trial's end inside the simulation, without it the client
     adds it after the run (:meth:`brian2_ostl.Brian2Network._regularise`)."""
     circuit = Circuit()
-    regulariser = regularised or None
-    regularised = regulariser is not None
+    regularised = regularisation is not None
     if regularised and mode != "deferred":
         raise ParameterError("firing-rate regularisation (c_reg > 0) needs the trial's rates: mode must be 'deferred'")
     if regularised and trial_steps is not None:
-        namespace.update(c_reg=regulariser.c_reg, f_target=regulariser.f_target)
+        namespace.update(c_reg=regularisation.c_reg, f_target=regularisation.f_target)
     leak = readout_spec.leak
     in_sim = mode == "online" or trial_steps is not None
     namespace.update(leak=leak)

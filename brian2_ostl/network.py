@@ -153,7 +153,7 @@ class Brian2Network:
                                 self.feedback, self.mode, self.optimizer, self.namespace,
                                 verify_order=not self.standalone,
                                 store_traces=set(self.trainable) if "eligibility_trace" in self.record else (),
-                                regularised=self.regularisation)
+                                regularisation=self.regularisation)
         self.synapses, self._indices = circuit.synapses, circuit.indices
         self.feedback_synapses = circuit.feedback_synapses
         objects = [self.input, *self.layers, self.readout, *circuit.objects]

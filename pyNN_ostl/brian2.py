@@ -332,7 +332,7 @@ class Controller:
                                 rule, trainable, self.feedback, syn_type.mode, optimizer, namespace,
                                 trial_steps=trial_steps, verify_order=True,
                                 store_traces=self._stored_traces(ff, rec, layers),
-                                regularised=syn_type.regularisation)
+                                regularisation=syn_type.regularisation)
         for group in [*(s.group for s in specs), readout_group]:
             group.namespace_dict.update({k: v for k, v in namespace.items() if k not in group.namespace_dict})
         # the circuit's synapses take the projections' connections and weights; PyNN's
