@@ -209,39 +209,10 @@ def main(argv=None):
     print(f"µs per step, T = {STEPS}, recurrent LIF n, m = n inputs, leaky linear readout of {N_OUT}, MSE, batch 1; "
           f"fastest of {args.rounds} interleaved rounds, one core each. ours: {args.dtype}, engine {engine}; "
           "bt: braintrace float32 / float64")
-    same = "ours/f32" if args.dtype == "float32" else "ours/f64"   # the ratio at the same precision
-    peer_names = {"forward": "forward", "eprop": "EProp", "ostl_no_h": "D-RTRL", "bptt": "BPTT",
-                  "ostl_ff": "ff D-RTRL"}
-    header = f"{'n':>5}"
-    for name in ALGORITHMS:
-        header += f" | {name + ' ours':>15}" + (f" {'bt ' + peer_names[name] + ' f32/f64':>22} {same:>8}"
-                                                  if peers else "")
-    print(header)
-    for n in sizes:
-        line = f"{n:>5}"
-        for name in ALGORITHMS:
-            line += f" | {ours[(n, name)]:>15.1f}"
-            if peers:
-                a, b = f32.get((n, name), float("nan")), f64.get((n, name), float("nan"))
-                line += f" {a:>10.1f} / {b:>9.1f} {ours[(n, name)] / (a if args.dtype == 'float32' else b):>8.2f}"
-        print(line)
+    print_table(sizes, ours, f32, f64, args.dtype, peers, digits=1)
     print("peak extra memory, MiB (ours: tracemalloc peak of the call less what it returns; "
           "bt: XLA's temp buffers float32 / float64)")
-    header = f"{'n':>5}"
-    for name in ALGORITHMS:
-        header += f" | {name + ' ours':>15}" + (f" {'bt f32/f64':>19} {same:>8}" if peers else "")
-    print(header)
-    for n in sizes:
-        line = f"{n:>5}"
-        for name in ALGORITHMS:
-            line += f" | {our_memory[(n, name)]:>15.2f}"
-            if peers:
-                a = memory["float32"].get((n, name), float("nan"))
-                b = memory["float64"].get((n, name), float("nan"))
-                theirs = a if args.dtype == "float32" else b
-                ratio = our_memory[(n, name)] / theirs if theirs and theirs == theirs else float("nan")
-                line += f" {a:>8.2f} / {b:>8.2f} {ratio:>8.2f}"
-        print(line)
+    print_table(sizes, our_memory, memory["float32"], memory["float64"], args.dtype, peers, digits=2)
     summary = {"sizes": sizes, "engine": engine, "dtype": args.dtype,
                "ours": {f"{n}/{k}": v for (n, k), v in ours.items()},
                "ours_memory_mib": {f"{n}/{k}": round(v, 3) for (n, k), v in our_memory.items()}}
@@ -253,6 +224,31 @@ def main(argv=None):
     if args.nest:
         summary["nest"] = nest_context(sizes)
     print(json.dumps(summary))
+
+
+PEER_NAMES = {"forward": "forward", "eprop": "EProp", "ostl_no_h": "D-RTRL", "bptt": "BPTT", "ostl_ff": "ff D-RTRL"}
+
+
+def print_table(sizes, ours, theirs32, theirs64, dtype, peers, digits):
+    """One table: per n and algorithm ours, with the peer ``theirs`` in float32 / float64 and
+    ours over theirs at our precision (``dtype``)."""
+    same = "ours/f32" if dtype == "float32" else "ours/f64"
+    header = f"{'n':>5}"
+    for name in ALGORITHMS:
+        header += f" | {name + ' ours':>15}" + (f" {'bt ' + PEER_NAMES[name] + ' f32/f64':>22} {same:>8}"
+                                                  if peers else "")
+    print(header)
+    for n in sizes:
+        line = f"{n:>5}"
+        for name in ALGORITHMS:
+            value = ours[(n, name)]
+            line += f" | {value:>15.{digits}f}"
+            if peers:
+                a, b = theirs32.get((n, name), float("nan")), theirs64.get((n, name), float("nan"))
+                reference = a if dtype == "float32" else b
+                ratio = value / reference if reference else float("nan")
+                line += f" {a:>10.{digits}f} / {b:>9.{digits}f} {ratio:>8.2f}"
+        print(line)
 
 
 def nest_context(sizes, measure=None):
