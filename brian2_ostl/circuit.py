@@ -148,8 +148,9 @@ def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, ru
     leak = readout_spec.leak
     in_sim = mode == "online" or trial_steps is not None
     namespace.update(leak=leak)
-    if in_sim:
-        namespace.update(lr=optimizer.lr, **weight_bounds(optimizer))
+    if in_sim:   # the readout's own rate: SGD's readout_lr (ostl.optim.SGD.rate), else lr
+        readout_lr = optimizer.rate("readout.W") if hasattr(optimizer, "rate") else optimizer.lr
+        namespace.update(lr=optimizer.lr, readout_lr=readout_lr, **weight_bounds(optimizer))
         if optimizer.name == "adam":
             namespace.update(adam_beta1=optimizer.beta1, adam_beta2=optimizer.beta2, adam_epsilon=optimizer.eps)
     if trial_steps is not None:
@@ -243,12 +244,12 @@ ones_filtered = leak*ones_filtered + 1
         syn.summed_updaters["learning_signal_pre"].order = ORDER_SIGNALS
     if "readout.W" in trainable:
         syn.run_regularly(_gradient_code("error_post*output_filtered_pre", update_mode, optimizer, "weight", "",
-                                         "gradient"), when="groups", order=ORDER_LEARNING)
+                                         "gradient", rate="readout_lr"), when="groups", order=ORDER_LEARNING)
     circuit.synapses["readout.W"] = syn
     circuit.objects.append(syn)
     if readout_spec.bias and "readout.b" in trainable:
         readout.run_regularly(_gradient_code("error*ones_filtered", update_mode, optimizer, "bias", "bias_",
-                                             "bias_gradient"), when="groups", order=ORDER_LEARNING)
+                                             "bias_gradient", rate="readout_lr"), when="groups", order=ORDER_LEARNING)
 
     # -- learning-signal pathways ----------------------------------------------------------
     kind = rule.feedback
@@ -285,12 +286,12 @@ ones_filtered = leak*ones_filtered + 1
     return circuit
 
 
-def _gradient_code(step_gradient, update_mode, optimizer, weight, prefix, gradient):
+def _gradient_code(step_gradient, update_mode, optimizer, weight, prefix, gradient, rate="lr"):
     code = f"step_gradient = {step_gradient}\n{gradient} += step_gradient\n"
     if update_mode == "online":
-        code += optimizer_statements(optimizer, weight, prefix)
+        code += optimizer_statements(optimizer, weight, prefix, rate=rate)
     elif update_mode == "trial":
-        code += optimizer_statements(optimizer, weight, prefix, gradient=gradient, gated=True)
+        code += optimizer_statements(optimizer, weight, prefix, gradient=gradient, gated=True, rate=rate)
     return code
 
 

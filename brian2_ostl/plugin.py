@@ -13,9 +13,8 @@ PLUGIN = BackendPlugin(
     summary="Brian2 (equations compiled by Brian2's code generation)",
     install_hint="pip install 'ostl[brian2]' (Brian2 2.9, PyNN 0.13, Neo)",
     capabilities=Capabilities(
-        rules=ONLINE_RULES, rate_regularisation=True, weight_bounds=True,
-        reasons={"rules": BPTT_IS_NOT_A_SIMULATOR_RULE,
-                 "readout_lr": "the synapses of one network share one learning rate"}),
+        rules=ONLINE_RULES, rate_regularisation=True, weight_bounds=True, readout_lr=True,
+        reasons={"rules": BPTT_IS_NOT_A_SIMULATOR_RULE}),
     options=(Option("--brian2-target", "target", "Brian2 code generation target (default cpp_standalone)",
                     choices=TARGETS),),
 )

@@ -97,14 +97,15 @@ def adam_state_model(prefix=""):
     return "".join(f"{prefix}adam_{name} : 1\n" for name in ("m", "v", "beta1_power", "beta2_power"))
 
 
-def optimizer_statements(optimizer, weight, prefix="", gradient=None, gated=False):
+def optimizer_statements(optimizer, weight, prefix="", gradient=None, gated=False, rate="lr"):
     """One optimiser step on ``weight`` (ostl.optim, in statements).
 
     With ``gated``, the step uses the summed ``gradient``, happens only at the last step
     of a trial (``trial_end``), and then clears the sum; written so that it is exactly
     the reference optimiser's arithmetic when it applies and exactly a no-op otherwise
     (state: ``g*(new) + (1 - g)*old``; weight: ``w - (g*rate)*step``). ``prefix`` names the Adam state of
-    neuron-level parameters (``bias_adam_m``, ...), which must not clash with synapses'."""
+    neuron-level parameters (``bias_adam_m``, ...), which must not clash with synapses'. ``rate``
+    names the learning rate's constant (``lr``; the readout's ``readout_lr``)."""
     g = gradient if gated else "step_gradient"
 
     def assign(var, expression):
@@ -115,7 +116,7 @@ def optimizer_statements(optimizer, weight, prefix="", gradient=None, gated=Fals
     lines = [f"trial_end = {TRIAL_END}"] if gated else []
     # the weight step: (rate*gate)*...; the gate also keeps every denominator non-zero
     # on steps without an update (1 - beta^0 = 0); with gate 1 both are exact no-ops
-    rate = "(trial_end*lr)" if gated else "lr"
+    rate = f"(trial_end*{rate})" if gated else rate
     keep = " + (1 - trial_end)" if gated else ""
     if optimizer.name == "sgd":
         lines.append(f"{weight} = {weight} - {rate}*{g}")

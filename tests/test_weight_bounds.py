@@ -134,3 +134,20 @@ def test_nest_applies_the_same_bounds():
                                    err_msg=name)
     assert any(np.any(np.isclose(v, 0.25)) or np.any(np.isclose(v, -0.3))
                for k, v in nest_run.params.items() if is_weight(k)), "no weight reached a bound"
+
+
+@pytest.mark.parametrize("mode", ["deferred", "online"])
+def test_brian2_trains_the_readout_at_its_own_rate(mode):
+    """SGD's readout_lr (ostl train --readout-lr) on Brian2: through the trainer (deferred) and
+    inside the simulation (online), the reference engine's weights."""
+    pytest.importorskip("brian2")
+    trainers = {}
+    for backend, options in (("reference", {}), ("brian2", {"backend_options": {"target": "numpy"}})):
+        trainers[backend] = Trainer(PATTERN, _net(), "ostl_no_h", {"name": "sgd", "lr": 0.01, "readout_lr": 0.3},
+                                    mode=mode, seed=0, backend=backend, **options)
+        trainers[backend].train(3)
+    same_rate = Trainer(PATTERN, _net(), "ostl_no_h", {"name": "sgd", "lr": 0.01}, mode=mode, seed=0)
+    same_rate.train(3)
+    for name, value in trainers["reference"].params.items():
+        np.testing.assert_allclose(trainers["brian2"].params[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+    assert not np.allclose(trainers["reference"].params["readout.W"], same_rate.params["readout.W"])
