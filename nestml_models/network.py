@@ -80,10 +80,12 @@ def readout_parameters(activation, leak, rule, first_step, geometry):
                 learning_signal=rule.signal_source)
 
 
-def synapse_defaults(optimizer):
+def synapse_defaults(optimizer, name=None):
     """The common properties of ``ostl_synapse`` for an ostl optimiser (SGD or Adam), in
-    NEST's e-prop convention (an ``optimizer`` dictionary)."""
-    settings = {"type": "adam" if optimizer.name == "adam" else "gradient_descent", "eta": optimizer.lr}
+    NEST's e-prop convention (an ``optimizer`` dictionary); ``name``: the parameter the synapses
+    hold, whose rate it is (SGD's ``readout_lr`` for ``readout.W``)."""
+    rate = optimizer.rate(name) if name is not None and hasattr(optimizer, "rate") else optimizer.lr
+    settings = {"type": "adam" if optimizer.name == "adam" else "gradient_descent", "eta": rate}
     if optimizer.name == "adam":
         settings.update(beta_1=optimizer.beta1, beta_2=optimizer.beta2, epsilon=optimizer.eps)
     if optimizer.w_min is not None:
@@ -114,7 +116,13 @@ def copy_readout_weights(signals, readout_weights, readout, hidden):
 CATCH_UP_EVERY = 20
 
 
-def catch_up_synapses(nest, models=("ostl_synapse", "ostl_synapse_lbl", "ostl_pcm_synapse", "ostl_pcm_synapse_lbl")):
+#: the readout's plastic synapses when they learn at a rate of their own (SGD's readout_lr): a copy of
+#: ``ostl_synapse`` (NEST's CopyModel; its common properties hold one optimiser)
+READOUT_MODEL = "ostl_readout_synapse"
+
+
+def catch_up_synapses(nest, models=("ostl_synapse", "ostl_synapse_lbl", "ostl_pcm_synapse", "ostl_pcm_synapse_lbl",
+                                    READOUT_MODEL)):
     """Let every plastic synapse integrate its target's complete history now. A synapse catches
     up at its presynaptic spikes; one whose source stays silent would keep its target's history
     of the trial it last learned in, and the history would grow with the number of trials. The
@@ -250,6 +258,9 @@ class NestNetwork:
         self.symmetric = self.rule.feedback == "symmetric"
         self.record_outputs = bool(record_outputs)
         self.pcm = pcm
+        if pcm is not None and self._readout_rate_of_its_own():
+            raise ParameterError("a readout learning rate of its own (readout_lr) is not built for PCM synapses on "
+                                 "NEST (ostl_pcm_synapse holds one optimiser); use one rate, or the reference engine")
         if pcm is not None:
             check_pcm_supported(pcm)
         self.trial = 0
@@ -291,6 +302,10 @@ class NestNetwork:
             # is local, which under MPI they are not
             self.readout.set([{"bias": float(b)} for b in params["readout.b"]])
         nest.SetDefaults("ostl_synapse", synapse_defaults(self.optimizer))
+        if self._readout_rate_of_its_own():
+            if READOUT_MODEL not in nest.synapse_models:
+                nest.CopyModel("ostl_synapse", READOUT_MODEL)
+            nest.SetDefaults(READOUT_MODEL, synapse_defaults(self.optimizer, "readout.W"))
         if self.pcm is not None:
             nest.SetDefaults(PCM_MODEL, dict(synapse_defaults(self.optimizer),
                                              pcm=pcm_defaults(self.pcm.config, self.steps)))
@@ -318,10 +333,16 @@ class NestNetwork:
         #: every trial's loss so far, and each readout neuron's running loss at the last trial end
         self._losses, self._loss_last = [], np.zeros(ro.size)
 
+    def _readout_rate_of_its_own(self):
+        """Whether the readout learns at a rate of its own (SGD's ``readout_lr``)."""
+        return getattr(self.optimizer, "readout_lr", None) is not None
+
     def _connect(self, name, pre, post, conn_spec):
         nest = self.nest
         plastic = name in self.trainable
         model = "ostl_synapse" if plastic else "static_synapse"
+        if plastic and name == "readout.W" and self._readout_rate_of_its_own():
+            model = READOUT_MODEL
         if plastic and self.pcm is not None:
             model = PCM_MODEL
         nest.Connect(pre, post, conn_spec, {"synapse_model": model, "delay": 1.0, "weight": self.params[name]})

@@ -77,7 +77,7 @@ RUN_OPTIONS = (
     Option("--optimizer", "optimizer", choices=tuple(OPTIMIZERS.names())),
     Option("--lr", "lr", "learning rate", type=float, validate=lambda value: check_positive("learning rate", value)),
     Option("--readout-lr", "readout_lr", "SGD: the readout's own learning rate (default: --lr); the backends "
-           "that have it: reference, brian2, spinnaker, brainscales2", type=float),
+           "that have it: reference, brian2, nest, spinnaker, brainscales2", type=float),
     Option("--clip", "clip", "clip the global gradient norm", type=float),
     Option("--w-min", "w_min", "lower bound of every weight after each update (NEST's Wmin)", type=float),
     Option("--w-max", "w_max", "upper bound of every weight after each update (NEST's Wmax)", type=float),

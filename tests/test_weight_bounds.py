@@ -151,3 +151,21 @@ def test_brian2_trains_the_readout_at_its_own_rate(mode):
     for name, value in trainers["reference"].params.items():
         np.testing.assert_allclose(trainers["brian2"].params[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
     assert not np.allclose(trainers["reference"].params["readout.W"], same_rate.params["readout.W"])
+
+
+def test_nest_trains_the_readout_at_its_own_rate():
+    """SGD's readout_lr on NEST: the readout's synapses are a copy of ostl_synapse (NEST's
+    CopyModel) with their own optimiser; the reference engine's weights."""
+    pytest.importorskip("nest")
+    net = Network(8, [Layer(12, LIF(tau_m=10.0, v_th=0.3), recurrent=True)], Readout(2, leak=0.8, bias=False))
+    trainers = {}
+    for backend in ("reference", "nest"):
+        trainers[backend] = Trainer(PATTERN, net, "eprop", {"name": "sgd", "lr": 0.01, "readout_lr": 0.2}, seed=0,
+                                    backend=backend, init={"weight_scale": 2.0})
+        trainers[backend].train(3)
+    for name, value in trainers["reference"].params.items():
+        np.testing.assert_allclose(trainers["nest"].params[name], value, rtol=0, atol=1e-12 * np.abs(value).max(),
+                                   err_msg=name)
+    import nest
+
+    assert len(nest.GetConnections(synapse_model="ostl_readout_synapse")) == 12 * 2
