@@ -349,9 +349,8 @@ class Brian2Network:
         net, value = self.network, 0.0
         for index, layer in enumerate(net.layers):
             group = self.layers[index]
-            rates = regulariser.rates(np.asarray(group.output_sum[:]), self.steps)
-            value += regulariser.loss(rates)
-            signal = regulariser.signal(rates, self.steps)
+            layer_value, signal = regulariser.penalty(np.asarray(group.output_sum[:]), self.steps)
+            value += layer_value
             prefix = net.prefix(index)
             for name in (f"{prefix}.W", f"{prefix}.H"):
                 if name in grads:

@@ -456,11 +456,10 @@ def run_blocked(learner, x, target, mask, block):
             sums += np.sum(fw.layer_outputs[index], axis=0)
     regularisation_loss = 0.0
     for index, sums in output_sums.items():   # r_j sum_t e^t (ostl.regularisation)
-        rates = regulariser.rates(sums, T)
-        regularisation_loss += regulariser.loss(rates)
-        signal = regulariser.signal(rates, T).astype(dtype)
-        for name, summed in blocks[index].trace_sums.items():
-            grads[name] += signal[:, None] * summed if summed.ndim == 2 else signal * summed
+        value, signal = regulariser.penalty(sums, T)
+        regularisation_loss += value
+        for name, g in blocks[index].tr.sum_gradient(signal.astype(dtype), blocks[index].trace_sums).items():
+            grads[name] += g
     for name, m in learner.masks.items():
         if name in grads:
             grads[name] *= m

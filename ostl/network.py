@@ -448,9 +448,8 @@ class Network(Specified):
                 if mask is not None:
                     e_t = e_t * float(mask[t])
                 loss = loss + e_t
-        for sums in output_sums.values():   # E_reg = c_reg/2 sum_j (f_j - f_target)^2 (ostl.regularisation)
-            deviation = sums / x.shape[0] - regularisation.f_target
-            loss = loss + 0.5 * regularisation.c_reg * (deviation * deviation).sum()
+        for sums in output_sums.values():   # E_reg (ostl.regularisation), differentiated with the rest
+            loss = loss + regularisation.loss(sums / x.shape[0])
         return loss, potentials
 
 

@@ -268,9 +268,8 @@ class OnlineLearner:
                 self._record(rec, carry[0], out, a, signals, grads)
         regularisation_loss = 0.0
         for index in regularised:   # r_j sum_t e^t (ostl.regularisation); deferred mode only
-            rates = self.regularisation.rates(output_sums[index], T)
-            regularisation_loss += self.regularisation.loss(rates)
-            signal = self.regularisation.signal(rates, T)
+            value, signal = self.regularisation.penalty(output_sums[index], T)
+            regularisation_loss += value
             extra = self.traces[index].sum_gradient(signal, trace_sums[index])
             for name, g in self._apply_masks(extra).items():
                 total[name] += g

@@ -91,16 +91,14 @@ class FiringRateRegularisation:
         """The JSON form (checkpoints, summaries)."""
         return {"c_reg": self.c_reg, "f_target": self.f_target}
 
-    def rates(self, spike_sums, steps):
-        """``f_j`` from each neuron's summed output over ``steps`` steps."""
-        return np.asarray(spike_sums, dtype=np.float64) / steps
-
     def loss(self, rates):
-        """``E_reg`` of one layer's rates."""
+        """``E_reg`` of one layer's rates (NumPy arrays, or PyTorch tensors: the autodiff oracle
+        differentiates it, :meth:`ostl.network.Network.forward`)."""
         deviation = rates - self.f_target
-        return 0.5 * self.c_reg * float(deviation @ deviation)
+        return 0.5 * self.c_reg * (deviation * deviation).sum()
 
-    def signal(self, rates, steps):
-        """``r_j = c_reg (f_j - f_target) / T``: what multiplies ``sum_t e^t``."""
-        return self.c_reg * (rates - self.f_target) / steps
-
+    def penalty(self, output_sums, steps):
+        """``(E_reg, r)`` of one layer from each neuron's output summed over a trial of ``steps``
+        steps: its value and ``r_j = c_reg (f_j - f_target) / T``, what multiplies ``sum_t e^t``."""
+        rates = np.asarray(output_sums, dtype=np.float64) / steps
+        return float(self.loss(rates)), self.c_reg * (rates - self.f_target) / steps
