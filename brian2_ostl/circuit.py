@@ -35,8 +35,8 @@ from .synapses import (
     eligibility_model,
     eligibility_update,
     learning_update,
+    optimizer_namespace,
     optimizer_statements,
-    weight_bounds,
 )
 
 ORDER_TRIAL_START = -10
@@ -148,11 +148,8 @@ def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, ru
     leak = readout_spec.leak
     in_sim = mode == "online" or trial_steps is not None
     namespace.update(leak=leak)
-    if in_sim:   # the readout's own rate: SGD's readout_lr (ostl.optim.SGD.rate), else lr
-        readout_lr = optimizer.rate("readout.W") if hasattr(optimizer, "rate") else optimizer.lr
-        namespace.update(lr=optimizer.lr, readout_lr=readout_lr, **weight_bounds(optimizer))
-        if optimizer.name == "adam":
-            namespace.update(adam_beta1=optimizer.beta1, adam_beta2=optimizer.beta2, adam_epsilon=optimizer.eps)
+    if in_sim:
+        namespace.update(optimizer_namespace(optimizer))
     if trial_steps is not None:
         namespace.update(trial_steps=int(trial_steps))
     update_mode = mode if trial_steps is None else ("online" if mode == "online" else "trial")

@@ -139,17 +139,15 @@ NO_BOUND = 1.7976931348623157e308
 
 
 def optimizer_namespace(optimizer):
-    """The Brian2 names of the optimiser's settings (``lr``, Adam's betas and epsilon, the weight
-    bounds) for the synapses' update statements."""
+    """The Brian2 names of the optimiser's settings for the update statements: ``lr``, the
+    readout's ``readout_lr`` (SGD's readout_lr, :meth:`ostl.optim.SGD.rate`; else ``lr``), the
+    weight bounds ``w_min``/``w_max`` (an absent bound: :data:`NO_BOUND`), Adam's betas and epsilon."""
     if optimizer is None:
         return {}
-    ns = {"lr": optimizer.lr, **weight_bounds(optimizer)}
+    ns = {"lr": optimizer.lr,
+          "readout_lr": optimizer.rate("readout.W") if hasattr(optimizer, "rate") else optimizer.lr,
+          "w_min": -NO_BOUND if optimizer.w_min is None else optimizer.w_min,
+          "w_max": NO_BOUND if optimizer.w_max is None else optimizer.w_max}
     if optimizer.name == "adam":
         ns.update(adam_beta1=optimizer.beta1, adam_beta2=optimizer.beta2, adam_epsilon=optimizer.eps)
     return ns
-
-
-def weight_bounds(optimizer):
-    """``{"w_min", "w_max"}`` of the optimiser (an absent bound: :data:`NO_BOUND`)."""
-    return {"w_min": -NO_BOUND if optimizer.w_min is None else optimizer.w_min,
-            "w_max": NO_BOUND if optimizer.w_max is None else optimizer.w_max}
