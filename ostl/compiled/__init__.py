@@ -88,14 +88,21 @@ def compiled_available():
     return _available
 
 
-def resolve_engine(engine=None):
-    """``engine`` checked (``'compiled'`` or ``'numpy'``); None: ``'compiled'`` where it builds,
-    else ``'numpy'``. Asking for ``'compiled'`` where it does not build is an error."""
+def choose_engine(engine, available, build):
+    """``engine`` checked (``'compiled'`` or ``'numpy'``); None: ``'compiled'`` where
+    ``available()``, else ``'numpy'``. Asking for ``'compiled'`` where it does not build is an
+    error: ``build()`` raises the reason (no compiler, a failed build). Also for other compiled
+    kernels (the BrainScaleS-2 PPU's, :mod:`ostl.hardware.brainscales2.ppu_kernel`)."""
     if engine is None:
-        return "compiled" if compiled_available() else "numpy"
+        return "compiled" if available() else "numpy"
     engine = check_choice("engine", engine, set(ENGINES))
-    if engine == "compiled" and not compiled_available():
-        from .sweep import sweep_library
-
-        sweep_library()   # raises the reason (no compiler, a failed build)
+    if engine == "compiled" and not available():
+        build()
     return engine
+
+
+def resolve_engine(engine=None):
+    """:func:`choose_engine` for the reference engine's kernels."""
+    from .sweep import sweep_library
+
+    return choose_engine(engine, compiled_available, sweep_library)

@@ -41,11 +41,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...compiled import choose_engine
 from ...errors import ParameterError
 from ...online import SequenceResult
 from ...ops import NUMPY
 from ...registry import Specified, make_dataclass
 from ...validation import check_int
+from . import ppu_kernel
 from .accumulators import EXPONENTS, FloatAccumulator, PPUAccumulator, RangeProbe
 from .mapping import WEIGHT_MAX, map_network
 
@@ -87,18 +89,6 @@ class BSS2Config(Specified):
         if not (np.isfinite(self.headroom) and self.headroom >= 1.0):
             raise ParameterError(f"headroom must be >= 1, got {self.headroom!r}")
 
-def _resolve_engine(engine):
-    from ...validation import check_choice
-    from . import ppu_kernel
-
-    if engine is None:
-        return "compiled" if ppu_kernel.available() else "numpy"
-    engine = check_choice("engine", engine, {"compiled", "numpy"})
-    if engine == "compiled":
-        ppu_kernel.library()   # raises the reason where it does not build
-    return engine
-
-
 def make_config(spec):
     """A :class:`BSS2Config` from itself, None (the defaults) or a dict."""
     return make_dataclass(BSS2Config, spec, "BrainScaleS-2")
@@ -128,7 +118,7 @@ class AnalogChip:
         check_network(network, rule)
         #: ``'compiled'`` (the PPU's lane arithmetic in C, :mod:`.ppu_kernel`; the default where a C
         #: compiler builds it) or ``'numpy'`` (the definition); equal bit for bit
-        self.engine = _resolve_engine(engine)
+        self.engine = choose_engine(engine, ppu_kernel.available, ppu_kernel.library)
         #: trials whose updates the PPU's accumulators sum before one write-back (``end_batch``)
         self.batch_size = check_int("batch_size", batch_size, minimum=1)
         self.network, self.rule = network, rule
