@@ -1,6 +1,17 @@
 """Shared helpers for the test-suite."""
 
+import subprocess
+import sys
+
 import numpy as np
+
+
+def short_training_run(tmp_path, *argv):
+    """``ostl train`` as a user runs it (``python -m ostl``): two iterations of 100-step pattern
+    generation into ``tmp_path/run``, plus ``argv``; the CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", "ostl", "train", "--task", "pattern_generation", "--steps", "100",
+                           "--iterations", "2", "--no-progress", "--no-plot", "--out", str(tmp_path / "run"), *argv],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
 
 
 def relative_deviation(estimate, reference):

@@ -10,7 +10,7 @@ from ostl.errors import ParameterError
 from ostl.gated import GatedLayer
 from ostl.regularisation import FiringRateRegularisation
 
-from .helpers import poisson_input, relative_deviation
+from .helpers import poisson_input, relative_deviation, short_training_run
 
 # NEST 3.10, testsuite/pytests/synapses/test_eprop_bsshslm_2020_plasticity.py, loss_nest_reference
 # (c_reg = 300, f_target = 10 Hz); also pinned against NEST itself in tests/test_nest_native_eprop.py
@@ -174,15 +174,9 @@ def test_bptt_trains_with_the_regulariser_through_autodiff():
 
 def test_command_line_regulariser_and_its_refusals(tmp_path):
     import json
-    import subprocess
-    import sys
 
-    def ostl(*argv):
-        return subprocess.run([sys.executable, "-m", "ostl", "train", "--task", "pattern_generation", "--steps",
-                               "100", "--iterations", "2", "--no-progress", "--no-plot", "--out", str(tmp_path / "run"),
-                               *argv], capture_output=True, text=True, cwd=tmp_path, timeout=600)
-
-    done = ostl("--rule", "eprop", "--c-reg", "2", "--f-target", "15", "--summary-json", str(tmp_path / "s.json"))
+    done = short_training_run(tmp_path, "--rule", "eprop", "--c-reg", "2", "--f-target", "15", "--summary-json",
+                              str(tmp_path / "s.json"))
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["regularisation"] == {"c_reg": 2.0, "f_target": 0.015}
@@ -192,7 +186,7 @@ def test_command_line_regulariser_and_its_refusals(tmp_path):
                           (("--f-target", "5"), "--f-target needs --c-reg"),
                           (("--c-reg", "1", "--mode", "online"), "mode must be 'deferred'"),
                           (("--c-reg", "1", "--backend", "nest"), "not available on the nest backend")):
-        done = ostl(*argv)
+        done = short_training_run(tmp_path, *argv)
         assert done.returncode == 2, (argv, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, (argv, done.stderr)
 

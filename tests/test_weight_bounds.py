@@ -3,7 +3,6 @@ clipped after each update on the reference engine and on Brian2 (deferred throug
 online inside the simulation), biases and neuron parameters left alone, refused with one line where
 a backend has none."""
 
-import subprocess
 import sys
 
 import numpy as np
@@ -14,7 +13,7 @@ from ostl.errors import ParameterError
 from ostl.optim import SGD, Adam, is_weight, make_optimizer
 from ostl.training import Trainer
 
-from .helpers import poisson_input
+from .helpers import poisson_input, short_training_run
 
 PATTERN = {"name": "pattern_generation", "n_in": 8, "n_out": 2, "steps": 100, "seed": 0}
 BOUNDS = {"w_min": -0.3, "w_max": 0.25}
@@ -77,12 +76,8 @@ def test_online_learner_clips_at_every_step():
 
 
 def test_command_line_bounds_and_refusals(tmp_path):
-    def ostl(*argv):
-        return subprocess.run([sys.executable, "-m", "ostl", "train", "--task", "pattern_generation", "--steps", "100",
-                               "--iterations", "2", "--no-progress", "--no-plot", "--out", str(tmp_path / "run"),
-                               *argv], capture_output=True, text=True, cwd=tmp_path, timeout=600)
 
-    done = ostl("--w-min", "-0.1", "--w-max", "0.1")
+    done = short_training_run(tmp_path, "--w-min", "-0.1", "--w-max", "0.1")
     assert done.returncode == 0, done.stderr
     state = np.load(tmp_path / "run" / "state.npz", allow_pickle=False)
     weights = [state[key] for key in state.files if key.startswith("params/") and is_weight(key[len("params/"):])]
@@ -90,7 +85,7 @@ def test_command_line_bounds_and_refusals(tmp_path):
     for argv, message in ((("--w-min", "1", "--w-max", "0"), "w_min must be below w_max"),
                           (("--w-max", "0.1", "--backend", "spinnaker"), "weight bounds (w_min, w_max) is not "
                                                                          "available on the spinnaker backend")):
-        done = ostl(*argv)
+        done = short_training_run(tmp_path, *argv)
         assert done.returncode == 2, (argv, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, (argv, done.stderr)
 
