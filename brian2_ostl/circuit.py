@@ -141,8 +141,8 @@ def build_circuit(b2, input_group, input_kind, layers, readout, readout_spec, ru
     adds it after the run (:meth:`brian2_ostl.Brian2Network._regularise`)."""
     circuit = Circuit()
     regularised = regularisation is not None
-    if regularised and mode != "deferred":
-        raise ParameterError("firing-rate regularisation (c_reg > 0) needs the trial's rates: mode must be 'deferred'")
+    if regularised:
+        regularisation.check_mode(mode)
     if regularised and trial_steps is not None:
         namespace.update(c_reg=regularisation.c_reg, f_target=regularisation.f_target)
     leak = readout_spec.leak

@@ -103,9 +103,8 @@ class Brian2Network:
             raise ParameterError(f"trainable names unknown parameters {', '.join(unknown)}")
         #: the firing-rate regulariser (:mod:`ostl.regularisation`; deferred mode), or None
         self.regularisation = FiringRateRegularisation.make(regularisation)
-        if self.regularisation is not None and self.mode != "deferred":
-            raise ParameterError("firing-rate regularisation (c_reg > 0) needs the trial's rates: mode must be "
-                                 "'deferred'")
+        if self.regularisation is not None:
+            self.regularisation.check_mode(self.mode)
         self.standalone = self.target == "cpp_standalone"
         self._indices = {}  # parameter name -> (i, j) of its synapses
         self._built = False

@@ -145,7 +145,7 @@ def optimizer_namespace(optimizer):
     if optimizer is None:
         return {}
     ns = {"lr": optimizer.lr,
-          "readout_lr": optimizer.rate("readout.W") if hasattr(optimizer, "rate") else optimizer.lr,
+          "readout_lr": optimizer.rate("readout.W"),
           "w_min": -NO_BOUND if optimizer.w_min is None else optimizer.w_min,
           "w_max": NO_BOUND if optimizer.w_max is None else optimizer.w_max}
     if optimizer.name == "adam":

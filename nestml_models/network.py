@@ -84,7 +84,7 @@ def synapse_defaults(optimizer, name=None):
     """The common properties of ``ostl_synapse`` for an ostl optimiser (SGD or Adam), in
     NEST's e-prop convention (an ``optimizer`` dictionary); ``name``: the parameter the synapses
     hold, whose rate it is (SGD's ``readout_lr`` for ``readout.W``)."""
-    rate = optimizer.rate(name) if name is not None and hasattr(optimizer, "rate") else optimizer.lr
+    rate = optimizer.lr if name is None else optimizer.rate(name)
     settings = {"type": "adam" if optimizer.name == "adam" else "gradient_descent", "eta": rate}
     if optimizer.name == "adam":
         settings.update(beta_1=optimizer.beta1, beta_2=optimizer.beta2, epsilon=optimizer.eps)
@@ -335,7 +335,7 @@ class NestNetwork:
 
     def _readout_rate_of_its_own(self):
         """Whether the readout learns at a rate of its own (SGD's ``readout_lr``)."""
-        return getattr(self.optimizer, "readout_lr", None) is not None
+        return self.optimizer.readout_lr is not None
 
     def _connect(self, name, pre, post, conn_spec):
         nest = self.nest

@@ -148,9 +148,7 @@ class OnlineLearner:
         #: the firing-rate regulariser (:mod:`ostl.regularisation`), or None
         self.regularisation = FiringRateRegularisation.make(regularisation)
         if self.regularisation is not None:
-            if self.mode != "deferred":
-                raise ParameterError("firing-rate regularisation (c_reg > 0) needs the trial's rates: mode must be "
-                                     "'deferred'")
+            self.regularisation.check_mode(self.mode)
             if any(layer.kind == "gated" for layer in network.layers):
                 raise ParameterError("firing-rate regularisation acts on spiking (stateful) layers; this network has "
                                      "gated layers: use c_reg = 0")

@@ -65,6 +65,11 @@ class Optimizer(Specified):
         """Whether weight bounds are set."""
         return self.w_min is not None or self.w_max is not None
 
+    def rate(self, name):
+        """The current rate of parameter ``name`` (one rate for all; :class:`SGD` may give the
+        readout its own)."""
+        return self.lr
+
     def set_epoch(self, epoch):
         """The learning rate of epoch ``epoch`` (0-based) under the decay schedule."""
         if self.decay is not None:

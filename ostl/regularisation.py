@@ -87,6 +87,14 @@ class FiringRateRegularisation:
         made = cls(spec["c_reg"], spec.get("f_target", 0.0))
         return None if made.c_reg == 0 else made
 
+    @staticmethod
+    def check_mode(mode):
+        """The regulariser needs the trial's rates before its update: ``mode`` must be 'deferred'
+        (a ParameterError otherwise)."""
+        if mode != "deferred":
+            raise ParameterError("firing-rate regularisation (c_reg > 0) needs the trial's rates: mode must be "
+                                 "'deferred'")
+
     def spec(self):
         """The JSON form (checkpoints, summaries)."""
         return {"c_reg": self.c_reg, "f_target": self.f_target}

@@ -301,9 +301,8 @@ class _PlasticSynapse(_LearningSynapseType):
         if self.mode == "deferred" and self.trial_duration is None:
             raise ParameterError("mode 'deferred' needs trial_duration (ms): the update is applied at each "
                                  "trial's end")
-        if self.regularisation is not None and self.mode != "deferred":
-            raise ParameterError("firing-rate regularisation (c_reg > 0) needs the trial's rates: mode must be "
-                                 "'deferred'")
+        if self.regularisation is not None:
+            self.regularisation.check_mode(self.mode)
         super().__init__(**parameters)
 
     def optimizer(self):
