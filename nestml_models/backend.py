@@ -5,7 +5,9 @@ and the synapses apply the optimiser at the trial's end. After each trial the ba
 the weights and the optimiser state (Adam's moments and step) from the synapses into the
 trainer's parameters and optimiser, so the learning curve, checkpoints and ``--resume`` work as
 on the reference engine; a rebuilt simulation (a resumed run) starts from them. Biases stay
-fixed (the NEST models learn weights); ``batch_size`` must be 1 and ``mode`` deferred.
+fixed (the NEST models learn weights); ``mode`` is deferred. With ``batch_size`` B the synapses sum
+the gradients of B trials and apply their average after the last (NEST's e-prop ``batch_size``),
+the trainer's batches; the weights are read back after each batch (:meth:`NestBackend.end_batch`).
 """
 
 from __future__ import annotations
@@ -33,14 +35,18 @@ class NestBackend(Backend):
         return weight_names(network)
 
     def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, batch_size=1,
-                 threads=1):
+                 threads=1, regularisation=None):
         trainable = sorted(weight_names(network) if trainable is None else trainable)
         check_supported(network, rule, mode, optimizer, trainable)   # refuse before anything is built
         if optimizer is None:
             raise ParameterError("the NEST backend needs an optimizer (the synapses apply it)")
         super().__init__(network, rule, mode, feedback, trainable, optimizer, params, batch_size)
         self.threads = check_int("threads", threads, minimum=1)
+        #: the firing-rate regulariser (:mod:`ostl.regularisation`; its ``c_reg`` and ``f_target`` on
+        #: every hidden neuron), or None
+        self.regularisation = regularisation
         self._sim = None
+        self._batch_trials = 0   # trials of the current batch run so far
         self.pcm = None
 
     def attach_synapses(self, pcm):
@@ -55,8 +61,12 @@ class NestBackend(Backend):
 
     def _simulator(self, params, steps):
         if self._sim is None or self._sim.steps != steps:
+            if self._batch_trials:
+                raise ParameterError(f"batches on NEST need trials of one length (the network is built for one): "
+                                     f"a batch mixes {self._sim.steps} and {steps} steps; use batch_size 1")
             self._sim = NestNetwork(self.network, self.rule, params, steps, self.feedback, self.optimizer,
-                                    trainable=self.trainable, threads=self.threads, pcm=self.pcm)
+                                    trainable=self.trainable, threads=self.threads, pcm=self.pcm,
+                                    regularisation=self.regularisation, batch_size=self.batch_size)
             if self.optimizer.name == "adam" and self.optimizer.t > 0:
                 for name in self.trainable:
                     self._sim.set_synapse_state(name, adam_m=self.optimizer.m[name], adam_v=self.optimizer.v[name],
@@ -75,12 +85,26 @@ class NestBackend(Backend):
         """Forget the simulation (the trainer undid a diverged iteration): the next trial
         rebuilds it from the trainer's weights and optimiser state."""
         self._sim = None
+        self._batch_trials = 0
 
     def run(self, params, trial):
-        """One trial in NEST; the weights and optimiser state the synapses reached are copied into
-        ``params`` and the trainer's optimiser."""
+        """One trial in NEST (the synapses update after a batch's last trial, :meth:`end_batch`)."""
         sim = self._simulator(params, trial.x.shape[0])
         loss, outputs = sim.run_trial(trial.x, trial.target, trial.mask)
+        self._batch_trials += 1
+        self._params = params   # end_batch writes what the synapses reached into it
+        regularisation_loss = sim.regularisation_losses()[-1] if self.regularisation is not None else 0.0
+        return SequenceResult(loss=loss, outputs=outputs, grads=None, regularisation_loss=regularisation_loss)
+
+    def end_batch(self):
+        """After a batch's trials (the synapses applied the average of their gradients at the end
+        of the last): the weights and optimiser state they reached into the trainer's parameters
+        and optimiser."""
+        if self._batch_trials != self.batch_size:
+            raise ParameterError(f"a batch on NEST has {self.batch_size} trials (the synapses count them), "
+                                 f"got {self._batch_trials}")
+        self._batch_trials = 0
+        sim, params = self._sim, self._params
         # everything the trainer keeps, in one status read per projection
         adam = self.optimizer.name == "adam"
         keys = ["weight"] + (["adam_m", "adam_v"] if adam else []) + (list(sim.PCM_KEYS) if self.pcm else [])
@@ -97,5 +121,4 @@ class NestBackend(Backend):
                     store[name] = matrix
         if self.pcm is not None:
             sim.pull_pcm(read)
-        return SequenceResult(loss=loss, outputs=outputs, grads=None)
 

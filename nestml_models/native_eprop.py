@@ -185,14 +185,16 @@ def run_reference(n_iter=5, seed=1, shift=0, c_reg=0.0):
     net, params, scale, rule, feedback, x, target = reference_setup(seed, shift)
     learner = OnlineLearner(net, rule, params, feedback=feedback,
                             regularisation=FiringRateRegularisation.from_hz(c_reg, F_TARGET_HZ))
-    losses, outputs = [], []
+    losses, outputs, regularisation_losses = [], [], []
     for _ in range(n_iter):
         result = learner.run(x, target)
         losses.append(result.loss)
+        regularisation_losses.append(result.regularisation_loss)
         outputs.append(result.outputs[:, 0])
         for name, factor in scale.items():
             learner.params[name] -= ETA * factor * factor * result.grads[name]
     return {"loss": np.array(losses), "readout": np.array(outputs),
+            "regularisation_loss": np.array(regularisation_losses),
             "w_in": learner.params["layer0.W"] / scale["layer0.W"],
             "w_rec": learner.params["layer0.H"] / scale["layer0.H"],
             "w_out": learner.params["readout.W"] / scale["readout.W"]}

@@ -33,6 +33,7 @@ import numpy as np
 from ostl.errors import ParameterError
 from ostl.network import Network
 from ostl.optim import make_optimizer
+from ostl.regularisation import FiringRateRegularisation
 from ostl.rules import make_rule
 from ostl.validation import check_int
 
@@ -66,11 +67,24 @@ def neuron_model(cell, keep_reset_path):
     return model, params
 
 
-def hidden_parameters(cell, rule, first_step, leak, geometry):
+def hidden_parameters(cell, rule, first_step, leak, geometry, regularisation=None):
     """NEST model and parameters of a hidden layer's learning neurons for ``rule`` (its
-    traces decide ``keep_reset_path``); ``leak``: the readout's, which filters the traces."""
+    traces decide ``keep_reset_path``); ``leak``: the readout's, which filters the traces;
+    ``regularisation``: a :class:`~ostl.regularisation.FiringRateRegularisation` or None (the
+    neurons' ``c_reg`` and ``f_target`` in Hz, NEST's e-prop names)."""
     model, params = neuron_model(cell, keep_reset_path=rule.keep_reset_path)
-    return f"{model}_learning", dict(params, first_step=first_step, readout_leak=leak, **geometry)
+    params = dict(params, first_step=first_step, readout_leak=leak, **geometry)
+    if regularisation is not None:
+        params.update(regularisation_parameters(regularisation))
+    return f"{model}_learning", params
+
+
+def regularisation_parameters(regularisation):
+    """A hidden learning neuron's ``c_reg`` and ``f_target`` (Hz, at the 1 ms step of every
+    backend) for a :class:`~ostl.regularisation.FiringRateRegularisation`."""
+    from ostl.regularisation import STEP_MS
+
+    return {"c_reg": float(regularisation.c_reg), "f_target": float(regularisation.f_target) * 1000.0 / STEP_MS}
 
 
 def readout_parameters(activation, leak, rule, first_step, geometry):
@@ -80,12 +94,14 @@ def readout_parameters(activation, leak, rule, first_step, geometry):
                 learning_signal=rule.signal_source)
 
 
-def synapse_defaults(optimizer, name=None):
+def synapse_defaults(optimizer, name=None, batch_size=1):
     """The common properties of ``ostl_synapse`` for an ostl optimiser (SGD or Adam), in
     NEST's e-prop convention (an ``optimizer`` dictionary); ``name``: the parameter the synapses
-    hold, whose rate it is (SGD's ``readout_lr`` for ``readout.W``)."""
+    hold, whose rate it is (SGD's ``readout_lr`` for ``readout.W``); ``batch_size``: trials per
+    update (the average of their gradients is applied after the last)."""
     rate = optimizer.lr if name is None else optimizer.rate(name)
-    settings = {"type": "adam" if optimizer.name == "adam" else "gradient_descent", "eta": rate}
+    settings = {"type": "adam" if optimizer.name == "adam" else "gradient_descent", "eta": rate,
+                "batch_size": int(batch_size)}
     if optimizer.name == "adam":
         settings.update(beta_1=optimizer.beta1, beta_2=optimizer.beta2, epsilon=optimizer.eps)
     if optimizer.w_min is not None:
@@ -243,20 +259,28 @@ class NestNetwork:
     pcm : :class:`ostl.hardware.pcm.loop.PCMWeights` or None: the plastic weights on PCM
         devices (``ostl_pcm_synapse``), their state pushed into the synapses at build and
         pulled back after every trial (:meth:`pull_pcm`)
+    batch_size : trials per update: the synapses sum the gradients of ``batch_size`` trials and
+        apply their average after the last (NEST's e-prop ``batch_size``; the trainer's batches)
+    regularisation : firing-rate regularisation of the hidden neurons
+        (:class:`~ostl.regularisation.FiringRateRegularisation`, its dict form, or None): every
+        hidden neuron gets ``c_reg`` and ``f_target``; its synapses add ``r_j sum_t e^t`` at
+        each trial's end; :meth:`regularisation_losses` gives its value per trial
     """
 
     def __init__(self, network, rule, params, steps, feedback, optimizer, trainable=None, threads=1,
-                 record_outputs=True, pause_steps=PAUSE_STEPS, pcm=None):
+                 record_outputs=True, pause_steps=PAUSE_STEPS, pcm=None, regularisation=None, batch_size=1):
         self.network = network if isinstance(network, Network) else Network.from_spec(network)
         self.optimizer = make_optimizer(optimizer)
         self.rule, self.trainable = check_supported(self.network, rule, "deferred", self.optimizer, trainable)
         self.steps = check_int("steps", steps, minimum=1)
         self.pause_steps = check_int("pause_steps", pause_steps, minimum=PAUSE_STEPS)
         self.threads = check_int("threads", threads, minimum=1)
+        self.batch_size = check_int("batch_size", batch_size, minimum=1)
         self.params = self.network.check_params(params)
         self.feedback = self.rule.check_feedback(self.network, feedback)
         self.symmetric = self.rule.feedback == "symmetric"
         self.record_outputs = bool(record_outputs)
+        self.regularisation = FiringRateRegularisation.make(regularisation)
         self.pcm = pcm
         if pcm is not None and self._readout_rate_of_its_own():
             raise ParameterError("a readout learning rate of its own (readout_lr) is not built for PCM synapses on "
@@ -290,7 +314,8 @@ class NestNetwork:
         self.inputs = nest.Create("spike_generator", net.n_in)
         self.parrots = nest.Create("parrot_neuron", net.n_in)
         nest.Connect(self.inputs, self.parrots, "one_to_one", {"delay": 1.0})
-        model, hidden_params = hidden_parameters(layer.cell, self.rule, HIDDEN_FIRST_STEP, kappa, geometry)
+        model, hidden_params = hidden_parameters(layer.cell, self.rule, HIDDEN_FIRST_STEP, kappa, geometry,
+                                                 self.regularisation)
         self.hidden = nest.Create(model, layer.size, hidden_params)
         if layer.cell.neuron_param is not None:
             values = np.broadcast_to(layer.neuron_param(params, "layer0"), layer.size).astype(float)
@@ -301,13 +326,13 @@ class NestNetwork:
             # a list of dictionaries, one per node: NEST expands {"bias": [...]} only when every node
             # is local, which under MPI they are not
             self.readout.set([{"bias": float(b)} for b in params["readout.b"]])
-        nest.SetDefaults("ostl_synapse", synapse_defaults(self.optimizer))
+        nest.SetDefaults("ostl_synapse", synapse_defaults(self.optimizer, batch_size=self.batch_size))
         if self._readout_rate_of_its_own():
             if READOUT_MODEL not in nest.synapse_models:
                 nest.CopyModel("ostl_synapse", READOUT_MODEL)
-            nest.SetDefaults(READOUT_MODEL, synapse_defaults(self.optimizer, "readout.W"))
+            nest.SetDefaults(READOUT_MODEL, synapse_defaults(self.optimizer, "readout.W", self.batch_size))
         if self.pcm is not None:
-            nest.SetDefaults(PCM_MODEL, dict(synapse_defaults(self.optimizer),
+            nest.SetDefaults(PCM_MODEL, dict(synapse_defaults(self.optimizer, batch_size=self.batch_size),
                                              pcm=pcm_defaults(self.pcm.config, self.steps)))
         self.projections = {}
         self._connect("layer0.W", self.parrots, self.hidden, {"rule": "all_to_all"})
@@ -332,6 +357,12 @@ class NestNetwork:
             nest.Connect(self.recorder, self.readout)
         #: every trial's loss so far, and each readout neuron's running loss at the last trial end
         self._losses, self._loss_last = [], np.zeros(ro.size)
+        # the regulariser's rates: the hidden spikes (a spike is an output y = 1)
+        self.spike_recorder = None
+        if self.regularisation is not None:
+            self.spike_recorder = nest.Create("spike_recorder")
+            nest.Connect(self.hidden, self.spike_recorder)
+        self._regularisation_losses = []
 
     def _readout_rate_of_its_own(self):
         """Whether the readout learns at a rate of its own (SGD's ``readout_lr``)."""
@@ -477,6 +508,23 @@ class NestNetwork:
         """The loss of every trial simulated so far (summed over the readout neurons)."""
         self._read_losses()
         return np.array(self._losses)
+
+    def regularisation_losses(self):
+        """The firing-rate regulariser's value ``E_reg`` of every trial simulated so far (zeros
+        without it), from the hidden neurons' spike counts."""
+        if self.spike_recorder is None:
+            return np.zeros(self.trial)
+        events = parallel.recorded_events(self.nest, self.spike_recorder, ("times", "senders"))
+        self.spike_recorder.n_events = 0
+        # hidden update u is recorded at u + 1 ms; step r of trial k is u = first + k period + r
+        updates = np.rint(events["times"]).astype(int) - 1 - HIDDEN_FIRST_STEP
+        trials = updates // self.period
+        neurons = np.asarray(events["senders"]) - self.hidden[0].global_id
+        counts = np.zeros((self.trial, len(self.hidden)))
+        np.add.at(counts, (trials, neurons), 1.0)
+        for k in range(len(self._regularisation_losses), self.trial):
+            self._regularisation_losses.append(self.regularisation.penalty(counts[k], self.steps)[0])
+        return np.array(self._regularisation_losses)
 
     def _read_losses(self):
         """Append the losses of the trials recorded since the last read. The loss recorder

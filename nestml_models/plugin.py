@@ -17,7 +17,8 @@ PLUGIN = BackendPlugin(
     install_hint="pip install 'ostl[nest]' (NEST 3.10, NESTML 9; see README for the Debian packages)",
     capabilities=Capabilities(
         rules=ONLINE_RULES, max_layers=1, clipping=False, readout_lr=True, lr_decay=False, modes=("deferred",),
-        applies_updates=True, batches="single", default_batch_size=1, synapses=("pcm",), weight_bounds=True,
+        applies_updates=True, batches="accumulate", synapses=("pcm",), weight_bounds=True,
+        rate_regularisation=True,
         reasons={"rules": BPTT_IS_NOT_A_SIMULATOR_RULE,
                  "max_layers": "the NEST backend learns networks of one hidden layer of spiking cells; use the "
                                "reference engine for deeper networks",
@@ -25,7 +26,6 @@ PLUGIN = BackendPlugin(
                  "lr_decay": "its synapses keep the rate they were built with",
                  "modes": "learning signals travel over delayed connections, so a per-step update cannot be "
                           "exact; the weights change at every trial end",
-                 "batches": "its synapses update after every trial",
                  "synapses": "NEST's synapse models hold float weights or PCM devices"}),
     options=(Option("--nest-threads", "threads", "NEST's local_num_threads", type=int, metavar="N",
                     validate=_threads),),

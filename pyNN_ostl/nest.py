@@ -333,9 +333,6 @@ class Controller:
         self.records = records = self._find_projections()
         readout, layers, ff, rec, ro, feedback, syn_type = describe(records, simulator.state.dt)
         rule, optimizer = syn_type.rule, syn_type.optimizer()
-        if syn_type.regularisation is not None:
-            raise ParameterError("firing-rate regularisation (c_reg > 0) is not built for pyNN.nest yet; it runs on "
-                                 "pyNN.brian2 and in ostl.training.Trainer with backend 'reference' or 'brian2'")
         net_layers = []
         for pop in layers:
             celltype = pop.celltype
@@ -368,7 +365,8 @@ class Controller:
         self._check_connectivity(ff, rec, ro, layers)
         # -- configure (nothing above touched NEST) ----------------------------------------
         hidden, geometry = layers[0], {"trial_steps": trial - TRIAL_PAUSE_STEPS, "pause_steps": TRIAL_PAUSE_STEPS}
-        _, hidden_params = hidden_parameters(net_layers[0].cell, rule, HIDDEN_FIRST_STEP, leak, geometry)
+        _, hidden_params = hidden_parameters(net_layers[0].cell, rule, HIDDEN_FIRST_STEP, leak, geometry,
+                                             syn_type.regularisation)
         hidden.node_collection.set(hidden_params)
         readout.node_collection.set(readout_parameters(activation, leak, rule, READOUT_FIRST_STEP, geometry))
         self.pcm = self._pcm(records, syn_type, rule, trial, ff, rec, ro, layers)

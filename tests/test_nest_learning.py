@@ -69,14 +69,17 @@ def _weights(net):
     return ["layer0.W"] + (["layer0.H"] if net.layers[0].recurrent else []) + ["readout.W"]
 
 
-def _reference(net, params, rule, feedback, trials, optimizer):
+def _reference(net, params, rule, feedback, trials, optimizer, regularisation=None, regularisation_losses=None):
     names = _weights(net)
-    learner = OnlineLearner(net, rule, params, feedback=feedback, trainable=names, block=1)
+    learner = OnlineLearner(net, rule, params, feedback=feedback, trainable=names, block=1,
+                            regularisation=regularisation)
     opt = make_optimizer(optimizer)
     losses, weights = [], []
     for x, target, mask in trials:
         result = learner.run(x, target, mask)
         losses.append(result.loss)
+        if regularisation_losses is not None:
+            regularisation_losses.append(result.regularisation_loss)
         opt.step(learner.params, {k: result.grads[k] for k in names})
         weights.append({k: learner.params[k].copy() for k in names})
     return np.array(losses), weights
@@ -100,6 +103,33 @@ def test_nest_learning_equals_reference(network_class, case, seed):
         _assert_weights(sim.weights(), ref_weights[k])
     moved = max(np.abs(ref_weights[-1][n] - params[n]).max() for n in ref_weights[-1])
     assert moved > 1e-3, "the weights did not learn"
+
+
+#: a regulariser strong enough to move the weights 10^4 times the tolerance (checked below)
+REGULARISER = {"c_reg": 20.0, "f_target": 0.05}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_nest_learning_with_the_rate_regulariser_equals_reference(network_class, case):
+    """Firing-rate regularisation (ostl.regularisation) in NEST: the hidden neurons count their
+    outputs per trial, the synapses sum their unfiltered traces (the closed form's fourth
+    coordinate; ALIF step by step) and add r_j sum_t e^t at each trial end: the reference
+    engine's weights after every update, its losses and the regulariser's values."""
+    net, params, rule, feedback, trials, optimizer = _setup(case, 2)
+    regularisation_values = []
+    ref_losses, ref_weights = _reference(net, params, rule, feedback, trials, optimizer, REGULARISER,
+                                         regularisation_values)
+    _, plain_weights = _reference(net, params, rule, feedback, trials, optimizer)
+    effect = max(np.abs(ref_weights[-1][n] - plain_weights[-1][n]).max() / np.abs(plain_weights[-1][n]).max()
+                 for n in ("layer0.W",))
+    assert effect > 1e-5, "the regulariser must change the weights (10^4 times the tolerance)"
+    sim = network_class(net, rule, params, steps=trials[0][0].shape[0], feedback=feedback, optimizer=optimizer,
+                        regularisation=REGULARISER)
+    for k, (x, target, mask) in enumerate(trials):
+        loss, outputs = sim.run_trial(x, target, mask)
+        np.testing.assert_allclose(loss, ref_losses[k], rtol=1e-9)
+        _assert_weights(sim.weights(), ref_weights[k])
+    np.testing.assert_allclose(sim.regularisation_losses(), regularisation_values, rtol=1e-12)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -242,7 +272,41 @@ def test_bad_trials_and_models_are_refused(network_class):
         nest.Simulate(1.0)
 
 
-def test_trainer_on_nest_equals_reference_and_resumes_exactly(network_class, tmp_path):
+@pytest.mark.parametrize("case", list(CASES))
+def test_nest_batches_equal_reference(network_class, case):
+    """batch_size 2: the synapses sum two trials' gradients and apply their average after the
+    second (NEST's e-prop batch_size; the trainer's batches): the weights stay through a batch's
+    first trial and then equal the reference engine's averaged update (1e-9)."""
+    net, params, rule, feedback, trials, optimizer = _setup(case, 3, n_trials=4)
+    names = _weights(net)
+    learner = OnlineLearner(net, rule, params, feedback=feedback, trainable=names, block=1)
+    opt = make_optimizer(optimizer)
+    expected = []
+    for first in range(0, len(trials), 2):
+        grads = [learner.run(*trial).grads for trial in trials[first:first + 2]]
+        opt.step(learner.params, {k: (grads[0][k] + grads[1][k]) / 2 for k in names})
+        expected.append({k: learner.params[k].copy() for k in names})
+    sim = network_class(net, rule, params, steps=trials[0][0].shape[0], feedback=feedback, optimizer=optimizer,
+                        batch_size=2)
+    before = {n: params[n] for n in names}
+    for k, trial in enumerate(trials):
+        sim.run_trial(*trial)
+        weights = sim.weights()
+        if k % 2 == 0:   # inside a batch: unchanged
+            for name in names:
+                np.testing.assert_array_equal(weights[name], before[name], err_msg=name)
+        else:
+            _assert_weights(weights, expected[k // 2])
+        before = weights
+    moved = max(np.abs(expected[-1][n] - params[n]).max() for n in names)
+    assert moved > 1e-3, "the weights did not learn"
+
+
+@pytest.mark.parametrize("batch_size, regularisation", [(1, None), (3, {"c_reg": 5.0, "f_target": 0.02})])
+def test_trainer_on_nest_equals_reference_and_resumes_exactly(network_class, tmp_path, batch_size, regularisation):
+    """Through the trainer, saved and resumed: batch 1, and batches of 3 with the firing-rate
+    regulariser (the synapses average a batch's gradients; the trainer reads the weights back after
+    each batch)."""
     from ostl import presets
     from ostl.tasks import make_task
     from ostl.training import Trainer
@@ -255,7 +319,7 @@ def test_trainer_on_nest_equals_reference_and_resumes_exactly(network_class, tmp
 
     def trainer(backend):
         return Trainer(task, net, rule, optimizer, trainable=names, backend=backend, seed=3,
-                       init=presets.INIT_DEFAULTS)
+                       init=presets.INIT_DEFAULTS, batch_size=batch_size, regularisation=regularisation)
 
     reference, on_nest = trainer("reference"), trainer("nest")
     reference.train(3)
@@ -270,8 +334,10 @@ def test_trainer_on_nest_equals_reference_and_resumes_exactly(network_class, tmp
     for name in names:
         np.testing.assert_allclose(resumed.optimizer.m[name], reference.optimizer.m[name], rtol=0,
                                    atol=1e-9 * np.abs(reference.optimizer.m[name]).max())
-    with pytest.raises(ParameterError, match="batch_size must be 1 on the nest backend"):
-        Trainer(task, net, rule, optimizer, trainable=names, backend="nest", batch_size=2)
+    assert resumed.optimizer.t == reference.optimizer.t == 3
+    if regularisation is not None:
+        np.testing.assert_allclose([h["regularisation_loss"] for h in resumed.history],
+                                   [h["regularisation_loss"] for h in reference.history], rtol=1e-12)
 
 
 def test_command_line_trains_on_nest(network_class, tmp_path):

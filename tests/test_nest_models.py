@@ -242,6 +242,7 @@ def test_choices_are_set_by_name(module):
     import nestml_models
 
     nest.ResetKernel()
+    nest.resolution = 1.0
     nestml_models.install()
     node = nest.Create("snu_neuron_learning", params={"pseudo": "fast_sigmoid", "activation": "leaky_relu"})
     assert node.get(["pseudo", "activation"]) == {"pseudo": "fast_sigmoid", "activation": "leaky_relu"}
@@ -250,8 +251,22 @@ def test_choices_are_set_by_name(module):
     optimizer = {"type": "adam", "eta": 0.01, "beta_1": 0.8}
     nest.SetDefaults("ostl_synapse", {"optimizer": optimizer})
     assert {k: nest.GetDefaults("ostl_synapse")["optimizer"][k] for k in optimizer} == optimizer
-    with pytest.raises(nest.NESTErrors.BadProperty, match="batch_size must be 1"):
-        nest.SetDefaults("ostl_synapse", {"optimizer": {"batch_size": 4}})
+    nest.SetDefaults("ostl_synapse", {"optimizer": {"batch_size": 4}})
+    assert nest.GetDefaults("ostl_synapse")["optimizer"]["batch_size"] == 4
+    with pytest.raises(nest.NESTErrors.BadProperty, match=r"batch_size \(trials per update\) must be >= 1, got 0"):
+        nest.SetDefaults("ostl_synapse", {"optimizer": {"batch_size": 0}})
+    # the firing-rate regulariser of a hidden neuron: NEST's e-prop names, checked ranges (at most one
+    # spike per step: 1000 Hz at the models' 1 ms)
+    lif = nest.Create("lif_neuron_learning", params={"c_reg": 300.0, "f_target": 10.0})
+    assert lif.get(["c_reg", "f_target"]) == {"c_reg": 300.0, "f_target": 10.0}
+    for key, value, message in (("c_reg", -1.0, "c_reg .* must be >= 0"),
+                                ("f_target", 1001.0, r"f_target .* must be in \[0, 1000")):
+        with pytest.raises(nest.NESTErrors.BadProperty, match=message):
+            lif.set({key: value})
+    assert lif.get(["c_reg", "f_target"]) == {"c_reg": 300.0, "f_target": 10.0}
+    lif.set(trial_steps=0)
+    with pytest.raises(nest.NESTErrors.BadProperty, match="c_reg > 0 .* needs trials"):
+        nest.Simulate(1.0)
 
 
 def test_a_synapses_optimizer_steps_are_checked_and_kept(module):

@@ -80,22 +80,43 @@ def test_first_weight_update_equals_nest():
         assert error[agreeing].max() < 1e-9, name
 
 
-def test_our_nest_models_train_like_nests_own_eprop(unregularised):
-    """The same comparison inside NEST: our lif_neuron_learning / readout_neuron_learning /
-    ostl_synapse network, given NEST's setting, trains to the native network's readout for
-    every iteration (what benchmarks/bench_nest.py times)."""
+def _train_our_nest_models(c_reg=0.0):
+    """Our lif_neuron_learning / readout_neuron_learning / ostl_synapse network given NEST's
+    setting (and NEST's regulariser towards ``F_TARGET_HZ`` with ``c_reg``): losses, readouts."""
     import nestml_models
     from nestml_models.network import NestNetwork
     from ostl.errors import BackendUnavailableError
+    from ostl.regularisation import FiringRateRegularisation
 
     try:
         nestml_models.build()
     except BackendUnavailableError as exc:  # pragma: no cover - depends on the machine
         pytest.skip(str(exc))
-    nest_run, _ = unregularised
     net, params, scale, rule, feedback, x, target = native_eprop.reference_setup()
     ours = NestNetwork(net, rule, params, native_eprop.STEPS, feedback,
-                       {"name": "sgd", "lr": native_eprop.ETA * scale["layer0.W"] ** 2})
+                       {"name": "sgd", "lr": native_eprop.ETA * scale["layer0.W"] ** 2},
+                       regularisation=FiringRateRegularisation.from_hz(c_reg, native_eprop.F_TARGET_HZ))
     losses, readouts = zip(*[ours.run_trial(x, target) for _ in range(N_ITER)])
-    np.testing.assert_allclose(np.array(readouts)[:, :, 0], nest_run["readout"], rtol=1e-9, atol=1e-12)
+    return np.array(losses), np.array(readouts)[:, :, 0], ours
+
+
+def test_our_nest_models_train_like_nests_own_eprop(unregularised):
+    """The same comparison inside NEST: our network, given NEST's setting, trains to the native
+    network's readout for every iteration (what benchmarks/bench_nest.py times)."""
+    nest_run, _ = unregularised
+    losses, readouts, ours = _train_our_nest_models()
+    np.testing.assert_allclose(readouts, nest_run["readout"], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(losses, nest_run["loss"], rtol=1e-9)
+    assert ours.regularisation is None and not ours.regularisation_losses().any()
+
+
+def test_our_nest_models_with_the_regulariser_train_like_nests_own_eprop(regularised):
+    """With NEST's c_reg = 300 towards 10 Hz: our neurons count their spikes per trial and our
+    synapses add r_j sum_t e^t at each trial's end (the closed form carries sum_t e^t); every
+    iteration's readout and loss is the native network's, i.e. NEST's shipped losses."""
+    nest_run, reference_run = regularised
+    losses, readouts, ours = _train_our_nest_models(c_reg=300.0)
+    np.testing.assert_allclose(readouts, nest_run["readout"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(losses, NEST_REFERENCE_LOSS, rtol=1e-9)
+    # the regulariser's own value per trial, from the spike counts, equals the reference engine's
+    np.testing.assert_allclose(ours.regularisation_losses(), reference_run["regularisation_loss"], rtol=1e-12)

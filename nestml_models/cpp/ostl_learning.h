@@ -98,6 +98,9 @@ struct OptimizerSettings
   //! weight bounds after each update (NEST's e-prop ``Wmin``/``Wmax``; ostl.optim's w_min/w_max)
   double w_min = -std::numeric_limits< double >::infinity();
   double w_max = std::numeric_limits< double >::infinity();
+  //! trials per update (NEST's e-prop ``batch_size``): the gradients of a batch's trials are summed
+  //! and their average applied at the end of its last trial (ostl.training.Trainer's batches)
+  long batch_size = 1;
 };
 
 //! Everything a plastic synapse keeps besides its weight.
@@ -108,9 +111,13 @@ struct SynapseLearningState
   double eligibility_vector[ 2 ] = { 0.0, 0.0 };
   double eligibility_trace_filtered = 0.0;
   double gradient = 0.0;                 //!< sum of L ebar over the current trial
+  //! sum of the unfiltered eligibility traces e^t over the current trial, the firing-rate
+  //! regulariser's gradient per unit of its signal (ostl.regularisation); zero without it
+  double trace_sum = 0.0;
   double adam_m = 0.0;
   double adam_v = 0.0;
   // two 32-bit counters in one 64-bit slot: 128 bytes per ostl_synapse, NEST's eprop_synapse's size
+  // (the synapse keeps no pointer to its model's common properties: ostl_synapse::common_properties)
   std::int32_t optimizer_steps = 0;      //!< trials completed (Adam's bias correction)
   std::int32_t held_trial = -1;          //!< trial whose history this synapse still needs (-1: none)
   //! D = 1 (closed form): the eligibility fields hold the state in the coordinates of this segment
@@ -121,7 +128,7 @@ struct SynapseLearningState
   is_idle() const
   {
     return pending_spikes == 0 and eligibility_vector[ 0 ] == 0.0 and eligibility_vector[ 1 ] == 0.0
-      and eligibility_trace_filtered == 0.0 and gradient == 0.0;
+      and eligibility_trace_filtered == 0.0 and gradient == 0.0 and trace_sum == 0.0;
   }
 };
 
@@ -160,9 +167,21 @@ public:
   virtual void apply( const OptimizerSettings& opt, SynapseLearningState& s, double& weight ) const = 0;
 };
 
+/**
+ * The end of trial ``trial`` (counted from the neuron's first): inside a batch nothing (the gradient
+ * keeps summing); at the end of a batch's last trial the optimiser step with the batch's average.
+ */
 inline void
-finish_trial( const OptimizerSettings& opt, SynapseLearningState& s, double& weight, const TrialEnd* end )
+finish_trial( const OptimizerSettings& opt, SynapseLearningState& s, double& weight, const TrialEnd* end, long trial )
 {
+  if ( opt.batch_size > 1 )
+  {
+    if ( ( trial + 1 ) % opt.batch_size != 0 )
+    {
+      return;
+    }
+    s.gradient /= static_cast< double >( opt.batch_size );
+  }
   if ( end != nullptr )
   {
     end->apply( opt, s, weight );
@@ -347,7 +366,8 @@ constexpr double CLOSED_FORM_RANGE = 1e-1;
 /**
  * Running quantities of the closed form at one step (D = 1; ostl/closed_form.py): relative to the
  * segment's first step ``start``, ``P`` = product of the Jacobians, ``u`` = filtered ``q P``,
- * ``K`` = sum of ``L kappa^(t - start)``, ``V`` = sum of ``L u``, ``leak`` = ``kappa^(t - start)``.
+ * ``K`` = sum of ``L kappa^(t - start)``, ``V`` = sum of ``L u``, ``leak`` = ``kappa^(t - start)``,
+ * ``W`` = sum of ``q P`` (the unfiltered ``u``: the firing-rate regulariser's sum of traces).
  */
 struct RunningSums
 {
@@ -355,6 +375,7 @@ struct RunningSums
   double u = 0.0;
   double K = 0.0;
   double V = 0.0;
+  double W = 0.0;
   double leak = 1.0;
   double inverse_P = 1.0;      //!< 1 / P (a synapse multiplies, the neuron divides once per step)
   double inverse_leak = 1.0;   //!< kappa^(start - t), 0 without leak
@@ -375,6 +396,7 @@ struct SegmentEnd
   double leak = 1.0;
   double K = 0.0;
   double V = 0.0;
+  double W = 0.0;
 };
 
 /**
@@ -564,6 +586,8 @@ class LearningHistory
 public:
   TrialGeometry geometry;
   double readout_leak = 0.0;   //!< kappa, the readout leak that filters the traces (0: unfiltered)
+  //! whether synapses sum their unfiltered traces over each trial (the firing-rate regulariser)
+  bool sums_traces = false;
 
   void
   clear()
@@ -576,6 +600,7 @@ public:
     running_last_ = -1;
     origin_ = 0;
     holders_.clear();
+    rate_signals_.clear();
     last_step_ = -1;
   }
 
@@ -637,6 +662,21 @@ public:
     return last_step_;
   }
 
+  //! The firing-rate regulariser's signal ``r_j`` of trial ``trial`` (known after its last update):
+  //! what multiplies a synapse's ``sum_t e^t`` at the trial's end.
+  void
+  set_rate_signal( long trial, double value )
+  {
+    rate_signals_[ trial ] = value;
+  }
+
+  double
+  rate_signal( long trial ) const
+  {
+    const auto it = rate_signals_.find( trial );
+    return it == rate_signals_.end() ? 0.0 : it->second;
+  }
+
   //! Steps of factors kept (bounded: pruned at trial starts once no synapse needs them).
   long
   stored_steps() const
@@ -683,7 +723,7 @@ public:
           long end = phase >= 0 ? geometry.trial_end( t ) : geometry.trial_end( geometry.next_trial_start( t ) );
           while ( end <= until )
           {
-            finish_trial( opt, s, weight, at_trial_end );
+            finish_trial( opt, s, weight, at_trial_end, geometry.trial_of( end ) );
             end += geometry.period();
           }
         }
@@ -729,9 +769,14 @@ public:
       {
         s.processed_step = t - 1;
         to_physical( s );   // D = 1: the gradient the optimiser takes
-        finish_trial( opt, s, weight, at_trial_end );
+        if ( sums_traces )   // the firing-rate regulariser: r_j sum_t e^t (ostl.regularisation)
+        {
+          s.gradient += rate_signal( geometry.trial_of( t - 1 ) ) * s.trace_sum;
+        }
+        finish_trial( opt, s, weight, at_trial_end, geometry.trial_of( t - 1 ) );
         s.eligibility_vector[ 0 ] = s.eligibility_vector[ 1 ] = 0.0;
         s.eligibility_trace_filtered = 0.0;
+        s.trace_sum = 0.0;
         s.segment = -1;
         release( s, update_holders );
       }
@@ -751,6 +796,7 @@ private:
   long origin_ = 0;
   long last_step_ = -1;
   std::map< long, long > holders_;   //!< trial -> synapses that still need its history
+  std::map< long, double > rate_signals_;   //!< trial -> the regulariser's r_j (kept as long as its history)
 
   //! Whether the segment holding step ``t`` ends after it (ostl.closed_form.Segments._ends_after).
   bool
@@ -796,6 +842,7 @@ private:
         r.leak = 1.0;
         r.K = f.learning_signal;
         r.V = f.learning_signal * r.u;
+        r.W = sums_traces ? f.output_gain[ 0 ] * r.P : 0.0;
       }
       else
       {
@@ -806,6 +853,7 @@ private:
         r.leak = p->leak * kappa;
         r.K = p->K + f.learning_signal * r.leak;
         r.V = p->V + f.learning_signal * r.u;
+        r.W = sums_traces ? p->W + f.output_gain[ 0 ] * r.P : 0.0;
       }
       if ( r.P != 0.0 )
       {
@@ -829,6 +877,7 @@ private:
     e.leak = r.leak;
     e.K = r.K;
     e.V = r.V;
+    e.W = r.W;
   }
 
   /**
@@ -865,68 +914,72 @@ private:
 
   /**
    * D = 1, segment coordinates. Inside a segment that starts at ``a`` and without input, the state
-   * after update ``t`` is, with three constants ``(r, c, g)`` and the running quantities at ``t``,
+   * after update ``t`` is, with four constants ``(r, c, g, h)`` and the running quantities at ``t``,
    *
-   *     eps = r P,   ebar = kappa^(t - a) c + r u,   G = g + c K + r V
+   *     eps = r P,   ebar = kappa^(t - a) c + r u,   G = g + c K + r V,   S = h + r W
    *
+   * (``S``: the trial's sum of the unfiltered traces ``e = q eps``, the firing-rate regulariser's;
+   * ``h`` = S^p - r W^p, docs/equations.md section 8)
    * (the closed form of ostl/closed_form.py with r = eps^p / P^p, c = kappa^(a - p) (ebar^p - r u^p),
-   * g = G^p - c K^p - r V^p). A synapse keeps ``(r, c, g)`` in its eligibility fields and the
-   * segment's number in ``segment``: moving inside a segment costs nothing, and it reads the
+   * g = G^p - c K^p - r V^p). A synapse keeps ``(r, c, g, h)`` in its eligibility, gradient and
+   * trace-sum fields and the segment's number in ``segment``: moving inside a segment costs nothing, and it reads the
    * neuron's history only at its inputs (one InputStep each) and at the ends of the segments it
    * crosses (one SegmentEnd each).
    */
   struct Coordinates
   {
-    double r, c, g;
+    double r, c, g, h;
     long segment;
   };
 
-  //! The physical state (eps, ebar, G) from coordinates and the running quantities ``q`` of their
-  //! segment at some step (a RunningSums or a SegmentEnd).
+  //! The physical state of a synapse: eligibility vector, filtered trace, gradient, sum of traces.
+  struct Physical
+  {
+    double eps = 0.0, ebar = 0.0, gradient = 0.0, trace_sum = 0.0;
+  };
+
+  //! The physical state from coordinates and the running quantities ``q`` of their segment at some
+  //! step (a RunningSums or a SegmentEnd).
   template < class Running >
-  static void
-  physical( const Coordinates& z, const Running& q, double& eps, double& ebar, double& gradient )
+  static Physical
+  physical( const Coordinates& z, const Running& q )
   {
     if ( z.r == 0.0 and z.c == 0.0 )   // no eligibility: the same in every segment
     {
-      eps = ebar = 0.0;
-      gradient = z.g;
-      return;
+      return { 0.0, 0.0, z.g, z.h };
     }
-    eps = z.r * q.P;
-    ebar = q.leak * z.c + z.r * q.u;
-    gradient = z.g + z.c * q.K + z.r * q.V;
+    return { z.r * q.P, q.leak * z.c + z.r * q.u, z.g + z.c * q.K + z.r * q.V, z.h + z.r * q.W };
   }
 
-  //! The physical state (eps, ebar, G) after update ``t`` of the coordinates' segment.
-  void
-  physical_at( const Coordinates& z, long t, double& eps, double& ebar, double& gradient ) const
+  //! The physical state after update ``t`` of the coordinates' segment.
+  Physical
+  physical_at( const Coordinates& z, long t ) const
   {
-    physical( z, running_[ t - origin_ ], eps, ebar, gradient );
+    return physical( z, running_[ t - origin_ ] );
   }
 
-  //! Coordinates of the physical state after update ``t``: in the segment holding ``t``, or, where
-  //! that segment ends after ``t`` (a full reset, a product out of range), as the entry of the
+  //! Coordinates of the physical state ``x`` after update ``t``: in the segment holding ``t``, or,
+  //! where that segment ends after ``t`` (a full reset, a product out of range), as the entry of the
   //! segment that starts at ``t + 1`` (no division by a product that is zero or tiny).
   Coordinates
-  coordinates_at( long t, double eps, double ebar, double gradient ) const
+  coordinates_at( long t, const Physical& x ) const
   {
     const RunningSums& q = running_[ t - origin_ ];
     if ( segment_ends_after( q, t ) )
     {
-      return entry( q.segment + 1, eps, ebar, gradient );
+      return entry( q.segment + 1, x );
     }
-    const double r = eps * q.inverse_P;
-    const double c = readout_leak > 0.0 ? q.inverse_leak * ( ebar - r * q.u ) : 0.0;
-    return { r, c, gradient - c * q.K - r * q.V, q.segment };
+    const double r = x.eps * q.inverse_P;
+    const double c = readout_leak > 0.0 ? q.inverse_leak * ( x.ebar - r * q.u ) : 0.0;
+    return { r, c, x.gradient - c * q.K - r * q.V, x.trace_sum - r * q.W, q.segment };
   }
 
-  //! Coordinates of the state after the last update before segment ``segment`` in that segment:
-  //! its ``(eps, kappa ebar, G)`` (the segment's running quantities start from nothing).
+  //! Coordinates of the state ``x`` after the last update before segment ``segment`` in that
+  //! segment: its ``(eps, kappa ebar, G, S)`` (the segment's running quantities start from nothing).
   Coordinates
-  entry( long segment, double eps, double ebar, double gradient ) const
+  entry( long segment, const Physical& x ) const
   {
-    return { eps, readout_leak * ebar, gradient, segment };
+    return { x.eps, readout_leak * x.ebar, x.gradient, x.trace_sum, segment };
   }
 
   //! Move the coordinates into segment ``target`` (not before theirs), converting once at the end
@@ -941,9 +994,8 @@ private:
     }
     while ( z.segment != target )
     {
-      double eps, ebar, gradient;
-      physical( z, segments_[ z.segment - first_segment_ ], eps, ebar, gradient );   // closed: a later one started
-      z = entry( z.segment + 1, eps, ebar, gradient );
+      // closed: a later one started
+      z = entry( z.segment + 1, physical( z, segments_[ z.segment - first_segment_ ] ) );
     }
   }
 
@@ -955,7 +1007,7 @@ private:
   integrate_stretch_closed( SynapseLearningState& s, long t, long stop )
   {
     extend_running( stop );
-    Coordinates z{ s.eligibility_vector[ 0 ], s.eligibility_trace_filtered, s.gradient, s.segment };
+    Coordinates z{ s.eligibility_vector[ 0 ], s.eligibility_trace_filtered, s.gradient, s.trace_sum, s.segment };
     std::uint64_t pending = s.pending_spikes;
     const double kappa = readout_leak;
     long p = t - 1;   // the state is the one after update p
@@ -971,6 +1023,11 @@ private:
       if ( in.kind() == InputStep::INSIDE )
       {
         z.g += in.dg;
+        if ( sums_traces )   // S gains q c at the input: h by q c - dr W (rare: not in the record)
+        {
+          const auto& f = entries_[ next - origin_ ];
+          z.h += f.output_gain[ 0 ] * f.gain( 0 ) - in.dr * running_[ next - origin_ ].W;
+        }
         z.r += in.dr;
         z.c += in.dc;
       }
@@ -979,22 +1036,26 @@ private:
         // the input starts a segment, or its segment ends after it (a full reset, a product or
         // leak out of range): one explicit step on the physical state
         const auto& f = entries_[ next - origin_ ];
-        double eps = 0.0, kappa_ebar = 0.0, gradient = z.g;   // after next - 1: eps, kappa ebar, G
-        if ( in.kind() == InputStep::STARTS_SEGMENT )   // z: the entry of that segment, (eps, kappa ebar, G)
+        Physical x{ 0.0, 0.0, z.g, z.h };   // after next - 1
+        double kappa_ebar = 0.0;
+        if ( in.kind() == InputStep::STARTS_SEGMENT )   // z: the entry of that segment, (eps, kappa ebar, G, S)
         {
-          eps = z.r;
+          x.eps = z.r;
           kappa_ebar = z.c;
         }
         else if ( not( z.r == 0.0 and z.c == 0.0 ) )
         {
-          double ebar;
-          physical_at( z, next - 1, eps, ebar, gradient );
-          kappa_ebar = kappa * ebar;
+          x = physical_at( z, next - 1 );
+          kappa_ebar = kappa * x.ebar;
         }
-        eps = f.jacobian[ 0 ][ 0 ] * eps + f.gain( 0 );
-        const double ebar = kappa_ebar + f.output_gain[ 0 ] * eps;
-        gradient += f.learning_signal * ebar;
-        z = coordinates_at( next, eps, ebar, gradient );
+        x.eps = f.jacobian[ 0 ][ 0 ] * x.eps + f.gain( 0 );
+        x.ebar = kappa_ebar + f.output_gain[ 0 ] * x.eps;
+        x.gradient += f.learning_signal * x.ebar;
+        if ( sums_traces )
+        {
+          x.trace_sum += f.output_gain[ 0 ] * x.eps;
+        }
+        z = coordinates_at( next, x );
       }
       const long steps = next - p;
       pending = steps >= 64 ? 0 : ( pending >> steps );
@@ -1009,6 +1070,7 @@ private:
     s.eligibility_vector[ 0 ] = z.r;
     s.eligibility_trace_filtered = z.c;
     s.gradient = z.g;
+    s.trace_sum = z.h;
     s.segment = z.segment;
     s.pending_spikes = pending;
   }
@@ -1022,23 +1084,25 @@ public:
     if constexpr ( D == 1 )
     {
       const long p = s.processed_step;
-      const Coordinates z{ s.eligibility_vector[ 0 ], s.eligibility_trace_filtered, s.gradient, s.segment };
-      double eps = 0.0, ebar = 0.0, gradient = z.g;
+      const Coordinates z{ s.eligibility_vector[ 0 ], s.eligibility_trace_filtered, s.gradient, s.trace_sum,
+        s.segment };
+      Physical x{ 0.0, 0.0, z.g, z.h };
       if ( z.r == 0.0 and z.c == 0.0 )
       {
       }
       else if ( z.segment != running_[ p - origin_ ].segment )   // the entry of the next segment:
-      {                                                          // (eps, kappa ebar, G) after p
-        eps = z.r;
-        ebar = readout_leak > 0.0 ? z.c / readout_leak : entries_[ p - origin_ ].output_gain[ 0 ] * eps;
+      {                                                          // (eps, kappa ebar, G, S) after p
+        x.eps = z.r;
+        x.ebar = readout_leak > 0.0 ? z.c / readout_leak : entries_[ p - origin_ ].output_gain[ 0 ] * x.eps;
       }
       else
       {
-        physical_at( z, p, eps, ebar, gradient );
+        x = physical_at( z, p );
       }
-      s.eligibility_vector[ 0 ] = eps;
-      s.eligibility_trace_filtered = ebar;
-      s.gradient = gradient;
+      s.eligibility_vector[ 0 ] = x.eps;
+      s.eligibility_trace_filtered = x.ebar;
+      s.gradient = x.gradient;
+      s.trace_sum = x.trace_sum;
     }
   }
 
@@ -1065,6 +1129,8 @@ private:
     }
     double filtered = s.eligibility_trace_filtered;
     double gradient = s.gradient;
+    double trace_sum = s.trace_sum;
+    const bool sums = sums_traces;
     std::uint64_t pending = s.pending_spikes;
     const double leak = readout_leak;
     for ( long k = 0; k < n; ++k, ++f )
@@ -1089,6 +1155,10 @@ private:
       }
       filtered = leak * filtered + trace;
       gradient += f->learning_signal * filtered;
+      if ( sums )
+      {
+        trace_sum += trace;
+      }
     }
     for ( int a = 0; a < D; ++a )
     {
@@ -1096,6 +1166,7 @@ private:
     }
     s.eligibility_trace_filtered = filtered;
     s.gradient = gradient;
+    s.trace_sum = trace_sum;
     s.pending_spikes = pending;
   }
 
@@ -1142,6 +1213,11 @@ private:
       ++origin_;
     }
     running_last_ = std::max( running_last_, origin_ - 1 );
+    const long first_trial = geometry.trial_of( origin_ );
+    while ( not rate_signals_.empty() and rate_signals_.begin()->first < first_trial )
+    {
+      rate_signals_.erase( rate_signals_.begin() );
+    }
     while ( not segments_.empty() and segments_[ 0 ].last >= 0 and segments_[ 0 ].last < origin_ )
     {
       segments_.pop_front();

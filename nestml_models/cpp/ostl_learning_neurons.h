@@ -12,8 +12,11 @@
  *
  *  Model names: ``<nestml name>_learning`` (snu_neuron_learning, ...). Extra parameters:
  *  hidden neurons: ``readout_leak`` (kappa, the leak of the readout, which filters the
- *  eligibility traces of their incoming synapses; e-prop eq. 28); the readout filters with its
- *  own ``leak`` and has ``learning_signal`` ("error" or "target", OSTTP).
+ *  eligibility traces of their incoming synapses; e-prop eq. 28), ``c_reg`` and ``f_target`` (Hz)
+ *  of the firing-rate regulariser (NEST's e-prop names; ostl.regularisation): at the end of every
+ *  trial a hidden neuron turns its spike count into ``r = c_reg (n / T - f_target dt) / T``, which
+ *  its incoming synapses add, times their trial's sum of traces, to their gradient. The readout
+ *  filters with its own ``leak`` and has ``learning_signal`` ("error" or "target", OSTTP).
  *  User documentation: ostl_learning_models.h.
  */
 
@@ -51,6 +54,8 @@ public:
     : Base( n )
     , LearningNode()
     , readout_leak_( n.readout_leak_ )
+    , c_reg_( n.c_reg_ )
+    , f_target_( n.f_target_ )
     , send_target_( n.send_target_ )
   {
   }
@@ -109,6 +114,8 @@ public:
     else
     {
       d[ "readout_leak" ] = readout_leak_;
+      d[ "c_reg" ] = c_reg_;
+      d[ "f_target" ] = f_target_;
     }
   }
 
@@ -116,6 +123,8 @@ public:
   set_status( const Dictionary& d ) override
   {
     double leak = readout_leak_;
+    double c_reg = c_reg_;
+    double f_target = f_target_;
     bool send_target = send_target_;
     if constexpr ( not Factors::is_readout )
     {
@@ -124,6 +133,19 @@ public:
       {
         throw nest::BadProperty( "readout_leak must be in [0, 1) (kappa, the leak of the readout), got "
           + std::to_string( leak ) );
+      }
+      d.update_value( "c_reg", c_reg );
+      d.update_value( "f_target", f_target );
+      if ( not( c_reg >= 0.0 ) )
+      {
+        throw nest::BadProperty( "c_reg (the firing-rate regulariser's weight) must be >= 0, got "
+          + std::to_string( c_reg ) );
+      }
+      const double most = 1000.0 / nest::Time::get_resolution().get_ms();
+      if ( not( f_target >= 0.0 and f_target <= most ) )
+      {
+        throw nest::BadProperty( "f_target (the regulariser's target rate, Hz) must be in [0, " + std::to_string( most )
+          + "], got " + std::to_string( f_target ) );
       }
     }
     else
@@ -138,6 +160,8 @@ public:
     }
     Base::set_status( d );
     readout_leak_ = leak;
+    c_reg_ = c_reg;
+    f_target_ = f_target;
     send_target_ = send_target;
   }
 
@@ -205,6 +229,11 @@ protected:
     {
       history_.readout_leak = readout_leak_;
     }
+    history_.sums_traces = c_reg_ > 0.0;
+    if ( c_reg_ > 0.0 and this->get_trial_steps() == 0 )
+    {
+      throw nest::BadProperty( "c_reg > 0 (the firing-rate regulariser) needs trials: set trial_steps > 0" );
+    }
     if ( plastic_synapses_ > 0 and this->get_trial_steps() > 0 and this->get_pause_steps() < MIN_PAUSE_STEPS )
     {
       throw nest::BadProperty( "pause_steps must be at least " + std::to_string( MIN_PAUSE_STEPS )
@@ -223,6 +252,13 @@ protected:
       const long t = origin.get_steps() + lag;
       auto& f = history_.append( t );
       Factors::read( *this, f );
+      if constexpr ( not Factors::is_readout )
+      {
+        if ( history_.sums_traces )
+        {
+          count_output( t );
+        }
+      }
       if constexpr ( Factors::is_readout )
       {
         f.learning_signal = this->get_error();
@@ -242,8 +278,38 @@ protected:
   }
 
 private:
+  /**
+   * The firing-rate regulariser (ostl.regularisation): sum the output over the trial and, after its
+   * last update, give the history the trial's ``r = c_reg (f - f_target dt) / T`` with ``f`` the
+   * average output per step (NEST's ``eprop_iaf_bsshslm_2020``: ``firing_rate_reg``).
+   */
+  void
+  count_output( long t )
+  {
+    const long phase = history_.geometry.phase( t );
+    if ( phase < 0 )
+    {
+      return;
+    }
+    if ( phase == 0 )
+    {
+      output_sum_ = 0.0;
+    }
+    output_sum_ += this->get_y();
+    const long T = history_.geometry.trial_steps;
+    if ( phase == T - 1 )
+    {
+      const double per_step = f_target_ * nest::Time::get_resolution().get_ms() / 1000.0;
+      const double steps = static_cast< double >( T );
+      history_.set_rate_signal( history_.geometry.trial_of( t ), c_reg_ * ( output_sum_ / steps - per_step ) / steps );
+    }
+  }
+
   LearningHistory< D, Factors::unit_input_gain > history_;
   double readout_leak_ = 0.0;
+  double c_reg_ = 0.0;      //!< the firing-rate regulariser's weight (0: off)
+  double f_target_ = 0.0;   //!< its target rate (Hz)
+  double output_sum_ = 0.0;   //!< sum of y^t over the current trial (with c_reg > 0)
   bool send_target_ = false;
   long plastic_synapses_ = 0;
 };

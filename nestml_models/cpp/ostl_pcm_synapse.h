@@ -170,13 +170,6 @@ public:
 
   static constexpr nest::ConnectionModelProperties properties = Base::properties;
 
-  void
-  check_connection( nest::Node& s, nest::Node& t, size_t receptor_type, const CommonPropertiesType& cp )
-  {
-    Base::check_connection( s, t, receptor_type, cp );
-    pcm_common_ = &cp;
-  }
-
   bool
   send( nest::Event& e, size_t thread, const CommonPropertiesType& cp )
   {
@@ -192,14 +185,16 @@ public:
     SynapseLearningState s = this->state_;
     double w = this->weight_;
     pcm::Synapse copy = synapse_;
-    if ( this->learner_ != nullptr and pcm_common_ != nullptr )
+    const CommonPropertiesType* common = nullptr;
+    if ( this->learner_ != nullptr )
     {
-      const PcmTrialEnd end( pcm_common_->pcm, copy );
-      this->learner_->catch_up_copy( s, w, pcm_common_->optimizer, &end );
+      common = &this->template common_properties< CommonPropertiesType >();
+      const PcmTrialEnd end( common->pcm, copy );
+      this->learner_->catch_up_copy( s, w, common->optimizer, &end );
     }
     this->learning_status( d, s, w );
     d[ nest::names::size_of ] = static_cast< long >( sizeof( *this ) );
-    const long k = pcm_common_ != nullptr ? pcm_common_->pcm.devices : 4;
+    const long k = common != nullptr ? common->pcm.devices : 4;
     d[ "pcm_scale" ] = copy.scale;
     d[ "pcm_seed" ] = copy.seed;
     d[ "pcm_index" ] = copy.index;
@@ -237,11 +232,11 @@ public:
     ConnectionBase::set_status( d, cm );
     bool catch_up = false;
     d.update_value( "catch_up", catch_up );
-    if ( catch_up and this->learner_ != nullptr and pcm_common_ != nullptr )
+    if ( catch_up and this->learner_ != nullptr )
     {
-      const PcmTrialEnd end( pcm_common_->pcm, synapse_ );
-      this->learner_->catch_up(
-        this->state_, this->weight_, this->learner_->complete_step(), pcm_common_->optimizer, &end );
+      const auto& common = this->template common_properties< CommonPropertiesType >();
+      const PcmTrialEnd end( common.pcm, synapse_ );
+      this->learner_->catch_up( this->state_, this->weight_, this->learner_->complete_step(), common.optimizer, &end );
     }
     d.update_value( nest::names::weight, this->weight_ );
     d.update_value( "adam_m", this->state_.adam_m );
@@ -287,7 +282,6 @@ private:
   }
 
   pcm::Synapse synapse_;
-  const CommonPropertiesType* pcm_common_ = nullptr;
 };
 
 template < typename targetidentifierT >

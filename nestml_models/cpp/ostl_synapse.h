@@ -32,7 +32,8 @@ closed form of docs/equations.md section 8: the neuron keeps running products an
 factors, and the synapse does O(1) work per presynaptic spike and per crossed segment (at most
 64 steps), not per step; ALIF targets (a two-dimensional state) are integrated step by step. At
 the last step of every trial it applies the optimiser to the trial's gradient :math:`G`
-(gradient descent or Adam, the arithmetic of the ostl reference engine) and resets. Which
+(gradient descent or Adam, the arithmetic of the ostl reference engine; with ``batch_size`` B,
+at the end of every B-th trial to the average of the B trials' gradients) and resets. Which
 rule it learns is decided by the neurons (their factors and ``keep_reset_path``) and by the
 learning-signal pathway (``ostl_learning_signal_connection``): one synapse model serves
 every rule. The target must be one of the ``*_learning`` neurons; the delay must be one
@@ -53,7 +54,10 @@ Parameter                     Unit     Default               Description
 ``optimizer["beta_1"]``                0.9                   Adam's first-moment decay, in [0, 1)
 ``optimizer["beta_2"]``                0.999                 Adam's second-moment decay, in [0, 1)
 ``optimizer["epsilon"]``               1e-8                  Adam's stabiliser, > 0
-``optimizer["batch_size"]``            1                     trials per update; only 1
+``optimizer["batch_size"]``            1                     trials per update (>= 1): the gradients of
+                                                             a batch's trials are summed and their
+                                                             average applied after its last trial
+                                                             (trials counted from the target's first)
 ``optimizer["Wmin"]``, ``Wmax``        -inf, inf             weight bounds: the weight is clipped
                                                              into [Wmin, Wmax] after each update
 ============================  =======  ====================  ========================================
@@ -76,7 +80,9 @@ synapses every few hundred trials in long runs; ``NestNetwork`` and pyNN_ostl do
 
 Read-only, caught up to the last complete step when read (so is ``weight``):
 ``eligibility_vector`` (two components; the second for ALIF targets),
-``eligibility_trace_filtered``, ``gradient``, ``processed_step``, ``size_of`` (bytes);
+``eligibility_trace_filtered``, ``gradient``, ``trace_sum`` (the trial's sum of unfiltered
+traces, which the target's firing-rate regulariser ``c_reg`` multiplies; 0 without it),
+``processed_step``, ``size_of`` (bytes);
 ``ostl_weight`` (the weight again: pyNN.nest scales what it reads as ``weight`` by 0.001).
 
 Transmits
@@ -115,6 +121,7 @@ EndUserDocs */
 #include "connection.h"
 #include "connector_model.h"
 #include "exceptions.h"
+#include "kernel_manager.h"
 
 #include "ostl_learning.h"
 
@@ -153,7 +160,7 @@ public:
     optimizer_dict[ "beta_1" ] = optimizer.beta1;
     optimizer_dict[ "beta_2" ] = optimizer.beta2;
     optimizer_dict[ "epsilon" ] = optimizer.epsilon;
-    optimizer_dict[ "batch_size" ] = 1L;
+    optimizer_dict[ "batch_size" ] = optimizer.batch_size;
     optimizer_dict[ "Wmin" ] = optimizer.w_min;
     optimizer_dict[ "Wmax" ] = optimizer.w_max;
     d[ "optimizer" ] = optimizer_dict;
@@ -199,7 +206,7 @@ public:
     od.update_value( "beta_1", next.beta1 );
     od.update_value( "beta_2", next.beta2 );
     od.update_value( "epsilon", next.epsilon );
-    long batch_size = 1;
+    long batch_size = next.batch_size;
     od.update_integer_value( "batch_size", batch_size );
     od.update_value( "Wmin", next.w_min );
     od.update_value( "Wmax", next.w_max );
@@ -219,11 +226,12 @@ public:
     {
       throw nest::BadProperty( "optimizer epsilon must be > 0" );
     }
-    if ( batch_size != 1 )
+    if ( batch_size < 1 )
     {
-      throw nest::BadProperty( "optimizer batch_size must be 1 (ostl_synapse updates after every trial), got "
+      throw nest::BadProperty( "optimizer batch_size (trials per update) must be >= 1, got "
         + std::to_string( batch_size ) );
     }
+    next.batch_size = batch_size;
     if ( not( next.w_min < next.w_max ) )
     {
       throw nest::BadProperty( "optimizer Wmin must be below Wmax, got Wmin " + std::to_string( next.w_min )
@@ -283,7 +291,6 @@ public:
     }
     learner->register_plastic_synapse();
     learner_ = learner;   // the cross-cast once, not at every spike
-    common_ = &cp;
   }
 
   bool
@@ -299,14 +306,28 @@ public:
     ConnectionBase::get_status( d );
     SynapseLearningState s = state_;
     double w = weight_;
-    if ( learner_ != nullptr and common_ != nullptr )
+    if ( learner_ != nullptr )
     {
-      learner_->catch_up_copy( s, w, common_->optimizer );
+      learner_->catch_up_copy( s, w, common_properties().optimizer );
     }
     learning_status( d, s, w );
   }
 
 protected:
+  /**
+   * The common properties of this synapse's model (``Common``: its type), looked up through NEST's
+   * model manager where a status call needs them: a synapse keeps no pointer to them (8 bytes of
+   * every synapse).
+   */
+  template < class Common = CommonPropertiesType >
+  const Common&
+  common_properties() const
+  {
+    const nest::ConnectorModel& model = nest::kernel().model_manager.get_connection_model(
+      this->get_syn_id(), nest::kernel().vp_manager.get_thread_id() );
+    return static_cast< const Common& >( model.get_common_properties() );
+  }
+
   //! Catch up on the target's history to the spike's arrival (``end``: the trial-end action,
   //! nullptr for the optimiser step), register the spike, and send it with weight ``w``
   //! (a reference: read after the catch-up).
@@ -333,6 +354,7 @@ protected:
     d[ "eligibility_vector" ] = std::vector< double >{ s.eligibility_vector[ 0 ], s.eligibility_vector[ 1 ] };
     d[ "eligibility_trace_filtered" ] = s.eligibility_trace_filtered;
     d[ "gradient" ] = s.gradient;
+    d[ "trace_sum" ] = s.trace_sum;
     d[ "processed_step" ] = s.processed_step;
     d[ "adam_m" ] = s.adam_m;
     d[ "adam_v" ] = s.adam_v;
@@ -347,12 +369,12 @@ public:
     ConnectionBase::set_status( d, cm );
     bool catch_up = false;
     d.update_value( "catch_up", catch_up );
-    if ( catch_up and learner_ != nullptr and common_ != nullptr )
+    if ( catch_up and learner_ != nullptr )
     {
       // integrate what is complete now, so that the target can drop the history this synapse
       // held (a synapse whose source is silent catches up at no spike); exact: the replay is
       // the same step-by-step recursion however it is split
-      learner_->catch_up( state_, weight_, learner_->complete_step(), common_->optimizer );
+      learner_->catch_up( state_, weight_, learner_->complete_step(), common_properties().optimizer );
     }
     d.update_value( nest::names::weight, weight_ );
     // the optimiser state, so that training can be saved and resumed exactly
@@ -371,7 +393,6 @@ protected:   // ostl_pcm_synapse (ostl_pcm_synapse.h) extends it
   double weight_ = 1.0;
   SynapseLearningState state_;
   LearningNode* learner_ = nullptr;     //!< the target, as the learning interface (set when connecting)
-  const CommonPropertiesType* common_ = nullptr;
 };
 
 template < typename targetidentifierT >
