@@ -5,11 +5,12 @@
 of the learning models of this package:
 
 * inputs: ``spike_generator`` -> ``parrot_neuron`` (one per input);
-* the hidden layer: ``<cell>_neuron_learning`` (SNU, soft-reset SNU, LIF, ALIF);
+* the hidden layers (one or more; several need direct feedback): ``<cell>_neuron_learning``
+  (SNU, soft-reset SNU, LIF, ALIF);
 * the readout: ``readout_neuron_learning`` with its target and loss mask from
   ``step_current_generator``s;
-* plastic projections: ``ostl_synapse`` (inputs -> hidden, hidden -> hidden,
-  hidden -> readout), static ones ``static_synapse``;
+* plastic projections: ``ostl_synapse`` (inputs -> first hidden layer, layer -> next layer,
+  hidden -> hidden within a layer, last layer -> readout), static ones ``static_synapse``;
 * learning signals: ``ostl_learning_signal_connection`` (NEST's ``eprop_learning_signal_connection``,
   labelled) from every readout neuron to every
   hidden neuron, weighted with the feedback matrix (``random``, ``random_direct``), the
@@ -20,8 +21,10 @@ updates complete (docs/design.md#nest). :meth:`run_trial` simulates one trial (t
 backend's unit); :meth:`run_trials` simulates many in one ``nest.Simulate``.
 
 Time: every connection has a delay of one step (1 ms at resolution 1 ms). Input step ``r`` of
-trial ``k`` reaches the hidden layer at update ``HIDDEN_FIRST_STEP + k * period + r``; the
-readout's trial starts one update later, so its step ``r`` sees the hidden step ``r``.
+trial ``k`` reaches the first hidden layer at update ``HIDDEN_FIRST_STEP + k * period + r``; each
+further layer's trial, and the readout's, starts one update later than the layer before it, so
+that its step ``r`` sees the step ``r`` of the layer below (``readout_lag`` of a hidden neuron:
+the updates by which the readout follows its layer; ``pause_steps_for``).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from ostl.validation import check_int
 from . import parallel
 from .generate import CELL_MODELS as CELL_MODELS_BY_NAME
 
-HIDDEN_FIRST_STEP = 2   # update index of the hidden layer's first trial step
+HIDDEN_FIRST_STEP = 2   # update index of the first hidden layer's first trial step
 PAUSE_STEPS = 4         # >= 2 for the learning signals; 4 lets run_trial stop inside the pause
 TARGET_PORT, MASK_PORT = 0, 1   # receptor types of readout_neuron's continuous ports
 #: reference cell class -> NEST model (the NESTML models generated from it, nestml_models.generate)
@@ -206,9 +209,23 @@ def check_pcm_supported(pcm):
 
 
 def weight_names(network):
-    """The weight matrices the NEST synapses learn in ``network`` (one hidden layer)."""
-    layer = network.layers[0]
-    return ["layer0.W"] + (["layer0.H"] if layer.recurrent else []) + ["readout.W"]
+    """The weight matrices the NEST synapses learn in ``network``."""
+    names = []
+    for index, layer in enumerate(network.layers):
+        names += [f"layer{index}.W"] + ([f"layer{index}.H"] if layer.recurrent else [])
+    return names + ["readout.W"]
+
+
+#: feedback kinds whose learning signal reaches every hidden layer directly from the readouts
+DIRECT_FEEDBACK = ("random_direct", "target_projection")
+
+
+def pause_steps_for(depth):
+    """The fewest pause steps after each trial of a network of ``depth`` hidden layers: the
+    readout's trial ends ``depth`` updates after the first layer's, its last learning signal
+    arrives one later, and the deepest-lagging layer's last update completes in time for
+    :meth:`NestNetwork.run_trial` to read it (4 for one layer)."""
+    return depth + 3
 
 
 def check_supported(network, rule, mode="deferred", optimizer=None, trainable=None):
@@ -220,9 +237,15 @@ def check_supported(network, rule, mode="deferred", optimizer=None, trainable=No
         if layer.kind == "gated":
             raise ParameterError(f"layer {index} is a gated ({layer.cell.kind.upper()}) layer; gated layers are not "
                                  "spiking cells and run on the reference engine only")
-    if len(network.layers) != 1 or not network.layers[0].stateful:
-        raise ParameterError("the NEST backend learns networks of one hidden layer of spiking cells "
-                             f"(got {len(network.layers)} layers); use the reference engine for deeper networks")
+    for index, layer in enumerate(network.layers):
+        if not layer.stateful:
+            raise ParameterError(f"layer {index} is not a layer of spiking cells; the NEST backend learns spiking "
+                                 "layers (use the reference engine)")
+    if len(network.layers) > 1 and rule.feedback not in DIRECT_FEEDBACK:
+        raise ParameterError(f"{len(network.layers)} hidden layers on NEST need each layer's learning signal "
+                             f"directly from the readouts: feedback 'random_direct' or 'target_projection' "
+                             f"(rule {rule.name!r} has {rule.feedback!r}); feedback through the layers above is "
+                             "not local to a synapse (use the reference engine)")
     rule.require_local(network, "the NEST backend")
     if network.readout.activation == "softmax":
         raise ParameterError("readout activation 'softmax' couples the readout neurons; the NEST readout "
@@ -247,7 +270,7 @@ class NestNetwork:
 
     Parameters
     ----------
-    network : ostl.Network (one hidden layer)
+    network : ostl.Network (hidden layers of spiking cells; several need direct feedback)
     rule : rule name or :class:`ostl.rules.Rule`
     params : dict of parameters as in the reference engine (biases stay fixed)
     steps : trial length ``T``
@@ -268,12 +291,14 @@ class NestNetwork:
     """
 
     def __init__(self, network, rule, params, steps, feedback, optimizer, trainable=None, threads=1,
-                 record_outputs=True, pause_steps=PAUSE_STEPS, pcm=None, regularisation=None, batch_size=1):
+                 record_outputs=True, pause_steps=None, pcm=None, regularisation=None, batch_size=1):
         self.network = network if isinstance(network, Network) else Network.from_spec(network)
         self.optimizer = make_optimizer(optimizer)
         self.rule, self.trainable = check_supported(self.network, rule, "deferred", self.optimizer, trainable)
         self.steps = check_int("steps", steps, minimum=1)
-        self.pause_steps = check_int("pause_steps", pause_steps, minimum=PAUSE_STEPS)
+        self.depth = len(self.network.layers)
+        fewest = pause_steps_for(self.depth)
+        self.pause_steps = check_int("pause_steps", fewest if pause_steps is None else pause_steps, minimum=fewest)
         self.threads = check_int("threads", threads, minimum=1)
         self.batch_size = check_int("batch_size", batch_size, minimum=1)
         self.params = self.network.check_params(params)
@@ -295,6 +320,11 @@ class NestNetwork:
         """Steps of one trial in NEST: the trial and the pause after it."""
         return self.steps + self.pause_steps
 
+    @property
+    def readout_first_step(self):
+        """The readout's update of the first trial's step 0: one update after the last hidden layer's."""
+        return HIDDEN_FIRST_STEP + self.depth
+
     # -- construction ----------------------------------------------------------------------
     def _build(self):
         os.environ.setdefault("PYNEST_QUIET", "1")
@@ -308,20 +338,28 @@ class NestNetwork:
         nestml_models.install()
         nest.set(resolution=1.0, local_num_threads=self.threads, print_time=False)
         net, params, T = self.network, self.params, self.steps
-        layer, ro = net.layers[0], net.readout
+        ro, depth = net.readout, self.depth
         geometry = {"trial_steps": T, "pause_steps": self.pause_steps}
         kappa = float(ro.leak)
         self.inputs = nest.Create("spike_generator", net.n_in)
         self.parrots = nest.Create("parrot_neuron", net.n_in)
         nest.Connect(self.inputs, self.parrots, "one_to_one", {"delay": 1.0})
-        model, hidden_params = hidden_parameters(layer.cell, self.rule, HIDDEN_FIRST_STEP, kappa, geometry,
-                                                 self.regularisation)
-        self.hidden = nest.Create(model, layer.size, hidden_params)
-        if layer.cell.neuron_param is not None:
-            values = np.broadcast_to(layer.neuron_param(params, "layer0"), layer.size).astype(float)
-            self.hidden.set([{layer.cell.neuron_param: v} for v in values])   # per node: also under MPI
+        #: the hidden layers' populations; every connection delays by one step, so layer l's trial
+        #: starts l updates after the first layer's and the readout's depth updates after it
+        self.hidden_layers = []
+        for index, layer in enumerate(net.layers):
+            model, hidden_params = hidden_parameters(layer.cell, self.rule, HIDDEN_FIRST_STEP + index, kappa,
+                                                     geometry, self.regularisation)
+            population = nest.Create(model, layer.size, dict(hidden_params, readout_lag=depth - index))
+            if layer.cell.neuron_param is not None:
+                values = np.broadcast_to(layer.neuron_param(params, f"layer{index}"), layer.size).astype(float)
+                population.set([{layer.cell.neuron_param: v} for v in values])   # per node: also under MPI
+            self.hidden_layers.append(population)
+        #: the first hidden layer (the one the inputs reach)
+        self.hidden = self.hidden_layers[0]
         self.readout = nest.Create("readout_neuron_learning", ro.size,
-                                   readout_parameters(ro.activation, kappa, self.rule, HIDDEN_FIRST_STEP + 1, geometry))
+                                   readout_parameters(ro.activation, kappa, self.rule, self.readout_first_step,
+                                                      geometry))
         if ro.bias:
             # a list of dictionaries, one per node: NEST expands {"bias": [...]} only when every node
             # is local, which under MPI they are not
@@ -335,21 +373,25 @@ class NestNetwork:
             nest.SetDefaults(PCM_MODEL, dict(synapse_defaults(self.optimizer, batch_size=self.batch_size),
                                              pcm=pcm_defaults(self.pcm.config, self.steps)))
         self.projections = {}
-        self._connect("layer0.W", self.parrots, self.hidden, {"rule": "all_to_all"})
-        if layer.recurrent:
-            self._connect("layer0.H", self.hidden, self.hidden,
-                          {"rule": "all_to_all", "allow_autapses": layer.autapses})
-        self._connect("readout.W", self.hidden, self.readout, {"rule": "all_to_all"})
-        nest.Connect(self.readout, self.hidden, "all_to_all",
-                     {"synapse_model": "ostl_learning_signal_connection", "delay": 1.0,
-                      "weight": self._feedback_matrix()})
+        source = self.parrots
+        for index, (layer, population) in enumerate(zip(net.layers, self.hidden_layers)):
+            self._connect(f"layer{index}.W", source, population, {"rule": "all_to_all"})
+            if layer.recurrent:
+                self._connect(f"layer{index}.H", population, population,
+                              {"rule": "all_to_all", "allow_autapses": layer.autapses})
+            source = population
+        self._connect("readout.W", source, self.readout, {"rule": "all_to_all"})
+        for index, population in enumerate(self.hidden_layers):
+            nest.Connect(self.readout, population, "all_to_all",
+                         {"synapse_model": "ostl_learning_signal_connection", "delay": 1.0,
+                          "weight": self._feedback_matrix(index)})
         self.targets = nest.Create("step_current_generator", ro.size)
         self.masks = nest.Create("step_current_generator", ro.size)
         nest.Connect(self.targets, self.readout, "one_to_one", {"receptor_type": TARGET_PORT, "delay": 1.0})
         nest.Connect(self.masks, self.readout, "one_to_one", {"receptor_type": MASK_PORT, "delay": 1.0})
         # the readout's summed loss at the end of every trial (constant through the pause)
         self.loss_recorder = nest.Create("multimeter", {"record_from": ["loss"], "interval": float(self.period),
-                                                        "offset": float(HIDDEN_FIRST_STEP + 1 + T)})
+                                                        "offset": float(self.readout_first_step + T)})
         nest.Connect(self.loss_recorder, self.readout)
         self.recorder = None
         if self.record_outputs:
@@ -361,7 +403,8 @@ class NestNetwork:
         self.spike_recorder = None
         if self.regularisation is not None:
             self.spike_recorder = nest.Create("spike_recorder")
-            nest.Connect(self.hidden, self.spike_recorder)
+            for population in self.hidden_layers:
+                nest.Connect(population, self.spike_recorder)
         self._regularisation_losses = []
 
     def _readout_rate_of_its_own(self):
@@ -427,13 +470,14 @@ class NestNetwork:
             self.pcm.clock = float(clocks[0])
             self.pcm.used = False
 
-    def _feedback_matrix(self):
-        """Weight of the learning-signal connection readout k -> hidden j, shape (n_h, n_out)."""
+    def _feedback_matrix(self, index=0):
+        """Weight of the learning-signal connection readout k -> neuron j of hidden layer ``index``,
+        shape (n_j, n_out)."""
         kind = self.rule.feedback
         if kind == "symmetric":   # the readout weights (on PCM: as read for the next trial)
             weights = self.params["readout.W"] if self.pcm is None else self.pcm.current["readout.W"]
             return weights.T.copy()
-        key = "feedback.readout" if kind == "random" else "feedback.layer0"
+        key = "feedback.readout" if kind == "random" else f"feedback.layer{index}"
         return self.feedback[key].copy()
 
     # -- running ---------------------------------------------------------------------------
@@ -445,8 +489,9 @@ class NestNetwork:
         for i, generator in enumerate(self.inputs):
             times = [np.nonzero(x[:, i] > 0.5)[0] + start - 1.0 for (x, _, _), start in zip(trials, starts)]
             generator.set(spike_times=np.concatenate(times).astype(float))
-        # a continuous port is read at the end of the update: set one step early; 0 after each trial
-        times = np.concatenate([np.arange(T + 1) + start for start in starts]).astype(float)
+        # a continuous port is read at the end of the update: set one step early (the readout's step 0 is
+        # update start + depth); 0 after each trial
+        times = np.concatenate([np.arange(T + 1) + start + self.depth - 1 for start in starts]).astype(float)
         for j in range(self.network.n_out):
             self.targets[j].set(amplitude_times=times, amplitude_values=np.concatenate(
                 [np.append(target[:, j], 0.0) for _, target, _ in trials]))
@@ -516,14 +561,19 @@ class NestNetwork:
             return np.zeros(self.trial)
         events = parallel.recorded_events(self.nest, self.spike_recorder, ("times", "senders"))
         self.spike_recorder.n_events = 0
-        # hidden update u is recorded at u + 1 ms; step r of trial k is u = first + k period + r
-        updates = np.rint(events["times"]).astype(int) - 1 - HIDDEN_FIRST_STEP
-        trials = updates // self.period
-        neurons = np.asarray(events["senders"]) - self.hidden[0].global_id
-        counts = np.zeros((self.trial, len(self.hidden)))
-        np.add.at(counts, (trials, neurons), 1.0)
+        times, senders = np.rint(events["times"]).astype(int), np.asarray(events["senders"])
+        counts = []   # per layer: (trials, neurons)
+        for index, population in enumerate(self.hidden_layers):
+            # layer l's update u is recorded at u + 1 ms; its step r of trial k is u = first + l + k period + r
+            ids = population.tolist()
+            mine = (senders >= ids[0]) & (senders <= ids[-1])
+            trials = (times[mine] - 1 - HIDDEN_FIRST_STEP - index) // self.period
+            layer_counts = np.zeros((self.trial, len(population)))
+            np.add.at(layer_counts, (trials, senders[mine] - ids[0]), 1.0)
+            counts.append(layer_counts)
         for k in range(len(self._regularisation_losses), self.trial):
-            self._regularisation_losses.append(self.regularisation.penalty(counts[k], self.steps)[0])
+            self._regularisation_losses.append(sum(self.regularisation.penalty(layer[k], self.steps)[0]
+                                                   for layer in counts))
         return np.array(self._regularisation_losses)
 
     def _read_losses(self):
@@ -532,7 +582,7 @@ class NestNetwork:
         the neuron); a trial's loss is the increase over the previous trial end."""
         events = parallel.recorded_events(self.nest, self.loss_recorder, ("times", "senders", "loss"))
         self.loss_recorder.n_events = 0
-        trials = np.rint((events["times"] - (HIDDEN_FIRST_STEP + 1 + self.steps)) / self.period).astype(int)
+        trials = np.rint((events["times"] - (self.readout_first_step + self.steps)) / self.period).astype(int)
         neurons = np.asarray(events["senders"]) - self.readout[0].global_id
         for k in sorted(set(trials.tolist())):
             if k < len(self._losses):
@@ -551,7 +601,7 @@ class NestNetwork:
             times = np.asarray(events["times"]).round().astype(int)
             senders = np.asarray(events["senders"]) - self.readout[0].global_id
             # readout update u is recorded at u + 1 ms; step r of trial k is u = first + k period + r
-            steps = times - 1 - (HIDDEN_FIRST_STEP + 1 + k * self.period)
+            steps = times - 1 - (self.readout_first_step + k * self.period)
             keep = (steps >= 0) & (steps < self.steps)
             out = np.zeros((self.steps, self.network.n_out))
             out[steps[keep], senders[keep]] = np.asarray(events["output_value"])[keep]

@@ -73,6 +73,8 @@ RUN_OPTIONS = (
            "'{\"kind\": \"snu\", \"decay\": 0.8}'"),
     Option("--hidden", "hidden", "number of hidden neurons", type=int,
            validate=lambda value: check_int("layer size", value, minimum=1)),
+    Option("--layers", "layers", "number of hidden layers (default: the task's)", type=int,
+           validate=lambda value: check_int("--layers", value, minimum=1, maximum=16)),
     Option("--batch-size", "batch_size", type=int, minimum=1),
     Option("--optimizer", "optimizer", choices=tuple(OPTIMIZERS.names())),
     Option("--lr", "lr", "learning rate", type=float, validate=lambda value: check_positive("learning rate", value)),
@@ -167,7 +169,8 @@ def _build_trainer(args):
         traces = defaults["traces"]   # e.g. w/o H on the task's large recurrent layer (see ostl.presets)
     rule = make_rule(args.rule or "ostl", traces=traces, feedback=args.feedback)
     cell = json.loads(args.cell) if args.cell and args.cell.lstrip().startswith("{") else args.cell
-    network = presets.build_network(task, rule, cell=cell, hidden=args.hidden, recurrent=args.recurrent)
+    network = presets.build_network(task, rule, cell=cell, hidden=args.hidden, recurrent=args.recurrent,
+                                    layers=args.layers)
     backend = args.backend or "reference"
     capabilities = get_plugin(backend).capabilities   # its defaults (the trainer checks the request)
     optimizer = {"name": args.optimizer or capabilities.default_optimizer or defaults.get("optimizer", "adam"),

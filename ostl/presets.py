@@ -76,21 +76,22 @@ def default_cell(task_name, rule_name):
     return defaults["cell"]
 
 
-def build_network(task, rule, cell=None, hidden=None, recurrent=None):
-    """Network for ``task`` (object or spec) trained with ``rule``."""
+def build_network(task, rule, cell=None, hidden=None, recurrent=None, layers=None):
+    """Network for ``task`` (object or spec) trained with ``rule``: ``layers`` hidden layers
+    (default: the task's) of ``hidden`` neurons each."""
     task = make_task(task)
     rule = make_rule(rule)
     defaults = TASK_DEFAULTS[task.name]
     hidden = defaults["hidden"] if hidden is None else hidden
+    depth = defaults.get("layers", 1) if layers is None else layers
     readout = Readout(task.n_out, activation=task.readout_activation, leak=defaults.get("readout_leak", 0.0))
     kind = cell.get("kind") if isinstance(cell, dict) else cell
     if kind in GATED_CELLS:   # LSTM / GRU: recurrent by construction
-        return Network(task.n_in, [GatedLayer(hidden, kind) for _ in range(defaults.get("layers", 1))], readout)
+        return Network(task.n_in, [GatedLayer(hidden, kind) for _ in range(depth)], readout)
     cell = make_cell(cell if cell is not None else default_cell(task.name, rule.name))
     if recurrent is None:
         recurrent = defaults.get("recurrent", rule.traces != "exact")
-    layers = [Layer(hidden, cell, recurrent=recurrent) for _ in range(defaults.get("layers", 1))]
-    return Network(task.n_in, layers, readout)
+    return Network(task.n_in, [Layer(hidden, cell, recurrent=recurrent) for _ in range(depth)], readout)
 
 
 def default_iterations(task, batch_size):

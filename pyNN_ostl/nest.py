@@ -333,6 +333,10 @@ class Controller:
         self.records = records = self._find_projections()
         readout, layers, ff, rec, ro, feedback, syn_type = describe(records, simulator.state.dt)
         rule, optimizer = syn_type.rule, syn_type.optimizer()
+        if len(layers) > 1:
+            raise ParameterError(f"pyNN.nest learns one hidden population (got {len(layers)} in a chain); deeper "
+                                 "networks run on pyNN.brian2, and on NEST through ostl train --backend nest or "
+                                 "nestml_models.network.NestNetwork (with direct feedback)")
         net_layers = []
         for pop in layers:
             celltype = pop.celltype

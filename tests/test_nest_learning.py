@@ -66,7 +66,10 @@ def _setup(case, seed, n_in=12, n_hidden=10, n_out=2, steps=120, n_trials=3):
 
 
 def _weights(net):
-    return ["layer0.W"] + (["layer0.H"] if net.layers[0].recurrent else []) + ["readout.W"]
+    names = []
+    for index, layer in enumerate(net.layers):
+        names += [f"layer{index}.W"] + ([f"layer{index}.H"] if layer.recurrent else [])
+    return names + ["readout.W"]
 
 
 def _reference(net, params, rule, feedback, trials, optimizer, regularisation=None, regularisation_losses=None):
@@ -103,6 +106,55 @@ def test_nest_learning_equals_reference(network_class, case, seed):
         _assert_weights(sim.weights(), ref_weights[k])
     moved = max(np.abs(ref_weights[-1][n] - params[n]).max() for n in ref_weights[-1])
     assert moved > 1e-3, "the weights did not learn"
+
+
+DEEP_CASES = {
+    # name: (cells of the layers, recurrent, rule, feedback, optimiser, readout leak). SGD in the deeper
+    # cases: measured 1.6e-14 and 7.7e-14 of the weights' scale with it; Adam divides by the root of
+    # tiny second moments of barely driven synapses, which turns those into 2e-9 and 8e-9
+    "ostl_rnd-snu-2-layers": ([SNU(decay=0.8, pseudo="tanh"), SNU(decay=0.7, pseudo="fast_sigmoid")], False,
+                              "ostl_rnd", "random_direct", {"name": "sgd", "lr": 0.02}, 0.6),
+    "osttp-lif-3-layers": ([LIF(tau_m=15.0, v_th=0.4)] * 3, False, "osttp", None, {"name": "sgd", "lr": 0.05}, 0.7),
+    "eprop-alif-lif-recurrent": ([ALIF(tau_m=15.0, tau_a=60.0, beta=0.4, v_th=0.4), LIF(tau_m=10.0, v_th=0.4)], True,
+                                 "eprop", "random_direct", {"name": "sgd", "lr": 0.05}, 0.0),
+}
+
+
+@pytest.mark.parametrize("case", list(DEEP_CASES))
+def test_deep_networks_on_nest_equal_reference(network_class, case):
+    """k >= 2 hidden layers with each layer's learning signal directly from the readouts (OSTL rnd
+    and e-prop with direct feedback, OSTTP): layer l's trial starts l updates after the first's,
+    its neurons take their learning signal readout_lag = k - l updates later; the weights of every
+    layer after every update equal the reference engine's (1e-9), and the loss."""
+    cells, recurrent, rule_name, feedback_kind, optimizer, leak = DEEP_CASES[case]
+    rng = np.random.default_rng(5)
+    sizes = [10, 8, 6][:len(cells)]
+    net = Network(12, [Layer(n, cell, recurrent=recurrent) for n, cell in zip(sizes, cells)], Readout(2, leak=leak))
+    params = net.init_params(seed=11, weight_scale=3.0)
+    for index in range(len(cells)):
+        if f"layer{index}.bias" in params:
+            params[f"layer{index}.bias"] = rng.normal(-0.3, 0.2, size=sizes[index])
+    rule = make_rule(rule_name, feedback=feedback_kind)
+    feedback = rule.make_feedback(net, seed=21)
+    trials = [(poisson_input(rng, 100, 12, prob=0.25), rng.normal(size=(100, 2)),
+               (rng.random(100) < 0.9).astype(float)) for _ in range(3)]
+    ref_losses, ref_weights = _reference(net, params, rule, feedback, trials, optimizer)
+    sim = network_class(net, rule, params, steps=100, feedback=feedback, optimizer=optimizer)
+    assert sim.pause_steps == len(cells) + 3
+    for k, (x, target, mask) in enumerate(trials):
+        loss, outputs = sim.run_trial(x, target, mask)
+        np.testing.assert_allclose(loss, ref_losses[k], rtol=1e-9)
+        _assert_weights(sim.weights(), ref_weights[k])
+    for index in range(len(cells)):
+        name = f"layer{index}.W"
+        assert np.abs(ref_weights[-1][name] - params[name]).max() > 1e-4, f"{name} did not learn"
+
+
+def test_deep_networks_need_direct_feedback(network_class):
+    net = Network(4, [Layer(3, LIF()), Layer(3, LIF())], Readout(2))
+    rule = make_rule("eprop")
+    with pytest.raises(ParameterError, match="2 hidden layers on NEST need each layer's learning signal directly"):
+        network_class(net, rule, net.init_params(), 20, rule.make_feedback(net), {"name": "sgd", "lr": 0.1})
 
 
 #: a regulariser strong enough to move the weights 10^4 times the tolerance (checked below)
@@ -350,3 +402,33 @@ def test_command_line_trains_on_nest(network_class, tmp_path):
     assert run.returncode == 0, run.stderr
     assert "final: iteration 3" in run.stdout
     assert (tmp_path / "run" / "state.npz").exists()
+
+
+def test_command_line_trains_deep_networks_in_batches_on_nest_like_the_reference(network_class, tmp_path):
+    """``ostl train --backend nest --layers 2 --feedback random_direct --batch-size 2 --c-reg ...``: the
+    run its checkpoint describes (NEST learns the weights), trained on the reference engine, has the
+    same losses, regulariser values and weights."""
+    import json
+
+    from ostl.training import Trainer, read_checkpoint
+
+    from .helpers import short_training_run
+
+    done = short_training_run(tmp_path, "--backend", "nest", "--rule", "eprop", "--feedback", "random_direct",
+                              "--layers", "2", "--hidden", "10", "--batch-size", "2", "--optimizer", "sgd", "--lr",
+                              "0.05", "--c-reg", "5", "--f-target", "20", "--summary-json", str(tmp_path / "s.json"))
+    assert done.returncode == 0, done.stderr
+    curve = json.loads((tmp_path / "s.json").read_text())["curve"]
+    on_nest = Trainer.load(tmp_path / "run" / "state.npz")
+    config = read_checkpoint(tmp_path / "run" / "state.npz")["config"]
+    assert len(on_nest.network.layers) == 2 and config["batch_size"] == 2
+    reference = Trainer(config["task"], config["network"], make_rule(config["rule"]), config["optimizer"],
+                        batch_size=config["batch_size"], seed=config["seed"], init=config["init"],
+                        trainable=config["trainable"], regularisation=config["regularisation"])
+    for name, matrix in reference.feedback.items():
+        np.testing.assert_array_equal(on_nest.feedback[name], matrix)
+    reference.train(2)
+    np.testing.assert_allclose([e["loss"] for e in curve], [h["loss"] for h in reference.history], rtol=1e-9)
+    np.testing.assert_allclose([e["regularisation_loss"] for e in curve],
+                               [h["regularisation_loss"] for h in reference.history], rtol=1e-12)
+    _assert_weights(on_nest.params, {n: reference.params[n] for n in _weights(reference.network)})

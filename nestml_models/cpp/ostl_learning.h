@@ -49,7 +49,9 @@
 namespace ostl
 {
 
-//! Steps between a neuron's update and the arrival of its complete learning signal.
+//! Steps between a neuron's update and the arrival of its complete learning signal, for the last
+//! hidden layer (a synapse catches up to at most this far behind a spike's arrival; in a deeper
+//! layer, whose readout_lag is larger, to its target's complete step, LearningNode::complete_step).
 constexpr long LEARNING_SIGNAL_LAG = 3;
 
 //! Smallest pause between trials that lets every deferred update complete in time.

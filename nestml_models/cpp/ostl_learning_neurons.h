@@ -15,7 +15,10 @@
  *  eligibility traces of their incoming synapses; e-prop eq. 28), ``c_reg`` and ``f_target`` (Hz)
  *  of the firing-rate regulariser (NEST's e-prop names; ostl.regularisation): at the end of every
  *  trial a hidden neuron turns its spike count into ``r = c_reg (n / T - f_target dt) / T``, which
- *  its incoming synapses add, times their trial's sum of traces, to their gradient. The readout
+ *  its incoming synapses add, times their trial's sum of traces, to their gradient; and
+ *  ``readout_lag``, the updates by which the readout's step t follows this layer's step t (1 for
+ *  the last hidden layer; k - l for layer l of k feed-forward layers, each connection delaying by
+ *  one step): its learning signal of step t arrives that much later. The readout
  *  filters with its own ``leak`` and has ``learning_signal`` ("error" or "target", OSTTP).
  *  User documentation: ostl_learning_models.h.
  */
@@ -35,9 +38,9 @@
 namespace ostl
 {
 
-//! Learning signals of update t arrive stamped t + this many steps (delay 1 from the readout,
-//! which sees a step one update later).
-constexpr long LEARNING_SIGNAL_STAMP_OFFSET = 2;
+//! Learning signals of update t arrive stamped t + readout_lag + this many steps (the delay of
+//! the learning-signal connection).
+constexpr long LEARNING_SIGNAL_DELAY = 1;
 
 template < class Base, class Factors >
 class learning_neuron : public Base, public LearningNode
@@ -54,6 +57,7 @@ public:
     : Base( n )
     , LearningNode()
     , readout_leak_( n.readout_leak_ )
+    , readout_lag_( n.readout_lag_ )
     , c_reg_( n.c_reg_ )
     , f_target_( n.f_target_ )
     , send_target_( n.send_target_ )
@@ -79,7 +83,7 @@ public:
     for ( auto it = e.begin(); it != e.end(); ++k )
     {
       const double value = e.get_weight() * e.get_coeffvalue( it );  // advances it
-      history_.add_learning_signal( stamp + k - LEARNING_SIGNAL_STAMP_OFFSET, value );
+      history_.add_learning_signal( stamp + k - readout_lag_ - LEARNING_SIGNAL_DELAY, value );
     }
   }
 
@@ -114,6 +118,7 @@ public:
     else
     {
       d[ "readout_leak" ] = readout_leak_;
+      d[ "readout_lag" ] = readout_lag_;
       d[ "c_reg" ] = c_reg_;
       d[ "f_target" ] = f_target_;
     }
@@ -123,6 +128,7 @@ public:
   set_status( const Dictionary& d ) override
   {
     double leak = readout_leak_;
+    long lag = readout_lag_;
     double c_reg = c_reg_;
     double f_target = f_target_;
     bool send_target = send_target_;
@@ -133,6 +139,12 @@ public:
       {
         throw nest::BadProperty( "readout_leak must be in [0, 1) (kappa, the leak of the readout), got "
           + std::to_string( leak ) );
+      }
+      d.update_integer_value( "readout_lag", lag );
+      if ( lag < 1 or lag > 32 )
+      {
+        throw nest::BadProperty( "readout_lag (updates by which the readout's step follows this layer's) must be in "
+                                 "[1, 32], got " + std::to_string( lag ) );
       }
       d.update_value( "c_reg", c_reg );
       d.update_value( "f_target", f_target );
@@ -160,6 +172,7 @@ public:
     }
     Base::set_status( d );
     readout_leak_ = leak;
+    readout_lag_ = lag;
     c_reg_ = c_reg;
     f_target_ = f_target;
     send_target_ = send_target;
@@ -198,7 +211,7 @@ public:
   long
   complete_step() const override
   {
-    return history_.last_step() - ( Factors::is_readout ? 0 : LEARNING_SIGNAL_LAG - 1 );
+    return history_.last_step() - ( Factors::is_readout ? 0 : readout_lag_ + LEARNING_SIGNAL_DELAY );
   }
 
   void
@@ -234,9 +247,11 @@ protected:
     {
       throw nest::BadProperty( "c_reg > 0 (the firing-rate regulariser) needs trials: set trial_steps > 0" );
     }
-    if ( plastic_synapses_ > 0 and this->get_trial_steps() > 0 and this->get_pause_steps() < MIN_PAUSE_STEPS )
+    // the steps a learning signal needs to arrive (MIN_PAUSE_STEPS for the last hidden layer)
+    const long min_pause = Factors::is_readout ? MIN_PAUSE_STEPS : readout_lag_ + LEARNING_SIGNAL_DELAY;
+    if ( plastic_synapses_ > 0 and this->get_trial_steps() > 0 and this->get_pause_steps() < min_pause )
     {
-      throw nest::BadProperty( "pause_steps must be at least " + std::to_string( MIN_PAUSE_STEPS )
+      throw nest::BadProperty( "pause_steps must be at least " + std::to_string( min_pause )
         + " for a neuron with ostl_synapse inputs (the steps a learning signal needs to arrive), got "
         + std::to_string( this->get_pause_steps() ) );
     }
@@ -307,6 +322,7 @@ private:
 
   LearningHistory< D, Factors::unit_input_gain > history_;
   double readout_leak_ = 0.0;
+  long readout_lag_ = 1;    //!< updates by which the readout's step t follows this layer's
   double c_reg_ = 0.0;      //!< the firing-rate regulariser's weight (0: off)
   double f_target_ = 0.0;   //!< its target rate (Hz)
   double output_sum_ = 0.0;   //!< sum of y^t over the current trial (with c_reg > 0)
