@@ -51,7 +51,7 @@ CHOICES = {
     "soft_reset_snu_neuron": {"pseudo": tuple(PSEUDO_DERIVATIVES)},
     "lif_neuron": {"pseudo": tuple(PSEUDO_DERIVATIVES)},
     "alif_neuron": {"pseudo": tuple(PSEUDO_DERIVATIVES)},
-    "readout_neuron": {"activation": ("linear", "sigmoid")},
+    "readout_neuron": {"activation": ("linear", "sigmoid", "softmax")},
 }
 
 

@@ -123,6 +123,16 @@ def connection_indices(connections, pre, post):
     return np.atleast_1d(rows), np.atleast_1d(cols)
 
 
+def connect_softmax_readouts(nest, readout):
+    """Softmax readouts exchange their potentials (ostl_learning_neurons.h): every readout to every
+    readout, itself included, over ``rate_connection_delayed`` (one step), the receptor type naming
+    the sender (its index + 1, so that each sums in readout order)."""
+    for index in range(len(readout)):
+        nest.Connect(readout[index], readout, "all_to_all",
+                     {"synapse_model": "rate_connection_delayed", "delay": 1.0, "weight": 1.0,
+                      "receptor_type": index + 1})
+
+
 def copy_readout_weights(signals, readout_weights, readout, hidden):
     """Symmetric feedback: the learning-signal connections ``signals`` (readout -> hidden)
     get the readout weights ``readout_weights`` (n_out, n_hidden), transposed."""
@@ -220,12 +230,12 @@ def weight_names(network):
 DIRECT_FEEDBACK = ("random_direct", "target_projection")
 
 
-def pause_steps_for(depth):
+def pause_steps_for(depth, softmax=False):
     """The fewest pause steps after each trial of a network of ``depth`` hidden layers: the
     readout's trial ends ``depth`` updates after the first layer's, its last learning signal
-    arrives one later, and the deepest-lagging layer's last update completes in time for
-    :meth:`NestNetwork.run_trial` to read it (4 for one layer)."""
-    return depth + 3
+    arrives one later (a softmax readout's one more), and the deepest-lagging layer's last update
+    completes in time for :meth:`NestNetwork.run_trial` to read it (4 for one layer)."""
+    return depth + 3 + int(bool(softmax))
 
 
 def check_supported(network, rule, mode="deferred", optimizer=None, trainable=None):
@@ -247,9 +257,6 @@ def check_supported(network, rule, mode="deferred", optimizer=None, trainable=No
                              f"(rule {rule.name!r} has {rule.feedback!r}); feedback through the layers above is "
                              "not local to a synapse (use the reference engine)")
     rule.require_local(network, "the NEST backend")
-    if network.readout.activation == "softmax":
-        raise ParameterError("readout activation 'softmax' couples the readout neurons; the NEST readout "
-                             "supports 'linear' and 'sigmoid'")
     if mode != "deferred":
         raise ParameterError("mode must be 'deferred' on NEST: learning signals travel over delayed connections, "
                              "so a per-step update cannot be exact; the weights change at every trial end")
@@ -297,14 +304,17 @@ class NestNetwork:
         self.rule, self.trainable = check_supported(self.network, rule, "deferred", self.optimizer, trainable)
         self.steps = check_int("steps", steps, minimum=1)
         self.depth = len(self.network.layers)
-        fewest = pause_steps_for(self.depth)
+        #: a softmax readout: the readouts exchange their potentials; the loss and outputs are computed
+        #: from the recorded potentials (the reference engine's formulas)
+        self.softmax = self.network.readout.activation == "softmax"
+        fewest = pause_steps_for(self.depth, self.softmax)
         self.pause_steps = check_int("pause_steps", fewest if pause_steps is None else pause_steps, minimum=fewest)
         self.threads = check_int("threads", threads, minimum=1)
         self.batch_size = check_int("batch_size", batch_size, minimum=1)
         self.params = self.network.check_params(params)
         self.feedback = self.rule.check_feedback(self.network, feedback)
         self.symmetric = self.rule.feedback == "symmetric"
-        self.record_outputs = bool(record_outputs)
+        self.record_outputs = bool(record_outputs) or self.softmax
         self.regularisation = FiringRateRegularisation.make(regularisation)
         self.pcm = pcm
         if pcm is not None and self._readout_rate_of_its_own():
@@ -350,7 +360,8 @@ class NestNetwork:
         for index, layer in enumerate(net.layers):
             model, hidden_params = hidden_parameters(layer.cell, self.rule, HIDDEN_FIRST_STEP + index, kappa,
                                                      geometry, self.regularisation)
-            population = nest.Create(model, layer.size, dict(hidden_params, readout_lag=depth - index))
+            # a softmax readout's learning signal leaves one update later (after the exchange)
+            population = nest.Create(model, layer.size, dict(hidden_params, readout_lag=depth - index + self.softmax))
             if layer.cell.neuron_param is not None:
                 values = np.broadcast_to(layer.neuron_param(params, f"layer{index}"), layer.size).astype(float)
                 population.set([{layer.cell.neuron_param: v} for v in values])   # per node: also under MPI
@@ -364,6 +375,8 @@ class NestNetwork:
             # a list of dictionaries, one per node: NEST expands {"bias": [...]} only when every node
             # is local, which under MPI they are not
             self.readout.set([{"bias": float(b)} for b in params["readout.b"]])
+        if self.softmax:
+            connect_softmax_readouts(nest, self.readout)
         nest.SetDefaults("ostl_synapse", synapse_defaults(self.optimizer, batch_size=self.batch_size))
         if self._readout_rate_of_its_own():
             if READOUT_MODEL not in nest.synapse_models:
@@ -406,6 +419,8 @@ class NestNetwork:
             for population in self.hidden_layers:
                 nest.Connect(population, self.spike_recorder)
         self._regularisation_losses = []
+        #: softmax: each scheduled trial's (target, mask) until its loss is computed, and outputs
+        self._scheduled, self._outputs = {}, {}
 
     def _readout_rate_of_its_own(self):
         """Whether the readout learns at a rate of its own (SGD's ``readout_lr``)."""
@@ -492,6 +507,9 @@ class NestNetwork:
         # a continuous port is read at the end of the update: set one step early (the readout's step 0 is
         # update start + depth); 0 after each trial
         times = np.concatenate([np.arange(T + 1) + start + self.depth - 1 for start in starts]).astype(float)
+        if self.softmax:
+            for k, (_, target, mask) in enumerate(trials):
+                self._scheduled[first + k] = (target, mask)
         for j in range(self.network.n_out):
             self.targets[j].set(amplitude_times=times, amplitude_values=np.concatenate(
                 [np.append(target[:, j], 0.0) for _, target, _ in trials]))
@@ -545,13 +563,18 @@ class NestNetwork:
         self.nest.Simulate(float(n_trials * self.period))
         self.trial += n_trials
         catch_up_synapses(self.nest)
+        losses = self.trial_losses()[-n_trials:]   # softmax: from the recorded potentials
         if self.recorder is not None:
             self.recorder.n_events = 0
-        return self.trial_losses()[-n_trials:]
+        self._outputs.clear()
+        return losses
 
     def trial_losses(self):
         """The loss of every trial simulated so far (summed over the readout neurons)."""
-        self._read_losses()
+        if self.softmax:
+            self._read_softmax(self.trial)
+        else:
+            self._read_losses()
         return np.array(self._losses)
 
     def regularisation_losses(self):
@@ -592,7 +615,32 @@ class NestNetwork:
             self._losses.append(float(np.sum(now - self._loss_last)))
             self._loss_last = now
 
+    def _read_softmax(self, trials_done):
+        """Softmax readout: the recorded potentials of the trials up to ``trials_done`` (those
+        simulated since the last read) give
+        their outputs ``softmax(a^t)`` and losses ``-sum_t m^t sum_k y*_k log softmax(a^t)_k``
+        (ostl.network.Readout; the readouts normalised the same way for their errors)."""
+        from ostl.ops import NumpyOps
+
+        events = parallel.recorded_events(self.nest, self.recorder, ("times", "senders", "output_value"))
+        self.recorder.n_events = 0
+        updates = np.asarray(events["times"]).round().astype(int) - 1 - self.readout_first_step
+        trials, steps = updates // self.period, updates % self.period
+        senders = np.asarray(events["senders"]) - self.readout[0].global_id
+        keep = (updates >= 0) & (steps < self.steps)
+        for k in range(len(self._losses), trials_done):
+            chosen = keep & (trials == k)
+            potentials = np.zeros((self.steps, self.network.n_out))
+            potentials[steps[chosen], senders[chosen]] = np.asarray(events["output_value"])[chosen]
+            target, mask = self._scheduled.pop(k)
+            step_losses = -np.sum(target * NumpyOps.log_softmax(potentials), axis=1)
+            self._losses.append(float(np.sum(mask * step_losses)))
+            self._outputs[k] = NumpyOps.softmax(potentials)
+
     def _collect(self, k, outputs=True):
+        if self.softmax:
+            self._read_softmax(k + 1)
+            return self._losses[k], self._outputs.pop(k) if outputs else None
         self._read_losses()
         loss = self._losses[k]
         out = None

@@ -358,6 +358,9 @@ class Controller:
                                  f"population {readout.label!r}")
         leak = float(np.ravel(np.asarray(readout.get("leak"), dtype=float))[0])
         activation = readout.celltype.options["activation"]
+        if activation == "softmax":
+            raise ParameterError("a softmax Readout is not built for pyNN.nest yet (its neurons exchange their "
+                                 "potentials); it runs on pyNN.brian2, and on NEST through ostl train --backend nest")
         self.ostl_network = Network(ff[id(layers[0])].pre.size, net_layers, OstlReadout(readout.size, activation,
                                                                                          leak=leak))
         trainable = trainable_parameters(self.ostl_network, layers, readout)

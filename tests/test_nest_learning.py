@@ -157,6 +157,53 @@ def test_deep_networks_need_direct_feedback(network_class):
         network_class(net, rule, net.init_params(), 20, rule.make_feedback(net), {"name": "sgd", "lr": 0.1})
 
 
+SOFTMAX_CASES = {
+    # name: (cells, recurrent, rule, feedback, optimiser, readout leak)
+    "eprop-alif-recurrent": ([ALIF(tau_m=15.0, tau_a=60.0, beta=0.4, v_th=0.5)], True, "eprop", "random",
+                             {"name": "sgd", "lr": 0.05}, 0.7),
+    "ostl-snu-feedforward": ([SNU(decay=0.8, pseudo="tanh")], False, "ostl", None, {"name": "adam", "lr": 0.01}, 0.6),
+    "osttp-lif-2-layers": ([LIF(tau_m=15.0, v_th=0.4)] * 2, False, "osttp", None, {"name": "sgd", "lr": 0.05}, 0.0),
+}
+
+
+@pytest.mark.parametrize("case", list(SOFTMAX_CASES))
+def test_softmax_readouts_on_nest_equal_reference(network_class, case):
+    """Softmax with cross-entropy (classification): the readouts exchange their potentials over
+    rate_connection_delayed and normalise one update later (their learning signals leave one
+    update later, the hidden neurons' readout_lag one larger); losses, outputs and the weights after
+    every update equal the reference engine's (1e-9)."""
+    cells, recurrent, rule_name, feedback_kind, optimizer, leak = SOFTMAX_CASES[case]
+    rng = np.random.default_rng(8)
+    sizes = [10, 8][:len(cells)]
+    net = Network(12, [Layer(n, cell, recurrent=recurrent) for n, cell in zip(sizes, cells)],
+                  Readout(3, activation="softmax", leak=leak))
+    params = net.init_params(seed=12, weight_scale=3.0)
+    params["readout.b"] = rng.normal(size=3)
+    rule = make_rule(rule_name, feedback=feedback_kind)
+    feedback = rule.make_feedback(net, seed=22)
+    trials = []
+    for _ in range(3):
+        labels = rng.integers(0, 3, size=80)
+        mask = np.zeros(80)
+        mask[40:] = 1.0   # the decision window
+        trials.append((poisson_input(rng, 80, 12, prob=0.25), np.eye(3)[labels], mask))
+    ref_losses, ref_weights = _reference(net, params, rule, feedback, trials, optimizer)
+    sim = network_class(net, rule, params, steps=80, feedback=feedback, optimizer=optimizer)
+    assert sim.pause_steps == len(cells) + 4
+    learner = OnlineLearner(net, rule, params, feedback=feedback, trainable=_weights(net), block=1)
+    for k, (x, target, mask) in enumerate(trials):
+        loss, outputs = sim.run_trial(x, target, mask)
+        reference = learner.run(x, target, mask)   # the outputs before the update
+        np.testing.assert_allclose(outputs, reference.outputs, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(loss, ref_losses[k], rtol=1e-9)
+        _assert_weights(sim.weights(), ref_weights[k])
+        learner.params.update({n: ref_weights[k][n].copy() for n in ref_weights[k]})
+    assert max(np.abs(ref_weights[-1][n] - params[n]).max() for n in ref_weights[-1]) > 1e-3
+    if rule.feedback != "symmetric":   # many trials in one Simulate: the losses from the potentials too
+        losses = sim.run_trials([t[0] for t in trials], [t[1] for t in trials], [t[2] for t in trials])
+        assert len(losses) == 3 and np.all(np.isfinite(losses)) and np.all(losses > 0)
+
+
 #: a regulariser strong enough to move the weights 10^4 times the tolerance (checked below)
 REGULARISER = {"c_reg": 20.0, "f_target": 0.05}
 
@@ -288,7 +335,6 @@ def test_two_threads_give_the_same_weights(network_class):
 
 @pytest.mark.parametrize("change, message", [
     ({"mode": "online"}, "mode must be 'deferred' on NEST"),
-    ({"readout": "softmax"}, "softmax"),
     ({"clip": 1.0}, "gradient clipping"),
     ({"trainable": ["layer0.W", "layer0.bias"]}, "trains weights only"),
     ({"rule": "ostl", "recurrent": True}, "exact OSTL traces"),
@@ -404,31 +450,51 @@ def test_command_line_trains_on_nest(network_class, tmp_path):
     assert (tmp_path / "run" / "state.npz").exists()
 
 
-def test_command_line_trains_deep_networks_in_batches_on_nest_like_the_reference(network_class, tmp_path):
-    """``ostl train --backend nest --layers 2 --feedback random_direct --batch-size 2 --c-reg ...``: the
-    run its checkpoint describes (NEST learns the weights), trained on the reference engine, has the
-    same losses, regulariser values and weights."""
+def _command_line_run_equals_reference(tmp_path, *argv):
+    """``ostl train --backend nest ARGV`` (two iterations, with a summary): the run its checkpoint
+    describes (NEST learns the weights), trained on the reference engine, has the same losses,
+    metric, regulariser values and weights. Returns the NEST run's summary."""
     import json
+    import subprocess
+    import sys
 
     from ostl.training import Trainer, read_checkpoint
 
-    from .helpers import short_training_run
-
-    done = short_training_run(tmp_path, "--backend", "nest", "--rule", "eprop", "--feedback", "random_direct",
-                              "--layers", "2", "--hidden", "10", "--batch-size", "2", "--optimizer", "sgd", "--lr",
-                              "0.05", "--c-reg", "5", "--f-target", "20", "--summary-json", str(tmp_path / "s.json"))
+    done = subprocess.run([sys.executable, "-m", "ostl", "train", "--backend", "nest", "--iterations", "2",
+                           "--no-progress", "--no-plot", "--out", str(tmp_path / "run"), "--summary-json",
+                           str(tmp_path / "s.json"), *argv], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr
-    curve = json.loads((tmp_path / "s.json").read_text())["curve"]
+    summary = json.loads((tmp_path / "s.json").read_text())
     on_nest = Trainer.load(tmp_path / "run" / "state.npz")
     config = read_checkpoint(tmp_path / "run" / "state.npz")["config"]
-    assert len(on_nest.network.layers) == 2 and config["batch_size"] == 2
     reference = Trainer(config["task"], config["network"], make_rule(config["rule"]), config["optimizer"],
                         batch_size=config["batch_size"], seed=config["seed"], init=config["init"],
                         trainable=config["trainable"], regularisation=config["regularisation"])
     for name, matrix in reference.feedback.items():
         np.testing.assert_array_equal(on_nest.feedback[name], matrix)
     reference.train(2)
-    np.testing.assert_allclose([e["loss"] for e in curve], [h["loss"] for h in reference.history], rtol=1e-9)
-    np.testing.assert_allclose([e["regularisation_loss"] for e in curve],
-                               [h["regularisation_loss"] for h in reference.history], rtol=1e-12)
+    for key in summary["curve"][0]:
+        if key != "iteration":
+            np.testing.assert_allclose([e[key] for e in summary["curve"]], [h[key] for h in reference.history],
+                                       rtol=1e-9, err_msg=key)
     _assert_weights(on_nest.params, {n: reference.params[n] for n in _weights(reference.network)})
+    return summary, config
+
+
+def test_command_line_trains_deep_networks_in_batches_on_nest_like_the_reference(network_class, tmp_path):
+    """``ostl train --backend nest --layers 2 --feedback random_direct --batch-size 2 --c-reg ...``."""
+    summary, config = _command_line_run_equals_reference(
+        tmp_path, "--task", "pattern_generation", "--steps", "100", "--rule", "eprop", "--feedback", "random_direct",
+        "--layers", "2", "--hidden", "10", "--batch-size", "2", "--optimizer", "sgd", "--lr", "0.05", "--c-reg", "5",
+        "--f-target", "20")
+    assert len(config["network"]["layers"]) == 2 and config["batch_size"] == 2
+    assert all(entry["regularisation_loss"] > 0 for entry in summary["curve"])
+
+
+def test_command_line_classifies_on_nest_like_the_reference(network_class, tmp_path):
+    """``ostl train --task evidence_accumulation --backend nest`` with the task's defaults (recurrent
+    ALIF, softmax readout with cross-entropy, batches of 8, Adam): the reference engine's run."""
+    summary, config = _command_line_run_equals_reference(tmp_path, "--task", "evidence_accumulation",
+                                                         "--rule", "eprop", "--hidden", "20")
+    assert config["network"]["readout"]["activation"] == "softmax" and config["batch_size"] == 8
+    assert "accuracy" in summary["curve"][0]

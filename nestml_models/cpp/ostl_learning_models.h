@@ -28,10 +28,16 @@ reference engine) with what a plastic ``ostl_synapse`` needs:
   event) over ``ostl_learning_signal_connection`` and adds them to the step they belong to;
 - ``readout_neuron_learning`` archives ``J = 0``, ``c = q = 1`` with its own error as the
   learning signal (its incoming synapses learn their exact gradient) and sends, every step,
-  its error -- or, for OSTTP, its masked target -- to the hidden neurons.
+  its error -- or, for OSTTP, its masked target -- to the hidden neurons;
+- a softmax readout (``activation`` "softmax", cross-entropy) sends its potential to every
+  readout, itself included, over ``rate_connection_delayed`` (delay one step, receptor type =
+  the sender's index + 1, as NEST's ``eprop_readout_bsshslm_2020`` exchanges its signal); one
+  update later it computes ``softmax`` over all potentials (in readout order) and its error,
+  which it sends then: its hidden neurons' ``readout_lag`` is one larger.
 
 Trials: ``trial_steps`` active updates from ``first_step`` on, each followed by
-``pause_steps`` >= 2 silent updates (learning signals arrive two updates after their step).
+``pause_steps`` silent updates, at least ``readout_lag + 1`` (2 for the last hidden layer of a
+linear readout): the time a learning signal needs to arrive.
 
 Parameters
 ++++++++++
@@ -46,6 +52,13 @@ Parameter             Unit     Default    Description
                                           (e-prop eq. 28); the readout filters with ``leak``
 ``learning_signal``            "error"    readout: "error" (OSTL, e-prop) or "target" (OSTTP:
                                           the masked target is projected)
+``readout_lag``                1          hidden neurons: updates by which the readout's step
+                                          t follows this layer's step t (k - l for layer l of
+                                          k, one more for a softmax readout), in [1, 32]
+``c_reg``                      0.0        hidden neurons: the firing-rate regulariser's weight
+                                          (>= 0; NEST's e-prop ``c_reg``)
+``f_target``          Hz       0.0        hidden neurons: its target rate, at most one spike
+                                          per step
 ====================  =======  =========  ===================================================
 
 Choice parameters (``pseudo``, ``activation``) take names; an unknown name, or a value that
@@ -64,12 +77,14 @@ Receives
 ++++++++
 
 SpikeEvent, LearningSignalConnectionEvent (hidden neurons), CurrentEvent (readout: target and
-loss mask on receptors 0 and 1)
+loss mask on receptors 0 and 1), DelayedRateConnectionEvent (softmax readout: the readouts'
+potentials, receptor = sender index + 1)
 
 Sends
 +++++
 
-SpikeEvent (hidden neurons), LearningSignalConnectionEvent (readout)
+SpikeEvent (hidden neurons), LearningSignalConnectionEvent (readout), DelayedRateConnectionEvent
+(softmax readout)
 
 References
 ++++++++++

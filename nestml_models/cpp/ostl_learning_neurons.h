@@ -20,13 +20,25 @@
  *  the last hidden layer; k - l for layer l of k feed-forward layers, each connection delaying by
  *  one step): its learning signal of step t arrives that much later. The readout
  *  filters with its own ``leak`` and has ``learning_signal`` ("error" or "target", OSTTP).
+ *
+ *  Softmax readouts (``activation`` "softmax", cross-entropy) exchange their potentials as NEST's
+ *  e-prop readouts do: every readout sends its potential a_j^t to every readout, itself included,
+ *  over ``rate_connection_delayed`` (delay one step, receptor type j + 1 naming the sender); one
+ *  update later each has all of them and computes its probability pi_k^t = exp(a_k - max) /
+ *  sum_j exp(a_j - max) (the sum in readout order) and its error m^t (pi_k^t - y*^t), which it
+ *  files under step t for its own synapses and sends as the learning signal of step t, one update
+ *  later than a linear readout: the hidden neurons' ``readout_lag`` is one larger.
  *  User documentation: ostl_learning_models.h.
  */
 
 #ifndef OSTL_LEARNING_NEURONS_H
 #define OSTL_LEARNING_NEURONS_H
 
+#include <algorithm>
+#include <cmath>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "event_delivery_manager_impl.h"
@@ -84,6 +96,43 @@ public:
     {
       const double value = e.get_weight() * e.get_coeffvalue( it );  // advances it
       history_.add_learning_signal( stamp + k - readout_lag_ - LEARNING_SIGNAL_DELAY, value );
+    }
+  }
+
+  //! A softmax readout: the potential of readout ``rport - 1`` at the sender's update (one step ago).
+  void
+  handle( nest::DelayedRateConnectionEvent& e ) override
+  {
+    const long stamp = e.get_stamp().get_steps();
+    const long sender = static_cast< long >( e.get_rport() );
+    long k = 0;
+    for ( auto it = e.begin(); it != e.end(); ++k )
+    {
+      const double value = e.get_weight() * e.get_coeffvalue( it );  // advances it
+      potentials_[ stamp + k - LEARNING_SIGNAL_DELAY ].emplace_back( sender, value );
+    }
+  }
+
+  size_t
+  handles_test_event( nest::DelayedRateConnectionEvent&, size_t receptor_type ) override
+  {
+    if constexpr ( not Factors::is_readout )
+    {
+      throw nest::IllegalConnection( "only readout neurons exchange potentials (softmax readouts)" );
+    }
+    if ( receptor_type < 1 )
+    {
+      throw nest::UnknownReceptorType( receptor_type, this->get_name() );
+    }
+    return receptor_type;   // the sender's readout index + 1
+  }
+
+  void
+  sends_secondary_event( nest::DelayedRateConnectionEvent& ) override
+  {
+    if constexpr ( not Factors::is_readout )
+    {
+      throw nest::IllegalConnection( "only readout neurons send their potentials" );
     }
   }
 
@@ -211,7 +260,11 @@ public:
   long
   complete_step() const override
   {
-    return history_.last_step() - ( Factors::is_readout ? 0 : readout_lag_ + LEARNING_SIGNAL_DELAY );
+    if constexpr ( Factors::is_readout )
+    {
+      return history_.last_step() - ( softmax_ ? 1 : 0 );   // softmax: the error one update later
+    }
+    return history_.last_step() - ( readout_lag_ + LEARNING_SIGNAL_DELAY );
   }
 
   void
@@ -227,6 +280,8 @@ protected:
     Base::init_buffers_();
     history_.clear();
     history_.attach( this->get_thread() );
+    potentials_.clear();
+    previous_ = PreviousStep();
   }
 
   void
@@ -237,6 +292,7 @@ protected:
     if constexpr ( Factors::is_readout )
     {
       history_.readout_leak = this->get_leak();   // the readout filters with its own leak
+      softmax_ = this->get_activation() == "softmax";
     }
     else
     {
@@ -261,12 +317,24 @@ protected:
   update( nest::Time const& origin, const long from, const long to ) override
   {
     std::vector< double > signal( Factors::is_readout ? to - from : 0, 0.0 );
+    std::vector< double > potentials( softmax_ ? to - from : 0, 0.0 );
     for ( long lag = from; lag < to; ++lag )
     {
       Base::update( origin, lag, lag + 1 );
       const long t = origin.get_steps() + lag;
       auto& f = history_.append( t );
       Factors::read( *this, f );
+      if constexpr ( Factors::is_readout )
+      {
+        if ( softmax_ )
+        {
+          signal[ lag - from ] = softmax_signal( t - 1 );   // every readout's potential of t - 1 is here
+          const bool active = history_.geometry.phase( t ) >= 0;
+          potentials[ lag - from ] = active ? this->get_potential() : 0.0;
+          previous_ = { t, this->get_potential(), this->get_target_value(), this->get_mask_value(), active };
+          continue;
+        }
+      }
       if constexpr ( not Factors::is_readout )
       {
         if ( history_.sums_traces )
@@ -289,10 +357,60 @@ protected:
       nest::LearningSignalConnectionEvent event;
       event.set_coeffarray( signal );
       nest::kernel().event_delivery_manager.send_secondary( *this, event );
+      if ( softmax_ )
+      {
+        nest::DelayedRateConnectionEvent exchange;
+        exchange.set_coeffarray( potentials );
+        nest::kernel().event_delivery_manager.send_secondary( *this, exchange );
+      }
     }
   }
 
 private:
+  /**
+   * A softmax readout's error of step ``s`` (the previous update), from every readout's potential of
+   * it: m (pi - y*) with pi = exp(a - max) / sum_j exp(a_j - max), summed in readout order (as
+   * ostl.ops.NumpyOps.softmax). Filed under ``s`` for this readout's synapses; returns the learning
+   * signal of ``s`` for the hidden neurons (the error, or for OSTTP the masked target).
+   */
+  double
+  softmax_signal( long s )
+  {
+    double value = 0.0;
+    auto received = potentials_.find( s );
+    if ( previous_.step == s and previous_.active and received != potentials_.end() )
+    {
+      auto& all = received->second;   // (sender index + 1, potential), this readout's own among them
+      std::sort( all.begin(), all.end() );
+      double top = all[ 0 ].second;
+      for ( const auto& entry : all )
+      {
+        top = std::max( top, entry.second );
+      }
+      double sum = 0.0;
+      for ( const auto& entry : all )
+      {
+        sum += std::exp( entry.second - top );
+      }
+      const double probability = std::exp( previous_.potential - top ) / sum;
+      const double error = previous_.mask * ( probability - previous_.target );
+      history_.add_learning_signal( s, error );
+      value = send_target_ ? previous_.mask * previous_.target : error;
+    }
+    potentials_.erase( potentials_.begin(), potentials_.upper_bound( s ) );
+    return value;
+  }
+
+  //! What a softmax readout keeps of its previous update's step.
+  struct PreviousStep
+  {
+    long step = -1;
+    double potential = 0.0;
+    double target = 0.0;
+    double mask = 0.0;
+    bool active = false;   //!< inside a trial
+  };
+
   /**
    * The firing-rate regulariser (ostl.regularisation): sum the output over the trial and, after its
    * last update, give the history the trial's ``r = c_reg (f - f_target dt) / T`` with ``f`` the
@@ -327,6 +445,10 @@ private:
   double f_target_ = 0.0;   //!< its target rate (Hz)
   double output_sum_ = 0.0;   //!< sum of y^t over the current trial (with c_reg > 0)
   bool send_target_ = false;
+  bool softmax_ = false;      //!< a softmax readout (its activation)
+  PreviousStep previous_;     //!< softmax: the step whose error the next update computes
+  //! softmax: the sender's update -> (sender index + 1, potential) of every readout
+  std::map< long, std::vector< std::pair< long, double > > > potentials_;
   long plastic_synapses_ = 0;
 };
 
