@@ -19,7 +19,7 @@ from ostl.errors import ParameterError
 from ostl.online import SequenceResult
 from ostl.validation import check_int
 
-from .network import NestNetwork, check_supported, weight_names
+from .network import NestNetwork, check_supported, learnable_names
 from .plugin import PLUGIN
 
 
@@ -31,12 +31,13 @@ class NestBackend(Backend):
 
     @classmethod
     def trainable_parameters(cls, network):
-        """NEST's synapses learn the weights; biases and thresholds stay fixed."""
-        return weight_names(network)
+        """NEST's synapses learn the weights, the readouts their bias; the hidden neurons' own
+        parameters (SNU bias, threshold) stay fixed."""
+        return learnable_names(network)
 
     def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, batch_size=1,
                  threads=1, regularisation=None):
-        trainable = sorted(weight_names(network) if trainable is None else trainable)
+        trainable = sorted(learnable_names(network) if trainable is None else trainable)
         check_supported(network, rule, mode, optimizer, trainable)   # refuse before anything is built
         if optimizer is None:
             raise ParameterError("the NEST backend needs an optimizer (the synapses apply it)")
@@ -68,10 +69,18 @@ class NestBackend(Backend):
                                     trainable=self.trainable, threads=self.threads, pcm=self.pcm,
                                     regularisation=self.regularisation, batch_size=self.batch_size)
             if self.optimizer.name == "adam" and self.optimizer.t > 0:
-                for name in self.trainable:
+                for name in self._synapse_names():
                     self._sim.set_synapse_state(name, adam_m=self.optimizer.m[name], adam_v=self.optimizer.v[name],
                                                 optimizer_steps=np.full(params[name].shape, self.optimizer.t))
+                if "readout.b" in self.trainable:
+                    self._sim.set_bias_state(bias_adam_m=self.optimizer.m["readout.b"],
+                                             bias_adam_v=self.optimizer.v["readout.b"],
+                                             bias_optimizer_steps=np.full(params["readout.b"].shape, self.optimizer.t))
         return self._sim
+
+    def _synapse_names(self):
+        """The trainable parameters NEST's synapses hold (all but the readout's bias)."""
+        return [name for name in self.trainable if name != "readout.b"]
 
     @property
     def is_primary(self):
@@ -108,10 +117,15 @@ class NestBackend(Backend):
         # everything the trainer keeps, in one status read per projection
         adam = self.optimizer.name == "adam"
         keys = ["weight"] + (["adam_m", "adam_v"] if adam else []) + (list(sim.PCM_KEYS) if self.pcm else [])
-        read = sim.read_back(self.trainable, keys)
+        read = sim.read_back(self._synapse_names(), keys)
         if adam:
             self.optimizer.t += 1
-        for name in self.trainable:
+        if "readout.b" in self.trainable:   # the readouts' own
+            state = sim.bias_state(("bias", "bias_adam_m", "bias_adam_v") if adam else ("bias",))
+            params["readout.b"][...] = state["bias"]
+            if adam:
+                self.optimizer.m["readout.b"], self.optimizer.v["readout.b"] = state["bias_adam_m"], state["bias_adam_v"]
+        for name in self._synapse_names():
             rows, cols, values = read[name]
             params[name][rows, cols] = np.asarray(values["weight"], dtype=float)
             if adam:

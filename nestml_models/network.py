@@ -226,6 +226,12 @@ def weight_names(network):
     return names + ["readout.W"]
 
 
+def learnable_names(network):
+    """What NEST learns in ``network``: the weights (its synapses) and the readout's bias (the readout
+    neurons, ``learn_bias``)."""
+    return weight_names(network) + (["readout.b"] if network.readout.bias else [])
+
+
 #: feedback kinds whose learning signal reaches every hidden layer directly from the readouts
 DIRECT_FEEDBACK = ("random_direct", "target_projection")
 
@@ -263,12 +269,13 @@ def check_supported(network, rule, mode="deferred", optimizer=None, trainable=No
     if optimizer is not None and make_optimizer(optimizer).clip is not None:
         raise ParameterError("gradient clipping needs the norm over all synapses, which no NEST synapse sees; "
                              "use optimizer without clip on the NEST backend")
-    names = set(weight_names(network))
-    trainable = names if trainable is None else set(trainable)
+    names = set(learnable_names(network))
+    trainable = set(weight_names(network)) if trainable is None else set(trainable)
     fixed = sorted(trainable - names)
     if fixed:
-        raise ParameterError(f"the NEST backend trains weights only ({', '.join(sorted(names))}); "
-                             f"{', '.join(fixed)} stay fixed: pass trainable without them")
+        raise ParameterError(f"the NEST backend trains the weights and the readout's bias ({', '.join(sorted(names))}); "
+                             f"{', '.join(fixed)} stay fixed (a hidden neuron's own parameter is not built on NEST; "
+                             "the reference engine and Brian2 learn it): pass trainable without them")
     return rule, trainable
 
 
@@ -279,11 +286,11 @@ class NestNetwork:
     ----------
     network : ostl.Network (hidden layers of spiking cells; several need direct feedback)
     rule : rule name or :class:`ostl.rules.Rule`
-    params : dict of parameters as in the reference engine (biases stay fixed)
+    params : dict of parameters as in the reference engine (the hidden neurons' own parameters stay fixed)
+    trainable : what to learn (default: the weights): weights and ``readout.b``
     steps : trial length ``T``
     feedback : dict of fixed feedback matrices (as :meth:`Rule.make_feedback` returns)
     optimizer : ostl optimiser or spec (SGD or Adam; applied by every synapse at trial ends)
-    trainable : weight names to learn (default: all weights)
     threads : NEST's ``local_num_threads``
     record_outputs : record the readout output of every step (for metrics; costs time)
     pcm : :class:`ostl.hardware.pcm.loop.PCMWeights` or None: the plastic weights on PCM
@@ -377,6 +384,11 @@ class NestNetwork:
             self.readout.set([{"bias": float(b)} for b in params["readout.b"]])
         if self.softmax:
             connect_softmax_readouts(nest, self.readout)
+        if "readout.b" in self.trainable:   # the readouts learn their bias (no weight bounds on it)
+            settings = synapse_defaults(self.optimizer, "readout.b", self.batch_size)["optimizer"]
+            settings.pop("Wmin", None)
+            settings.pop("Wmax", None)
+            self.readout.set(learn_bias=True, bias_optimizer=settings)
         nest.SetDefaults("ostl_synapse", synapse_defaults(self.optimizer, batch_size=self.batch_size))
         if self._readout_rate_of_its_own():
             if READOUT_MODEL not in nest.synapse_models:
@@ -683,6 +695,19 @@ class NestNetwork:
             out[...] = fill
         out[rows, cols] = values
         return out
+
+    def bias_state(self, keys=("bias",)):
+        """The readouts' ``keys`` (``bias``, ``bias_adam_m``, ``bias_adam_v``, ...) as arrays in readout
+        order (every process gets them all)."""
+        columns = parallel.node_columns(self.nest, self.readout, keys)
+        order = np.argsort(columns["global_id"])
+        return {key: np.asarray(columns[key], dtype=float)[order] for key in keys}
+
+    def set_bias_state(self, **arrays):
+        """Set the readouts' per-neuron learning state (``bias_adam_m``, ``bias_adam_v``,
+        ``bias_optimizer_steps``) from arrays in readout order."""
+        self.readout.set([{key: (int(v[k]) if key.endswith("steps") else float(v[k])) for key, v in arrays.items()}
+                          for k in range(len(self.readout))])
 
     def set_synapse_state(self, name, **matrices):
         """Set per-synapse quantities from (post, pre) matrices (e.g. the optimiser state)."""

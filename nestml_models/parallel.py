@@ -44,6 +44,19 @@ def connection_columns(nest, connections, keys):
     return gather(nest, {key: values[key] for key in keys})
 
 
+def node_columns(nest, nodes, keys):
+    """``{"global_id": ..., key: ...}`` of ``keys`` of every node of ``nodes`` on every process (each
+    process reads the nodes it holds)."""
+    columns = {key: [] for key in ("global_id", *keys)}
+    for node in nodes:
+        if node.local:
+            values = node.get(list(keys))
+            columns["global_id"].append(node.global_id)
+            for key in keys:
+                columns[key].append(values[key])
+    return gather(nest, columns)
+
+
 def recorded_events(nest, recorder, keys):
     """The events ``keys`` (e.g. ``times``, ``senders``, a recordable) a recording device holds on
     every process."""

@@ -72,8 +72,9 @@ def _weights(net):
     return names + ["readout.W"]
 
 
-def _reference(net, params, rule, feedback, trials, optimizer, regularisation=None, regularisation_losses=None):
-    names = _weights(net)
+def _reference(net, params, rule, feedback, trials, optimizer, regularisation=None, regularisation_losses=None,
+               names=None):
+    names = _weights(net) if names is None else names
     learner = OnlineLearner(net, rule, params, feedback=feedback, trainable=names, block=1,
                             regularisation=regularisation)
     opt = make_optimizer(optimizer)
@@ -202,6 +203,28 @@ def test_softmax_readouts_on_nest_equal_reference(network_class, case):
     if rule.feedback != "symmetric":   # many trials in one Simulate: the losses from the potentials too
         losses = sim.run_trials([t[0] for t in trials], [t[1] for t in trials], [t[2] for t in trials])
         assert len(losses) == 3 and np.all(np.isfinite(losses)) and np.all(losses > 0)
+
+
+@pytest.mark.parametrize("case", ["ostl-snu-feedforward", "eprop-alif-recurrent", "eprop-lif-recurrent-random"])
+@pytest.mark.parametrize("activation", ["linear", "softmax"])
+def test_readouts_learn_their_bias_on_nest_like_the_reference(network_class, case, activation):
+    """The readout's bias learns in the readout neuron (learn_bias: a synapse whose input is 1 at
+    every step, its own optimiser state): after every update the weights and the biases equal the
+    reference engine's (1e-9), for SGD and Adam, linear and softmax readouts."""
+    net, params, rule, feedback, trials, optimizer = _setup(case, 4)
+    net = Network(net.n_in, net.layers, Readout(net.n_out, activation=activation, leak=net.readout.leak))
+    if activation == "softmax":
+        rng = np.random.default_rng(4)
+        trials = [(x, np.eye(net.n_out)[rng.integers(0, net.n_out, size=len(x))], mask) for x, _, mask in trials]
+    names = _weights(net) + ["readout.b"]
+    ref_losses, ref_weights = _reference(net, params, rule, feedback, trials, optimizer, names=names)
+    sim = network_class(net, rule, params, steps=trials[0][0].shape[0], feedback=feedback, optimizer=optimizer,
+                        trainable=names)
+    for k, (x, target, mask) in enumerate(trials):
+        loss, _ = sim.run_trial(x, target, mask)
+        np.testing.assert_allclose(loss, ref_losses[k], rtol=1e-9)
+        _assert_weights(dict(sim.weights(), **{"readout.b": sim.bias_state()["bias"]}), ref_weights[k])
+    assert np.abs(ref_weights[-1]["readout.b"] - params["readout.b"]).max() > 1e-3, "the bias did not learn"
 
 
 #: a regulariser strong enough to move the weights 10^4 times the tolerance (checked below)
@@ -412,7 +435,7 @@ def test_trainer_on_nest_equals_reference_and_resumes_exactly(network_class, tmp
     task = make_task({"name": "pattern_generation", "seed": 0, "steps": 150})
     rule = make_rule("eprop", feedback="random")
     net = presets.build_network(task, rule, cell="alif", hidden=16, recurrent=True)
-    names = _weights(net)
+    names = _weights(net) + ["readout.b"]   # the readouts learn their bias, Adam's state saved and restored
     optimizer = {"name": "adam", "lr": 0.005}
 
     def trainer(backend):

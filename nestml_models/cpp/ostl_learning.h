@@ -648,6 +648,17 @@ public:
     return entries_.push_back();
   }
 
+  //! The learning signal of update ``t`` (0 outside the archived range).
+  double
+  learning_signal( long t ) const
+  {
+    if ( t >= origin_ and t - origin_ < static_cast< long >( entries_.size() ) )
+    {
+      return entries_[ t - origin_ ].learning_signal;
+    }
+    return 0.0;
+  }
+
   //! Add to the learning signal of update ``t`` (ignored outside the archived range).
   void
   add_learning_signal( long t, double value )

@@ -28,6 +28,11 @@
  *  sum_j exp(a_j - max) (the sum in readout order) and its error m^t (pi_k^t - y*^t), which it
  *  files under step t for its own synapses and sends as the learning signal of step t, one update
  *  later than a linear readout: the hidden neurons' ``readout_lag`` is one larger.
+ *
+ *  A readout with ``learn_bias`` learns its ``bias`` b like a synapse whose input is 1 at every step
+ *  (dE/db = sum_t delta^t bbar^t, bbar^t = leak bbar^{t-1} + 1; ostl.traces.ReadoutTraces): it
+ *  integrates each step once its error is known and applies ``bias_optimizer`` (NEST's e-prop
+ *  dictionary, ostl_optimizer.h; no weight bounds) at each trial's (or batch's) end.
  *  User documentation: ostl_learning_models.h.
  */
 
@@ -46,6 +51,7 @@
 #include "kernel_manager.h"
 
 #include "ostl_learning.h"
+#include "ostl_optimizer.h"
 
 namespace ostl
 {
@@ -73,6 +79,8 @@ public:
     , c_reg_( n.c_reg_ )
     , f_target_( n.f_target_ )
     , send_target_( n.send_target_ )
+    , learn_bias_( n.learn_bias_ )
+    , bias_optimizer_( n.bias_optimizer_ )
   {
   }
 
@@ -163,6 +171,11 @@ public:
     if constexpr ( Factors::is_readout )
     {
       d[ "learning_signal" ] = std::string( send_target_ ? "target" : "error" );
+      d[ "learn_bias" ] = learn_bias_;
+      d[ "bias_optimizer" ] = optimizer_status( bias_optimizer_ );
+      d[ "bias_adam_m" ] = bias_state_.adam_m;
+      d[ "bias_adam_v" ] = bias_state_.adam_v;
+      d[ "bias_optimizer_steps" ] = static_cast< long >( bias_state_.optimizer_steps );
     }
     else
     {
@@ -209,7 +222,10 @@ public:
           + "], got " + std::to_string( f_target ) );
       }
     }
-    else
+    bool learn_bias = learn_bias_;
+    OptimizerSettings bias_optimizer = bias_optimizer_;
+    SynapseLearningState bias_state = bias_state_;
+    if constexpr ( Factors::is_readout )
     {
       std::string kind = send_target_ ? "target" : "error";
       d.update_value( "learning_signal", kind );
@@ -218,8 +234,16 @@ public:
         throw nest::BadProperty( "learning_signal must be 'error' or 'target' (OSTTP), got '" + kind + "'" );
       }
       send_target = kind == "target";
+      d.update_value( "learn_bias", learn_bias );
+      update_optimizer( d, "bias_optimizer", bias_optimizer );
+      d.update_value( "bias_adam_m", bias_state.adam_m );
+      d.update_value( "bias_adam_v", bias_state.adam_v );
+      set_optimizer_steps( d, "bias_optimizer_steps", bias_state );
     }
     Base::set_status( d );
+    learn_bias_ = learn_bias;
+    bias_optimizer_ = bias_optimizer;
+    bias_state_ = bias_state;
     readout_leak_ = leak;
     readout_lag_ = lag;
     c_reg_ = c_reg;
@@ -282,6 +306,8 @@ protected:
     history_.attach( this->get_thread() );
     potentials_.clear();
     previous_ = PreviousStep();
+    bias_state_.processed_step = -1;   // the history starts afresh (the optimiser state is kept)
+    bias_state_.eligibility_trace_filtered = bias_state_.gradient = 0.0;
   }
 
   void
@@ -293,6 +319,10 @@ protected:
     {
       history_.readout_leak = this->get_leak();   // the readout filters with its own leak
       softmax_ = this->get_activation() == "softmax";
+      if ( learn_bias_ and this->get_trial_steps() == 0 )
+      {
+        throw nest::BadProperty( "learn_bias needs trials (its update is applied at their ends): set trial_steps > 0" );
+      }
     }
     else
     {
@@ -354,6 +384,10 @@ protected:
     }
     if constexpr ( Factors::is_readout )
     {
+      if ( learn_bias_ )
+      {
+        learn_bias( complete_step() );
+      }
       nest::LearningSignalConnectionEvent event;
       event.set_coeffarray( signal );
       nest::kernel().event_delivery_manager.send_secondary( *this, event );
@@ -401,6 +435,36 @@ private:
     return value;
   }
 
+  /**
+   * A readout that learns its bias: integrate the steps after the last integrated one up to
+   * ``until`` (their errors complete), bbar = leak bbar + 1 and G += delta bbar inside trials, and
+   * apply the optimiser at each trial's (batch's) end: the next update uses the new bias.
+   */
+  void
+  learn_bias( long until )
+  {
+    const TrialGeometry& geometry = history_.geometry;
+    for ( long s = bias_state_.processed_step + 1; s <= until; ++s )
+    {
+      const long phase = geometry.phase( s );
+      if ( phase < 0 )
+      {
+        continue;
+      }
+      double& filtered = bias_state_.eligibility_trace_filtered;
+      filtered = ( phase == 0 ? 0.0 : history_.readout_leak * filtered ) + 1.0;
+      bias_state_.gradient += history_.learning_signal( s ) * filtered;
+      if ( phase == geometry.trial_steps - 1 )
+      {
+        double bias = this->get_bias();
+        finish_trial( bias_optimizer_, bias_state_, bias, nullptr, geometry.trial_of( s ) );
+        this->set_bias( bias );
+        filtered = 0.0;
+      }
+    }
+    bias_state_.processed_step = std::max( bias_state_.processed_step, until );
+  }
+
   //! What a softmax readout keeps of its previous update's step.
   struct PreviousStep
   {
@@ -446,6 +510,9 @@ private:
   double output_sum_ = 0.0;   //!< sum of y^t over the current trial (with c_reg > 0)
   bool send_target_ = false;
   bool softmax_ = false;      //!< a softmax readout (its activation)
+  bool learn_bias_ = false;   //!< a readout that learns its bias
+  OptimizerSettings bias_optimizer_;   //!< its optimiser
+  SynapseLearningState bias_state_;    //!< its filtered input (bbar), gradient and optimiser state
   PreviousStep previous_;     //!< softmax: the step whose error the next update computes
   //! softmax: the sender's update -> (sender index + 1, potential) of every readout
   std::map< long, std::vector< std::pair< long, double > > > potentials_;

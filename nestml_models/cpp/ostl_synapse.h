@@ -124,24 +124,10 @@ EndUserDocs */
 #include "kernel_manager.h"
 
 #include "ostl_learning.h"
+#include "ostl_optimizer.h"
 
 namespace ostl
 {
-
-//! ``optimizer_steps`` from a status dictionary (a 32-bit counter in the synapse: checked).
-inline void
-set_optimizer_steps( const Dictionary& d, SynapseLearningState& s )
-{
-  long steps = s.optimizer_steps;
-  if ( d.update_value( "optimizer_steps", steps ) )
-  {
-    if ( steps < 0 or steps > std::numeric_limits< std::int32_t >::max() )
-    {
-      throw nest::BadProperty( "optimizer_steps must be in [0, 2147483647], got " + std::to_string( steps ) );
-    }
-    s.optimizer_steps = static_cast< std::int32_t >( steps );
-  }
-}
 
 class OstlSynapseCommonProperties : public nest::CommonSynapseProperties
 {
@@ -149,96 +135,19 @@ public:
   OptimizerSettings optimizer;
 
   //! ``optimizer``: NEST's e-prop dictionary (type, eta, beta_1, beta_2, epsilon, batch_size,
-  //! Wmin, Wmax), see the user documentation above.
+  //! Wmin, Wmax), see the user documentation above (ostl_optimizer.h).
   void
   get_status( Dictionary& d ) const
   {
     nest::CommonSynapseProperties::get_status( d );
-    Dictionary optimizer_dict;
-    optimizer_dict[ "type" ] = std::string( optimizer.adam ? "adam" : "gradient_descent" );
-    optimizer_dict[ "eta" ] = optimizer.lr;
-    optimizer_dict[ "beta_1" ] = optimizer.beta1;
-    optimizer_dict[ "beta_2" ] = optimizer.beta2;
-    optimizer_dict[ "epsilon" ] = optimizer.epsilon;
-    optimizer_dict[ "batch_size" ] = optimizer.batch_size;
-    optimizer_dict[ "Wmin" ] = optimizer.w_min;
-    optimizer_dict[ "Wmax" ] = optimizer.w_max;
-    d[ "optimizer" ] = optimizer_dict;
+    d[ "optimizer" ] = optimizer_status( optimizer );
   }
 
   void
   set_status( const Dictionary& d, nest::ConnectorModel& cm )
   {
     nest::CommonSynapseProperties::set_status( d, cm );
-    if ( not d.known( "optimizer" ) )
-    {
-      return;
-    }
-    const auto entry = d->find( "optimizer" );
-    if ( std::holds_alternative< std::string >( entry->second.item ) )
-    {
-      // shorthand: {"optimizer": "adam"} changes the type only
-      entry->second.accessed = true;
-      const std::string kind = std::get< std::string >( entry->second.item );
-      if ( kind != "gradient_descent" and kind != "sgd" and kind != "adam" )
-      {
-        throw nest::BadProperty( "optimizer must be 'sgd' or 'adam' ('gradient_descent' is 'sgd'), or a dictionary in "
-                                 "NEST's e-prop convention with 'type', 'eta', ...; got '" + kind + "'" );
-      }
-      optimizer.adam = kind == "adam";
-      return;
-    }
-    const Dictionary od = d.get< Dictionary >( "optimizer" );
-    for ( const auto& entry : *od )
-    {
-      static const std::vector< std::string > known_keys{ "type", "eta", "beta_1", "beta_2", "epsilon",
-        "batch_size", "Wmin", "Wmax" };
-      if ( std::find( known_keys.begin(), known_keys.end(), entry.first ) == known_keys.end() )
-      {
-        throw nest::BadProperty( "optimizer has no entry '" + entry.first
-          + "' (known: type, eta, beta_1, beta_2, epsilon, batch_size, Wmin, Wmax)" );
-      }
-    }
-    OptimizerSettings next = optimizer;
-    std::string kind = next.adam ? "adam" : "gradient_descent";
-    od.update_value( "type", kind );
-    od.update_value( "eta", next.lr );
-    od.update_value( "beta_1", next.beta1 );
-    od.update_value( "beta_2", next.beta2 );
-    od.update_value( "epsilon", next.epsilon );
-    long batch_size = next.batch_size;
-    od.update_integer_value( "batch_size", batch_size );
-    od.update_value( "Wmin", next.w_min );
-    od.update_value( "Wmax", next.w_max );
-    if ( kind != "gradient_descent" and kind != "sgd" and kind != "adam" )
-    {
-      throw nest::BadProperty( "optimizer type must be 'gradient_descent' (or 'sgd') or 'adam', got '" + kind + "'" );
-    }
-    if ( not( next.lr >= 0.0 ) )
-    {
-      throw nest::BadProperty( "optimizer eta (the learning rate) must be >= 0, got " + std::to_string( next.lr ) );
-    }
-    if ( not( next.beta1 >= 0.0 and next.beta1 < 1.0 and next.beta2 >= 0.0 and next.beta2 < 1.0 ) )
-    {
-      throw nest::BadProperty( "optimizer beta_1 and beta_2 must be in [0, 1)" );
-    }
-    if ( not( next.epsilon > 0.0 ) )
-    {
-      throw nest::BadProperty( "optimizer epsilon must be > 0" );
-    }
-    if ( batch_size < 1 )
-    {
-      throw nest::BadProperty( "optimizer batch_size (trials per update) must be >= 1, got "
-        + std::to_string( batch_size ) );
-    }
-    next.batch_size = batch_size;
-    if ( not( next.w_min < next.w_max ) )
-    {
-      throw nest::BadProperty( "optimizer Wmin must be below Wmax, got Wmin " + std::to_string( next.w_min )
-        + ", Wmax " + std::to_string( next.w_max ) );
-    }
-    next.adam = kind == "adam";
-    optimizer = next;
+    update_optimizer( d, "optimizer", optimizer );
   }
 };
 
