@@ -124,7 +124,8 @@ class NestBackend(Backend):
             state = sim.bias_state(("bias", "bias_adam_m", "bias_adam_v") if adam else ("bias",))
             params["readout.b"][...] = state["bias"]
             if adam:
-                self.optimizer.m["readout.b"], self.optimizer.v["readout.b"] = state["bias_adam_m"], state["bias_adam_v"]
+                self.optimizer.m["readout.b"] = state["bias_adam_m"]
+                self.optimizer.v["readout.b"] = state["bias_adam_v"]
         for name in self._synapse_names():
             rows, cols, values = read[name]
             params[name][rows, cols] = np.asarray(values["weight"], dtype=float)

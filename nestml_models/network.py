@@ -273,7 +273,8 @@ def check_supported(network, rule, mode="deferred", optimizer=None, trainable=No
     trainable = set(weight_names(network)) if trainable is None else set(trainable)
     fixed = sorted(trainable - names)
     if fixed:
-        raise ParameterError(f"the NEST backend trains the weights and the readout's bias ({', '.join(sorted(names))}); "
+        raise ParameterError(f"the NEST backend trains the weights and the readout's bias "
+                             f"({', '.join(sorted(names))}); "
                              f"{', '.join(fixed)} stay fixed (a hidden neuron's own parameter is not built on NEST; "
                              "the reference engine and Brian2 learn it): pass trainable without them")
     return rule, trainable
