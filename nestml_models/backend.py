@@ -19,7 +19,7 @@ from ostl.errors import ParameterError
 from ostl.online import SequenceResult
 from ostl.validation import check_int
 
-from .network import NestNetwork, check_supported, learnable_names
+from .network import NestNetwork, check_supported, learnable_names, neuron_parameter_names
 from .plugin import PLUGIN
 
 
@@ -31,8 +31,8 @@ class NestBackend(Backend):
 
     @classmethod
     def trainable_parameters(cls, network):
-        """NEST's synapses learn the weights, the readouts their bias; the hidden neurons' own
-        parameters (SNU bias, threshold) stay fixed."""
+        """NEST's synapses learn the weights, the neurons their own parameters (the readout's bias,
+        an SNU's bias, a soft-reset SNU's threshold)."""
         return learnable_names(network)
 
     def __init__(self, network, rule, mode, feedback, trainable=None, optimizer=None, params=None, batch_size=1,
@@ -72,15 +72,18 @@ class NestBackend(Backend):
                 for name in self._synapse_names():
                     self._sim.set_synapse_state(name, adam_m=self.optimizer.m[name], adam_v=self.optimizer.v[name],
                                                 optimizer_steps=np.full(params[name].shape, self.optimizer.t))
-                if "readout.b" in self.trainable:
-                    self._sim.set_bias_state(bias_adam_m=self.optimizer.m["readout.b"],
-                                             bias_adam_v=self.optimizer.v["readout.b"],
-                                             bias_optimizer_steps=np.full(params["readout.b"].shape, self.optimizer.t))
+                for name in self._neuron_names():
+                    self._sim.set_neuron_parameter_state(name, self.optimizer.m[name], self.optimizer.v[name],
+                                                         np.full(params[name].shape, self.optimizer.t))
         return self._sim
 
+    def _neuron_names(self):
+        """The trainable parameters the neurons learn (the readout's bias, a layer's own parameter)."""
+        return [name for name in self.trainable if name in neuron_parameter_names(self.network)]
+
     def _synapse_names(self):
-        """The trainable parameters NEST's synapses hold (all but the readout's bias)."""
-        return [name for name in self.trainable if name != "readout.b"]
+        """The trainable parameters NEST's synapses hold."""
+        return [name for name in self.trainable if name not in self._neuron_names()]
 
     @property
     def is_primary(self):
@@ -120,12 +123,11 @@ class NestBackend(Backend):
         read = sim.read_back(self._synapse_names(), keys)
         if adam:
             self.optimizer.t += 1
-        if "readout.b" in self.trainable:   # the readouts' own
-            state = sim.bias_state(("bias", "bias_adam_m", "bias_adam_v") if adam else ("bias",))
-            params["readout.b"][...] = state["bias"]
+        for name in self._neuron_names():   # the neurons' own
+            state = sim.neuron_parameter_state(name, adam)
+            params[name][...] = state["value"]
             if adam:
-                self.optimizer.m["readout.b"] = state["bias_adam_m"]
-                self.optimizer.v["readout.b"] = state["bias_adam_v"]
+                self.optimizer.m[name], self.optimizer.v[name] = state["adam_m"], state["adam_v"]
         for name in self._synapse_names():
             rows, cols, values = read[name]
             params[name][rows, cols] = np.asarray(values["weight"], dtype=float)

@@ -136,14 +136,18 @@ def cell_code(model):
     the per-step factors), ``rest`` (the resting state at trial starts and pauses) and
     ``step`` (the statements of one step)."""
     cell = CELL_MODELS[model]
-    code = symbolic.step_statements(cell, sympy.Symbol("keep_reset_path", real=True))
+    # with the neuron parameter's own eligibility vector and trace (bias_eligibility_trace, ...), which
+    # the learning neuron reads when it learns that parameter (ostl_learning_neurons.h)
+    code = symbolic.step_statements(cell, sympy.Symbol("keep_reset_path", real=True),
+                                    neuron_param_traces=cell.neuron_param is not None)
     printer = NestmlPrinter(_choices(cell))
     initial = {name: "1" for name in code.input_gain if isinstance(name, str)}   # g' of a resting SNU
-    factors = [f"{nest_name(name)} real = {initial.get(name, '0')}" for name in code.factor_variables]
+    factors = [f"{nest_name(name)} real = {initial.get(name, '0')}"
+               for name in (*code.factor_variables, *code.param_variables)]
     # rest: the state, outputs and the factors carried to the next step (input gains are
     # recomputed before they are read)
     resting = [*cell.state_names, "y", "y_prev", "input_current",
-               *(name for name in code.factor_variables if name not in initial), "slope"]
+               *(name for name in code.factor_variables if name not in initial), *code.param_variables, "slope"]
     rest = [f"{nest_name(name)} = 0" for name in resting]
     step = []
     for statement in code.statements:

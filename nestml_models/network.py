@@ -226,10 +226,18 @@ def weight_names(network):
     return names + ["readout.W"]
 
 
+def neuron_parameter_names(network):
+    """The parameters of ``network`` that NEST's neurons learn themselves: a hidden layer's own
+    parameter (SNU ``bias``, soft-reset SNU ``threshold``: ``learn_neuron_param``) where the layer
+    trains it, and the readout's bias (``learn_bias``)."""
+    names = [f"layer{index}.{layer.cell.neuron_param}" for index, layer in enumerate(network.layers)
+             if layer.cell.neuron_param is not None and layer.train_neuron_param]
+    return names + (["readout.b"] if network.readout.bias else [])
+
+
 def learnable_names(network):
-    """What NEST learns in ``network``: the weights (its synapses) and the readout's bias (the readout
-    neurons, ``learn_bias``)."""
-    return weight_names(network) + (["readout.b"] if network.readout.bias else [])
+    """What NEST learns in ``network``: the weights (its synapses) and the neurons' own parameters."""
+    return weight_names(network) + neuron_parameter_names(network)
 
 
 #: feedback kinds whose learning signal reaches every hidden layer directly from the readouts
@@ -273,10 +281,8 @@ def check_supported(network, rule, mode="deferred", optimizer=None, trainable=No
     trainable = set(weight_names(network)) if trainable is None else set(trainable)
     fixed = sorted(trainable - names)
     if fixed:
-        raise ParameterError(f"the NEST backend trains the weights and the readout's bias "
-                             f"({', '.join(sorted(names))}); "
-                             f"{', '.join(fixed)} stay fixed (a hidden neuron's own parameter is not built on NEST; "
-                             "the reference engine and Brian2 learn it): pass trainable without them")
+        raise ParameterError(f"the NEST backend trains {', '.join(sorted(names))}; {', '.join(fixed)} are not "
+                             "parameters of this network that it learns: pass trainable without them")
     return rule, trainable
 
 
@@ -385,11 +391,14 @@ class NestNetwork:
             self.readout.set([{"bias": float(b)} for b in params["readout.b"]])
         if self.softmax:
             connect_softmax_readouts(nest, self.readout)
-        if "readout.b" in self.trainable:   # the readouts learn their bias (no weight bounds on it)
-            settings = synapse_defaults(self.optimizer, "readout.b", self.batch_size)["optimizer"]
-            settings.pop("Wmin", None)
-            settings.pop("Wmax", None)
-            self.readout.set(learn_bias=True, bias_optimizer=settings)
+        for name in neuron_parameter_names(net):   # the neurons learn them (no weight bounds on them)
+            if name in self.trainable:
+                settings = synapse_defaults(self.optimizer, name, self.batch_size)["optimizer"]
+                settings.pop("Wmin", None)
+                settings.pop("Wmax", None)
+                population, _, prefix = self._neuron_parameter(name)
+                population.set({"learn_bias" if prefix == "bias" else "learn_neuron_param": True,
+                                f"{prefix}_optimizer": settings})
         nest.SetDefaults("ostl_synapse", synapse_defaults(self.optimizer, batch_size=self.batch_size))
         if self._readout_rate_of_its_own():
             if READOUT_MODEL not in nest.synapse_models:
@@ -697,18 +706,30 @@ class NestNetwork:
         out[rows, cols] = values
         return out
 
-    def bias_state(self, keys=("bias",)):
-        """The readouts' ``keys`` (``bias``, ``bias_adam_m``, ``bias_adam_v``, ...) as arrays in readout
-        order (every process gets them all)."""
-        columns = parallel.node_columns(self.nest, self.readout, keys)
-        order = np.argsort(columns["global_id"])
-        return {key: np.asarray(columns[key], dtype=float)[order] for key in keys}
+    def _neuron_parameter(self, name):
+        """(population, its status key, the prefix of its learning keys) of a parameter the neurons
+        learn: ``readout.b`` (``bias``, ``bias_optimizer``, ...) or ``layer<l>.<param>`` (``<param>``,
+        ``neuron_param_optimizer``, ...)."""
+        if name == "readout.b":
+            return self.readout, "bias", "bias"
+        layer, param = name.split(".")
+        return self.hidden_layers[int(layer[len("layer"):])], param, "neuron_param"
 
-    def set_bias_state(self, **arrays):
-        """Set the readouts' per-neuron learning state (``bias_adam_m``, ``bias_adam_v``,
-        ``bias_optimizer_steps``) from arrays in readout order."""
-        self.readout.set([{key: (int(v[k]) if key.endswith("steps") else float(v[k])) for key, v in arrays.items()}
-                          for k in range(len(self.readout))])
+    def neuron_parameter_state(self, name, adam=False):
+        """A neuron-learned parameter's ``value`` (and with ``adam`` its ``adam_m``, ``adam_v``) as
+        arrays in neuron order (every process gets them all)."""
+        population, key, prefix = self._neuron_parameter(name)
+        keys = {"value": key, **({"adam_m": f"{prefix}_adam_m", "adam_v": f"{prefix}_adam_v"} if adam else {})}
+        columns = parallel.node_columns(self.nest, population, list(keys.values()))
+        order = np.argsort(columns["global_id"])
+        return {field: np.asarray(columns[status], dtype=float)[order] for field, status in keys.items()}
+
+    def set_neuron_parameter_state(self, name, adam_m, adam_v, optimizer_steps):
+        """Set a neuron-learned parameter's optimiser state (Adam's moments and step count, arrays
+        in neuron order): an exact resumption."""
+        population, _, prefix = self._neuron_parameter(name)
+        population.set([{f"{prefix}_adam_m": float(adam_m[k]), f"{prefix}_adam_v": float(adam_v[k]),
+                         f"{prefix}_optimizer_steps": int(optimizer_steps[k])} for k in range(len(population))])
 
     def set_synapse_state(self, name, **matrices):
         """Set per-synapse quantities from (post, pre) matrices (e.g. the optimiser state)."""

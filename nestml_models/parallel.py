@@ -47,6 +47,9 @@ def connection_columns(nest, connections, keys):
 def node_columns(nest, nodes, keys):
     """``{"global_id": ..., key: ...}`` of ``keys`` of every node of ``nodes`` on every process (each
     process reads the nodes it holds)."""
+    if processes(nest) == 1:   # one process holds every node: one status call
+        values = nodes.get(["global_id", *keys])
+        return {key: np.atleast_1d(np.asarray(values[key])) for key in ("global_id", *keys)}
     columns = {key: [] for key in ("global_id", *keys)}
     for node in nodes:
         if node.local:

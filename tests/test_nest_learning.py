@@ -3,7 +3,7 @@ for step: losses of every trial, the synapses' eligibility vectors and gradients
 trial, and the weights after every deferred update, for every local rule.
 
 The reference runs the same trials with ``OnlineLearner`` (deferred mode) and the same
-optimiser applied after each trial, training the weights only (NEST keeps biases fixed).
+optimiser applied after each trial; the weights (and, where a test says so, the neurons' own parameters).
 """
 
 import numpy as np
@@ -223,8 +223,35 @@ def test_readouts_learn_their_bias_on_nest_like_the_reference(network_class, cas
     for k, (x, target, mask) in enumerate(trials):
         loss, _ = sim.run_trial(x, target, mask)
         np.testing.assert_allclose(loss, ref_losses[k], rtol=1e-9)
-        _assert_weights(dict(sim.weights(), **{"readout.b": sim.bias_state()["bias"]}), ref_weights[k])
+        _assert_weights(dict(sim.weights(), **{"readout.b": sim.neuron_parameter_state("readout.b")["value"]}),
+                        ref_weights[k])
     assert np.abs(ref_weights[-1]["readout.b"] - params["readout.b"]).max() > 1e-3, "the bias did not learn"
+
+
+@pytest.mark.parametrize("case, regularisation", [
+    ("ostl-snu-feedforward", None), ("ostl_no_h-snu-recurrent", None), ("ostl_rnd-soft_snu", None),
+    ("osttp-snu", {"c_reg": 20.0, "f_target": 0.05})])
+def test_hidden_neurons_learn_their_own_parameter_on_nest_like_the_reference(network_class, case, regularisation):
+    """An SNU's bias and a soft-reset SNU's threshold learn in the neuron (learn_neuron_param: the
+    NESTML model computes the parameter's eligibility trace, generated from the reference cell;
+    the neuron keeps it until its learning signal arrives): every parameter of the network after
+    every update equals the reference engine's (1e-9), with the regulariser too."""
+    from nestml_models.network import learnable_names, neuron_parameter_names
+
+    net, params, rule, feedback, trials, optimizer = _setup(case, 6)
+    names = learnable_names(net)
+    hidden_param = f"layer0.{net.layers[0].cell.neuron_param}"
+    assert hidden_param in names
+    ref_losses, ref_weights = _reference(net, params, rule, feedback, trials, optimizer, regularisation, names=names)
+    sim = network_class(net, rule, params, steps=trials[0][0].shape[0], feedback=feedback, optimizer=optimizer,
+                        trainable=names, regularisation=regularisation)
+    for k, (x, target, mask) in enumerate(trials):
+        loss, _ = sim.run_trial(x, target, mask)
+        np.testing.assert_allclose(loss, ref_losses[k], rtol=1e-9)
+        learned = dict(sim.weights(), **{name: sim.neuron_parameter_state(name)["value"]
+                                         for name in neuron_parameter_names(net)})
+        _assert_weights(learned, ref_weights[k])
+    assert np.abs(ref_weights[-1][hidden_param] - params[hidden_param]).max() > 1e-3, "it did not learn"
 
 
 #: a regulariser strong enough to move the weights 10^4 times the tolerance (checked below)
@@ -359,7 +386,7 @@ def test_two_threads_give_the_same_weights(network_class):
 @pytest.mark.parametrize("change, message", [
     ({"mode": "online"}, "mode must be 'deferred' on NEST"),
     ({"clip": 1.0}, "gradient clipping"),
-    ({"trainable": ["layer0.W", "layer0.bias"]}, "trains weights only"),
+    ({"trainable": ["layer0.W", "layer0.threshold"]}, "layer0.threshold are not parameters of this network"),
     ({"rule": "ostl", "recurrent": True}, "exact OSTL traces"),
 ])
 def test_unsupported_settings_are_refused_before_building(change, message):

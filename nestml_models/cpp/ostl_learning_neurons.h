@@ -33,6 +33,13 @@
  *  (dE/db = sum_t delta^t bbar^t, bbar^t = leak bbar^{t-1} + 1; ostl.traces.ReadoutTraces): it
  *  integrates each step once its error is known and applies ``bias_optimizer`` (NEST's e-prop
  *  dictionary, ostl_optimizer.h; no weight bounds) at each trial's (or batch's) end.
+ *
+ *  A hidden neuron with ``learn_neuron_param`` learns its own parameter (SNU: ``bias``, soft-reset
+ *  SNU: ``threshold``; the cell's ``neuron_param``) the same way: the NESTML model computes the
+ *  parameter's eligibility trace e^t itself (``<param>_eligibility_trace``, generated from the
+ *  reference cell with ostl.symbolic.step_statements), the neuron keeps e^t until its learning
+ *  signal is complete, filters it with ``readout_leak``, sums L ebar (and, with c_reg, r sum e) and
+ *  applies ``neuron_param_optimizer`` at each trial's (batch's) end.
  *  User documentation: ostl_learning_models.h.
  */
 
@@ -41,6 +48,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <map>
 #include <string>
 #include <utility>
@@ -81,6 +89,8 @@ public:
     , send_target_( n.send_target_ )
     , learn_bias_( n.learn_bias_ )
     , bias_optimizer_( n.bias_optimizer_ )
+    , learn_neuron_param_( n.learn_neuron_param_ )
+    , neuron_param_optimizer_( n.neuron_param_optimizer_ )
   {
   }
 
@@ -181,6 +191,14 @@ public:
     {
       d[ "readout_leak" ] = readout_leak_;
       d[ "readout_lag" ] = readout_lag_;
+      if constexpr ( Factors::has_neuron_param )
+      {
+        d[ "learn_neuron_param" ] = learn_neuron_param_;
+        d[ "neuron_param_optimizer" ] = optimizer_status( neuron_param_optimizer_ );
+        d[ "neuron_param_adam_m" ] = param_state_.adam_m;
+        d[ "neuron_param_adam_v" ] = param_state_.adam_v;
+        d[ "neuron_param_optimizer_steps" ] = static_cast< long >( param_state_.optimizer_steps );
+      }
       d[ "c_reg" ] = c_reg_;
       d[ "f_target" ] = f_target_;
     }
@@ -225,6 +243,17 @@ public:
     bool learn_bias = learn_bias_;
     OptimizerSettings bias_optimizer = bias_optimizer_;
     SynapseLearningState bias_state = bias_state_;
+    bool learn_param = learn_neuron_param_;
+    OptimizerSettings param_optimizer = neuron_param_optimizer_;
+    SynapseLearningState param_state = param_state_;
+    if constexpr ( Factors::has_neuron_param )
+    {
+      d.update_value( "learn_neuron_param", learn_param );
+      update_optimizer( d, "neuron_param_optimizer", param_optimizer );
+      d.update_value( "neuron_param_adam_m", param_state.adam_m );
+      d.update_value( "neuron_param_adam_v", param_state.adam_v );
+      set_optimizer_steps( d, "neuron_param_optimizer_steps", param_state );
+    }
     if constexpr ( Factors::is_readout )
     {
       std::string kind = send_target_ ? "target" : "error";
@@ -244,6 +273,9 @@ public:
     learn_bias_ = learn_bias;
     bias_optimizer_ = bias_optimizer;
     bias_state_ = bias_state;
+    learn_neuron_param_ = learn_param;
+    neuron_param_optimizer_ = param_optimizer;
+    param_state_ = param_state;
     readout_leak_ = leak;
     readout_lag_ = lag;
     c_reg_ = c_reg;
@@ -308,6 +340,8 @@ protected:
     previous_ = PreviousStep();
     bias_state_.processed_step = -1;   // the history starts afresh (the optimiser state is kept)
     bias_state_.eligibility_trace_filtered = bias_state_.gradient = 0.0;
+    param_traces_.clear();
+    param_state_.eligibility_trace_filtered = param_state_.gradient = param_state_.trace_sum = 0.0;
   }
 
   void
@@ -329,6 +363,11 @@ protected:
       history_.readout_leak = readout_leak_;
     }
     history_.sums_traces = c_reg_ > 0.0;
+    if ( learn_neuron_param_ and this->get_trial_steps() == 0 )
+    {
+      throw nest::BadProperty(
+        "learn_neuron_param needs trials (its update is applied at their ends): set trial_steps > 0" );
+    }
     if ( c_reg_ > 0.0 and this->get_trial_steps() == 0 )
     {
       throw nest::BadProperty( "c_reg > 0 (the firing-rate regulariser) needs trials: set trial_steps > 0" );
@@ -371,6 +410,13 @@ protected:
         {
           count_output( t );
         }
+        if constexpr ( Factors::has_neuron_param )
+        {
+          if ( learn_neuron_param_ and history_.geometry.phase( t ) >= 0 )
+          {
+            param_traces_.emplace_back( t, Factors::neuron_param_trace( *this ) );
+          }
+        }
       }
       if constexpr ( Factors::is_readout )
       {
@@ -380,6 +426,13 @@ protected:
         {
           signal[ lag - from ] = 0.0;
         }
+      }
+    }
+    if constexpr ( Factors::has_neuron_param )
+    {
+      if ( learn_neuron_param_ )
+      {
+        learn_neuron_param( complete_step() );
       }
     }
     if constexpr ( Factors::is_readout )
@@ -465,6 +518,42 @@ private:
     bias_state_.processed_step = std::max( bias_state_.processed_step, until );
   }
 
+  /**
+   * A hidden neuron that learns its own parameter: the kept traces e^s of the steps whose learning
+   * signal is complete (s <= ``until``): ebar = readout_leak ebar + e, G += L ebar (and with the
+   * regulariser S += e, G += r S at the trial's end), the optimiser at each trial's (batch's) end.
+   */
+  void
+  learn_neuron_param( long until )
+  {
+    const TrialGeometry& geometry = history_.geometry;
+    SynapseLearningState& s = param_state_;
+    while ( not param_traces_.empty() and param_traces_.front().first <= until )
+    {
+      const auto [step, trace] = param_traces_.front();
+      param_traces_.pop_front();
+      const long phase = geometry.phase( step );
+      s.eligibility_trace_filtered = ( phase == 0 ? 0.0 : history_.readout_leak * s.eligibility_trace_filtered ) + trace;
+      s.gradient += history_.learning_signal( step ) * s.eligibility_trace_filtered;
+      if ( history_.sums_traces )
+      {
+        s.trace_sum += trace;
+      }
+      if ( phase == geometry.trial_steps - 1 )
+      {
+        const long trial = geometry.trial_of( step );
+        if ( history_.sums_traces )
+        {
+          s.gradient += history_.rate_signal( trial ) * s.trace_sum;
+        }
+        double value = Factors::get_neuron_param( *this );
+        finish_trial( neuron_param_optimizer_, s, value, nullptr, trial );
+        Factors::set_neuron_param( *this, value );
+        s.eligibility_trace_filtered = s.trace_sum = 0.0;
+      }
+    }
+  }
+
   //! What a softmax readout keeps of its previous update's step.
   struct PreviousStep
   {
@@ -513,6 +602,10 @@ private:
   bool learn_bias_ = false;   //!< a readout that learns its bias
   OptimizerSettings bias_optimizer_;   //!< its optimiser
   SynapseLearningState bias_state_;    //!< its filtered input (bbar), gradient and optimiser state
+  bool learn_neuron_param_ = false;    //!< a hidden neuron that learns its own parameter
+  OptimizerSettings neuron_param_optimizer_;   //!< its optimiser
+  SynapseLearningState param_state_;   //!< its filtered trace, gradient, sum of traces, optimiser state
+  std::deque< std::pair< long, double > > param_traces_;   //!< (step, e^step) until L^step is complete
   PreviousStep previous_;     //!< softmax: the step whose error the next update computes
   //! softmax: the sender's update -> (sender index + 1, potential) of every readout
   std::map< long, std::vector< std::pair< long, double > > > potentials_;
@@ -526,6 +619,25 @@ struct SNUFactors
   static constexpr int D = 1;
   static constexpr bool is_readout = false;
   static constexpr bool unit_input_gain = false;   // ReLU / leaky ReLU gate the input
+  static constexpr bool has_neuron_param = true;   // bias
+  template < class N >
+  static double
+  neuron_param_trace( const N& n )
+  {
+    return n.get_bias_eligibility_trace();
+  }
+  template < class N >
+  static double
+  get_neuron_param( const N& n )
+  {
+    return n.get_bias();
+  }
+  template < class N >
+  static void
+  set_neuron_param( N& n, double value )
+  {
+    n.set_bias( value );
+  }
   template < class N, class F >
   static void
   read( const N& n, F& f )
@@ -536,12 +648,13 @@ struct SNUFactors
   }
 };
 
-//! Soft-reset SNU and LIF: input gain 1.
+//! LIF: input gain 1, no parameter of its own that learns.
 struct UnitGainFactors
 {
   static constexpr int D = 1;
   static constexpr bool is_readout = false;
   static constexpr bool unit_input_gain = true;
+  static constexpr bool has_neuron_param = false;
   template < class N, class F >
   static void
   read( const N& n, F& f )
@@ -551,11 +664,36 @@ struct UnitGainFactors
   }
 };
 
+//! Soft-reset SNU: input gain 1; its threshold learns.
+struct SoftResetFactors : UnitGainFactors
+{
+  static constexpr bool has_neuron_param = true;   // threshold
+  template < class N >
+  static double
+  neuron_param_trace( const N& n )
+  {
+    return n.get_threshold_eligibility_trace();
+  }
+  template < class N >
+  static double
+  get_neuron_param( const N& n )
+  {
+    return n.get_threshold();
+  }
+  template < class N >
+  static void
+  set_neuron_param( N& n, double value )
+  {
+    n.set_threshold( value );
+  }
+};
+
 struct ALIFFactors
 {
   static constexpr int D = 2;
   static constexpr bool is_readout = false;
   static constexpr bool unit_input_gain = true;    // c = (1, 0): the input drives v only
+  static constexpr bool has_neuron_param = false;
   template < class N, class F >
   static void
   read( const N& n, F& f )
@@ -575,6 +713,7 @@ struct ReadoutFactors
   static constexpr int D = 1;
   static constexpr bool is_readout = true;
   static constexpr bool unit_input_gain = true;
+  static constexpr bool has_neuron_param = false;   // its bias: learn_bias
   template < class N, class F >
   static void
   read( const N&, F& f )
