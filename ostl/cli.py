@@ -196,15 +196,16 @@ def _build_trainer(args):
                    batch_size=batch_size, seed=args.seed or 0,
                    backend=backend, init=presets.init_for(task.name),
                    backend_options=_backend_options(args), on_divergence=args.on_divergence,
-                   synapses=_synapses(args), regularisation=_regularisation(args))
+                   synapses=_synapses(args), regularisation=_regularisation(args, task.name, capabilities))
 
 
-def _regularisation(args):
-    """``--c-reg`` and ``--f-target`` (Hz) as a regulariser, or None."""
+def _regularisation(args, task_name, capabilities):
+    """``--c-reg`` and ``--f-target`` (Hz) as a regulariser; without them the task's default on the
+    backends that have one (``--c-reg 0``: none), else None."""
     if args.c_reg is None:
         if args.f_target is not None:
             raise ParameterError("--f-target needs --c-reg (the regulariser's weight)")
-        return None
+        return presets.default_regularisation(task_name) if capabilities.rate_regularisation else None
     return FiringRateRegularisation.from_hz(args.c_reg, 10.0 if args.f_target is None else args.f_target)
 
 

@@ -3,6 +3,8 @@ arithmetic the chip equals the reference engine; each constraint switches on alo
 it holds is an integer in 0..63 on a row whose sign the mapping fixes; the same seed gives the same
 run; save and resume are exact; what does not fit is refused."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -41,6 +43,9 @@ def test_without_the_constraints_the_chip_equals_the_reference_engine(rule_name,
 
 
 SHORT_EVIDENCE = {"n_cues": 3, "cue_steps": 30, "spacing_steps": 15, "delay_steps": 50, "recall_steps": 40}
+#: the chip's evidence-accumulation network, in which docs/brainscales2.md's figures were measured (50 ALIF; the
+#: task's default network is NEST's example's, for its full-length trials: ostl.presets)
+CHIP_EVIDENCE = {"cell": {"kind": "alif", "tau_m": 20.0, "tau_a": 2000.0, "beta": 1.0, "v_th": 0.5}, "hidden": 50}
 ALIF = {"kind": "alif", "tau_m": 20.0, "tau_a": 200.0, "beta": 1.0, "v_th": 0.5}
 
 
@@ -120,8 +125,9 @@ def test_the_compiled_ppu_step_counts_the_same_saturations_in_training():
     rule = make_rule("eprop")
     trainers = {}
     for engine in ("numpy", "compiled"):   # (engine: a keyword of the backend, as Trainer's backend_options)
-        trainers[engine] = Trainer(task, presets.build_network(task, rule), rule, {"name": "sgd", "lr": 0.1},
-                                   backend="brainscales2", batch_size=8, backend_options={"engine": engine},
+        trainers[engine] = Trainer(task, presets.build_network(task, rule, **CHIP_EVIDENCE), rule,
+                                   {"name": "sgd", "lr": 0.1}, backend="brainscales2", batch_size=8,
+                                   backend_options={"engine": engine},
                                    init=presets.init_for("evidence_accumulation"))
         trainers[engine].train(3)
     numpy_run, compiled_run = trainers["numpy"], trainers["compiled"]
@@ -240,7 +246,7 @@ def test_a_batch_is_summed_in_the_accumulators_and_written_back_once_like_the_re
     rule = make_rule("eprop")
     runs = []
     for backend, options in (("reference", None), ("brainscales2", IDEAL)):
-        network = presets.build_network(task, rule)
+        network = presets.build_network(task, rule, **CHIP_EVIDENCE)
         t = Trainer(task, network, rule, {"name": "sgd", "lr": 0.05}, backend=backend, batch_size=4,
                     init=presets.init_for("evidence_accumulation"), backend_options=options)
         t.train(3)
@@ -260,8 +266,8 @@ def test_eprop_classifies_evidence_accumulation_above_chance_under_all_constrain
     docs/results.md)."""
     task = dict(SHORT_EVIDENCE, name="evidence_accumulation", seed=0)
     rule = make_rule("eprop")
-    t = Trainer(task, presets.build_network(task, rule), rule, {"name": "sgd", "lr": 0.1}, backend="brainscales2",
-                batch_size=8, init=presets.init_for("evidence_accumulation"))
+    t = Trainer(task, presets.build_network(task, rule, **CHIP_EVIDENCE), rule, {"name": "sgd", "lr": 0.1},
+                backend="brainscales2", batch_size=8, init=presets.init_for("evidence_accumulation"))
     accuracy = np.array([h["accuracy"] for h in t.train(300)])
     assert accuracy[200:].mean() >= 0.56, accuracy[200:].mean()
     chip = t.backend.chip
@@ -275,6 +281,7 @@ def test_the_classification_task_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--task", "evidence_accumulation", "--n-cues", "3", "--cue-steps", "30", "--spacing-steps",
                  "15", "--delay-steps", "50", "--recall-steps", "40", "--rule", "eprop", "--backend", "brainscales2",
+                 "--hidden", "50", "--cell", json.dumps(CHIP_EVIDENCE["cell"]),
                  "--lr", "0.1", "--batch-size", "2", "--iterations", "2", "--out", str(out), "--no-progress",
                  "--no-plot"]) == 0
     t = Trainer.load(out / "state.npz")
@@ -294,7 +301,7 @@ def test_resume_is_exact_with_alif_neurons_and_batches(tmp_path):
     rule = make_rule("eprop")
 
     def make():
-        return Trainer(task, presets.build_network(task, rule), rule, {"name": "sgd", "lr": 0.1},
+        return Trainer(task, presets.build_network(task, rule, **CHIP_EVIDENCE), rule, {"name": "sgd", "lr": 0.1},
                        backend="brainscales2", batch_size=4, init=presets.init_for("evidence_accumulation"))
 
     first = make()

@@ -543,8 +543,10 @@ def test_command_line_trains_deep_networks_in_batches_on_nest_like_the_reference
 
 def test_command_line_classifies_on_nest_like_the_reference(network_class, tmp_path):
     """``ostl train --task evidence_accumulation --backend nest`` with the task's defaults (recurrent
-    ALIF, softmax readout with cross-entropy, batches of 8, Adam): the reference engine's run."""
+    ALIF, softmax readout with cross-entropy, batches of 32, Adam, NEST's firing-rate regulariser):
+    the reference engine's run."""
     summary, config = _command_line_run_equals_reference(tmp_path, "--task", "evidence_accumulation",
                                                          "--rule", "eprop", "--hidden", "20")
-    assert config["network"]["readout"]["activation"] == "softmax" and config["batch_size"] == 8
+    assert config["network"]["readout"]["activation"] == "softmax" and config["batch_size"] == 32
+    assert config["regularisation"] == {"c_reg": 300.0, "f_target": 0.01}
     assert "accuracy" in summary["curve"][0]

@@ -273,3 +273,26 @@ def test_pynn_refuses_bad_regularisation():
     assert sm.EPropSynapse(c_reg=0.0, trial_duration=100).regularisation is None
     assert sm.EPropSynapse(c_reg=2.0, f_target=20.0, trial_duration=100).regularisation == \
         FiringRateRegularisation(2.0, 0.02)
+
+
+def test_evidence_accumulation_regularises_by_default_where_the_backend_can(tmp_path):
+    """The task's default (NEST's example: c_reg 300 towards 10 Hz) without --c-reg on the backends
+    that have the regulariser; --c-reg 0 switches it off; a backend without it runs without."""
+    import json
+    import subprocess
+    import sys
+
+    short = ["--task", "evidence_accumulation", "--n-cues", "1", "--cue-steps", "10", "--spacing-steps", "5",
+             "--delay-steps", "10", "--recall-steps", "10", "--hidden", "8", "--batch-size", "1", "--iterations", "1",
+             "--no-progress", "--no-plot", "--rule", "eprop"]
+    summaries = {}
+    for name, extra in (("default", []), ("off", ["--c-reg", "0"]), ("spinnaker", ["--backend", "spinnaker",
+                                                                                     "--optimizer", "sgd"])):
+        done = subprocess.run([sys.executable, "-m", "ostl", "train", *short, *extra, "--out", str(tmp_path / name),
+                               "--summary-json", str(tmp_path / f"{name}.json")], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=600)
+        assert done.returncode == 0, (name, done.stderr)
+        summaries[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert summaries["default"]["regularisation"] == {"c_reg": 300.0, "f_target": 0.01}
+    assert summaries["default"]["curve"][0]["regularisation_loss"] > 0
+    assert "regularisation" not in summaries["off"] and "regularisation" not in summaries["spinnaker"]
