@@ -391,19 +391,14 @@ class NestNetwork:
             self.readout.set([{"bias": float(b)} for b in params["readout.b"]])
         if self.softmax:
             connect_softmax_readouts(nest, self.readout)
-        for name in neuron_parameter_names(net):   # the neurons learn them (no weight bounds on them)
+        for name in neuron_parameter_names(net):   # the neurons learn them
             if name in self.trainable:
-                settings = synapse_defaults(self.optimizer, name, self.batch_size)["optimizer"]
-                settings.pop("Wmin", None)
-                settings.pop("Wmax", None)
                 population, _, prefix = self._neuron_parameter(name)
-                population.set({"learn_bias" if prefix == "bias" else "learn_neuron_param": True,
-                                f"{prefix}_optimizer": settings})
-        nest.SetDefaults("ostl_synapse", synapse_defaults(self.optimizer, batch_size=self.batch_size))
-        if self._readout_rate_of_its_own():
-            if READOUT_MODEL not in nest.synapse_models:
-                nest.CopyModel("ostl_synapse", READOUT_MODEL)
-            nest.SetDefaults(READOUT_MODEL, synapse_defaults(self.optimizer, "readout.W", self.batch_size))
+                population.set({"learn_bias" if prefix == "bias" else "learn_neuron_param": True})
+        self._configure_neuron_optimisers()
+        if self._readout_rate_of_its_own() and READOUT_MODEL not in nest.synapse_models:
+            nest.CopyModel("ostl_synapse", READOUT_MODEL)
+        self._configure_optimisers()
         if self.pcm is not None:
             nest.SetDefaults(PCM_MODEL, dict(synapse_defaults(self.optimizer, batch_size=self.batch_size),
                                              pcm=pcm_defaults(self.pcm.config, self.steps)))
@@ -443,6 +438,40 @@ class NestNetwork:
         self._regularisation_losses = []
         #: softmax: each scheduled trial's (target, mask) until its loss is computed, and outputs
         self._scheduled, self._outputs = {}, {}
+
+    def _rates(self):
+        """The optimiser's current rate of every trainable parameter (a schedule changes them)."""
+        return {name: self.optimizer.rate(name) for name in sorted(self.trainable)}
+
+    def _configure_optimisers(self):
+        """The synapse models' optimiser settings at the optimiser's current rates."""
+        nest = self.nest
+        nest.SetDefaults("ostl_synapse", synapse_defaults(self.optimizer, batch_size=self.batch_size))
+        if self._readout_rate_of_its_own():
+            nest.SetDefaults(READOUT_MODEL, synapse_defaults(self.optimizer, "readout.W", self.batch_size))
+        if self.pcm is not None:
+            nest.SetDefaults(PCM_MODEL, synapse_defaults(self.optimizer, batch_size=self.batch_size))
+        self._configured_rates = self._rates()
+
+    def _configure_neuron_optimisers(self):
+        """The optimiser settings of the parameters the neurons learn (no weight bounds on them)."""
+        for name in neuron_parameter_names(self.network):
+            if name in self.trainable:
+                settings = synapse_defaults(self.optimizer, name, self.batch_size)["optimizer"]
+                settings.pop("Wmin", None)
+                settings.pop("Wmax", None)
+                population, _, prefix = self._neuron_parameter(name)
+                population.set({f"{prefix}_optimizer": settings})
+
+    def follow_rates(self):
+        """Give the synapses and neurons the optimiser's current rates if a learning-rate schedule
+        changed them (between trials). Every synapse first catches up, so that the updates of the
+        trials before take the rate they were computed with."""
+        if self._rates() == self._configured_rates:
+            return
+        catch_up_synapses(self.nest)
+        self._configure_optimisers()
+        self._configure_neuron_optimisers()
 
     def _readout_rate_of_its_own(self):
         """Whether the readout learns at a rate of its own (SGD's ``readout_lr``)."""
@@ -552,6 +581,7 @@ class NestNetwork:
     def run_trial(self, x, target, mask=None):
         """Simulate one trial (and the pause after it); returns (loss, outputs (T, n_out)).
         The synapses apply their update at the trial's end."""
+        self.follow_rates()
         self._schedule([self._check_trial(x, target, mask)], self.trial)
         # chunk boundaries sit two steps before a trial's first hidden update, so that the next
         # trial's first input spike is still in the future
@@ -580,6 +610,7 @@ class NestNetwork:
                                  "after every trial: use run_trial, or feedback 'random'")
         masks = [None] * len(xs) if masks is None else masks
         checked = [self._check_trial(x, t, m) for x, t, m in zip(xs, targets, masks)]
+        self.follow_rates()
         n_trials = len(checked)
         self._schedule(checked, self.trial)
         self.nest.Simulate(float(n_trials * self.period))

@@ -16,12 +16,11 @@ PLUGIN = BackendPlugin(
     summary="NEST (NESTML neurons and the ostl synapse compiled into a NEST module)",
     install_hint="pip install 'ostl[nest]' (NEST 3.10, NESTML 9; see README for the Debian packages)",
     capabilities=Capabilities(
-        rules=ONLINE_RULES, clipping=False, readout_lr=True, lr_decay=False, modes=("deferred",),
+        rules=ONLINE_RULES, clipping=False, readout_lr=True, modes=("deferred",),
         applies_updates=True, batches="accumulate", synapses=("pcm",), weight_bounds=True,
         rate_regularisation=True,
         reasons={"rules": BPTT_IS_NOT_A_SIMULATOR_RULE,
                  "clipping": "gradient clipping needs the norm over all synapses, which no NEST synapse sees",
-                 "lr_decay": "its synapses keep the rate they were built with",
                  "modes": "learning signals travel over delayed connections, so a per-step update cannot be "
                           "exact; the weights change at every trial end",
                  "synapses": "NEST's synapse models hold float weights or PCM devices"}),

@@ -254,10 +254,10 @@ def test_a_short_osttp_run_on_spoken_digits_is_well_above_chance(spoken_task):
 
 
 # -- the simulators on real data ------------------------------------------------------------
-def _jsb_on(backend, options=None, trainable=None):
+def _jsb_on(backend, options=None, trainable=None, optimizer=None):
     task = JSBChorales(seed=0, n_train=4, n_test=3)
-    trainer = Trainer(task, _snu_network(12), "ostl", {"name": "sgd", "lr": 0.001}, seed=0, backend=backend,
-                      backend_options=options, trainable=trainable)
+    trainer = Trainer(task, _snu_network(12), "ostl", optimizer or {"name": "sgd", "lr": 0.001}, seed=0,
+                      backend=backend, backend_options=options, trainable=trainable)
     trainer.train(2 * trainer.iterations_per_epoch)   # chorales of different lengths, two epochs
     return trainer
 
@@ -282,8 +282,12 @@ def test_jsb_on_nest_equals_the_reference_engine():
         nestml_models.build()
     except BackendUnavailableError as exc:  # pragma: no cover - depends on the machine
         pytest.skip(str(exc))
-    weights = NestBackend.trainable_parameters(_snu_network(12))   # NEST learns weights
-    reference, nest = _jsb_on("reference", trainable=weights), _jsb_on("nest")
+    weights = NestBackend.trainable_parameters(_snu_network(12))   # weights, the SNUs' and readouts' biases
+    # with a learning-rate schedule: the synapses and neurons take the rate of each epoch
+    optimizer = {"name": "adam", "lr": 0.002, "decay": 0.5, "decay_every": 1}
+    reference = _jsb_on("reference", trainable=weights, optimizer=optimizer)
+    nest = _jsb_on("nest", optimizer=optimizer)
+    assert nest.optimizer.lr == 0.0005   # the third epoch's rate, after two
     np.testing.assert_allclose([e["test_nll"] for e in nest.epochs], [e["test_nll"] for e in reference.epochs],
                                rtol=1e-9)
     for name, value in reference.params.items():
