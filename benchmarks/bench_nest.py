@@ -15,6 +15,12 @@ all-to-all without autapses up to N = 1600 and a fixed in-degree of 160 (10 % of
 * ``static``: our network with ``static_synapse`` in place of every plastic synapse (the cost of
   simulating, without learning).
 
+``--classification`` times the classification setting instead (issue 24): softmax readouts with
+cross-entropy (``N_OUT`` = 10 classes; ours exchange their potentials over
+``rate_connection_delayed``, NEST's ``eprop_readout_bsshslm_2020`` with ``loss`` cross_entropy does
+the same), batches of 8 (NEST's optimiser ``batch_size`` on both sides), ``ours`` beside
+``bsshslm``; the time per trial is the mean over one batch of 8 trials.
+
 Each row is a fresh process: the network is built (timed: ``build s``), one trial warms it up,
 the second trial is timed (``s/trial``); ``B/syn`` is the growth of NEST's ``memory_size``
 (resident memory of the process) while the plastic (or, for ``static``, the same) projections
@@ -22,6 +28,7 @@ are connected, divided by their synapse count. ``--threads 2`` adds rows with tw
 ``.venv-mpi`` (``make nest-mpi``) rows with two MPI processes of one thread each are added.
 
 Run:  .venv/bin/python benchmarks/bench_nest.py [--quick] [--sizes 100,400] [--kinds ours,static]
+      .venv/bin/python benchmarks/bench_nest.py --classification [--sizes 100,400]
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ TAU_M, V_TH = 30.0, 0.03
 #: while every synapse does its full learning work (a rate does not change the work)
 ETA = 0.0
 FULL_UP_TO, IN_DEGREE = 1600, 160
+#: the classification setting: trials per update (NEST's optimiser batch_size)
+BATCH = 8
 KINDS = ("ours", "eprop_iaf", "bsshslm", "static")
 MPI_PYTHON = ROOT / ".venv-mpi" / "bin" / "python"
 
@@ -74,34 +83,51 @@ def _memory(nest):
     return float(nest.GetKernelStatus("memory_size")) * 1024.0   # NEST reports kB
 
 
-def _inputs(nest, rng, first, trials):
-    """100 parrots driven by frozen Poisson spike generators, ``trials`` trials from ``first``."""
+def _inputs(nest, rng, first, trials, period=STEPS + 4):
+    """100 parrots driven by frozen Poisson spike generators, ``trials`` trials from ``first``,
+    one every ``period`` steps."""
     generators = nest.Create("spike_generator", N_IN)
     parrots = nest.Create("parrot_neuron", N_IN)
     nest.Connect(generators, parrots, "one_to_one", {"delay": 1.0})
     spikes = rng.random((STEPS, N_IN)) < P_IN
     spikes[0] = False
-    starts = first + np.arange(trials) * (STEPS + 4)
+    starts = first + np.arange(trials) * period
     generators.set([{"spike_times": np.concatenate([np.nonzero(spikes[:, i])[0] + s for s in starts]).astype(float)}
                     for i in range(N_IN)])
     return parrots
 
 
-def build_ours(nest, n, rng, plastic=True):
-    """Our models (:mod:`nestml_models`); ``plastic=False``: static synapses everywhere."""
+def _one_hot(trials, period, first):
+    """Per readout: step amplitudes of a one-hot target, class ``k % N_OUT`` in trial ``k``."""
+    times = np.concatenate([first + k * period + np.arange(STEPS) for k in range(trials)]).astype(float)
+    labels = np.repeat(np.arange(trials) % N_OUT, STEPS)
+    return times, [(labels == j).astype(float) for j in range(N_OUT)]
+
+
+def build_ours(nest, n, rng, plastic=True, classify=False):
+    """Our models (:mod:`nestml_models`); ``plastic=False``: static synapses everywhere; ``classify``:
+    softmax readouts, batches of ``BATCH``."""
     import nestml_models
+    from nestml_models.network import connect_softmax_readouts, pause_steps_for
 
     nestml_models.install()
-    geometry = {"trial_steps": STEPS, "pause_steps": 4}
-    parrots = _inputs(nest, rng, 2, 3)
+    pause = pause_steps_for(1, softmax=classify)
+    trials = BATCH + 2 if classify else 3
+    geometry = {"trial_steps": STEPS, "pause_steps": pause}
+    parrots = _inputs(nest, rng, 2, trials, STEPS + pause)
     hidden = nest.Create("lif_neuron_learning", n, dict(geometry, first_step=2, tau_m=TAU_M, v_th=V_TH,
                                                         pseudo="piecewise_linear", pseudo_gamma=0.3,
-                                                        keep_reset_path=0.0, readout_leak=float(np.exp(-1 / TAU_M))))
+                                                        keep_reset_path=0.0, readout_leak=float(np.exp(-1 / TAU_M)),
+                                                        readout_lag=2 if classify else 1))
     readout = nest.Create("readout_neuron_learning", N_OUT, dict(geometry, first_step=3,
-                                                                  leak=float(np.exp(-1 / TAU_M)), activation="linear"))
+                                                                  leak=float(np.exp(-1 / TAU_M)),
+                                                                  activation="softmax" if classify else "linear"))
+    if classify:
+        connect_softmax_readouts(nest, readout)
     model = "ostl_synapse" if plastic else "static_synapse"
     if plastic:
-        nest.SetDefaults("ostl_synapse", {"optimizer": {"type": "gradient_descent", "eta": ETA}})
+        nest.SetDefaults("ostl_synapse", {"optimizer": {"type": "gradient_descent", "eta": ETA,
+                                                        "batch_size": BATCH if classify else 1}})
     rule, _ = _connectivity(n)
     before = _memory(nest)
     syn = {"synapse_model": model, "delay": 1.0}
@@ -113,10 +139,14 @@ def build_ours(nest, n, rng, plastic=True):
     nest.Connect(readout, hidden, "all_to_all", {"synapse_model": "ostl_learning_signal_connection", "delay": 1.0,
                                                  "weight": nest.random.normal(0.0, 0.1)})
     targets = nest.Create("step_current_generator", N_OUT)
-    times = np.arange(0, 3 * (STEPS + 4), dtype=float) + 2.0
-    targets.set(amplitude_times=times, amplitude_values=np.sin(times / 50.0))
+    if classify:
+        times, values = _one_hot(trials, STEPS + pause, 2.0)
+        targets.set([{"amplitude_times": times, "amplitude_values": v} for v in values])
+    else:
+        times = np.arange(0, 3 * (STEPS + 4), dtype=float) + 2.0
+        targets.set(amplitude_times=times, amplitude_values=np.sin(times / 50.0))
     nest.Connect(targets, readout, "one_to_one", {"receptor_type": 0, "delay": 1.0})
-    return memory, STEPS + 4, hidden
+    return memory, STEPS + pause, hidden
 
 
 def build_eprop_iaf(nest, n, rng):
@@ -154,10 +184,13 @@ def build_eprop_iaf(nest, n, rng):
     return memory, STEPS, hidden
 
 
-def build_bsshslm(nest, n, rng):
-    """NEST's ``eprop_iaf_bsshslm_2020`` set (the settings of nestml_models.native_eprop)."""
+def build_bsshslm(nest, n, rng, classify=False):
+    """NEST's ``eprop_iaf_bsshslm_2020`` set (the settings of nestml_models.native_eprop); ``classify``:
+    cross-entropy readouts normalised over rate connections (NEST's evidence-accumulation example),
+    batches of ``BATCH``."""
     nest.set(eprop_learning_window=float(STEPS), eprop_reset_neurons_on_update=True, eprop_update_interval=float(STEPS))
-    parrots = _inputs(nest, rng, 1, 3)
+    trials = BATCH + 2 if classify else 3
+    parrots = _inputs(nest, rng, 1, trials, STEPS if classify else STEPS + 4)
     hidden = nest.Create("eprop_iaf_bsshslm_2020", n, {"C_m": 1.0, "c_reg": 0.0, "E_L": 0.0, "I_e": 0.0,
                                                        "regular_spike_arrival": False, "t_ref": 0.0, "tau_m": TAU_M,
                                                        "V_m": 0.0, "V_th": V_TH,
@@ -165,10 +198,12 @@ def build_bsshslm(nest, n, rng):
                                                        "surrogate_gradient_height": 0.3 / V_TH,
                                                        "surrogate_gradient_width": V_TH})
     readout = nest.Create("eprop_readout_bsshslm_2020", N_OUT, {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0,
-                                                                "loss": "mean_squared_error",
+                                                                "loss": "cross_entropy" if classify
+                                                                else "mean_squared_error",
                                                                 "regular_spike_arrival": False, "tau_m": TAU_M,
                                                                 "V_m": 0.0})
-    nest.SetDefaults("eprop_synapse_bsshslm_2020", {"optimizer": {"type": "gradient_descent", "batch_size": 1,
+    nest.SetDefaults("eprop_synapse_bsshslm_2020", {"optimizer": {"type": "gradient_descent",
+                                                                  "batch_size": BATCH if classify else 1,
                                                                   "eta": ETA}, "average_gradient": False})
     rule, _ = _connectivity(n)
     before = _memory(nest)
@@ -181,15 +216,22 @@ def build_bsshslm(nest, n, rng):
     nest.Connect(readout, hidden, "all_to_all", {"synapse_model": "eprop_learning_signal_connection_bsshslm_2020",
                                                  "delay": 1.0, "weight": nest.random.normal(0.0, 0.1)})
     target = nest.Create("step_rate_generator", N_OUT)
-    times = np.arange(0, 3 * STEPS, dtype=float) + 4.0
-    target.set(amplitude_times=times, amplitude_values=np.sin(times / 50.0))
+    if classify:
+        times, values = _one_hot(trials, STEPS, 4.0)
+        target.set([{"amplitude_times": times, "amplitude_values": v} for v in values])
+        nest.Connect(readout, readout, {"rule": "all_to_all", "allow_autapses": False},
+                     {"synapse_model": "rate_connection_delayed", "delay": 1.0, "receptor_type": 1, "weight": 1.0})
+    else:
+        times = np.arange(0, 3 * STEPS, dtype=float) + 4.0
+        target.set(amplitude_times=times, amplitude_values=np.sin(times / 50.0))
     nest.Connect(target, readout, "one_to_one", {"synapse_model": "rate_connection_delayed", "delay": 1.0,
                                                  "receptor_type": 2})
     return memory, STEPS, hidden
 
 
-def worker(kind, n, threads):
-    """One row, in this process: ``{build_s, trial_s, bytes_per_synapse, synapses, spikes}``."""
+def worker(kind, n, threads, classify=False):
+    """One row, in this process: ``{build_s, trial_s, bytes_per_synapse, synapses, spikes}``
+    (``classify``: the classification setting, the time per trial over one batch)."""
     os.environ.setdefault("PYNEST_QUIET", "1")
     import nest
 
@@ -198,22 +240,23 @@ def worker(kind, n, threads):
     rng = np.random.default_rng(7)
     started = time.perf_counter()
     if kind in ("ours", "static"):
-        memory, period, hidden = build_ours(nest, n, rng, plastic=kind == "ours")
+        memory, period, hidden = build_ours(nest, n, rng, plastic=kind == "ours", classify=classify)
     elif kind == "eprop_iaf":
         memory, period, hidden = build_eprop_iaf(nest, n, rng)
     else:
-        memory, period, hidden = build_bsshslm(nest, n, rng)
+        memory, period, hidden = build_bsshslm(nest, n, rng, classify=classify)
     spikes = nest.Create("spike_recorder")
     nest.Connect(hidden, spikes)
     build = time.perf_counter() - started
     nest.Simulate(float(period + 4))     # first trial, with NEST's preparation
     spikes.n_events = 0
+    timed = BATCH if classify else 1
     start = time.perf_counter()
-    nest.Simulate(float(period))
-    trial = time.perf_counter() - start
+    nest.Simulate(float(timed * period))
+    trial = (time.perf_counter() - start) / timed
     _, degree = _connectivity(n)
     synapses = n * (N_IN + degree + N_OUT)
-    row = {"build_s": build, "trial_s": trial, "synapses": synapses, "spikes": int(spikes.n_events),
+    row = {"build_s": build, "trial_s": trial, "synapses": synapses, "spikes": int(spikes.n_events) / timed,
            "bytes_per_synapse": memory / synapses, "processes": int(nest.NumProcesses())}
     if nest.NumProcesses() > 1:
         from mpi4py import MPI
@@ -227,12 +270,12 @@ def worker(kind, n, threads):
     return row
 
 
-def _measure(kind, n, threads=1, processes=1):
-    command = [sys.executable, __file__, "--worker", kind, str(n), str(threads)]
+def _measure(kind, n, threads=1, processes=1, classify=False):
+    command = [sys.executable, __file__, "--worker", kind, str(n), str(threads)] + (["--classification"] if classify
+                                                                                     else [])
     env = dict(os.environ, PYNEST_QUIET="1")
     if processes > 1:
-        command = ["mpirun", "-np", str(processes), "--bind-to", "none", str(MPI_PYTHON), __file__, "--worker", kind,
-                   str(n), str(threads)]
+        command = ["mpirun", "-np", str(processes), "--bind-to", "none", str(MPI_PYTHON), *command[1:]]
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=7200)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -247,29 +290,33 @@ def main(argv=None):
     parser.add_argument("--sizes", help="comma-separated N (default 100,400,1600,6400,25600)")
     parser.add_argument("--kinds", help=f"comma-separated, of {','.join(KINDS)}")
     parser.add_argument("--no-parallel", action="store_true", help="no 2-thread and 2-process rows")
+    parser.add_argument("--classification", action="store_true",
+                        help=f"softmax readouts of {N_OUT}, batches of {BATCH}: ours beside bsshslm")
     parser.add_argument("--worker", nargs=3, metavar=("KIND", "N", "THREADS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        row = worker(args.worker[0], int(args.worker[1]), int(args.worker[2]))
+        row = worker(args.worker[0], int(args.worker[1]), int(args.worker[2]), classify=args.classification)
         if row is not None:
             print(json.dumps(row), flush=True)
         return
     sizes = [100, 400] if args.quick else [100, 400, 1600, 6400, 25600]
     if args.sizes:
         sizes = [int(s) for s in args.sizes.split(",")]
-    kinds = args.kinds.split(",") if args.kinds else list(KINDS)
+    kinds = args.kinds.split(",") if args.kinds else (["ours", "bsshslm"] if args.classification else list(KINDS))
     layouts = [(1, 1)]
     if not args.no_parallel:
         layouts.append((2, 1))
         if MPI_PYTHON.exists():
             layouts.append((1, 2))
-    print(f"NEST 3.10, recurrent e-prop LIF, {N_IN} Poisson inputs, {N_OUT} readouts, one trial of {STEPS} steps; "
+    setting = (f"{N_OUT} softmax readouts (cross-entropy), batches of {BATCH}, time per trial over a batch"
+               if args.classification else f"{N_OUT} readouts, one trial")
+    print(f"NEST 3.10, recurrent e-prop LIF, {N_IN} Poisson inputs, {setting} of {STEPS} steps; "
           f"in-degree all-to-all up to N = {FULL_UP_TO}, {IN_DEGREE} above")
     print(f"{'N':>6} {'threads x procs':>15} {'model':>10} {'s/trial':>9} {'build s':>8} {'B/syn':>7} "
           f"{'/ fastest native':>16} {'/ static':>9} {'Hz':>6}")
     for n in sizes:
         for threads, processes in layouts:
-            rows = {kind: _measure(kind, n, threads, processes) for kind in kinds}
+            rows = {kind: _measure(kind, n, threads, processes, args.classification) for kind in kinds}
             native = [rows[k]["trial_s"] for k in ("eprop_iaf", "bsshslm") if "trial_s" in rows.get(k, {})]
             static = rows.get("static", {}).get("trial_s")
             for kind in kinds:
