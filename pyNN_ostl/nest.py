@@ -41,8 +41,9 @@ pause on NEST: the script must keep them silent (no input spikes, ``loss_mask`` 
 on pyNN.brian2 makes them contribute nothing to the gradient, so both simulators learn the
 same weights. With symmetric feedback the learning-signal weights are the readout weights
 of the moment: :func:`run` stops inside every trial's pause to copy them (``sim.run`` is
-refused for such a network). NEST learns weights only: biases/thresholds must be declared
-``learn_bias=False`` (``learn_threshold=False``).
+refused for such a network). The readout's ``learn_bias`` learns in the readout neurons
+(``learn_bias``) with the plastic synapses' optimiser; a hidden population's learned bias or
+threshold is refused (the first trial's step 0 is NEST's update -1, see ``build``).
 """
 
 from __future__ import annotations
@@ -342,8 +343,12 @@ class Controller:
             celltype = pop.celltype
             parameter = celltype.neuron_parameter
             if parameter and celltype.learned[parameter]:
-                raise ParameterError(f"pyNN.nest learns weights only: declare {type(celltype).__name__}(..., "
-                                     f"learn_{parameter}=False) for population {pop.label!r}")
+                # pyNN.nest's time mapping: the first trial's step 0 is NEST's update -1, which no neuron
+                # runs; a weight's trace is 0 there (no input spike can reach it), a neuron parameter's not
+                raise ParameterError(f"a learned {parameter} is not built for pyNN.nest (the first trial's step 0 "
+                                     "comes before NEST's first update, where its trace is not 0): declare "
+                                     f"{type(celltype).__name__}(..., learn_{parameter}=False) for population "
+                                     f"{pop.label!r}; it learns on pyNN.brian2 and through ostl train --backend nest")
             autapses = True
             if id(pop) in rec:
                 W = rec[id(pop)].weights()
@@ -353,9 +358,6 @@ class Controller:
                 raise ParameterError(f"bias of population {pop.label!r} must be <= 0 on pyNN.nest: the first step "
                                      "of a simulation starts at rest, where a positive bias would fire")
             self._check_initial_values(pop)
-        if readout.celltype.learned["bias"]:
-            raise ParameterError(f"pyNN.nest learns weights only: declare Readout(..., learn_bias=False) for "
-                                 f"population {readout.label!r}")
         leak = float(np.ravel(np.asarray(readout.get("leak"), dtype=float))[0])
         activation = readout.celltype.options["activation"]
         if activation == "softmax":
@@ -376,6 +378,7 @@ class Controller:
                                              syn_type.regularisation)
         hidden.node_collection.set(hidden_params)
         readout.node_collection.set(readout_parameters(activation, leak, rule, READOUT_FIRST_STEP, geometry))
+        self._learn_readout_bias(trainable, optimizer, readout)
         self.pcm = self._pcm(records, syn_type, rule, trial, ff, rec, ro, layers)
         if self.pcm is None:
             nest.SetDefaults(PLASTIC_MODEL + "_lbl", synapse_defaults(optimizer))
@@ -390,6 +393,16 @@ class Controller:
         if self.sync_feedback:
             self.copy_readout_weights()
         self.built = True
+
+    @staticmethod
+    def _learn_readout_bias(trainable, optimizer, readout):
+        """A learned readout bias learns in the readout neurons (nestml_models.network.NestNetwork does
+        the same), with the synapses' optimiser (no weight bounds on it)."""
+        if "readout.b" in trainable:
+            settings = synapse_defaults(optimizer, "readout.b")["optimizer"]
+            settings.pop("Wmin", None)
+            settings.pop("Wmax", None)
+            readout.node_collection.set({"learn_bias": True, "bias_optimizer": settings})
 
     # -- PCM synapses -----------------------------------------------------------------------
     def _pcm(self, records, syn_type, rule, trial, ff, rec, ro, layers):

@@ -85,7 +85,7 @@ class _OSTLCellType(StandardCellType):
 
     def __init__(self, **parameters):
         #: whether the neuron parameter (bias / threshold) learns with the weights
-        #: (option ``learn_bias`` / ``learn_threshold``, default True; pyNN.nest learns weights only)
+        #: (option ``learn_bias`` / ``learn_threshold``, default True)
         self.learned = {}
         if self.neuron_parameter:
             option = f"learn_{self.neuron_parameter}"
@@ -212,7 +212,7 @@ class Readout(StandardCellType):
     def __init__(self, activation="linear", learn_bias=True, **parameters):
         self.options = {"activation": check_choice("readout activation", activation,
                                                    {"linear", "sigmoid", "softmax"})}
-        #: whether the readout bias learns with the weights (pyNN.nest learns weights only)
+        #: whether the readout bias learns with the weights
         self.learned = {"bias": _check_bool("learn_bias", learn_bias)}
         with _checked_parameters(type(self).__name__):
             super().__init__(**parameters)

@@ -109,7 +109,7 @@ def _case_data(seed):
     return x, target, mask
 
 
-def _run_case(name, iterations=3, seed=4, split=None, threads=1):
+def _run_case(name, iterations=3, seed=4, split=None, threads=1, learn_bias=False):
     make_cell, ref_cell, recurrent, rule_name, feedback_kind, leak = CASES[name]
     rule = make_rule(rule_name, feedback=feedback_kind if rule_name == "eprop" else None)
     autapses = name != "eprop-alif-recurrent"   # one case without self-connections
@@ -128,7 +128,7 @@ def _run_case(name, iterations=3, seed=4, split=None, threads=1):
     inputs = sim.Population(N_IN, sim.SpikeSourceArray(spike_times=ostl.spike_times(np.tile(x, (iterations, 1)))))
     hidden = sim.Population(N_HIDDEN, make_cell(), label="hidden")
     targets = np.tile(target, (iterations, 1))
-    readout = sim.Population(N_OUT, ostl.Readout(leak=leak, learn_bias=False,
+    readout = sim.Population(N_OUT, ostl.Readout(leak=leak, learn_bias=learn_bias,
                                                  target=[Sequence(targets[:, k]) for k in range(N_OUT)],
                                                  loss_mask=Sequence(np.tile(mask, iterations))))
     synapse = ostl.EPropSynapse if rule_name == "eprop" else ostl.OSTLSynapse
@@ -149,11 +149,13 @@ def _run_case(name, iterations=3, seed=4, split=None, threads=1):
         for duration in split:
             ostl.run(duration)
     result = {"layer0.W": w_in.get("weight", format="array").T, "readout.W": w_out.get("weight", format="array").T}
+    if learn_bias:
+        result["readout.b"] = np.asarray(readout.get("bias"), dtype=float)
     if recurrent:
         result["layer0.H"] = np.nan_to_num(w_rec.get("weight", format="array").T)  # NaN: no connection
     sim.end()
 
-    trainable = [k for k in params if k.endswith((".W", ".H"))]
+    trainable = [k for k in params if k.endswith((".W", ".H")) or (learn_bias and k in result)]
     learner = OnlineLearner(net, rule, params, feedback=feedback, trainable=trainable)
     optimizer = Adam(0.01)
     for _ in range(iterations):
@@ -168,6 +170,17 @@ def test_every_rule_on_pynn_nest_equals_the_reference(name):
     for key, value in result.items():
         assert relative_deviation(value, reference[key]) < 1e-9, key
         assert relative_deviation(value, initial[key]) > 1e-4, key   # the weights did change
+
+
+@pytest.mark.parametrize("name", ["ostl-snu", "ostl_no_h-softreset-recurrent", "eprop-alif-recurrent"])
+def test_a_learned_readout_bias_on_pynn_nest_equals_the_reference(name):
+    """``Readout(..., learn_bias=True)``: the readout neurons learn their bias in NEST, equal to the
+    reference engine with it trainable."""
+    result, reference, initial = _run_case(name, learn_bias=True)
+    assert "readout.b" in result
+    for key, value in result.items():
+        assert relative_deviation(value, reference[key]) < 1e-9, key
+        assert np.abs(value - initial[key]).max() > 1e-4, key   # it did change
 
 
 def test_a_training_split_over_several_runs_learns_the_same():
@@ -213,8 +226,7 @@ def _small(**overrides):
 
 
 @pytest.mark.parametrize("overrides,message", [
-    ({"learn_bias": True}, r"learns weights only: declare SNU\(..., learn_bias=False\)"),
-    ({"readout_learn_bias": True}, r"declare Readout\(..., learn_bias=False\)"),
+    ({"learn_bias": True}, r"a learned bias is not built for pyNN.nest .* declare SNU\(..., learn_bias=False\)"),
     ({"mask_start": 1.0}, "loss_mask must start with 2 zeros"),
     ({"pause_mask": 1.0}, "Readout loss_mask must be 0 there"),
     ({"pause_spike": True}, "input 0 must not spike there"),
