@@ -164,10 +164,11 @@ def _task_spec(args):
 def _build_trainer(args):
     task = make_task(_task_spec(args))
     defaults = presets.TASK_DEFAULTS[task.name]
+    rule_name = args.rule or defaults.get("rule", "ostl")   # the task's rule where it names one (ostl.presets)
     traces = args.traces
-    if traces is None and args.rule not in ("eprop", "bptt") and "traces" in defaults:
+    if traces is None and rule_name not in ("eprop", "bptt") and "traces" in defaults:
         traces = defaults["traces"]   # e.g. w/o H on the task's large recurrent layer (see ostl.presets)
-    rule = make_rule(args.rule or "ostl", traces=traces, feedback=args.feedback)
+    rule = make_rule(rule_name, traces=traces, feedback=args.feedback)
     cell = json.loads(args.cell) if args.cell and args.cell.lstrip().startswith("{") else args.cell
     network = presets.build_network(task, rule, cell=cell, hidden=args.hidden, recurrent=args.recurrent,
                                     layers=args.layers)

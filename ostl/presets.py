@@ -15,7 +15,9 @@ The defaults follow the papers where they say something and were checked to lear
   ``a^t = rho a^{t-1} + z^{t-1}`` a beta of order 1 would silence a neuron for seconds after
   one spike, and nothing was learned: 37.5 % after 2,400 trials), firing-rate regularisation
   c_reg = 300 towards 10 Hz (NEST's values; on the backends that have it), Adam 5e-3, batches
-  of 32, 50 iterations (1,600 trials, NEST's example);
+  of 32, 50 iterations (1,600 trials, NEST's example), and e-prop as the default rule (the
+  task's recurrent layer; OSTL's default, exact traces on a feed-forward layer, measured 54 %
+  over the last 10 batches, w/o H on a recurrent layer 58 %, e-prop 73 %);
 * JSB chorales (OSTL S7): one feed-forward layer of 150 SNUs (step output, g identity,
   d = 0.4) and 88 sigmoid readouts, plain SGD, for every rule (the paper trains all
   rules on the same feed-forward layer, where OSTL is exact at O(n^2)). The paper's
@@ -60,7 +62,7 @@ TASK_DEFAULTS = {
                      "hidden": 50, "iterations": 300, "lr": 0.01, "batch_size": 8},
     "evidence_accumulation": {"cell": {"kind": "alif", "tau_m": 20.0, "tau_a": 2000.0, "beta": _NEST_ADAPT_BETA,
                                        "v_th": 0.6},
-                              "hidden": 100, "iterations": 50, "lr": 0.005, "batch_size": 32,
+                              "hidden": 100, "iterations": 50, "lr": 0.005, "batch_size": 32, "rule": "eprop",
                               "regularisation": {"c_reg": 300.0, "f_target_hz": 10.0}},
     "jsb": {"cell": {"kind": "snu", "decay": 0.4, "activation": "identity", "output": "step", "pseudo": "tanh"},
             "hidden": 150, "recurrent": False, "epochs": 10, "optimizer": "sgd", "lr": 0.001, "batch_size": 1},
