@@ -56,10 +56,12 @@ def task_data(steps=500, n_in=50, n_out=3, pause=PAUSE):
 
 
 def build_and_run(sim, iterations=100, steps=500, n_in=50, n_hidden=32, n_out=3, seed=1, learning_rate=0.01,
-                  record_synapses=False, pause=PAUSE, threads=1, c_reg=0.0, f_target=10.0, w_min=None, w_max=None):
+                  record_synapses=False, pause=PAUSE, threads=1, c_reg=0.0, f_target=10.0, w_min=None, w_max=None,
+                  optimizer="adam", readout_learning_rate=None):
     """Build the network with ordinary PyNN calls, train, and return the results. ``c_reg`` > 0:
     firing-rate regularisation of the hidden neurons towards ``f_target`` Hz; ``w_min`` /
-    ``w_max``: weight bounds (both on pyNN.brian2)."""
+    ``w_max``: weight bounds; ``optimizer``: 'adam' or 'sgd'; ``readout_learning_rate``: the
+    readout's own rate (with 'sgd')."""
     from pyNN.parameters import Sequence
 
     import pyNN_ostl
@@ -80,11 +82,13 @@ def build_and_run(sim, iterations=100, steps=500, n_in=50, n_hidden=32, n_out=3,
                              label="readout")
     bounds = {key: value for key, value in (("w_min", w_min), ("w_max", w_max)) if value is not None}
     plastic = ostl.OSTLSynapse(rule="ostl", weight=params["layer0.W"].T, learning_rate=learning_rate,
-                               optimizer={"name": "adam", **bounds}, mode="deferred", trial_duration=steps,
+                               optimizer={"name": optimizer, **bounds}, mode="deferred", trial_duration=steps,
                                c_reg=c_reg, f_target=f_target)
     input_projection = sim.Projection(inputs, hidden, sim.AllToAllConnector(), plastic, label="input->hidden")
     readout_projection = sim.Projection(hidden, readout, sim.AllToAllConnector(),
-                                        ostl.ReadoutSynapse(weight=params["readout.W"].T), label="hidden->readout")
+                                        ostl.ReadoutSynapse(weight=params["readout.W"].T,
+                                                            learning_rate=readout_learning_rate),
+                                        label="hidden->readout")
     sim.Projection(readout, hidden, sim.AllToAllConnector(), ostl.LearningSignalConnection(feedback="symmetric"),
                    label="learning signal")
     hidden.record(["spikes", "learning_signal"] if sim.__name__ == "pyNN.brian2" else ["spikes"])

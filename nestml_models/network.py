@@ -150,8 +150,12 @@ CATCH_UP_EVERY = 20
 READOUT_MODEL = "ostl_readout_synapse"
 
 
+#: pyNN_ostl.nest's ReadoutSynapse model (a labelled copy of ostl_synapse)
+PYNN_READOUT_MODEL = "ostl_pynn_readout_synapse_lbl"
+
+
 def catch_up_synapses(nest, models=("ostl_synapse", "ostl_synapse_lbl", "ostl_pcm_synapse", "ostl_pcm_synapse_lbl",
-                                    READOUT_MODEL)):
+                                    READOUT_MODEL, PYNN_READOUT_MODEL)):
     """Let every plastic synapse integrate its target's complete history now. A synapse catches
     up at its presynaptic spikes; one whose source stays silent would keep its target's history
     of the trial it last learned in, and the history would grow with the number of trials. The

@@ -58,6 +58,7 @@ from .structure import (
     ProjectionRecord,
     describe,
     feedback_matrices,
+    network_optimizer,
     readout_sequences,
     trainable_parameters,
 )
@@ -303,7 +304,7 @@ class Controller:
                                  "pyNN.nest, or train on Brian2 with ostl.training.Trainer(..., backend='brian2', "
                                  "synapses={...})")
         rule = syn_type.rule
-        optimizer = syn_type.optimizer()
+        optimizer = network_optimizer(syn_type, ro)
         exact_ieee_compilation(b2)
         # pyNN.brian2 creates spike sources on Brian2's defaultclock: step them with the network
         b2.defaultclock.dt = simulator.state.network.clock.dt

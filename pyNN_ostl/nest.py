@@ -85,6 +85,7 @@ from .structure import (
     ProjectionRecord,
     describe,
     feedback_matrices,
+    network_optimizer,
     readout_sequences,
     trainable_parameters,
 )
@@ -101,6 +102,8 @@ HIDDEN_FIRST_STEP, READOUT_FIRST_STEP = -1, 0
 FIRST_TARGET_STEP = 2
 
 PLASTIC_MODEL = "ostl_synapse"
+#: the ReadoutSynapse's NEST model: a copy of ``ostl_synapse_lbl`` with an optimiser of its own (its rate)
+READOUT_MODEL = "ostl_pynn_readout_synapse"
 SIGNAL_MODEL = "ostl_learning_signal_connection"
 #: what pyNN.nest reads as a learning synapse's weight: the synapses' unscaled copy
 WEIGHT_ALIAS = "ostl_weight"
@@ -129,6 +132,7 @@ def setup(timestep=1.0, **kwargs):
         kwargs["min_delay"] = timestep
     result = pyNN.nest.setup(timestep=timestep, **kwargs)
     nestml_models.install()
+    _nest().CopyModel(PLASTIC_MODEL + "_lbl", READOUT_MODEL + "_lbl")
     return result
 
 
@@ -233,8 +237,16 @@ class _NestSynapseType(NESTSynapseMixin):
         return [WEIGHT_ALIAS if name == "weight" else name for name in super().get_native_names(*names)]
 
 
-OSTLSynapse, EPropSynapse, ReadoutSynapse = (sm.translated(declaration, _NestSynapseType, __name__)
-                                             for declaration in (sm.OSTLSynapse, sm.EPropSynapse, sm.ReadoutSynapse))
+class _NestReadoutType(_NestSynapseType):
+    @property
+    def nest_name(self):
+        """``ostl_pynn_readout_synapse`` (a rate of its own), or ``ostl_pcm_synapse`` on PCM devices."""
+        return READOUT_MODEL if self.pcm_config is None else PCM_MODEL
+
+
+OSTLSynapse, EPropSynapse = (sm.translated(declaration, _NestSynapseType, __name__)
+                             for declaration in (sm.OSTLSynapse, sm.EPropSynapse))
+ReadoutSynapse = sm.translated(sm.ReadoutSynapse, _NestReadoutType, __name__)
 
 
 class _NestSignalType(_NestSynapseType):
@@ -333,7 +345,7 @@ class Controller:
         nest = _nest()
         self.records = records = self._find_projections()
         readout, layers, ff, rec, ro, feedback, syn_type = describe(records, simulator.state.dt)
-        rule, optimizer = syn_type.rule, syn_type.optimizer()
+        rule, optimizer = syn_type.rule, network_optimizer(syn_type, ro)
         if len(layers) > 1:
             raise ParameterError(f"pyNN.nest learns one hidden population (got {len(layers)} in a chain); deeper "
                                  "networks run on pyNN.brian2, and on NEST through ostl train --backend nest or "
@@ -382,6 +394,7 @@ class Controller:
         self.pcm = self._pcm(records, syn_type, rule, trial, ff, rec, ro, layers)
         if self.pcm is None:
             nest.SetDefaults(PLASTIC_MODEL + "_lbl", synapse_defaults(optimizer))
+            nest.SetDefaults(READOUT_MODEL + "_lbl", synapse_defaults(optimizer, "readout.W"))
         else:
             nest.SetDefaults(PCM_MODEL + "_lbl", dict(synapse_defaults(optimizer),
                                                       pcm=pcm_defaults(self.pcm.config, trial)))

@@ -289,10 +289,9 @@ class _PlasticSynapse(_LearningSynapseType):
         self.learning_rate = check_positive("learning_rate", learning_rate)
         spec = dict(optimizer) if isinstance(optimizer, dict) else {"name": optimizer}
         check_choice("optimizer", spec.get("name"), {"sgd", "adam"})
-        if spec.get("readout_lr") is not None:   # the simulators' synapses share one rate: refuse, not ignore
-            raise ParameterError("optimizer readout_lr is not available through PyNN (the synapses of one "
-                                 "network share learning_rate); a readout rate of its own: "
-                                 "ostl.training.Trainer with backend 'reference', 'spinnaker' or 'brainscales2'")
+        if spec.get("readout_lr") is not None:   # the readout's rate is the ReadoutSynapse's: refuse, not ignore
+            raise ParameterError("optimizer readout_lr is not an option of the plastic types: give the readout a "
+                                 "rate of its own with ReadoutSynapse(learning_rate=...)")
         spec.setdefault("lr", self.learning_rate)
         self.optimizer_spec = make_optimizer(spec).spec()   # validated now
         self.optimizer_name = self.optimizer_spec["name"]
@@ -332,14 +331,18 @@ class EPropSynapse(_PlasticSynapse):
 
 class ReadoutSynapse(_LearningSynapseType):
     """Hidden to readout: ``readout_input += w y``; learns from its exact gradient
-    ``sum_t error^t ybar^t`` with the optimiser of the hidden layers. ``synapses``: as
-    the plastic types' (PCM devices; must match theirs)."""
+    ``sum_t error^t ybar^t`` with the optimiser of the hidden layers. ``learning_rate``: None (the
+    plastic types' rate) or the readout's own rate (weights and bias; SGD's ``readout_lr``, as
+    ``ostl train --readout-lr``: the plastic types' optimiser must be 'sgd'). ``synapses``: as the
+    plastic types' (PCM devices; must match theirs)."""
 
     default_parameters = {"weight": 0.0, "delay": 1.0}
     translations = build_translations(("weight", "weight"), ("delay", "delay"))
 
-    def __init__(self, synapses=None, **parameters):
+    def __init__(self, synapses=None, learning_rate=None, **parameters):
         self.pcm_config, self.pcm_seed = _pcm_settings(synapses)
+        #: the readout's own learning rate, or None
+        self.learning_rate = None if learning_rate is None else check_positive("learning_rate", learning_rate)
         super().__init__(**parameters)
 
 

@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from ostl.errors import ParameterError
+from ostl.optim import make_optimizer
 
 from . import standardmodels as sm
 
@@ -92,6 +93,19 @@ def describe(projections, timestep):
     if len(ro) != 1:
         raise ParameterError("the ReadoutSynapse projection must come from the last hidden layer")
     return readout, layers, ff, rec, ro[0], feedback, syn_type
+
+
+def network_optimizer(syn_type, readout_projection):
+    """The network's optimiser: the plastic types', with the ReadoutSynapse's ``learning_rate`` (if it
+    gives one) as the readout's own rate (SGD's ``readout_lr``, :class:`ostl.optim.SGD`)."""
+    rate = getattr(readout_projection.synapse_type, "learning_rate", None)
+    if rate is None:
+        return syn_type.optimizer()
+    if syn_type.optimizer_name != "sgd":
+        raise ParameterError("a ReadoutSynapse learning_rate of its own applies to optimizer 'sgd' (SGD's "
+                             "readout_lr, as ostl train --readout-lr); the plastic types use "
+                             f"{syn_type.optimizer_name!r}")
+    return make_optimizer(dict(syn_type.optimizer_spec, readout_lr=rate))
 
 
 def feedback_matrices(rule, layers, readout, feedback):

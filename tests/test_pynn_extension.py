@@ -93,14 +93,26 @@ def test_for_simulator_names_what_it_supports():
         pyNN_ostl.for_simulator("pyNN.neuron")
 
 
-def test_a_readout_rate_of_its_own_is_refused_not_ignored():
-    """No PyNN translation honours SGD's readout_lr (the NEST and Brian2 synapses share one rate)."""
+def test_a_readout_rate_of_its_own_is_the_readout_synapses():
+    """The readout's own rate is a ReadoutSynapse parameter (SGD's readout_lr in the plastic types'
+    optimiser is refused, naming it); with Adam it is refused when the network is described."""
     import pyNN_ostl.standardmodels as sm
     from ostl.errors import ParameterError
+    from pyNN_ostl.structure import network_optimizer
 
-    with pytest.raises(ParameterError, match="optimizer readout_lr is not available through PyNN"):
+    with pytest.raises(ParameterError, match=r"give the readout a rate of its own with ReadoutSynapse\(learning_rate"):
         sm.OSTLSynapse(optimizer={"name": "sgd", "readout_lr": 1e-5}, learning_rate=1e-4, trial_duration=10)
-    sm.OSTLSynapse(optimizer={"name": "sgd"}, learning_rate=1e-4, trial_duration=10)
+    with pytest.raises(ParameterError, match=r"learning_rate must be in \(0, inf\)"):
+        sm.ReadoutSynapse(learning_rate=-1.0)
+
+    class Projection:   # what network_optimizer reads of the readout projection
+        synapse_type = sm.ReadoutSynapse(learning_rate=1e-5)
+
+    sgd = sm.OSTLSynapse(optimizer={"name": "sgd"}, learning_rate=1e-4, trial_duration=10)
+    assert network_optimizer(sgd, Projection).rate("readout.W") == 1e-5
+    adam = sm.OSTLSynapse(optimizer="adam", learning_rate=1e-4, trial_duration=10)
+    with pytest.raises(ParameterError, match="applies to optimizer 'sgd'"):
+        network_optimizer(adam, Projection)
 
 
 def test_declarations_know_no_simulator():

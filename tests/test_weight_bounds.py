@@ -164,3 +164,36 @@ def test_nest_trains_the_readout_at_its_own_rate():
     import nest
 
     assert len(nest.GetConnections(synapse_model="ostl_readout_synapse")) == 12 * 2
+
+
+@pytest.mark.parametrize("simulator", ["brian2", "nest"])
+def test_a_pynn_readout_learns_at_its_own_rate_like_the_reference_engine(simulator):
+    """``ReadoutSynapse(learning_rate=...)`` with SGD: the readout's own rate (``--readout-lr``) on
+    pyNN.brian2 and pyNN.nest (there the readout's synapses are a copy of ostl_synapse with an
+    optimiser of their own), the reference engine's weights with SGD's readout_lr."""
+    import importlib
+    import os
+
+    from ostl import SGD
+
+    pytest.importorskip(f"pyNN.{simulator}")
+    sim = importlib.import_module(f"pyNN.{simulator}")
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
+    import pynn_pattern_generation as example
+
+    iterations, rate, readout_rate = 3, 0.05, 0.005
+    result = example.build_and_run(sim, iterations=iterations, steps=150, learning_rate=rate, optimizer="sgd",
+                                   readout_learning_rate=readout_rate)
+    net = example.reference_network(50, 32, 3)
+    trial = slice(0, 150 - example.PAUSE if simulator == "nest" else 150)
+    x, target, mask = result["x"][trial], result["target"][trial], result["mask"][trial]
+    runs = {}
+    for own in (readout_rate, None):
+        learner = OnlineLearner(net, "ostl", result["initial_params"], trainable=["layer0.W", "readout.W"])
+        optimizer = SGD(rate, readout_lr=own)
+        for _ in range(iterations):
+            optimizer.step(learner.params, learner.run(x, target, mask).grads)
+        runs[own] = learner.params
+    np.testing.assert_allclose(result["W"], runs[readout_rate]["layer0.W"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(result["W_out"], runs[readout_rate]["readout.W"], rtol=1e-6, atol=1e-9)
+    assert np.abs(result["W_out"] - runs[None]["readout.W"]).max() > 1e-4, "the readout's own rate must matter"
