@@ -307,6 +307,9 @@ class NestNetwork:
     pcm : :class:`ostl.hardware.pcm.loop.PCMWeights` or None: the plastic weights on PCM
         devices (``ostl_pcm_synapse``), their state pushed into the synapses at build and
         pulled back after every trial (:meth:`pull_pcm`)
+    record_weights : record every plastic synapse's weight with NEST's ``weight_recorder`` (an event at
+        every spike it transmits, with the weight it transmits: the update of the trial before
+        included); :meth:`recorded_weights` reads them
     batch_size : trials per update: the synapses sum the gradients of ``batch_size`` trials and
         apply their average after the last (NEST's e-prop ``batch_size``; the trainer's batches)
     regularisation : firing-rate regularisation of the hidden neurons
@@ -316,7 +319,8 @@ class NestNetwork:
     """
 
     def __init__(self, network, rule, params, steps, feedback, optimizer, trainable=None, threads=1,
-                 record_outputs=True, pause_steps=None, pcm=None, regularisation=None, batch_size=1):
+                 record_outputs=True, pause_steps=None, pcm=None, regularisation=None, batch_size=1,
+                 record_weights=False):
         self.network = network if isinstance(network, Network) else Network.from_spec(network)
         self.optimizer = make_optimizer(optimizer)
         self.rule, self.trainable = check_supported(self.network, rule, "deferred", self.optimizer, trainable)
@@ -333,6 +337,7 @@ class NestNetwork:
         self.feedback = self.rule.check_feedback(self.network, feedback)
         self.symmetric = self.rule.feedback == "symmetric"
         self.record_outputs = bool(record_outputs) or self.softmax
+        self.record_weights = bool(record_weights)
         self.regularisation = FiringRateRegularisation.make(regularisation)
         self.pcm = pcm
         if pcm is not None and self._readout_rate_of_its_own():
@@ -406,6 +411,13 @@ class NestNetwork:
         if self.pcm is not None:
             nest.SetDefaults(PCM_MODEL, dict(synapse_defaults(self.optimizer, batch_size=self.batch_size),
                                              pcm=pcm_defaults(self.pcm.config, self.steps)))
+        self.weight_recorder = None
+        if self.record_weights:   # NEST's weight_recorder, set on the plastic synapse models
+            self.weight_recorder = nest.Create("weight_recorder")
+            for model in ("ostl_synapse", READOUT_MODEL if self._readout_rate_of_its_own() else None,
+                          PCM_MODEL if self.pcm is not None else None):
+                if model is not None:
+                    nest.SetDefaults(model, {"weight_recorder": self.weight_recorder})
         self.projections = {}
         source = self.parrots
         for index, (layer, population) in enumerate(zip(net.layers, self.hidden_layers)):
@@ -633,6 +645,15 @@ class NestNetwork:
         else:
             self._read_losses()
         return np.array(self._losses)
+
+    def recorded_weights(self):
+        """The weight recorder's events since the last read (``record_weights``): ``{"times",
+        "senders", "targets", "weights"}`` (node ids; every process gets them all)."""
+        if self.weight_recorder is None:
+            raise ParameterError("the weights are recorded with NestNetwork(..., record_weights=True)")
+        events = parallel.recorded_events(self.nest, self.weight_recorder, ("times", "senders", "targets", "weights"))
+        self.weight_recorder.n_events = 0
+        return events
 
     def regularisation_losses(self):
         """The firing-rate regulariser's value ``E_reg`` of every trial simulated so far (zeros

@@ -550,3 +550,32 @@ def test_command_line_classifies_on_nest_like_the_reference(network_class, tmp_p
     assert config["network"]["readout"]["activation"] == "softmax" and config["batch_size"] == 32
     assert config["regularisation"] == {"c_reg": 300.0, "f_target": 0.01}
     assert "accuracy" in summary["curve"][0]
+
+
+def test_the_weight_recorder_sees_the_reference_weights(network_class):
+    """NestNetwork(record_weights=True): NEST's weight_recorder on our plastic synapses records, at
+    every spike a synapse transmits, the weight the reference engine has after the trials before
+    (measured: every one of 17,502 events to 1e-9 of the matrix's scale)."""
+    from nestml_models.network import HIDDEN_FIRST_STEP
+
+    net, params, rule, feedback, trials, optimizer = _setup("eprop-lif-recurrent-random", 0)
+    _, ref_weights = _reference(net, params, rule, feedback, trials, optimizer)
+    sim = network_class(net, rule, params, steps=trials[0][0].shape[0], feedback=feedback, optimizer=optimizer,
+                        record_weights=True)
+    for trial in trials:
+        sim.run_trial(*trial)
+    events = sim.recorded_weights()
+    trial_of = (np.rint(events["times"]).astype(int) - HIDDEN_FIRST_STEP) // sim.period
+    checked = 0
+    for name, (pre, post, _) in sim.projections.items():
+        s0, t0 = pre[0].global_id, post[0].global_id
+        mine = (events["senders"] >= s0) & (events["senders"] < s0 + len(pre)) & (events["targets"] >= t0) & \
+            (events["targets"] < t0 + len(post))
+        before = [params[name]] + [w[name] for w in ref_weights]   # the weights during trial k: after k updates
+        expected = np.array([before[k][t - t0, s - s0] for k, s, t in
+                             zip(trial_of[mine], events["senders"][mine], events["targets"][mine])])
+        np.testing.assert_allclose(events["weights"][mine], expected, rtol=0, atol=1e-9 * np.abs(params[name]).max(),
+                                   err_msg=name)
+        assert len(set(trial_of[mine].tolist())) == len(trials), name   # every trial's weights were seen
+        checked += int(mine.sum())
+    assert checked == len(events["times"]) > 1000
