@@ -49,6 +49,17 @@ struct model_choices
   }
 };
 
+/**
+ * The parameter of its own that a model's learning neuron learns (``learn_neuron_param``): whether
+ * there is one, its eligibility trace (computed by the model), and its value. Specialised in the
+ * generated ostl_choices.h for every model whose reference cell has a ``neuron_param``.
+ */
+template < class Model >
+struct neuron_parameter
+{
+  static constexpr bool exists = false;
+};
+
 inline void
 check_choices( const std::vector< Choice >& choices, const Dictionary& d )
 {
@@ -78,6 +89,8 @@ template < class Base >
 class checked_neuron : public Base
 {
 public:
+  using model_type = Base;   //!< the NESTML model (its generated tables: model_choices, neuron_parameter)
+
   void
   set_status( const Dictionary& d ) override
   {

@@ -179,7 +179,7 @@ inline void
 register_learning_models()
 {
   nest::register_node_model< learning_neuron< checked_neuron< snu_neuron >, SNUFactors > >( "snu_neuron_learning" );
-  nest::register_node_model< learning_neuron< checked_neuron< soft_reset_snu_neuron >, SoftResetFactors > >(
+  nest::register_node_model< learning_neuron< checked_neuron< soft_reset_snu_neuron >, UnitGainFactors > >(
     "soft_reset_snu_neuron_learning" );
   nest::register_node_model< learning_neuron< checked_neuron< lif_neuron >, UnitGainFactors > >(
     "lif_neuron_learning" );

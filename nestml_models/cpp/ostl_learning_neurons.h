@@ -71,6 +71,9 @@ constexpr long LEARNING_SIGNAL_DELAY = 1;
 template < class Base, class Factors >
 class learning_neuron : public Base, public LearningNode
 {
+  //! the model's own learnable parameter (generated from its reference cell, ostl_choices.h)
+  using NeuronParameter = neuron_parameter< typename Base::model_type >;
+
 public:
   static constexpr int D = Factors::D;
 
@@ -191,7 +194,7 @@ public:
     {
       d[ "readout_leak" ] = readout_leak_;
       d[ "readout_lag" ] = readout_lag_;
-      if constexpr ( Factors::has_neuron_param )
+      if constexpr ( NeuronParameter::exists )
       {
         d[ "learn_neuron_param" ] = learn_neuron_param_;
         d[ "neuron_param_optimizer" ] = optimizer_status( neuron_param_optimizer_ );
@@ -246,7 +249,7 @@ public:
     bool learn_param = learn_neuron_param_;
     OptimizerSettings param_optimizer = neuron_param_optimizer_;
     SynapseLearningState param_state = param_state_;
-    if constexpr ( Factors::has_neuron_param )
+    if constexpr ( NeuronParameter::exists )
     {
       d.update_value( "learn_neuron_param", learn_param );
       update_optimizer( d, "neuron_param_optimizer", param_optimizer );
@@ -410,11 +413,11 @@ protected:
         {
           count_output( t );
         }
-        if constexpr ( Factors::has_neuron_param )
+        if constexpr ( NeuronParameter::exists )
         {
           if ( learn_neuron_param_ and history_.geometry.phase( t ) >= 0 )
           {
-            param_traces_.emplace_back( t, Factors::neuron_param_trace( *this ) );
+            param_traces_.emplace_back( t, NeuronParameter::trace( *this ) );
           }
         }
       }
@@ -428,7 +431,7 @@ protected:
         }
       }
     }
-    if constexpr ( Factors::has_neuron_param )
+    if constexpr ( NeuronParameter::exists )
     {
       if ( learn_neuron_param_ )
       {
@@ -546,9 +549,9 @@ private:
         {
           s.gradient += history_.rate_signal( trial ) * s.trace_sum;
         }
-        double value = Factors::get_neuron_param( *this );
+        double value = NeuronParameter::get( *this );
         finish_trial( neuron_param_optimizer_, s, value, nullptr, trial );
-        Factors::set_neuron_param( *this, value );
+        NeuronParameter::set( *this, value );
         s.eligibility_trace_filtered = s.trace_sum = 0.0;
       }
     }
@@ -619,25 +622,6 @@ struct SNUFactors
   static constexpr int D = 1;
   static constexpr bool is_readout = false;
   static constexpr bool unit_input_gain = false;   // ReLU / leaky ReLU gate the input
-  static constexpr bool has_neuron_param = true;   // bias
-  template < class N >
-  static double
-  neuron_param_trace( const N& n )
-  {
-    return n.get_bias_eligibility_trace();
-  }
-  template < class N >
-  static double
-  get_neuron_param( const N& n )
-  {
-    return n.get_bias();
-  }
-  template < class N >
-  static void
-  set_neuron_param( N& n, double value )
-  {
-    n.set_bias( value );
-  }
   template < class N, class F >
   static void
   read( const N& n, F& f )
@@ -648,13 +632,12 @@ struct SNUFactors
   }
 };
 
-//! LIF: input gain 1, no parameter of its own that learns.
+//! Soft-reset SNU and LIF: input gain 1.
 struct UnitGainFactors
 {
   static constexpr int D = 1;
   static constexpr bool is_readout = false;
   static constexpr bool unit_input_gain = true;
-  static constexpr bool has_neuron_param = false;
   template < class N, class F >
   static void
   read( const N& n, F& f )
@@ -664,36 +647,11 @@ struct UnitGainFactors
   }
 };
 
-//! Soft-reset SNU: input gain 1; its threshold learns.
-struct SoftResetFactors : UnitGainFactors
-{
-  static constexpr bool has_neuron_param = true;   // threshold
-  template < class N >
-  static double
-  neuron_param_trace( const N& n )
-  {
-    return n.get_threshold_eligibility_trace();
-  }
-  template < class N >
-  static double
-  get_neuron_param( const N& n )
-  {
-    return n.get_threshold();
-  }
-  template < class N >
-  static void
-  set_neuron_param( N& n, double value )
-  {
-    n.set_threshold( value );
-  }
-};
-
 struct ALIFFactors
 {
   static constexpr int D = 2;
   static constexpr bool is_readout = false;
   static constexpr bool unit_input_gain = true;    // c = (1, 0): the input drives v only
-  static constexpr bool has_neuron_param = false;
   template < class N, class F >
   static void
   read( const N& n, F& f )
@@ -713,7 +671,6 @@ struct ReadoutFactors
   static constexpr int D = 1;
   static constexpr bool is_readout = true;
   static constexpr bool unit_input_gain = true;
-  static constexpr bool has_neuron_param = false;   // its bias: learn_bias
   template < class N, class F >
   static void
   read( const N&, F& f )
