@@ -131,6 +131,9 @@ def setup(timestep=1.0, **kwargs):
     if parallel.processes(_nest()) > 1 and kwargs.get("min_delay", "auto") == "auto":
         kwargs["min_delay"] = timestep
     result = pyNN.nest.setup(timestep=timestep, **kwargs)
+    # NEST's spike buffer never shrinks: trials and their silent pauses would resize it twice a trial,
+    # and every resize is logged in the kernel status every status call converts (NestNetwork)
+    _nest().set(spike_buffer_shrink_limit=0.0)
     nestml_models.install()
     _nest().CopyModel(PLASTIC_MODEL + "_lbl", READOUT_MODEL + "_lbl")
     return result

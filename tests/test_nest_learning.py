@@ -579,3 +579,17 @@ def test_the_weight_recorder_sees_the_reference_weights(network_class):
         assert len(set(trial_of[mine].tolist())) == len(trials), name   # every trial's weights were seen
         checked += int(mine.sum())
     assert checked == len(events["times"]) > 1000
+
+
+def test_long_runs_do_not_slow_nest_status_calls_down(network_class):
+    """Trials with silent pauses made NEST shrink and regrow its spike buffer twice a trial and log
+    every resize in the kernel status, which every GetKernelStatus (every SynapseCollection.get)
+    converts: status calls grew 4x slower in 30 trials, a 1,600-trial run several times slower. The
+    buffer no longer shrinks: the log stays short however many trials run."""
+    net, params, rule, feedback, _, optimizer = _setup("eprop-lif-recurrent-random", 0, steps=60)
+    rng = np.random.default_rng(1)
+    sim = network_class(net, rule, params, steps=60, feedback=feedback, optimizer=optimizer, record_outputs=False)
+    for _ in range(40):
+        sim.run_trial(poisson_input(rng, 60, net.n_in, prob=0.2), rng.normal(size=(60, net.n_out)))
+    resizes = len(sim.nest.GetKernelStatus("spike_buffer_resize_log")["times"])
+    assert resizes <= 5, f"{resizes} spike buffer resizes in 40 trials"
