@@ -243,8 +243,19 @@ class _NestSynapseType(NESTSynapseMixin):
 class _NestReadoutType(_NestSynapseType):
     @property
     def nest_name(self):
-        """``ostl_pynn_readout_synapse`` (a rate of its own), or ``ostl_pcm_synapse`` on PCM devices."""
-        return READOUT_MODEL if self.pcm_config is None else PCM_MODEL
+        """``ostl_synapse``; with a learning rate of its own ``ostl_pynn_readout_synapse`` (a copy with
+        its own optimiser); ``ostl_pcm_synapse`` on PCM devices."""
+        if self.pcm_config is not None:
+            return PCM_MODEL
+        return PLASTIC_MODEL if self.learning_rate is None else READOUT_MODEL
+
+    def _get_nest_synapse_model(self):
+        if self.learning_rate is not None and parallel.processes(_nest()) > 1:
+            # measured: with the copied model the readout learned other weights on two processes
+            # (0.29 of their scale), exact on one; not understood yet, so refused rather than wrong
+            raise ParameterError("a ReadoutSynapse learning_rate of its own is not available under MPI on "
+                                 "pyNN.nest yet; run on one process (threads are fine)")
+        return super()._get_nest_synapse_model()
 
 
 OSTLSynapse, EPropSynapse = (sm.translated(declaration, _NestSynapseType, __name__)
@@ -397,7 +408,8 @@ class Controller:
         self.pcm = self._pcm(records, syn_type, rule, trial, ff, rec, ro, layers)
         if self.pcm is None:
             nest.SetDefaults(PLASTIC_MODEL + "_lbl", synapse_defaults(optimizer))
-            nest.SetDefaults(READOUT_MODEL + "_lbl", synapse_defaults(optimizer, "readout.W"))
+            if ro.synapse_type.learning_rate is not None:
+                nest.SetDefaults(READOUT_MODEL + "_lbl", synapse_defaults(optimizer, "readout.W"))
         else:
             nest.SetDefaults(PCM_MODEL + "_lbl", dict(synapse_defaults(optimizer),
                                                       pcm=pcm_defaults(self.pcm.config, trial)))

@@ -188,3 +188,22 @@ def test_the_module_builds_on_first_use_under_mpirun(tmp_path):
     _run([PYTHON, "-c", "import nestml_models; print(nestml_models.install())"], tmp_path, ranks=2,
          env={"OSTL_CACHE_DIR": str(tmp_path / "cache")})
     assert len(list((tmp_path / "cache" / "nest-modules").glob("*/install/ostlmodule.so"))) == 1
+
+
+def test_a_readout_rate_of_its_own_is_refused_under_mpi_on_pynn_nest(tmp_path):
+    """ReadoutSynapse(learning_rate=...) on two processes: refused with one line (with the copied
+    synapse model the readout learned other weights there; exact on one process)."""
+    script = tmp_path / "readout_rate.py"
+    script.write_text(
+        "import numpy as np, pyNN.nest as sim, pyNN_ostl\n"
+        "from ostl.errors import ParameterError\n"
+        "ostl = pyNN_ostl.for_simulator(sim)\n"
+        "ostl.setup(timestep=1.0)\n"
+        "a = sim.Population(2, ostl.SNU(learn_bias=False))\n"
+        "b = sim.Population(2, ostl.Readout(learn_bias=False))\n"
+        "try:\n"
+        "    sim.Projection(a, b, sim.AllToAllConnector(), ostl.ReadoutSynapse(weight=0.1, learning_rate=0.01))\n"
+        "except ParameterError as error:\n"
+        "    print('refused:', error)\n")
+    done = _run([PYTHON, script], tmp_path, ranks=2)
+    assert done.stdout.count("refused: a ReadoutSynapse learning_rate of its own is not available under MPI") == 2
