@@ -17,7 +17,7 @@ The defaults follow the papers where they say something and were checked to lear
   c_reg = 300 towards 10 Hz (NEST's values; on the backends that have it), Adam 5e-3, batches
   of 32, 50 iterations (1,600 trials, NEST's example), and e-prop as the default rule (the
   task's recurrent layer; OSTL's default, exact traces on a feed-forward layer, measured 54 %
-  over the last 10 batches, w/o H on a recurrent layer 58 %, e-prop 73 %);
+  over the last 10 batches, w/o H on a recurrent layer 58 %, e-prop 72 %);
 * JSB chorales (OSTL S7): one feed-forward layer of 150 SNUs (step output, g identity,
   d = 0.4) and 88 sigmoid readouts, plain SGD, for every rule (the paper trains all
   rules on the same feed-forward layer, where OSTL is exact at O(n^2)). The paper's
