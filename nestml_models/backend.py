@@ -4,8 +4,9 @@ The network learns in NEST: every trial is simulated by :class:`nestml_models.ne
 and the synapses apply the optimiser at the trial's end. After each trial the backend copies
 the weights and the optimiser state (Adam's moments and step) from the synapses into the
 trainer's parameters and optimiser, so the learning curve, checkpoints and ``--resume`` work as
-on the reference engine; a rebuilt simulation (a resumed run) starts from them. Biases stay
-fixed (the NEST models learn weights); ``mode`` is deferred. With ``batch_size`` B the synapses sum
+on the reference engine; a rebuilt simulation (a resumed run) starts from them. The neurons
+learn their own parameters (the readout's bias, an SNU's bias, a soft-reset SNU's threshold);
+``mode`` is deferred. With ``batch_size`` B the synapses sum
 the gradients of B trials and apply their average after the last (NEST's e-prop ``batch_size``),
 the trainer's batches; the weights are read back after each batch (:meth:`NestBackend.end_batch`).
 """
