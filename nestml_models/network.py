@@ -123,6 +123,16 @@ def connection_indices(connections, pre, post):
     return np.atleast_1d(rows), np.atleast_1d(cols)
 
 
+def neuron_optimizer_settings(optimizer, name, batch_size=1):
+    """The ``bias_optimizer`` / ``neuron_param_optimizer`` of the neurons that learn parameter
+    ``name`` themselves: the synapses' settings at that parameter's rate, without weight bounds
+    (``ostl.optim``'s bounds are the weights')."""
+    settings = synapse_defaults(optimizer, name, batch_size)["optimizer"]
+    settings.pop("Wmin", None)
+    settings.pop("Wmax", None)
+    return settings
+
+
 def connect_softmax_readouts(nest, readout):
     """Softmax readouts exchange their potentials (ostl_learning_neurons.h): every readout to every
     readout, itself included, over ``rate_connection_delayed`` (one step), the receptor type naming
@@ -478,10 +488,8 @@ class NestNetwork:
         """The optimiser settings of the parameters the neurons learn (no weight bounds on them)."""
         for name in neuron_parameter_names(self.network):
             if name in self.trainable:
-                settings = synapse_defaults(self.optimizer, name, self.batch_size)["optimizer"]
-                settings.pop("Wmin", None)
-                settings.pop("Wmax", None)
                 population, _, prefix = self._neuron_parameter(name)
+                settings = neuron_optimizer_settings(self.optimizer, name, self.batch_size)
                 population.set({f"{prefix}_optimizer": settings})
 
     def follow_rates(self):

@@ -69,6 +69,7 @@ from nestml_models.network import (
     copy_readout_weights,
     hidden_parameters,
     neuron_model,
+    neuron_optimizer_settings,
     pcm_defaults,
     push_pcm_state,
     readout_parameters,
@@ -427,10 +428,8 @@ class Controller:
         """A learned readout bias learns in the readout neurons (nestml_models.network.NestNetwork does
         the same), with the synapses' optimiser (no weight bounds on it)."""
         if "readout.b" in trainable:
-            settings = synapse_defaults(optimizer, "readout.b")["optimizer"]
-            settings.pop("Wmin", None)
-            settings.pop("Wmax", None)
-            readout.node_collection.set({"learn_bias": True, "bias_optimizer": settings})
+            readout.node_collection.set({"learn_bias": True,
+                                         "bias_optimizer": neuron_optimizer_settings(optimizer, "readout.b")})
 
     # -- PCM synapses -----------------------------------------------------------------------
     def _pcm(self, records, syn_type, rule, trial, ff, rec, ro, layers):
