@@ -61,8 +61,11 @@ def test_backend_class_says_what_it_trains():
     network = presets.build_network(task, "eprop", cell="lif", hidden=8, recurrent=True)
     assert backends.get_plugin("reference").load().trainable_parameters(network) is None
     nest_backend = pytest.importorskip("nest") and backends.get_plugin("nest").load()
-    assert nest_backend.trainable_parameters(network) == ["layer0.W", "layer0.H", "readout.W"]
-    assert nest_backend.default_batch_size == 1
+    # the weights and the readout's bias (a LIF neuron has no parameter of its own that learns)
+    assert nest_backend.trainable_parameters(network) == ["layer0.W", "layer0.H", "readout.W", "readout.b"]
+    snu = presets.build_network(task, "ostl", cell="snu", hidden=8)
+    assert nest_backend.trainable_parameters(snu) == ["layer0.W", "readout.W", "layer0.bias", "readout.b"]
+    assert nest_backend.default_batch_size is None   # batches run on NEST: the task's
 
 
 # -- the worked example of docs/backends.md ---------------------------------------------------
