@@ -51,6 +51,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -68,11 +69,54 @@ namespace ostl
 //! the learning-signal connection).
 constexpr long LEARNING_SIGNAL_DELAY = 1;
 
+/**
+ * A readout's own learnable parameter: its bias, learned like a synapse whose input is 1 at every
+ * step (its trace is 1; ostl.traces.ReadoutTraces). The cells' parameters: neuron_parameter
+ * (ostl_checked.h, generated).
+ */
+template < class Model >
+struct readout_bias
+{
+  static constexpr bool exists = true;
+  static double
+  trace( const Model& )
+  {
+    return 1.0;
+  }
+  static double
+  get( const Model& n )
+  {
+    return n.get_bias();
+  }
+  static void
+  set( Model& n, double value )
+  {
+    n.set_bias( value );
+  }
+};
+
 template < class Base, class Factors >
 class learning_neuron : public Base, public LearningNode
 {
   //! the model's own learnable parameter (generated from its reference cell, ostl_choices.h)
-  using NeuronParameter = neuron_parameter< typename Base::model_type >;
+  //! (a readout's: its bias, readout_bias)
+  using NeuronParameter = std::conditional_t< Factors::is_readout, readout_bias< typename Base::model_type >,
+    neuron_parameter< typename Base::model_type > >;
+
+  //! The prefix of the learned parameter's status keys: ``learn_bias``, ``bias_optimizer``, ... on a
+  //! readout, ``learn_neuron_param``, ``neuron_param_optimizer``, ... on a hidden neuron.
+  static std::string
+  param_key( const char* suffix )
+  {
+    return std::string( Factors::is_readout ? "bias" : "neuron_param" ) + suffix;
+  }
+
+  //! Its switch: ``learn_bias`` on a readout, ``learn_neuron_param`` on a hidden neuron.
+  static std::string
+  learn_key()
+  {
+    return Factors::is_readout ? "learn_bias" : "learn_neuron_param";
+  }
 
 public:
   static constexpr int D = Factors::D;
@@ -90,8 +134,6 @@ public:
     , c_reg_( n.c_reg_ )
     , f_target_( n.f_target_ )
     , send_target_( n.send_target_ )
-    , learn_bias_( n.learn_bias_ )
-    , bias_optimizer_( n.bias_optimizer_ )
     , learn_neuron_param_( n.learn_neuron_param_ )
     , neuron_param_optimizer_( n.neuron_param_optimizer_ )
   {
@@ -184,26 +226,21 @@ public:
     if constexpr ( Factors::is_readout )
     {
       d[ "learning_signal" ] = std::string( send_target_ ? "target" : "error" );
-      d[ "learn_bias" ] = learn_bias_;
-      d[ "bias_optimizer" ] = optimizer_status( bias_optimizer_ );
-      d[ "bias_adam_m" ] = bias_state_.adam_m;
-      d[ "bias_adam_v" ] = bias_state_.adam_v;
-      d[ "bias_optimizer_steps" ] = static_cast< long >( bias_state_.optimizer_steps );
     }
     else
     {
       d[ "readout_leak" ] = readout_leak_;
       d[ "readout_lag" ] = readout_lag_;
-      if constexpr ( NeuronParameter::exists )
-      {
-        d[ "learn_neuron_param" ] = learn_neuron_param_;
-        d[ "neuron_param_optimizer" ] = optimizer_status( neuron_param_optimizer_ );
-        d[ "neuron_param_adam_m" ] = param_state_.adam_m;
-        d[ "neuron_param_adam_v" ] = param_state_.adam_v;
-        d[ "neuron_param_optimizer_steps" ] = static_cast< long >( param_state_.optimizer_steps );
-      }
       d[ "c_reg" ] = c_reg_;
       d[ "f_target" ] = f_target_;
+    }
+    if constexpr ( NeuronParameter::exists )
+    {
+      d[ learn_key() ] = learn_neuron_param_;
+      d[ param_key( "_optimizer" ) ] = optimizer_status( neuron_param_optimizer_ );
+      d[ param_key( "_adam_m" ) ] = param_state_.adam_m;
+      d[ param_key( "_adam_v" ) ] = param_state_.adam_v;
+      d[ param_key( "_optimizer_steps" ) ] = static_cast< long >( param_state_.optimizer_steps );
     }
   }
 
@@ -243,19 +280,16 @@ public:
           + "], got " + std::to_string( f_target ) );
       }
     }
-    bool learn_bias = learn_bias_;
-    OptimizerSettings bias_optimizer = bias_optimizer_;
-    SynapseLearningState bias_state = bias_state_;
     bool learn_param = learn_neuron_param_;
     OptimizerSettings param_optimizer = neuron_param_optimizer_;
     SynapseLearningState param_state = param_state_;
     if constexpr ( NeuronParameter::exists )
     {
-      d.update_value( "learn_neuron_param", learn_param );
-      update_optimizer( d, "neuron_param_optimizer", param_optimizer );
-      d.update_value( "neuron_param_adam_m", param_state.adam_m );
-      d.update_value( "neuron_param_adam_v", param_state.adam_v );
-      set_optimizer_steps( d, "neuron_param_optimizer_steps", param_state );
+      d.update_value( learn_key(), learn_param );
+      update_optimizer( d, param_key( "_optimizer" ), param_optimizer );
+      d.update_value( param_key( "_adam_m" ), param_state.adam_m );
+      d.update_value( param_key( "_adam_v" ), param_state.adam_v );
+      set_optimizer_steps( d, param_key( "_optimizer_steps" ), param_state );
     }
     if constexpr ( Factors::is_readout )
     {
@@ -266,16 +300,8 @@ public:
         throw nest::BadProperty( "learning_signal must be 'error' or 'target' (OSTTP), got '" + kind + "'" );
       }
       send_target = kind == "target";
-      d.update_value( "learn_bias", learn_bias );
-      update_optimizer( d, "bias_optimizer", bias_optimizer );
-      d.update_value( "bias_adam_m", bias_state.adam_m );
-      d.update_value( "bias_adam_v", bias_state.adam_v );
-      set_optimizer_steps( d, "bias_optimizer_steps", bias_state );
     }
     Base::set_status( d );
-    learn_bias_ = learn_bias;
-    bias_optimizer_ = bias_optimizer;
-    bias_state_ = bias_state;
     learn_neuron_param_ = learn_param;
     neuron_param_optimizer_ = param_optimizer;
     param_state_ = param_state;
@@ -341,9 +367,7 @@ protected:
     history_.attach( this->get_thread() );
     potentials_.clear();
     previous_ = PreviousStep();
-    bias_state_.processed_step = -1;   // the history starts afresh (the optimiser state is kept)
-    bias_state_.eligibility_trace_filtered = bias_state_.gradient = 0.0;
-    param_traces_.clear();
+    param_traces_.clear();   // the history starts afresh (the optimiser state is kept)
     param_state_.eligibility_trace_filtered = param_state_.gradient = param_state_.trace_sum = 0.0;
   }
 
@@ -356,10 +380,6 @@ protected:
     {
       history_.readout_leak = this->get_leak();   // the readout filters with its own leak
       softmax_ = this->get_activation() == "softmax";
-      if ( learn_bias_ and this->get_trial_steps() == 0 )
-      {
-        throw nest::BadProperty( "learn_bias needs trials (its update is applied at their ends): set trial_steps > 0" );
-      }
     }
     else
     {
@@ -368,8 +388,7 @@ protected:
     history_.sums_traces = c_reg_ > 0.0;
     if ( learn_neuron_param_ and this->get_trial_steps() == 0 )
     {
-      throw nest::BadProperty(
-        "learn_neuron_param needs trials (its update is applied at their ends): set trial_steps > 0" );
+      throw nest::BadProperty( learn_key() + " needs trials (its update is applied at their ends): set trial_steps > 0" );
     }
     if ( c_reg_ > 0.0 and this->get_trial_steps() == 0 )
     {
@@ -396,6 +415,13 @@ protected:
       const long t = origin.get_steps() + lag;
       auto& f = history_.append( t );
       Factors::read( *this, f );
+      if constexpr ( NeuronParameter::exists )
+      {
+        if ( learn_neuron_param_ and history_.geometry.phase( t ) >= 0 )
+        {
+          param_traces_.emplace_back( t, NeuronParameter::trace( *this ) );
+        }
+      }
       if constexpr ( Factors::is_readout )
       {
         if ( softmax_ )
@@ -412,13 +438,6 @@ protected:
         if ( history_.sums_traces )
         {
           count_output( t );
-        }
-        if constexpr ( NeuronParameter::exists )
-        {
-          if ( learn_neuron_param_ and history_.geometry.phase( t ) >= 0 )
-          {
-            param_traces_.emplace_back( t, NeuronParameter::trace( *this ) );
-          }
         }
       }
       if constexpr ( Factors::is_readout )
@@ -440,10 +459,6 @@ protected:
     }
     if constexpr ( Factors::is_readout )
     {
-      if ( learn_bias_ )
-      {
-        learn_bias( complete_step() );
-      }
       nest::LearningSignalConnectionEvent event;
       event.set_coeffarray( signal );
       nest::kernel().event_delivery_manager.send_secondary( *this, event );
@@ -492,39 +507,10 @@ private:
   }
 
   /**
-   * A readout that learns its bias: integrate the steps after the last integrated one up to
-   * ``until`` (their errors complete), bbar = leak bbar + 1 and G += delta bbar inside trials, and
-   * apply the optimiser at each trial's (batch's) end: the next update uses the new bias.
-   */
-  void
-  learn_bias( long until )
-  {
-    const TrialGeometry& geometry = history_.geometry;
-    for ( long s = bias_state_.processed_step + 1; s <= until; ++s )
-    {
-      const long phase = geometry.phase( s );
-      if ( phase < 0 )
-      {
-        continue;
-      }
-      double& filtered = bias_state_.eligibility_trace_filtered;
-      filtered = ( phase == 0 ? 0.0 : history_.readout_leak * filtered ) + 1.0;
-      bias_state_.gradient += history_.learning_signal( s ) * filtered;
-      if ( phase == geometry.trial_steps - 1 )
-      {
-        double bias = this->get_bias();
-        finish_trial( bias_optimizer_, bias_state_, bias, nullptr, geometry.trial_of( s ) );
-        this->set_bias( bias );
-        filtered = 0.0;
-      }
-    }
-    bias_state_.processed_step = std::max( bias_state_.processed_step, until );
-  }
-
-  /**
-   * A hidden neuron that learns its own parameter: the kept traces e^s of the steps whose learning
-   * signal is complete (s <= ``until``): ebar = readout_leak ebar + e, G += L ebar (and with the
-   * regulariser S += e, G += r S at the trial's end), the optimiser at each trial's (batch's) end.
+   * A neuron that learns its own parameter (a readout: its bias, trace 1): the kept traces e^s of the
+   * steps whose learning signal is complete (s <= ``until``): ebar = readout_leak ebar + e,
+   * G += L ebar (and with the regulariser S += e, G += r S at the trial's end), the optimiser at each
+   * trial's (batch's) end: the next update uses the new value.
    */
   void
   learn_neuron_param( long until )
@@ -602,10 +588,7 @@ private:
   double output_sum_ = 0.0;   //!< sum of y^t over the current trial (with c_reg > 0)
   bool send_target_ = false;
   bool softmax_ = false;      //!< a softmax readout (its activation)
-  bool learn_bias_ = false;   //!< a readout that learns its bias
-  OptimizerSettings bias_optimizer_;   //!< its optimiser
-  SynapseLearningState bias_state_;    //!< its filtered input (bbar), gradient and optimiser state
-  bool learn_neuron_param_ = false;    //!< a hidden neuron that learns its own parameter
+  bool learn_neuron_param_ = false;    //!< it learns its own parameter (a readout: its bias)
   OptimizerSettings neuron_param_optimizer_;   //!< its optimiser
   SynapseLearningState param_state_;   //!< its filtered trace, gradient, sum of traces, optimiser state
   std::deque< std::pair< long, double > > param_traces_;   //!< (step, e^step) until L^step is complete
