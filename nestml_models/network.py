@@ -675,7 +675,7 @@ class NestNetwork:
             return np.zeros(self.trial)
         events = parallel.recorded_events(self.nest, self.spike_recorder, ("times", "senders"))
         self.spike_recorder.n_events = 0
-        times, senders = np.rint(events["times"]).astype(int), np.asarray(events["senders"])
+        times, senders = np.rint(events["times"]).astype(int), np.asarray(events["senders"], dtype=int)
         counts = []   # per layer: (trials, neurons)
         for index, population in enumerate(self.hidden_layers):
             # layer l's update u is recorded at u + 1 ms; its step r of trial k is u = first + l + k period + r

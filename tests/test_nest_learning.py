@@ -593,3 +593,15 @@ def test_long_runs_do_not_slow_nest_status_calls_down(network_class):
         sim.run_trial(poisson_input(rng, 60, net.n_in, prob=0.2), rng.normal(size=(60, net.n_out)))
     resizes = len(sim.nest.GetKernelStatus("spike_buffer_resize_log")["times"])
     assert resizes <= 5, f"{resizes} spike buffer resizes in 40 trials"
+
+
+def test_the_regulariser_of_a_silent_layer_is_its_target_rate_squared(network_class):
+    """No hidden spike at all (zero weights): the recorder holds nothing, and E_reg is the
+    reference engine's c_reg / 2 sum_j f_target^2 (it raised an IndexError on the empty record)."""
+    net, params, rule, feedback, trials, optimizer = _setup("eprop-lif-recurrent-random", 0, n_trials=1)
+    silent = {name: np.zeros_like(value) if name.endswith((".W", ".H")) else value for name, value in params.items()}
+    sim = network_class(net, rule, silent, steps=trials[0][0].shape[0], feedback=feedback, optimizer=optimizer,
+                        regularisation=REGULARISER)
+    sim.run_trial(*trials[0])
+    expected = 0.5 * REGULARISER["c_reg"] * net.layers[0].size * REGULARISER["f_target"] ** 2
+    np.testing.assert_allclose(sim.regularisation_losses(), [expected], rtol=1e-12)
