@@ -91,7 +91,7 @@ def build_and_run(sim, iterations=100, steps=500, n_in=50, n_hidden=32, n_out=3,
                                         label="hidden->readout")
     sim.Projection(readout, hidden, sim.AllToAllConnector(), ostl.LearningSignalConnection(feedback="symmetric"),
                    label="learning signal")
-    hidden.record(["spikes", "learning_signal"] if sim.__name__ == "pyNN.brian2" else ["spikes"])
+    hidden.record(["spikes", "learning_signal"])
     readout.record(["output"])
     if record_synapses:
         ostl.record_synapses(input_projection, ["weight", "eligibility_vector"])
@@ -101,7 +101,9 @@ def build_and_run(sim, iterations=100, steps=500, n_in=50, n_hidden=32, n_out=3,
     # (gather="all"), the recordings to the first
     W = input_projection.get("weight", format="array", gather="all").T
     W_out = readout_projection.get("weight", format="array", gather="all").T
-    recorded, hidden_data = readout.get_data().segments[0], hidden.get_data().segments[0]
+    # ostl.get_data: the hidden signals on one time grid on every simulator (NEST records the
+    # learning signal when it arrives, a step or two after its step)
+    recorded, hidden_data = readout.get_data().segments[0], ostl.get_data(hidden).segments[0]
     synapses = ostl.get_synapse_data(input_projection) if record_synapses else None
     sim.end()
     if sim.rank() != 0:   # under MPI the first process holds the gathered recordings

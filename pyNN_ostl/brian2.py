@@ -60,6 +60,7 @@ from .structure import (
     feedback_matrices,
     network_optimizer,
     readout_sequences,
+    synapse_variables,
     trainable_parameters,
 )
 from .structure import spike_times as spike_times  # noqa: E402  (part of the interface, re-exported)
@@ -434,11 +435,7 @@ def record_synapses(projection, variables=("weight", "eligibility_vector", "elig
     ``weight``, ``eligibility_vector`` (``eps``; with ALIF also its adaptation component)
     and ``eligibility_trace`` (``e``). Call before the first ``run``; read them with
     :func:`get_synapse_data`."""
-    allowed = {"weight", "eligibility_vector", "eligibility_trace"}
-    variables = [variables] if isinstance(variables, str) else list(variables)
-    bad = sorted(set(variables) - allowed)
-    if bad:
-        raise ParameterError(f"record_synapses variables must be a subset of {sorted(allowed)}, got {bad}")
+    variables = synapse_variables(variables)
     ctrl = _controller()
     if ctrl.built:
         raise ParameterError("record_synapses must be called before the first run")
@@ -463,3 +460,9 @@ def get_synapse_data(projection):
     from .structure import synapse_segment
 
     return synapse_segment(projection, synapse_records(projection))
+
+
+def get_data(population, variables="all", gather=True, clear=False, locations=None):
+    """``population.get_data(...)``: on pyNN.brian2 the recordings are on every simulator's grid
+    already (:func:`pyNN_ostl.nest.get_data` moves NEST's there)."""
+    return population.get_data(variables, gather=gather, clear=clear, locations=locations)

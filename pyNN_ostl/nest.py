@@ -44,6 +44,9 @@ of the moment: :func:`run` stops inside every trial's pause to copy them (``sim.
 refused for such a network). The readout's ``learn_bias`` learns in the readout neurons
 (``learn_bias``) with the plastic synapses' optimiser; a hidden population's learned bias or
 threshold is refused (the first trial's step 0 is NEST's update -1, see ``build``).
+
+Recordings: :func:`get_data` puts a hidden population's signals on pyNN.brian2's time grid, and
+:func:`record_synapses` records the synapses step by step (:mod:`pyNN_ostl.nest_recording`).
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ from ostl.network import Readout as OstlReadout
 
 from . import standardmodels as sm
 from .hooks import require_pynn
+from .nest_recording import SynapseRecording, aligned_hidden_signal
 from .structure import (
     TRANSLATION_API,
     ProjectionRecord,
@@ -88,6 +92,8 @@ from .structure import (
     feedback_matrices,
     network_optimizer,
     readout_sequences,
+    synapse_segment,
+    synapse_variables,
     trainable_parameters,
 )
 from .structure import spike_times as spike_times  # noqa: E402  (part of the interface, re-exported)
@@ -145,8 +151,9 @@ def run(simtime, callbacks=None):
     copy the updated readout weights onto the learning-signal connections."""
     controller = _controller()
     controller.syncing = True
+    ours = [controller.trial_sync] + ([controller.record_step] if controller.synapse_requests else [])
     try:
-        return pyNN.nest.run(simtime, callbacks=list(callbacks or []) + [controller.trial_sync])
+        return pyNN.nest.run(simtime, callbacks=list(callbacks or []) + ours)
     finally:
         controller.syncing = False
 
@@ -173,7 +180,8 @@ class _NestCellType:
     def variable_map(self):
         cell = self.ostl_cell()
         names = {name: nest_name(name) for name in cell.state_names}
-        return dict(names, y="y", pseudo_derivative="pseudo_derivative")
+        # learning_signal: as it arrives, readout_lag + 1 steps late (get_data puts it in its step)
+        return dict(names, y="y", pseudo_derivative="pseudo_derivative", learning_signal="learning_signal")
 
     @property
     def default_initial_values(self):
@@ -303,6 +311,9 @@ class Controller:
         self.pcm = None       # the PCM arrays (ostl.hardware.pcm.loop.PCMWeights) of PCM synapses
         self.syncing = False  # inside run()
         self.sync_feedback = False
+        self.synapse_requests = []     # (projection, variables) from record_synapses
+        self.synapse_recordings = []   # (projection record, SynapseRecording)
+        self.hidden = []               # the learning hidden populations (get_data)
 
     def register(self, label, synapse_type):
         self.types[label] = synapse_type
@@ -401,7 +412,7 @@ class Controller:
         self._check_connectivity(ff, rec, ro, layers)
         # -- configure (nothing above touched NEST) ----------------------------------------
         hidden, geometry = layers[0], {"trial_steps": trial - TRIAL_PAUSE_STEPS, "pause_steps": TRIAL_PAUSE_STEPS}
-        _, hidden_params = hidden_parameters(net_layers[0].cell, rule, HIDDEN_FIRST_STEP, leak, geometry,
+        hidden_model, hidden_params = hidden_parameters(net_layers[0].cell, rule, HIDDEN_FIRST_STEP, leak, geometry,
                                              syn_type.regularisation)
         hidden.node_collection.set(hidden_params)
         readout.node_collection.set(readout_parameters(activation, leak, rule, READOUT_FIRST_STEP, geometry))
@@ -419,9 +430,32 @@ class Controller:
         self.readout_projection, self.signal_projections = ro, feedback
         self.sync_feedback = rule.feedback == "symmetric"
         self.trial_steps = trial
+        self.hidden = list(layers)
+        self.readout_lag = int(hidden_params.get("readout_lag", nest.GetDefaults(hidden_model)["readout_lag"]))
+        self.synapse_recordings = [self._synapse_recording(request, variables, readout, net_layers)
+                                   for request, variables in self.synapse_requests]
         if self.sync_feedback:
             self.copy_readout_weights()
         self.built = True
+
+    def _synapse_recording(self, projection, variables, readout, net_layers):
+        record = next((r for r in self.records if r.matches(projection)), None)
+        if record is None:
+            raise ParameterError(f"record_synapses: projection {projection.label!r} has no learning synapses")
+        model, label = record.synapse_type.nest_name, record.nest_label
+        to_readout = record.post is readout
+        two_dimensional = not to_readout and len(net_layers[0].cell.state_names) == 2
+        return record, SynapseRecording(lambda: _connections(model, label), record.pre, record.post, variables,
+                                        READOUT_FIRST_STEP if to_readout else HIDDEN_FIRST_STEP, self.trial_steps,
+                                        TRIAL_PAUSE_STEPS, two_dimensional, eligibility=not to_readout)
+
+    def record_step(self, t):
+        """A PyNN run callback (record_synapses): every step, file each recorded projection's state of
+        its last complete step; returns the next step's time."""
+        if self.built:
+            for _, recording in self.synapse_recordings:
+                recording.read(_nest())
+        return t + simulator.state.dt
 
     @staticmethod
     def _learn_readout_bias(trainable, optimizer, readout):
@@ -588,9 +622,47 @@ class Controller:
 
 
 def record_synapses(projection, variables=("weight", "eligibility_vector", "eligibility_trace")):
-    raise ParameterError("pyNN.nest does not record synapses step by step (NEST's synapses catch up only at "
-                         "spikes); read them with Projection.get('weight', format='array')")
+    """Record per-connection variables of a learning projection at every step, as on pyNN.brian2:
+    ``weight``, ``eligibility_vector`` (with ALIF targets also ``eligibility_vector_a``) and
+    ``eligibility_trace`` (``e = q . eps``). Call before the first run; the simulation then runs
+    step by step under :func:`run` (one status read of the projection per step: for small
+    networks). Rows follow pyNN.brian2's (:mod:`pyNN_ostl.nest_recording`): equal inside trials;
+    in each trial's pause NEST's neurons rest; steps whose learning signal has not arrived at the
+    end of a run are NaN until the next run. Read them with :func:`get_synapse_data`."""
+    variables = synapse_variables(variables)
+    controller = _controller()
+    if controller.built:
+        raise ParameterError("record_synapses must be called before the first run")
+    controller.synapse_requests.append((projection, set(variables)))
 
 
 def get_synapse_data(projection):
-    record_synapses(projection, ())
+    """A :class:`neo.Segment` with one AnalogSignal per recorded variable, one channel per
+    connection (annotated with ``source_index`` and ``target_index``; see :func:`record_synapses`)."""
+    controller = _controller()
+    for record, recording in controller.synapse_recordings:
+        if record.matches(projection):
+            return synapse_segment(projection, recording.records(int(round(simulator.state.t))))
+    raise ParameterError(f"nothing recorded for projection {projection.label!r}: call record_synapses before "
+                         "running")
+
+
+def get_data(population, variables="all", gather=True, clear=False, locations=None):
+    """``population.get_data(...)`` with a learning hidden population's signals on pyNN.brian2's
+    grid (sample k: the end of step k - 1), so that a script reads the same Neo block on both
+    simulators: NEST records a hidden step one sample earlier and its ``learning_signal`` when it
+    arrives (:func:`pyNN_ostl.nest_recording.aligned_hidden_signal`)."""
+    block = population.get_data(variables, gather=gather, clear=clear, locations=locations)
+    controller = _controller()
+    if not controller.built or not any(population is pop for pop in controller.hidden):
+        return block
+    for segment in block.segments:
+        signals = list(segment.analogsignals)
+        segment.analogsignals.clear()
+        for signal in signals:
+            factors = [v for v in population.celltype.factor_variables if v != "learning_signal"]
+            aligned = aligned_hidden_signal(signal, controller.readout_lag, controller.trial_steps, TRIAL_PAUSE_STEPS,
+                                            factors)
+            aligned.segment = segment
+            segment.analogsignals.append(aligned)
+    return block

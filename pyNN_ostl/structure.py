@@ -18,7 +18,20 @@ from . import standardmodels as sm
 
 #: what every backend translation module offers (``pyNN_ostl.for_simulator(sim)``)
 TRANSLATION_API = ("SNU", "SoftResetSNU", "LIF", "ALIF", "Readout", "OSTLSynapse", "EPropSynapse", "ReadoutSynapse",
-                   "LearningSignalConnection", "setup", "run", "record_synapses", "get_synapse_data", "spike_times")
+                   "LearningSignalConnection", "setup", "run", "record_synapses", "get_synapse_data", "get_data",
+                   "spike_times")
+
+#: what record_synapses records of a learning projection, per connection and step
+SYNAPSE_VARIABLES = ("weight", "eligibility_vector", "eligibility_trace")
+
+
+def synapse_variables(variables):
+    """The list of ``variables`` asked of record_synapses, checked against :data:`SYNAPSE_VARIABLES`."""
+    variables = [variables] if isinstance(variables, str) else list(variables)
+    bad = sorted(set(variables) - set(SYNAPSE_VARIABLES))
+    if bad:
+        raise ParameterError(f"record_synapses variables must be a subset of {sorted(SYNAPSE_VARIABLES)}, got {bad}")
+    return variables
 
 
 @dataclass

@@ -308,9 +308,9 @@ def test_eligibility_vectors_traces_and_gradients_during_trials(network_class, c
     from nestml_models.network import HIDDEN_FIRST_STEP
 
     checked = 0
-    # (at a trial's last step NEST reports the state after the trial's update: gradient applied,
-    # state reset; the reference's record is before it, so the last read is one step earlier)
-    for k, stop in ((0, 40), (0, 77), (1, 3), (1, 58), (1, steps - 2)):
+    # (at a trial's last step NEST reports the gradient and filtered trace after the trial's update
+    # and reset, the reference's record is before it; the eligibility vector is that step's)
+    for k, stop in ((0, 40), (0, 77), (1, 3), (1, 58), (1, steps - 2), (1, steps - 1)):
         if nest.biological_time <= k * sim.period:   # the trial's inputs, after the last one's update
             if k:
                 nest.Simulate(float(k * sim.period) - nest.biological_time)
@@ -323,10 +323,12 @@ def test_eligibility_vectors_traces_and_gradients_during_trials(network_class, c
             on = net.masks().get(name, np.ones(params[name].shape)) > 0   # no autapses in NEST
             if name not in record["eligibility_vector"]:
                 continue   # the readout's synapses (a step later in NEST): by the weights after each trial
+            last = stop == steps - 1
             grad = sim.synapse_state(name, "gradient")
             ref_grad = np.sum(record["gradient"][name][:stop + 1], axis=0)   # per-step contributions
-            np.testing.assert_allclose(grad[on], ref_grad[on], rtol=0, atol=1e-9 * np.abs(ref_grad).max(),
-                                       err_msg=f"{name} gradient trial {k}")
+            if not last:
+                np.testing.assert_allclose(grad[on], ref_grad[on], rtol=0, atol=1e-9 * np.abs(ref_grad).max(),
+                                           err_msg=f"{name} gradient trial {k}")
             eps = sim.synapse_state(name, "eligibility_vector")
             ref = record["eligibility_vector"][name][stop]       # (post, state, pre) or (post, pre)
             ref = ref if ref.ndim == 3 else ref[:, None, :]
@@ -335,8 +337,9 @@ def test_eligibility_vectors_traces_and_gradients_during_trials(network_class, c
                                            atol=1e-9 * np.abs(ref).max(), err_msg=f"{name} eps[{a}] trial {k}")
             trace = sim.synapse_state(name, "eligibility_trace_filtered")
             ref_trace = record["eligibility_trace"][name][stop]
-            np.testing.assert_allclose(trace[on], ref_trace[on], rtol=0, atol=1e-9 * np.abs(ref_trace).max(),
-                                       err_msg=f"{name} trace trial {k}")
+            if not last:
+                np.testing.assert_allclose(trace[on], ref_trace[on], rtol=0, atol=1e-9 * np.abs(ref_trace).max(),
+                                           err_msg=f"{name} trace trial {k}")
             checked += int(np.abs(ref).max() > 0 and np.abs(ref_grad).max() > 0)
     assert checked >= 2 * (len(names) - 1)
     nest.Simulate(float(2 * sim.period) - nest.biological_time)   # to the end of the second trial
@@ -579,6 +582,47 @@ def test_the_weight_recorder_sees_the_reference_weights(network_class):
         assert len(set(trial_of[mine].tolist())) == len(trials), name   # every trial's weights were seen
         checked += int(mine.sum())
     assert checked == len(events["times"]) > 1000
+
+
+@pytest.mark.parametrize("case", ["osttp-snu", "eprop-alif-recurrent"])
+def test_a_multimeter_records_the_hidden_learning_signal_and_factors(network_class, case):
+    """The hidden neurons' ``learning_signal`` is a multimeter recordable, as NEST's eprop_iaf's: the
+    signal as it arrives, ``readout_lag`` + 1 updates after its step (recorded one update later
+    still, at the update's end); the per-step factors are recordables of the step itself. Equal to
+    the reference's learning signal (the target projection for OSTTP) and pseudo-derivative."""
+    from nestml_models.network import HIDDEN_FIRST_STEP
+
+    net, params, rule, feedback, trials, optimizer = _setup(case, 2, n_trials=2)
+    learner = OnlineLearner(net, rule, params, feedback=feedback, trainable=_weights(net), block=1)
+    opt = make_optimizer(optimizer)
+    records = []
+    for x, target, mask in trials:
+        result = learner.run(x, target, mask, record=("learning_signal", "state"))
+        records.append(result.records)
+        opt.step(learner.params, {k: result.grads[k] for k in _weights(net)})
+    sim = network_class(net, rule, params, steps=trials[0][0].shape[0], feedback=feedback, optimizer=optimizer)
+    meter = nest.Create("multimeter", {"record_from": ["learning_signal", "pseudo_derivative"], "interval": 1.0})
+    nest.Connect(meter, sim.hidden)
+    for trial in trials:
+        sim.run_trial(*trial)
+    lag = int(sim.hidden[0].get("readout_lag"))
+    nest.Simulate(float(lag + 2))   # until the last step's signal is recorded
+    events = meter.events
+    t0 = sim.hidden[0].global_id
+    steps = trials[0][0].shape[0]
+    signal = np.full((len(trials) * sim.period + HIDDEN_FIRST_STEP + lag + 2, len(sim.hidden)), np.nan)
+    pseudo = np.full_like(signal, np.nan)
+    stamps = np.rint(events["times"]).astype(int)
+    signal[stamps, events["senders"] - t0] = events["learning_signal"]
+    pseudo[stamps, events["senders"] - t0] = events["pseudo_derivative"]
+    for k, record in enumerate(records):
+        start = HIDDEN_FIRST_STEP + k * sim.period   # the trial's first update, recorded at start + 1 ms
+        expected = np.asarray(record["learning_signal"][0])           # (steps, hidden)
+        np.testing.assert_allclose(signal[start + lag + 2:start + lag + 2 + steps], expected, rtol=0,
+                                   atol=1e-12 * np.abs(expected).max(), err_msg=f"learning signal, trial {k}")
+        assert np.abs(expected).max() > 0
+    assert np.all(signal[:HIDDEN_FIRST_STEP + lag + 2][1:] == 0.0)   # before the first step's signal: none
+    assert np.any(pseudo[HIDDEN_FIRST_STEP + 1:HIDDEN_FIRST_STEP + 1 + steps] > 0)
 
 
 def test_long_runs_do_not_slow_nest_status_calls_down(network_class):

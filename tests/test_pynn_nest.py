@@ -76,23 +76,29 @@ def test_one_script_learns_the_same_weights_on_nest_brian2_and_the_reference():
         np.testing.assert_array_equal(keep_a, keep_b)
         count += keep_a.size
     assert count > 100
+    # the learning signal, read with ostl.get_data, on the same grid (sample k: the end of step k - 1)
+    signals = [pyNN_ostl.signal_array(run["hidden"].filter(name="learning_signal")[0])[1:1 + iterations * steps]
+               for run in (on_nest, on_brian2)]
+    np.testing.assert_allclose(signals[0][active], signals[1][active], rtol=0,
+                               atol=1e-9 * np.abs(signals[1]).max())
+    assert np.abs(signals[1][active]).max() > 0
 
 
 # -- every rule on pyNN.nest, against the reference engine -------------------------------------
 STEPS, PAUSE, N_IN, N_HIDDEN, N_OUT = 60, 4, 6, 7, 2
 CASES = {
     # name: (PyNN cell, reference cell, recurrent, rule, feedback kind, readout leak)
-    "ostl-snu": (lambda: ostl.SNU(decay=0.8, bias=-0.1, learn_bias=False, pseudo="tanh"),
+    "ostl-snu": (lambda types: types.SNU(decay=0.8, bias=-0.1, learn_bias=False, pseudo="tanh"),
                  SNU(decay=0.8, pseudo="tanh"), False, "ostl", "symmetric", 0.6),
-    "ostl_no_h-softreset-recurrent": (lambda: ostl.SoftResetSNU(decay=0.9, threshold=0.5, learn_threshold=False),
+    "ostl_no_h-softreset-recurrent": (lambda types: types.SoftResetSNU(decay=0.9, threshold=0.5, learn_threshold=False),
                                       SoftResetSNU(decay=0.9), True, "ostl_no_h", "symmetric", 0.0),
-    "ostl_rnd-snu": (lambda: ostl.SNU(decay=0.7, bias=0.0, learn_bias=False), SNU(decay=0.7), False, "ostl_rnd",
+    "ostl_rnd-snu": (lambda types: types.SNU(decay=0.7, bias=0.0, learn_bias=False), SNU(decay=0.7), False, "ostl_rnd",
                      "random", 0.5),
-    "osttp-snu": (lambda: ostl.SNU(decay=0.8, bias=0.0, learn_bias=False), SNU(decay=0.8), False, "osttp",
+    "osttp-snu": (lambda types: types.SNU(decay=0.8, bias=0.0, learn_bias=False), SNU(decay=0.8), False, "osttp",
                   "target_projection", 0.0),
-    "eprop-lif-recurrent": (lambda: ostl.LIF(tau_m=20.0, v_th=0.4), LIF(tau_m=20.0, v_th=0.4), True, "eprop",
+    "eprop-lif-recurrent": (lambda types: types.LIF(tau_m=20.0, v_th=0.4), LIF(tau_m=20.0, v_th=0.4), True, "eprop",
                             "random", 0.7),
-    "eprop-alif-recurrent": (lambda: ostl.ALIF(tau_m=20.0, tau_a=100.0, beta=0.5, v_th=0.4),
+    "eprop-alif-recurrent": (lambda types: types.ALIF(tau_m=20.0, tau_a=100.0, beta=0.5, v_th=0.4),
                              ALIF(tau_m=20.0, tau_a=100.0, beta=0.5, v_th=0.4), True, "eprop", "symmetric", 0.7),
 }
 
@@ -109,50 +115,69 @@ def _case_data(seed):
     return x, target, mask
 
 
-def _run_case(name, iterations=3, seed=4, split=None, threads=1, learn_bias=False):
-    make_cell, ref_cell, recurrent, rule_name, feedback_kind, leak = CASES[name]
+def _case_network(name, seed):
+    """The reference network, initial parameters, feedback and data of case ``name``."""
+    _, ref_cell, recurrent, rule_name, feedback_kind, leak = CASES[name]
     rule = make_rule(rule_name, feedback=feedback_kind if rule_name == "eprop" else None)
     autapses = name != "eprop-alif-recurrent"   # one case without self-connections
     net = Network(N_IN, [Layer(N_HIDDEN, ref_cell, recurrent=recurrent, autapses=autapses)],
                   Readout(N_OUT, "linear", leak=leak))
     params = net.init_params(seed=seed, weight_scale=2.0, readout_scale=1.0)
     if isinstance(ref_cell, SNU):
-        params["layer0.bias"][:] = CASES[name][0]().parameter_space["bias"].base_value
+        params["layer0.bias"][:] = CASES[name][0](ostl).parameter_space["bias"].base_value
     if isinstance(ref_cell, SoftResetSNU):
         params["layer0.threshold"][:] = 0.5
     params["readout.b"][:] = 0.0
     feedback = rule.make_feedback(net, seed=seed + 1)
-    x, target, mask = _case_data(seed)
+    return net, rule, params, feedback, _case_data(seed)
 
-    ostl.setup(timestep=1.0, threads=threads)
-    inputs = sim.Population(N_IN, sim.SpikeSourceArray(spike_times=ostl.spike_times(np.tile(x, (iterations, 1)))))
-    hidden = sim.Population(N_HIDDEN, make_cell(), label="hidden")
+
+def _build_case(simulator, name, params, feedback, data, iterations, threads=1, learn_bias=False):
+    """Case ``name`` as a PyNN script on ``simulator`` (pyNN.nest or pyNN.brian2); returns its
+    (ostl translation, populations, projections)."""
+    make_cell, _, recurrent, rule_name, feedback_kind, leak = CASES[name]
+    autapses = name != "eprop-alif-recurrent"
+    x, target, mask = data
+    types = pyNN_ostl.for_simulator(simulator)
+    types.setup(timestep=1.0, **({"threads": threads} if threads > 1 else {}))
+    inputs = simulator.Population(N_IN, simulator.SpikeSourceArray(
+        spike_times=types.spike_times(np.tile(x, (iterations, 1)))))
+    hidden = simulator.Population(N_HIDDEN, make_cell(types), label="hidden")
     targets = np.tile(target, (iterations, 1))
-    readout = sim.Population(N_OUT, ostl.Readout(leak=leak, learn_bias=learn_bias,
-                                                 target=[Sequence(targets[:, k]) for k in range(N_OUT)],
-                                                 loss_mask=Sequence(np.tile(mask, iterations))))
-    synapse = ostl.EPropSynapse if rule_name == "eprop" else ostl.OSTLSynapse
+    readout = simulator.Population(N_OUT, types.Readout(leak=leak, learn_bias=learn_bias,
+                                                        target=[Sequence(targets[:, k]) for k in range(N_OUT)],
+                                                        loss_mask=Sequence(np.tile(mask, iterations))))
+    synapse = types.EPropSynapse if rule_name == "eprop" else types.OSTLSynapse
     plastic = dict(rule=rule_name, learning_rate=0.01, optimizer="adam", trial_duration=STEPS)
     if rule_name == "eprop":
         plastic["feedback"] = feedback_kind
-    w_in = sim.Projection(inputs, hidden, sim.AllToAllConnector(), synapse(weight=params["layer0.W"].T, **plastic))
+    projections = {"layer0.W": simulator.Projection(inputs, hidden, simulator.AllToAllConnector(),
+                                                    synapse(weight=params["layer0.W"].T, **plastic))}
     if recurrent:
-        w_rec = sim.Projection(hidden, hidden, sim.AllToAllConnector(allow_self_connections=autapses),
-                               synapse(weight=params["layer0.H"].T, **plastic), receptor_type="recurrent")
-    w_out = sim.Projection(hidden, readout, sim.AllToAllConnector(), ostl.ReadoutSynapse(weight=params["readout.W"].T))
+        projections["layer0.H"] = simulator.Projection(
+            hidden, hidden, simulator.AllToAllConnector(allow_self_connections=autapses),
+            synapse(weight=params["layer0.H"].T, **plastic), receptor_type="recurrent")
+    projections["readout.W"] = simulator.Projection(hidden, readout, simulator.AllToAllConnector(),
+                                                    types.ReadoutSynapse(weight=params["readout.W"].T))
     B = feedback.get("feedback.readout", feedback.get("feedback.layer0"))
-    sim.Projection(readout, hidden, sim.AllToAllConnector(),
-                   ostl.LearningSignalConnection(feedback=feedback_kind, weight=0.0 if B is None else B.T))
+    simulator.Projection(readout, hidden, simulator.AllToAllConnector(),
+                         types.LearningSignalConnection(feedback=feedback_kind, weight=0.0 if B is None else B.T))
+    return types, hidden, readout, projections
+
+
+def _run_case(name, iterations=3, seed=4, split=None, threads=1, learn_bias=False):
+    net, rule, params, feedback, (x, target, mask) = _case_network(name, seed)
+    _, hidden, readout, projections = _build_case(sim, name, params, feedback, (x, target, mask), iterations,
+                                                  threads, learn_bias)
     if split is None:
         ostl.run(iterations * STEPS)
     else:  # several runs, stopping anywhere in a trial
         for duration in split:
             ostl.run(duration)
-    result = {"layer0.W": w_in.get("weight", format="array").T, "readout.W": w_out.get("weight", format="array").T}
+    result = {key: np.nan_to_num(projection.get("weight", format="array").T)   # NaN: no connection
+              for key, projection in projections.items()}
     if learn_bias:
         result["readout.b"] = np.asarray(readout.get("bias"), dtype=float)
-    if recurrent:
-        result["layer0.H"] = np.nan_to_num(w_rec.get("weight", format="array").T)  # NaN: no connection
     sim.end()
 
     trainable = [k for k in params if k.endswith((".W", ".H")) or (learn_bias and k in result)]
@@ -248,13 +273,78 @@ def test_a_timestep_other_than_one_ms_is_refused_when_connecting():
     sim.end()
 
 
-def test_unrecordable_variables_and_synapse_recording_are_refused():
+def test_synapse_recordings_are_asked_for_before_the_first_run():
     hid, learning = _small()
-    with pytest.raises(ParameterError, match="cannot record \\['learning_signal'\\]"):
-        hid.record(["learning_signal"])
-    with pytest.raises(ParameterError, match="does not record synapses step by step"):
+    with pytest.raises(ParameterError, match=r"must be a subset of \['eligibility_trace', 'eligibility_vector', "
+                                             r"'weight'\], got \['gradient'\]"):
+        ostl.record_synapses(learning, ["gradient"])
+    ostl.run(20.0)
+    with pytest.raises(ParameterError, match="before the first run"):
         ostl.record_synapses(learning, ["weight"])
+    with pytest.raises(ParameterError, match="nothing recorded for projection"):
+        ostl.get_synapse_data(learning)
     sim.end()
+
+
+# -- recordings: the same Neo blocks as on pyNN.brian2 ---------------------------------------------
+def _recordings(simulator, name, iterations, seed=4):
+    """Every hidden variable (``ostl.get_data``) and every projection's synapses (``record_synapses``) of
+    case ``name`` on ``simulator``: ``{(population or parameter, variable): (time, channel) array}``
+    (synapse channels sorted by (source, target)), and NEST's hidden signals as pyNN.nest records them."""
+    _, _, params, feedback, data = _case_network(name, seed)
+    types, hidden, _, projections = _build_case(simulator, name, params, feedback, data, iterations)
+    hidden.record(list(hidden.celltype.recordable))
+    for projection in projections.values():
+        types.record_synapses(projection)
+    types.run(iterations * STEPS)
+    out = {("hidden", signal.name): pyNN_ostl.signal_array(signal)
+           for signal in types.get_data(hidden).segments[0].analogsignals}
+    raw = {signal.name: pyNN_ostl.signal_array(signal) for signal in hidden.get_data().segments[0].analogsignals}
+    for key, projection in projections.items():
+        for signal in types.get_synapse_data(projection).analogsignals:
+            annotations = signal.array_annotations
+            order = np.lexsort((annotations["target_index"], annotations["source_index"]))
+            out[(key, signal.name)] = np.asarray(signal)[:, order]
+    simulator.end()
+    return out, raw
+
+
+@pytest.mark.parametrize("name", ["ostl-snu", "eprop-alif-recurrent"])
+def test_recordings_are_the_same_neo_signals_as_on_pynn_brian2(name):
+    """Issue 24: ``ostl.get_data`` (every hidden variable, the learning signal among them) and
+    ``ostl.record_synapses``/``get_synapse_data`` (weights, eligibility vectors and traces of every
+    projection) give pyNN.brian2's signals step for step inside trials (relative 1e-9); in each
+    trial's pause NEST's neurons rest. pyNN.nest's own ``get_data`` has NEST's timing (the learning
+    signal as it arrives): not equal."""
+    import pyNN.brian2 as sim_brian2
+
+    iterations = 2
+    on_nest, raw = _recordings(sim, name, iterations)
+    on_brian2, _ = _recordings(sim_brian2, name, iterations)
+    assert set(on_nest) == set(on_brian2)
+    assert {("hidden", "learning_signal"), ("hidden", "pseudo_derivative"), ("layer0.W", "weight"),
+            ("layer0.W", "eligibility_vector"), ("layer0.W", "eligibility_trace"), ("readout.W", "weight")} \
+        <= set(on_nest)
+    active = np.tile(np.arange(STEPS) < STEPS - PAUSE, iterations)   # the steps inside trials
+    for key, values in on_nest.items():
+        expected = on_brian2[key]
+        assert values.shape == expected.shape, key
+        # hidden signals: sample k is the end of step k - 1 (sample 0: the initial values)
+        rows = np.r_[False, active] if key[0] == "hidden" else active
+        values, expected = values[rows], expected[rows]
+        unknown = np.isnan(values)
+        if key == ("hidden", "pseudo_derivative"):   # the first step's factors: no NEST neuron computes them
+            assert np.all(unknown[0]) and not np.any(unknown[1:]), key
+        else:
+            assert not np.any(unknown), key
+        scale = np.abs(expected).max()
+        assert scale > 0, key
+        np.testing.assert_allclose(values[~unknown], expected[~unknown], rtol=0, atol=1e-9 * scale, err_msg=str(key))
+    weights = on_nest[("layer0.W", "weight")]
+    assert not np.allclose(weights[STEPS], weights[0])   # the weights learned between the trials
+    assert np.abs(on_nest[("layer0.W", "eligibility_trace")]).max() > 0
+    signal = on_brian2[("hidden", "learning_signal")]
+    assert not np.allclose(raw["learning_signal"][:signal.shape[0]], signal)
 
 
 IMPORT_ORDER_SCRIPT = """

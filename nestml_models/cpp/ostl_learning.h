@@ -290,11 +290,18 @@ public:
   //! Record a spike arriving at update ``arrival`` as pending input (after catch_up).
   virtual void add_spike( SynapseLearningState& state, long arrival ) = 0;
 
-  //! Integrate what is complete without changing the neuron (for get_status).
+  //! Integrate what is complete without changing the neuron (for get_status), the eligibility
+  //! vector in physical units. ``step_end`` (if given) receives the state at the end of the last
+  //! complete step: ``state`` itself, except where that step is a trial's last, whose update and
+  //! reset ``state`` includes and ``step_end`` does not.
   virtual void catch_up_copy( SynapseLearningState& state,
     double& weight,
     const OptimizerSettings& opt,
-    const TrialEnd* end = nullptr ) const = 0;
+    const TrialEnd* end = nullptr,
+    SynapseLearningState* step_end = nullptr ) const = 0;
+
+  //! The eligibility trace e = q . eps of a (physical) state at its processed step.
+  virtual double eligibility_trace( const SynapseLearningState& state ) const = 0;
 
   //! Last update index whose learning signal is complete.
   virtual long complete_step() const = 0;
@@ -659,6 +666,25 @@ public:
     return 0.0;
   }
 
+  //! The eligibility trace e^t = q^t . eps^t of a (caught-up, physical) synapse state at its
+  //! processed step (0 outside the archived range or a trial).
+  double
+  eligibility_trace( const SynapseLearningState& s ) const
+  {
+    const long t = s.processed_step;
+    if ( t < origin_ or t - origin_ >= static_cast< long >( entries_.size() ) or geometry.phase( t ) < 0 )
+    {
+      return 0.0;
+    }
+    const auto& f = entries_[ t - origin_ ];
+    double e = 0.0;
+    for ( int a = 0; a < D; ++a )
+    {
+      e += f.output_gain[ a ] * s.eligibility_vector[ a ];
+    }
+    return e;
+  }
+
   //! Add to the learning signal of update ``t`` (ignored outside the archived range).
   void
   add_learning_signal( long t, double value )
@@ -714,6 +740,9 @@ public:
    * Advance ``s`` through updates processed_step + 1 .. until. Pending spikes are inputs
    * x = 1 at their update; idle stretches are skipped without reading the history, except
    * that every trial end still applies the optimiser (Adam moves with a zero gradient).
+   * ``step_end``: where ``until`` is a trial's last update, receives the state at the end of that
+   * update, before the trial's update and reset (physical; what a status read reports as the
+   * step's eligibility), and ``ended`` is set.
    */
   void
   replay( SynapseLearningState& s,
@@ -721,7 +750,9 @@ public:
     long until,
     const OptimizerSettings& opt,
     bool update_holders,
-    const TrialEnd* at_trial_end = nullptr )
+    const TrialEnd* at_trial_end = nullptr,
+    SynapseLearningState* step_end = nullptr,
+    bool* ended = nullptr )
   {
     long t = s.processed_step + 1;
     while ( t <= until )
@@ -782,6 +813,11 @@ public:
       {
         s.processed_step = t - 1;
         to_physical( s );   // D = 1: the gradient the optimiser takes
+        if ( step_end != nullptr and t - 1 == until )
+        {
+          *step_end = s;
+          *ended = true;
+        }
         if ( sums_traces )   // the firing-rate regulariser: r_j sum_t e^t (ostl.regularisation)
         {
           s.gradient += rate_signal( geometry.trial_of( t - 1 ) ) * s.trace_sum;

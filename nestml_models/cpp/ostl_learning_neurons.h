@@ -333,13 +333,25 @@ public:
   catch_up_copy( SynapseLearningState& s,
     double& weight,
     const OptimizerSettings& opt,
-    const TrialEnd* end = nullptr ) const override
+    const TrialEnd* end = nullptr,
+    SynapseLearningState* step_end = nullptr ) const override
   {
     // the replay does not change the history when it does not track holders (it may extend the
     // running quantities of the closed form, a cache)
     auto& history = const_cast< LearningHistory< D, Factors::unit_input_gain >& >( history_ );
-    history.replay( s, weight, complete_step(), opt, false, end );
+    bool ended = false;
+    history.replay( s, weight, complete_step(), opt, false, end, step_end, &ended );
     history.to_physical( s );   // what is read: the eligibility vector, not its coordinates
+    if ( step_end != nullptr and not ended )
+    {
+      *step_end = s;
+    }
+  }
+
+  double
+  eligibility_trace( const SynapseLearningState& s ) const override
+  {
+    return history_.eligibility_trace( s );
   }
 
   long
@@ -411,8 +423,14 @@ protected:
     std::vector< double > potentials( softmax_ ? to - from : 0, 0.0 );
     for ( long lag = from; lag < to; ++lag )
     {
-      Base::update( origin, lag, lag + 1 );
       const long t = origin.get_steps() + lag;
+      if constexpr ( not Factors::is_readout )
+      {
+        // the recordable learning_signal: the signal of the latest complete update, t - readout_lag - 1
+        // (NEST's eprop_iaf records its learning signal as it arrives, too)
+        this->set_learning_signal( history_.learning_signal( t - readout_lag_ - LEARNING_SIGNAL_DELAY ) );
+      }
+      Base::update( origin, lag, lag + 1 );
       auto& f = history_.append( t );
       Factors::read( *this, f );
       if constexpr ( NeuronParameter::exists )

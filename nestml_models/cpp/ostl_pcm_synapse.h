@@ -183,6 +183,7 @@ public:
   {
     ConnectionBase::get_status( d );
     SynapseLearningState s = this->state_;
+    SynapseLearningState step_end = this->state_;
     double w = this->weight_;
     pcm::Synapse copy = synapse_;
     const CommonPropertiesType* common = nullptr;
@@ -190,9 +191,9 @@ public:
     {
       common = &this->template common_properties< CommonPropertiesType >();
       const PcmTrialEnd end( common->pcm, copy );
-      this->learner_->catch_up_copy( s, w, common->optimizer, &end );
+      this->learner_->catch_up_copy( s, w, common->optimizer, &end, &step_end );
     }
-    this->learning_status( d, s, w );
+    this->learning_status( d, s, w, step_end );
     d[ nest::names::size_of ] = static_cast< long >( sizeof( *this ) );
     const long k = common != nullptr ? common->pcm.devices : 4;
     d[ "pcm_scale" ] = copy.scale;

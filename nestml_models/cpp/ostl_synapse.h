@@ -78,8 +78,11 @@ step now; a synapse catches up at its presynaptic spikes, so one whose source st
 keeps the target's history of the trial it last learned in until then -- set it for all
 synapses every few hundred trials in long runs; ``NestNetwork`` and pyNN_ostl do it).
 
-Read-only, caught up to the last complete step when read (so is ``weight``):
-``eligibility_vector`` (two components; the second for ALIF targets),
+Read-only, caught up to the last complete step when read (so is ``weight``; the last complete
+step is the target's newest update less its ``readout_lag`` + 1, the steps its learning signal
+needs; where it is a trial's last step, the trial's update and reset are included):
+``eligibility_vector`` (two components; the second for ALIF targets) and ``eligibility_trace``
+(:math:`e = q \cdot \epsilon`), both at the end of that step (before a trial's reset),
 ``eligibility_trace_filtered``, ``gradient``, ``trace_sum`` (the trial's sum of unfiltered
 traces, which the target's firing-rate regulariser ``c_reg`` multiplies; 0 without it),
 ``processed_step``, ``size_of`` (bytes);
@@ -214,12 +217,13 @@ public:
   {
     ConnectionBase::get_status( d );
     SynapseLearningState s = state_;
+    SynapseLearningState step_end = state_;
     double w = weight_;
     if ( learner_ != nullptr )
     {
-      learner_->catch_up_copy( s, w, common_properties().optimizer );
+      learner_->catch_up_copy( s, w, common_properties().optimizer, nullptr, &step_end );
     }
-    learning_status( d, s, w );
+    learning_status( d, s, w, step_end );
   }
 
 protected:
@@ -254,13 +258,17 @@ protected:
     e();
   }
 
-  //! The learning quantities of a (caught-up copy of the) synapse state, and its weight.
+  //! The learning quantities of a (caught-up copy of the) synapse state, and its weight; the
+  //! eligibility vector and trace of the last complete step from ``step_end`` (the state before a
+  //! trial's update and reset, where that step is a trial's last; LearningNode::catch_up_copy).
   void
-  learning_status( Dictionary& d, const SynapseLearningState& s, double w ) const
+  learning_status( Dictionary& d, const SynapseLearningState& s, double w, const SynapseLearningState& step_end ) const
   {
     d[ nest::names::weight ] = w;
     d[ "ostl_weight" ] = w;   // the same, under a name pyNN.nest reads unscaled
-    d[ "eligibility_vector" ] = std::vector< double >{ s.eligibility_vector[ 0 ], s.eligibility_vector[ 1 ] };
+    d[ "eligibility_vector" ] =
+      std::vector< double >{ step_end.eligibility_vector[ 0 ], step_end.eligibility_vector[ 1 ] };
+    d[ "eligibility_trace" ] = learner_ != nullptr ? learner_->eligibility_trace( step_end ) : 0.0;
     d[ "eligibility_trace_filtered" ] = s.eligibility_trace_filtered;
     d[ "gradient" ] = s.gradient;
     d[ "trace_sum" ] = s.trace_sum;

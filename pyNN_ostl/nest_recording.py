@@ -1,0 +1,140 @@
+"""What pyNN.nest records of a learning network, on pyNN.brian2's time grid.
+
+A NEST synapse of ours catches up at presynaptic spikes (the closed form of docs/equations.md
+section 8): between them its state exists only as the target's history. Its status, read at any
+time, is the state caught up to the target's *last complete step* -- the newest update less the
+``readout_lag`` + 1 steps its learning signal needs (``ostl_synapse``'s user docs). A
+:class:`SynapseRecording` reads that status once per step while ``pyNN_ostl.nest.run`` runs
+(a PyNN run callback), files every value under the step it belongs to, and returns a
+``(steps, connections)`` array per variable with rows on pyNN.brian2's grid: row ``s`` is the
+state at the end of step ``s`` (hidden step ``s`` is NEST's update ``s - 1``, the readout's is
+update ``s``). Two conventions make the rows equal to pyNN.brian2's inside trials:
+
+* a trial's update is applied after its last learning step (NEST: as that step is integrated;
+  Brian2: at the trial's last step, in the pause), so the weight of the last learning step is
+  the weight before the update;
+* steps whose learning signal has not arrived when the run ends are NaN (their state is not
+  known yet; the next run fills them in).
+
+In the pause at the end of every trial NEST's neurons rest, so there the rows differ from
+Brian2's, whose neurons run on without input (as the recorded outputs and spikes do).
+
+The hidden neurons' ``learning_signal`` is recorded by NEST as it arrives (NEST's ``eprop_iaf``
+does the same), ``readout_lag`` + 1 updates after its step; NEST records a hidden neuron's step
+``s`` (update ``s - 1``) at ``s`` ms, pyNN.brian2 at ``s + 1`` ms. :func:`aligned_block` moves the
+hidden populations' signals onto pyNN.brian2's grid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nestml_models import parallel
+
+#: what record_synapses records, and the NEST status key that holds it
+SYNAPSE_KEYS = {"weight": "ostl_weight", "eligibility_vector": "eligibility_vector",
+                "eligibility_trace": "eligibility_trace"}
+
+
+class SynapseRecording:
+    """The per-step values of one learning projection's synapses (see the module docstring).
+
+    ``connections``: a function returning the projection's NEST connections now (NEST sorts
+    them when a simulation starts: they are looked up at every read); ``pre``/``post``: the
+    populations; ``first_step``: the update of the target's step 0; ``trial``/``pause``: the
+    trial geometry in steps; ``two_dimensional``: the target has a two-dimensional state (ALIF:
+    its eligibility vector has an adaptation component, ``eligibility_vector_a``); ``eligibility``:
+    whether the synapses have an eligibility vector of their own to record (not a readout's, whose
+    Jacobian is 0: its eligibility vector is the step's input, as on pyNN.brian2, which keeps none)."""
+
+    def __init__(self, connections, pre, post, variables, first_step, trial, pause, two_dimensional,
+                 eligibility=True):
+        self.connections, self.pre, self.post = connections, pre, post
+        self.variables = [v for v in SYNAPSE_KEYS if v in set(variables) and (eligibility or v == "weight")]
+        self.first_step, self.trial, self.pause = first_step, trial, pause
+        self.two_dimensional = two_dimensional
+        self.order = None     # (source index, target index) per column, in the order of the first read
+        self.rows = {}        # step -> {variable: values per column}
+
+    def read(self, nest):
+        """File the state of the last complete step (one status read of every connection)."""
+        keys = ["source", "target", "processed_step"] + [SYNAPSE_KEYS[v] for v in self.variables]
+        columns = parallel.connection_columns(nest, self.connections(), keys)
+        sources = np.asarray(columns["source"], dtype=int) - self.pre.node_collection[0].global_id
+        targets = np.asarray(columns["target"], dtype=int) - self.post.node_collection[0].global_id
+        if self.order is None:
+            self.order = (sources, targets)
+            self._column = {(int(i), int(j)): k for k, (i, j) in enumerate(zip(sources, targets))}
+        position = np.array([self._column[(int(i), int(j))] for i, j in zip(sources, targets)])
+        steps = np.asarray(columns["processed_step"], dtype=int) - self.first_step
+        for step in np.unique(steps[steps >= 0]):
+            row = self.rows.setdefault(int(step), {})
+            chosen = steps == step
+            for variable in self.variables:
+                values = np.asarray(columns[SYNAPSE_KEYS[variable]], dtype=float)
+                full = row.setdefault(variable, np.full((len(self.order[0]),) + values.shape[1:], np.nan))
+                full[position[chosen]] = values[chosen]
+
+    def records(self, steps):
+        """``{name: (values (steps, connections), source indices, target indices)}``, pyNN.brian2's
+        names (``eligibility_vector_a``: the adaptation component of ALIF targets)."""
+        if self.order is None:
+            return {}
+        out = {}
+        for variable in self.variables:
+            width = len(self.order[0])
+            values = np.full((steps, width, 2) if variable == "eligibility_vector" else (steps, width), np.nan)
+            for step, row in self.rows.items():
+                if step < steps and variable in row:
+                    values[step] = row[variable]
+            if variable == "weight":
+                # before the first read (the first update's): the weight of the first trial
+                known = np.nonzero(~np.isnan(values).any(axis=1))[0]
+                if known.size and (self.trial == 0 or known[0] < self.trial):
+                    values[:known[0]] = values[known[0]]
+            if variable == "weight" and self.trial > 0:
+                # the update follows a trial's last learning step: that step's weight is the one before
+                last = np.arange(self.trial - self.pause - 1, steps, self.trial)
+                last = last[last >= 1]
+                values[last] = values[last - 1]
+            if variable == "eligibility_vector":
+                out["eligibility_vector"] = (values[..., 0], *self.order)
+                if self.two_dimensional:
+                    out["eligibility_vector_a"] = (values[..., 1], *self.order)
+            else:
+                out[variable] = (values, *self.order)
+        return out
+
+
+def shift_signal(signal, values):
+    """A copy of the Neo ``signal`` with ``values`` (same shape)."""
+    return signal.duplicate_with_new_data(values, units=signal.units)
+
+
+def aligned_hidden_signal(signal, readout_lag, trial, pause, factors=("pseudo_derivative",)):
+    """A hidden population's recorded NEST ``signal`` on pyNN.brian2's grid (sample ``k`` at
+    ``k`` ms: the end of step ``k - 1``; sample 0 the initial value).
+
+    NEST records step ``s`` at ``s`` ms: every variable moves one sample later (step 0 is NEST's
+    update -1, which no neuron runs: at rest, the initial value). ``learning_signal`` of step ``s``
+    is recorded ``readout_lag`` + 1 steps after it, at ``s + readout_lag + 1`` ms: it moves
+    ``readout_lag`` samples earlier; the last ones, not yet arrived, are 0 in a trial's pause
+    (where the readout sends none) and NaN inside a trial. The ``factors`` of the first step
+    (pseudo-derivative, ...) are NaN: no NEST neuron computes them (its states and output are the
+    resting ones, which a neuron keeps until its first input: pyNN.nest's checks)."""
+    raw = np.asarray(signal.magnitude, dtype=float)
+    if raw.shape[0] == 0:   # under MPI, a process that holds no recording
+        return signal
+    values = np.empty_like(raw)
+    if signal.name == "learning_signal":
+        values[:raw.shape[0] - readout_lag] = raw[readout_lag:]
+        for k in range(max(raw.shape[0] - readout_lag, 0), raw.shape[0]):
+            step = k - 1
+            in_pause = trial > 0 and step % trial >= trial - pause
+            values[k] = 0.0 if in_pause else np.nan
+    else:
+        values[1:] = raw[:-1]
+        values[:1] = raw[:1]
+        if signal.name in factors and values.shape[0] > 1:
+            values[1] = np.nan
+    return shift_signal(signal, values)
