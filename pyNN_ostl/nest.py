@@ -36,7 +36,9 @@ inputs start at step 3.
 
 Trials: NEST's learning signals reach the hidden synapses three steps late, so the
 deferred update of a trial is complete only a few steps after its last learning step. The
-last :data:`TRIAL_PAUSE_STEPS` steps of every trial (``trial_duration``) are therefore a
+last :data:`TRIAL_PAUSE_STEPS` steps of every trial (``trial_duration``; with a softmax readout,
+whose neurons exchange their potentials and normalise one step later,
+:data:`SOFTMAX_PAUSE_STEPS`) are therefore a
 pause on NEST: the script must keep them silent (no input spikes, ``loss_mask`` 0), which
 on pyNN.brian2 makes them contribute nothing to the gradient, so both simulators learn the
 same weights. With symmetric feedback the learning-signal weights are the readout weights
@@ -68,11 +70,13 @@ from nestml_models.network import (
     TARGET_PORT,
     catch_up_synapses,
     check_supported,
+    connect_softmax_readouts,
     connection_indices,
     copy_readout_weights,
     hidden_parameters,
     neuron_model,
     neuron_optimizer_settings,
+    pause_steps_for,
     pcm_defaults,
     push_pcm_state,
     readout_parameters,
@@ -84,7 +88,7 @@ from ostl.network import Readout as OstlReadout
 
 from . import standardmodels as sm
 from .hooks import require_pynn
-from .nest_recording import SynapseRecording, aligned_hidden_signal
+from .nest_recording import SynapseRecording, aligned_hidden_signal, aligned_readout_signal, softmax_outputs
 from .structure import (
     TRANSLATION_API,
     ProjectionRecord,
@@ -100,8 +104,16 @@ from .structure import spike_times as spike_times  # noqa: E402  (part of the in
 
 __all__ = list(TRANSLATION_API)
 
-#: steps at the end of every trial in which NEST completes the trial's update
+#: steps at the end of every trial in which NEST completes the trial's update (one more with a
+#: softmax readout, whose neurons normalise one step later: :data:`SOFTMAX_PAUSE_STEPS`)
 TRIAL_PAUSE_STEPS = PAUSE_STEPS
+SOFTMAX_PAUSE_STEPS = pause_steps_for(1, softmax=True)
+
+
+def trial_pause_steps(hidden_populations=1, softmax=False):
+    """The steps a script keeps silent at the end of every trial on pyNN.nest (no input spikes,
+    ``loss_mask`` 0): k + 3 for a chain of k hidden populations, one more with a softmax readout."""
+    return pause_steps_for(hidden_populations, softmax)
 #: the hidden layer's step t is NEST's update t - 1; the readout's is update t
 HIDDEN_FIRST_STEP, READOUT_FIRST_STEP = -1, 0
 #: the first readout step a current generator can reach (amplitudes change at t > 0 ms,
@@ -206,6 +218,12 @@ class _NestReadout:
     translations = build_translations(("leak", "leak"), ("bias", "bias"), ("target", "UNSUPPORTED"),
                                       ("loss_mask", "UNSUPPORTED"))
     variable_map = {"potential": "potential", "output": "output_value", "error": "error", "target": "target_value"}
+
+    def can_record(self, variable, location=None):
+        if variable == "error" and self.options["activation"] == "softmax":
+            raise ParameterError("pyNN.nest does not record the error of a softmax Readout (its neurons compute it "
+                                 "a step later, from every readout's potential); record output and target")
+        return super().can_record(variable, location)
 
     @property
     def nest_name(self):
@@ -314,6 +332,11 @@ class Controller:
         self.synapse_requests = []     # (projection, variables) from record_synapses
         self.synapse_recordings = []   # (projection record, SynapseRecording)
         self.hidden = []               # the learning hidden populations (get_data)
+        self.readout = None            # the readout population (get_data)
+        self.pause = TRIAL_PAUSE_STEPS
+        self.softmax = False
+        self.layer_lags = [1]                    # per hidden layer: its readout_lag
+        self.readout_first = READOUT_FIRST_STEP  # the readout's update of the first trial's step 0
 
     def register(self, label, synapse_type):
         self.types[label] = synapse_type
@@ -372,10 +395,6 @@ class Controller:
         self.records = records = self._find_projections()
         readout, layers, ff, rec, ro, feedback, syn_type = describe(records, simulator.state.dt)
         rule, optimizer = syn_type.rule, network_optimizer(syn_type, ro)
-        if len(layers) > 1:
-            raise ParameterError(f"pyNN.nest learns one hidden population (got {len(layers)} in a chain); deeper "
-                                 "networks run on pyNN.brian2, and on NEST through ostl train --backend nest or "
-                                 "nestml_models.network.NestNetwork (with direct feedback)")
         net_layers = []
         for pop in layers:
             celltype = pop.celltype
@@ -398,9 +417,8 @@ class Controller:
             self._check_initial_values(pop)
         leak = float(np.ravel(np.asarray(readout.get("leak"), dtype=float))[0])
         activation = readout.celltype.options["activation"]
-        if activation == "softmax":
-            raise ParameterError("a softmax Readout is not built for pyNN.nest yet (its neurons exchange their "
-                                 "potentials); it runs on pyNN.brian2, and on NEST through ostl train --backend nest")
+        softmax = activation == "softmax"
+        self.pause = pause_steps_for(len(layers), softmax)
         self.ostl_network = Network(ff[id(layers[0])].pre.size, net_layers, OstlReadout(readout.size, activation,
                                                                                          leak=leak))
         trainable = trainable_parameters(self.ostl_network, layers, readout)
@@ -408,14 +426,22 @@ class Controller:
         matrices = feedback_matrices(rule, layers, readout, feedback)
         rule.check_feedback(self.ostl_network, matrices)
         target, mask = self._readout_sequences(readout)
-        trial = self._check_trials(syn_type, ff[id(layers[0])].pre, mask)
+        trial = self._check_trials(syn_type, ff[id(layers[0])].pre, mask, self.pause)
         self._check_connectivity(ff, rec, ro, layers)
         # -- configure (nothing above touched NEST) ----------------------------------------
-        hidden, geometry = layers[0], {"trial_steps": trial - TRIAL_PAUSE_STEPS, "pause_steps": TRIAL_PAUSE_STEPS}
-        hidden_model, hidden_params = hidden_parameters(net_layers[0].cell, rule, HIDDEN_FIRST_STEP, leak, geometry,
-                                             syn_type.regularisation)
-        hidden.node_collection.set(hidden_params)
-        readout.node_collection.set(readout_parameters(activation, leak, rule, READOUT_FIRST_STEP, geometry))
+        # every connection delays by one step: layer l's step t is update t - 1 + l, the readout's
+        # t - 1 + k; layer l's learning signal of step t arrives readout_lag = k - l updates later
+        # (a softmax readout's one more: its neurons normalise after exchanging their potentials)
+        depth, geometry = len(layers), {"trial_steps": trial - self.pause, "pause_steps": self.pause}
+        self.layer_lags = [depth - index + int(softmax) for index in range(depth)]
+        self.readout_first = HIDDEN_FIRST_STEP + depth
+        for index, pop in enumerate(layers):
+            _, hidden_params = hidden_parameters(net_layers[index].cell, rule, HIDDEN_FIRST_STEP + index, leak,
+                                                 geometry, syn_type.regularisation)
+            pop.node_collection.set(dict(hidden_params, readout_lag=self.layer_lags[index]))
+        readout.node_collection.set(readout_parameters(activation, leak, rule, self.readout_first, geometry))
+        if softmax:
+            connect_softmax_readouts(nest, readout.node_collection)
         self._learn_readout_bias(trainable, optimizer, readout)
         self.pcm = self._pcm(records, syn_type, rule, trial, ff, rec, ro, layers)
         if self.pcm is None:
@@ -430,8 +456,7 @@ class Controller:
         self.readout_projection, self.signal_projections = ro, feedback
         self.sync_feedback = rule.feedback == "symmetric"
         self.trial_steps = trial
-        self.hidden = list(layers)
-        self.readout_lag = int(hidden_params.get("readout_lag", nest.GetDefaults(hidden_model)["readout_lag"]))
+        self.hidden, self.readout, self.softmax = list(layers), readout, softmax
         self.synapse_recordings = [self._synapse_recording(request, variables, readout, net_layers)
                                    for request, variables in self.synapse_requests]
         if self.sync_feedback:
@@ -444,10 +469,12 @@ class Controller:
             raise ParameterError(f"record_synapses: projection {projection.label!r} has no learning synapses")
         model, label = record.synapse_type.nest_name, record.nest_label
         to_readout = record.post is readout
-        two_dimensional = not to_readout and len(net_layers[0].cell.state_names) == 2
+        index = None if to_readout else next(k for k, pop in enumerate(self.hidden) if pop is record.post)
+        two_dimensional = not to_readout and len(net_layers[index].cell.state_names) == 2
+        first_step = self.readout_first if to_readout else HIDDEN_FIRST_STEP + index
         return record, SynapseRecording(lambda: _connections(model, label), record.pre, record.post, variables,
-                                        READOUT_FIRST_STEP if to_readout else HIDDEN_FIRST_STEP, self.trial_steps,
-                                        TRIAL_PAUSE_STEPS, two_dimensional, eligibility=not to_readout)
+                                        first_step, self.trial_steps, self.pause, two_dimensional,
+                                        eligibility=not to_readout)
 
     def record_step(self, t):
         """A PyNN run callback (record_synapses): every step, file each recorded projection's state of
@@ -485,6 +512,9 @@ class Controller:
         if config.feedback and rule.feedback_shapes(self.ostl_network):
             raise ParameterError("the feedback matrix of a LearningSignalConnection stays in software on pyNN.nest: "
                                  "give the plastic synapses {'feedback': False} among their PCM settings")
+        if len(layers) > 1:
+            raise ParameterError("PCM synapses on pyNN.nest learn one hidden population; chains of populations "
+                                 "learn with float weights (or on the reference engine with PCM arrays)")
         hidden = layers[0]
         params = {"layer0.W": ff[id(hidden)].weights().T, "readout.W": ro.weights().T}
         if id(hidden) in rec:
@@ -520,19 +550,19 @@ class Controller:
         return readout_sequences(ps, readout.size)
 
     @staticmethod
-    def _check_trials(syn_type, source, mask):
+    def _check_trials(syn_type, source, mask, pause):
         duration = float(syn_type.trial_duration)
         trial = int(round(duration))
-        if abs(duration - trial) > 1e-9 or trial <= TRIAL_PAUSE_STEPS:
-            raise ParameterError(f"trial_duration must be a whole number of ms > {TRIAL_PAUSE_STEPS} on pyNN.nest, "
+        if abs(duration - trial) > 1e-9 or trial <= pause:
+            raise ParameterError(f"trial_duration must be a whole number of ms > {pause} on pyNN.nest, "
                                  f"got {duration}")
-        quiet = np.arange(trial) >= trial - TRIAL_PAUSE_STEPS
+        quiet = np.arange(trial) >= trial - pause
         if np.any(mask[:FIRST_TARGET_STEP] != 0):
             raise ParameterError(f"Readout loss_mask must start with {FIRST_TARGET_STEP} zeros on pyNN.nest: no "
                                  "target reaches the readout in NEST's first updates")
         loud = np.nonzero(quiet[np.arange(mask.size) % trial] & (mask != 0))[0]
         if loud.size:
-            raise ParameterError(f"pyNN.nest completes each trial's update in its last {TRIAL_PAUSE_STEPS} steps: "
+            raise ParameterError(f"pyNN.nest completes each trial's update in its last {pause} steps: "
                                  f"Readout loss_mask must be 0 there (step {loud[0]} has {mask[loud[0]]})")
         if type(source.celltype).__name__ != "SpikeSourceArray":
             raise ParameterError("the input of a learning network on pyNN.nest must be a SpikeSourceArray")
@@ -540,14 +570,14 @@ class Controller:
             steps = np.round(np.asarray(getattr(times, "value", times), dtype=float)).astype(int) + 1
             bad = steps[quiet[steps % trial]]
             if bad.size:
-                raise ParameterError(f"pyNN.nest completes each trial's update in its last {TRIAL_PAUSE_STEPS} "
+                raise ParameterError(f"pyNN.nest completes each trial's update in its last {pause} "
                                      f"steps: input {index} must not spike there (a spike at {bad[0] - 1} ms reaches "
                                      f"step {bad[0]})")
         return trial
 
     @staticmethod
     def _check_connectivity(ff, rec, ro, layers):
-        for record in [ff[id(layers[0])], ro] + ([rec[id(layers[0])]] if id(layers[0]) in rec else []):
+        for record in [ff[id(pop)] for pop in layers] + [ro] + [rec[id(pop)] for pop in layers if id(pop) in rec]:
             conns = _connections(record.synapse_type.nest_name, record.nest_label)
             W = record.weights()
             expected = record.pre.size * record.post.size - (
@@ -566,9 +596,9 @@ class Controller:
         readout's continuous ports (read at the end of an update: set one step early)."""
         nest = _nest()
         # an amplitude set at time u reaches the readout's update u + 1 (delay 1): step g
-        # (update READOUT_FIRST_STEP + g) reads the value set at READOUT_FIRST_STEP + g - 1;
+        # (update readout_first + g) reads the value set at readout_first + g - 1;
         # generators change amplitudes at t > 0 only: the first steps are masked (checked)
-        times = np.arange(target.shape[0] + 1, dtype=float) + READOUT_FIRST_STEP - 1.0
+        times = np.arange(target.shape[0] + 1, dtype=float) + self.readout_first - 1.0
         keep = np.arange(times.size) >= FIRST_TARGET_STEP
         target = np.vstack([target, np.zeros((1, target.shape[1]))])[keep]
         mask = np.append(mask, 0.0)[keep]
@@ -651,18 +681,33 @@ def get_data(population, variables="all", gather=True, clear=False, locations=No
     """``population.get_data(...)`` with a learning hidden population's signals on pyNN.brian2's
     grid (sample k: the end of step k - 1), so that a script reads the same Neo block on both
     simulators: NEST records a hidden step one sample earlier and its ``learning_signal`` when it
-    arrives (:func:`pyNN_ostl.nest_recording.aligned_hidden_signal`)."""
+    arrives (:func:`pyNN_ostl.nest_recording.aligned_hidden_signal`); a softmax readout's ``output``
+    as probabilities (:func:`pyNN_ostl.nest_recording.softmax_outputs`)."""
     block = population.get_data(variables, gather=gather, clear=clear, locations=locations)
     controller = _controller()
-    if not controller.built or not any(population is pop for pop in controller.hidden):
+    if not controller.built:
         return block
+    if population is controller.readout:
+        depth = len(controller.hidden)
+        for segment in block.segments:
+            _replace_signals(segment, lambda signal: aligned_readout_signal(
+                softmax_outputs(signal) if controller.softmax and signal.name == "output" else signal, depth))
+        return block
+    layer = next((index for index, pop in enumerate(controller.hidden) if pop is population), None)
+    if layer is None:
+        return block
+    factors = [v for v in population.celltype.factor_variables if v != "learning_signal"]
     for segment in block.segments:
-        signals = list(segment.analogsignals)
-        segment.analogsignals.clear()
-        for signal in signals:
-            factors = [v for v in population.celltype.factor_variables if v != "learning_signal"]
-            aligned = aligned_hidden_signal(signal, controller.readout_lag, controller.trial_steps, TRIAL_PAUSE_STEPS,
-                                            factors)
-            aligned.segment = segment
-            segment.analogsignals.append(aligned)
+        _replace_signals(segment, lambda signal: aligned_hidden_signal(
+            signal, layer, controller.layer_lags[layer], controller.trial_steps, controller.pause, factors))
     return block
+
+
+def _replace_signals(segment, convert):
+    """Put ``convert(signal)`` in place of every analog signal of a Neo ``segment``."""
+    signals = list(segment.analogsignals)
+    segment.analogsignals.clear()
+    for signal in signals:
+        converted = convert(signal)
+        converted.segment = segment
+        segment.analogsignals.append(converted)

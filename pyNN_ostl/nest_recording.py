@@ -19,7 +19,9 @@ update ``s``). Two conventions make the rows equal to pyNN.brian2's inside trial
 In the pause at the end of every trial NEST's neurons rest, so there the rows differ from
 Brian2's, whose neurons run on without input (as the recorded outputs and spikes do).
 
-The hidden neurons' ``learning_signal`` is recorded by NEST as it arrives (NEST's ``eprop_iaf``
+A softmax readout's ``output`` is NEST's potential (its neurons normalise a step later, when
+every readout's potential has arrived): :func:`softmax_outputs` gives the probabilities. The
+hidden neurons' ``learning_signal`` is recorded by NEST as it arrives (NEST's ``eprop_iaf``
 does the same), ``readout_lag`` + 1 updates after its step; NEST records a hidden neuron's step
 ``s`` (update ``s - 1``) at ``s`` ms, pyNN.brian2 at ``s + 1`` ms. :func:`aligned_block` moves the
 hidden populations' signals onto pyNN.brian2's grid.
@@ -111,30 +113,75 @@ def shift_signal(signal, values):
     return signal.duplicate_with_new_data(values, units=signal.units)
 
 
-def aligned_hidden_signal(signal, readout_lag, trial, pause, factors=("pseudo_derivative",)):
-    """A hidden population's recorded NEST ``signal`` on pyNN.brian2's grid (sample ``k`` at
-    ``k`` ms: the end of step ``k - 1``; sample 0 the initial value).
+def shifted(raw, offset, fill):
+    """``out[j] = raw[j + offset]`` along the first axis; before the start the first sample (the
+    initial value), after the end ``fill(j)``."""
+    out = np.empty_like(raw)
+    n = raw.shape[0]
+    for j in range(n):
+        k = j + offset
+        out[j] = raw[max(k, 0)] if k < n else fill(j)
+    return out
 
-    NEST records step ``s`` at ``s`` ms: every variable moves one sample later (step 0 is NEST's
-    update -1, which no neuron runs: at rest, the initial value). ``learning_signal`` of step ``s``
-    is recorded ``readout_lag`` + 1 steps after it, at ``s + readout_lag + 1`` ms: it moves
-    ``readout_lag`` samples earlier; the last ones, not yet arrived, are 0 in a trial's pause
-    (where the readout sends none) and NaN inside a trial. The ``factors`` of the first step
-    (pseudo-derivative, ...) are NaN: no NEST neuron computes them (its states and output are the
-    resting ones, which a neuron keeps until its first input: pyNN.nest's checks)."""
+
+def aligned_hidden_signal(signal, layer, readout_lag, trial, pause, factors=("pseudo_derivative",)):
+    """A recorded NEST ``signal`` of hidden layer ``layer`` (0 the first) on pyNN.brian2's grid
+    (sample ``j`` at ``j`` ms: the end of step ``j - 1``; sample 0 the initial value).
+
+    Every connection delays by one step: layer ``l``'s step ``s`` is NEST's update ``s - 1 + l``,
+    recorded at ``s + l`` ms, so its samples move ``1 - l`` later. Its ``learning_signal`` of step
+    ``s`` arrives ``readout_lag`` updates after the step and is recorded one update later still:
+    it moves ``readout_lag + l`` samples earlier; the last ones, not yet arrived, are 0 in a trial's
+    pause (where the readout sends none) and NaN inside a trial. States that NEST has not reached at
+    the end of a run (layers below the first) are NaN too. The first layer's ``factors`` of the first
+    step (pseudo-derivative, ...) are NaN: no NEST neuron computes them (it runs that step at rest,
+    its states and output the resting ones: pyNN.nest's checks)."""
     raw = np.asarray(signal.magnitude, dtype=float)
     if raw.shape[0] == 0:   # under MPI, a process that holds no recording
         return signal
-    values = np.empty_like(raw)
+
+    def unknown(j):
+        return np.nan
+
+    def arriving(j):   # the learning signal of step j - 1, still on its way
+        step = j - 1
+        return 0.0 if trial > 0 and step % trial >= trial - pause else np.nan
+
     if signal.name == "learning_signal":
-        values[:raw.shape[0] - readout_lag] = raw[readout_lag:]
-        for k in range(max(raw.shape[0] - readout_lag, 0), raw.shape[0]):
-            step = k - 1
-            in_pause = trial > 0 and step % trial >= trial - pause
-            values[k] = 0.0 if in_pause else np.nan
+        values = shifted(raw, readout_lag + layer, arriving)
     else:
-        values[1:] = raw[:-1]
-        values[:1] = raw[:1]
-        if signal.name in factors and values.shape[0] > 1:
+        values = shifted(raw, layer - 1, unknown)
+        if layer == 0 and signal.name in factors and values.shape[0] > 1:
             values[1] = np.nan
+    return shift_signal(signal, values)
+
+
+def aligned_readout_signal(signal, depth):
+    """A recorded NEST ``signal`` of the readout of ``depth`` hidden layers on pyNN.brian2's grid:
+    its step ``t`` is NEST's update ``t - 1 + depth``, recorded ``depth - 1`` samples later than on
+    pyNN.brian2 (none for one hidden layer)."""
+    raw = np.asarray(signal.magnitude, dtype=float)
+    if raw.shape[0] == 0 or depth == 1:
+        return signal
+    return shift_signal(signal, shifted(raw, depth - 1, lambda j: np.nan))
+
+
+def softmax_outputs(signal):
+    """A softmax readout's recorded ``output`` (NEST's ``output_value``: the potential ``a``, which its
+    neurons normalise a step later, from every readout's potential) as the probabilities ``pi =
+    softmax(a)`` of every step (the reference engine's formula, ``ostl.ops``); sample 0 (the initial
+    value) unchanged. Every readout neuron's output must be recorded."""
+    from ostl.errors import ParameterError
+    from ostl.ops import NumpyOps
+
+    raw = np.asarray(signal.magnitude, dtype=float)
+    if raw.shape[0] == 0:
+        return signal
+    channels = signal.array_annotations.get("channel_index")
+    order = np.argsort(np.asarray(channels), kind="stable") if channels is not None else np.arange(raw.shape[1])
+    if channels is not None and sorted(np.asarray(channels).tolist()) != list(range(raw.shape[1])):
+        raise ParameterError("the outputs of a softmax Readout are normalised over every readout neuron: record "
+                             "the output of all of them")
+    values = raw.copy()
+    values[1:, order] = NumpyOps.softmax(raw[1:, order])
     return shift_signal(signal, values)
