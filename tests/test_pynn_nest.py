@@ -249,8 +249,8 @@ def _chain(simulator, name, iterations=3, seed=6, record=False):
     readout, on ``simulator``; returns (weights, recordings or None, reference weights, initial)."""
     make_cells, ref_cells, recurrent, rule_name, feedback_kind, optimizer_name = CHAINS[name]
     rule = make_rule(rule_name, feedback=feedback_kind)
-    net = Network(N_IN, [Layer(n, cell, recurrent=recurrent, autapses=False) for n, cell in zip(CHAIN_SIZES, ref_cells)],
-                  Readout(N_OUT, "linear", leak=0.6))
+    ref_layers = [Layer(n, cell, recurrent=recurrent, autapses=False) for n, cell in zip(CHAIN_SIZES, ref_cells)]
+    net = Network(N_IN, ref_layers, Readout(N_OUT, "linear", leak=0.6))
     params = net.init_params(seed=seed, weight_scale=3.0, readout_scale=1.0)
     for index in range(len(CHAIN_SIZES)):
         if f"layer{index}.bias" in params:
