@@ -108,7 +108,8 @@ def build_ours(nest, n, rng, plastic=True, classify=False):
     """Our models (:mod:`nestml_models`); ``plastic=False``: static synapses everywhere; ``classify``:
     softmax readouts, batches of ``BATCH``."""
     import nestml_models
-    from nestml_models.network import connect_softmax_readouts, pause_steps_for
+    from nestml_models.parameters import pause_steps_for
+    from nestml_models.wiring import connect_softmax_readouts
 
     nestml_models.install()
     pause = pause_steps_for(1, softmax=classify)

@@ -39,7 +39,8 @@ def main():
         ipython = types.ModuleType("IPython")
         ipython.display = types.ModuleType("IPython.display")
         ipython.display.Image = lambda *a, **k: None
-        ipython.get_ipython = lambda: None   # what matplotlib asks a loaded IPython: not interactive
+        ipython.get_ipython = lambda: None   # what matplotlib asks a loaded IPython: not interactive,
+        ipython.version_info = (9, 0, 0)     # and recent (no backend fix-ups)
         sys.modules.update({"IPython": ipython, "IPython.display": ipython.display})
     start = time.perf_counter()
     scope = runpy.run_path(path, run_name="__main__")

@@ -20,8 +20,9 @@ from ostl.errors import ParameterError
 from ostl.online import SequenceResult
 from ostl.validation import check_int
 
-from .network import NestNetwork, check_supported, learnable_names, neuron_parameter_names
+from .network import NestNetwork
 from .plugin import PLUGIN
+from .support import check_supported, learnable_names, neuron_parameter_names
 
 
 class NestBackend(Backend):
@@ -55,7 +56,7 @@ class NestBackend(Backend):
         """Learn with the plastic weights on PCM devices (``ostl_pcm_synapse``): ``pcm`` is the
         trainer's :class:`ostl.hardware.pcm.loop.PCMWeights`, pushed into the synapses when the
         simulation is built and updated from them after every trial."""
-        from .network import check_pcm_supported
+        from .pcm_synapses import check_pcm_supported
 
         check_pcm_supported(pcm)
         self.pcm = pcm

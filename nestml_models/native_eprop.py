@@ -28,7 +28,7 @@ from ostl.network import Layer, Network, Readout
 from ostl.online import OnlineLearner
 from ostl.rules import make_rule
 
-from .network import connection_indices
+from .wiring import connection_indices
 
 N_IN, N_REC, N_OUT, STEPS = 100, 100, 1, 1000
 TAU_M, V_TH, ETA = 30.0, 0.03, 1e-4

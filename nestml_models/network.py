@@ -37,267 +37,37 @@ from ostl.errors import ParameterError
 from ostl.network import Network
 from ostl.optim import make_optimizer
 from ostl.regularisation import FiringRateRegularisation
-from ostl.rules import make_rule
 from ostl.validation import check_int
 
 from . import parallel
-from .generate import CELL_MODELS as CELL_MODELS_BY_NAME
-
-HIDDEN_FIRST_STEP = 2   # update index of the first hidden layer's first trial step
-PAUSE_STEPS = 4         # >= 2 for the learning signals; 4 lets run_trial stop inside the pause
-TARGET_PORT, MASK_PORT = 0, 1   # receptor types of readout_neuron's continuous ports
-#: reference cell class -> NEST model (the NESTML models generated from it, nestml_models.generate)
-CELL_MODELS = {type(cell): model for model, cell in CELL_MODELS_BY_NAME.items()}
-
-
-def neuron_model(cell, keep_reset_path):
-    """NEST model name (without ``_learning``) and parameters of an ostl cell: the numbers
-    of the cell's spec under their own names, and each choice (``pseudo``, ``activation``) by
-    name with its numbers prefixed (``pseudo_slope``, ``activation_alpha``). The per-neuron
-    parameter (``bias``, ``threshold``) is not among them: it is set per neuron."""
-    model = CELL_MODELS.get(type(cell))
-    if model is None:
-        raise ParameterError(f"cell {cell.kind!r} has no NEST model")
-    params = {"keep_reset_path": float(keep_reset_path)}
-    for key, value in cell.spec().items():
-        if key in ("kind", "output", cell.neuron_param):
-            continue
-        if isinstance(value, dict):
-            params[key] = value["name"]
-            params.update({f"{key}_{name}": number for name, number in value.items() if name != "name"})
-        else:
-            params[key] = value
-    return model, params
-
-
-def hidden_parameters(cell, rule, first_step, leak, geometry, regularisation=None):
-    """NEST model and parameters of a hidden layer's learning neurons for ``rule`` (its
-    traces decide ``keep_reset_path``); ``leak``: the readout's, which filters the traces;
-    ``regularisation``: a :class:`~ostl.regularisation.FiringRateRegularisation` or None (the
-    neurons' ``c_reg`` and ``f_target`` in Hz, NEST's e-prop names)."""
-    model, params = neuron_model(cell, keep_reset_path=rule.keep_reset_path)
-    params = dict(params, first_step=first_step, readout_leak=leak, **geometry)
-    if regularisation is not None:
-        params.update(regularisation_parameters(regularisation))
-    return f"{model}_learning", params
-
-
-def regularisation_parameters(regularisation):
-    """A hidden learning neuron's ``c_reg`` and ``f_target`` (Hz, at the 1 ms step of every
-    backend) for a :class:`~ostl.regularisation.FiringRateRegularisation`."""
-    from ostl.regularisation import STEP_MS
-
-    return {"c_reg": float(regularisation.c_reg), "f_target": float(regularisation.f_target) * 1000.0 / STEP_MS}
-
-
-def readout_parameters(activation, leak, rule, first_step, geometry):
-    """Parameters of ``readout_neuron_learning``: it sends its error, or for OSTTP its masked
-    target, as the learning signal; target and mask come through its continuous ports."""
-    return dict(geometry, leak=leak, activation=activation, use_mask=1, first_step=first_step,
-                learning_signal=rule.signal_source)
-
-
-def synapse_defaults(optimizer, name=None, batch_size=1):
-    """The common properties of ``ostl_synapse`` for an ostl optimiser (SGD or Adam), in
-    NEST's e-prop convention (an ``optimizer`` dictionary); ``name``: the parameter the synapses
-    hold, whose rate it is (SGD's ``readout_lr`` for ``readout.W``); ``batch_size``: trials per
-    update (the average of their gradients is applied after the last)."""
-    rate = optimizer.lr if name is None else optimizer.rate(name)
-    settings = {"type": "adam" if optimizer.name == "adam" else "gradient_descent", "eta": rate,
-                "batch_size": int(batch_size)}
-    if optimizer.name == "adam":
-        settings.update(beta_1=optimizer.beta1, beta_2=optimizer.beta2, epsilon=optimizer.eps)
-    if optimizer.w_min is not None:
-        settings["Wmin"] = optimizer.w_min
-    if optimizer.w_max is not None:
-        settings["Wmax"] = optimizer.w_max
-    return {"optimizer": settings}
-
-
-def connection_indices(connections, pre, post):
-    """(post index, pre index) of every connection of a SynapseCollection between the node
-    collections ``pre`` and ``post``. NEST sorts connections when a simulation starts, so
-    the indices are read together with the values they label."""
-    rows = np.asarray(connections.get("target")) - post[0].global_id
-    cols = np.asarray(connections.get("source")) - pre[0].global_id
-    return np.atleast_1d(rows), np.atleast_1d(cols)
-
-
-def neuron_optimizer_settings(optimizer, name, batch_size=1):
-    """The ``bias_optimizer`` / ``neuron_param_optimizer`` of the neurons that learn parameter
-    ``name`` themselves: the synapses' settings at that parameter's rate, without weight bounds
-    (``ostl.optim``'s bounds are the weights')."""
-    settings = synapse_defaults(optimizer, name, batch_size)["optimizer"]
-    settings.pop("Wmin", None)
-    settings.pop("Wmax", None)
-    return settings
-
-
-def connect_softmax_readouts(nest, readout):
-    """Softmax readouts exchange their potentials (ostl_learning_neurons.h): every readout to every
-    readout, itself included, over ``rate_connection_delayed`` (one step), the receptor type naming
-    the sender (its index + 1, so that each sums in readout order)."""
-    for index in range(len(readout)):
-        nest.Connect(readout[index], readout, "all_to_all",
-                     {"synapse_model": "rate_connection_delayed", "delay": 1.0, "weight": 1.0,
-                      "receptor_type": index + 1})
-
-
-def copy_readout_weights(signals, readout_weights, readout, hidden):
-    """Symmetric feedback: the learning-signal connections ``signals`` (readout -> hidden)
-    get the readout weights ``readout_weights`` (n_out, n_hidden), transposed."""
-    rows, cols = connection_indices(signals, readout, hidden)
-    # a list of dictionaries: NEST refuses {"weight": [...]} under MPI
-    signals.set([{"weight": float(w)} for w in np.asarray(readout_weights).T[rows, cols]])
-
-
-#: trials between two catch-ups of every plastic synapse (see :func:`catch_up_synapses`)
-CATCH_UP_EVERY = 20
-
-
-#: the readout's plastic synapses when they learn at a rate of their own (SGD's readout_lr): a copy of
-#: ``ostl_synapse`` (NEST's CopyModel; its common properties hold one optimiser)
-READOUT_MODEL = "ostl_readout_synapse"
-
-
-#: pyNN_ostl.nest's ReadoutSynapse model (a labelled copy of ostl_synapse)
-PYNN_READOUT_MODEL = "ostl_pynn_readout_synapse_lbl"
-
-
-def catch_up_synapses(nest, models=("ostl_synapse", "ostl_synapse_lbl", "ostl_pcm_synapse", "ostl_pcm_synapse_lbl",
-                                    READOUT_MODEL, PYNN_READOUT_MODEL)):
-    """Let every plastic synapse integrate its target's complete history now. A synapse catches
-    up at its presynaptic spikes; one whose source stays silent would keep its target's history
-    of the trial it last learned in, and the history would grow with the number of trials. The
-    catch-up is exact (the same recursion, split at another step)."""
-    for model in models:
-        if model in nest.synapse_models:
-            connections = nest.GetConnections(synapse_model=model)
-            if len(connections):
-                connections.set(catch_up=True)
-
-
-PCM_MODEL = "ostl_pcm_synapse"
-#: per-device status keys of ostl_pcm_synapse and the PCMDevices arrays they hold
-PCM_DEVICE_KEYS = {"pcm_G": "G", "pcm_P": "P", "pcm_t_programmed": "t_programmed", "pcm_nu": "nu",
-                   "pcm_events": "events", "pcm_reads": "reads", "pcm_pulses": "pulses", "pcm_resets": "resets"}
-#: per-synapse status keys and the PCMSynapses arrays they hold
-PCM_SYNAPSE_KEYS = {"pcm_chi": "chi", "pcm_turn": "turn", "pcm_refreshes": "refreshes", "pcm_clipped": "clipped"}
-
-
-def pcm_defaults(config, steps):
-    """The ``pcm`` common property of ``ostl_pcm_synapse`` for a PCMConfig and trial length."""
-    from ostl.hardware.pcm.devices import PULSE_DECAY
-
-    return {"devices": int(config.devices), "eps": float(config.eps), "gmax": float(config.gmax),
-            "drift": {"off": 0, "constant": 1, "ibm": 2}[config.drift],
-            "read_noise": {"off": 0, "simple": 1, "1/f": 2}[config.read_noise],
-            "programming_noise": bool(config.programming_noise),
-            "ideal_step": float(config.eps) if config.ideal else 0.0, "refresh_level": float(config.refresh_level),
-            "verify": int(config.verify), "step_time": float(config.step_time), "trial_steps": int(steps),
-            "pulse_decay": float(PULSE_DECAY)}
-
-
-def push_pcm_state(conns, rows, cols, pcm, name):
-    """Device states, chi and the read for the next trial of the array ``name`` of ``pcm``
-    (:class:`ostl.hardware.pcm.loop.PCMWeights`) into the ``ostl_pcm_synapse`` connections
-    ``conns`` at matrix positions (``rows``, ``cols``) = (post, pre); their weight becomes the
-    programmed weight."""
-    array = pcm.arrays[name]
-    synapse = rows * array.shape[1] + cols           # the array's synapse index
-    devices = synapse[:, None] * array.k + np.arange(array.k)[None, :]
-    d = array.devices
-    nominal, current = array.nominal(), pcm.current[name]
-    conns.set([{"weight": float(nominal[r, c]), "pcm_G": d.G[dev].tolist(), "pcm_P": d.P[dev].tolist(),
-                    "pcm_t_programmed": d.t_programmed[dev].tolist(), "pcm_nu": d.nu[dev].tolist(),
-                    "pcm_events": d.events[dev].tolist(), "pcm_reads": d.reads[dev].tolist(),
-                    "pcm_pulses": d.pulses[dev].tolist(), "pcm_resets": d.resets[dev].tolist(),
-                    "pcm_chi": float(array.chi[j]), "pcm_turn": int(array.turn[j]),
-                    "pcm_refreshes": int(array.refreshes[j]), "pcm_clipped": int(array.clipped[j]),
-                    "pcm_scale": float(array.scale), "pcm_seed": int(d.seed), "pcm_index": int(j),
-                    "pcm_clock": float(pcm.clock), "pcm_read_weight": float(current[r, c])}
-               for r, c, j, dev in zip(rows, cols, synapse, devices)])
-
-
-def check_pcm_supported(pcm):
-    """What ostl_pcm_synapse cannot do, refused before anything is built."""
-    if pcm.config.read != "trial":
-        raise ParameterError("PCM reads at every step (read 'step') need the reference backend; NEST's PCM synapses "
-                             "read their devices once per trial")
-    if pcm.config.update_verify:
-        raise ParameterError("PCM write and verify on every update (update_verify) needs the reference or brian2 "
-                             "backend; NEST's PCM synapses apply open-loop pulses")
-    if pcm.feedback_names:
-        raise ParameterError("feedback matrices on PCM arrays need the reference backend; on NEST keep them in "
-                             "software (--pcm-feedback off; synapses={'feedback': False})")
-
-
-def weight_names(network):
-    """The weight matrices the NEST synapses learn in ``network``."""
-    names = []
-    for index, layer in enumerate(network.layers):
-        names += [f"layer{index}.W"] + ([f"layer{index}.H"] if layer.recurrent else [])
-    return names + ["readout.W"]
-
-
-def neuron_parameter_names(network):
-    """The parameters of ``network`` that NEST's neurons learn themselves: a hidden layer's own
-    parameter (SNU ``bias``, soft-reset SNU ``threshold``: ``learn_neuron_param``) where the layer
-    trains it, and the readout's bias (``learn_bias``)."""
-    names = [f"layer{index}.{layer.cell.neuron_param}" for index, layer in enumerate(network.layers)
-             if layer.cell.neuron_param is not None and layer.train_neuron_param]
-    return names + (["readout.b"] if network.readout.bias else [])
-
-
-def learnable_names(network):
-    """What NEST learns in ``network``: the weights (its synapses) and the neurons' own parameters."""
-    return weight_names(network) + neuron_parameter_names(network)
-
-
-#: feedback kinds whose learning signal reaches every hidden layer directly from the readouts
-DIRECT_FEEDBACK = ("random_direct", "target_projection")
-
-
-def pause_steps_for(depth, softmax=False):
-    """The fewest pause steps after each trial of a network of ``depth`` hidden layers: the
-    readout's trial ends ``depth`` updates after the first layer's, its last learning signal
-    arrives one later (a softmax readout's one more), and the deepest-lagging layer's last update
-    completes in time for :meth:`NestNetwork.run_trial` to read it (4 for one layer)."""
-    return depth + 3 + int(bool(softmax))
-
-
-def check_supported(network, rule, mode="deferred", optimizer=None, trainable=None):
-    """Refuse, before anything is built, what the NEST models cannot learn exactly."""
-    rule = make_rule(rule)
-    if rule.is_bptt:
-        raise ParameterError("rule 'bptt' is the autodiff oracle of the reference engine, not a simulator rule")
-    for index, layer in enumerate(network.layers):
-        if layer.kind == "gated":
-            raise ParameterError(f"layer {index} is a gated ({layer.cell.kind.upper()}) layer; gated layers are not "
-                                 "spiking cells and run on the reference engine only")
-    for index, layer in enumerate(network.layers):
-        if not layer.stateful:
-            raise ParameterError(f"layer {index} is not a layer of spiking cells; the NEST backend learns spiking "
-                                 "layers (use the reference engine)")
-    if len(network.layers) > 1 and rule.feedback not in DIRECT_FEEDBACK:
-        raise ParameterError(f"{len(network.layers)} hidden layers on NEST need each layer's learning signal "
-                             f"directly from the readouts: feedback 'random_direct' or 'target_projection' "
-                             f"(rule {rule.name!r} has {rule.feedback!r}); feedback through the layers above is "
-                             "not local to a synapse (use the reference engine)")
-    rule.require_local(network, "the NEST backend")
-    if mode != "deferred":
-        raise ParameterError("mode must be 'deferred' on NEST: learning signals travel over delayed connections, "
-                             "so a per-step update cannot be exact; the weights change at every trial end")
-    if optimizer is not None and make_optimizer(optimizer).clip is not None:
-        raise ParameterError("gradient clipping needs the norm over all synapses, which no NEST synapse sees; "
-                             "use optimizer without clip on the NEST backend")
-    names = set(learnable_names(network))
-    trainable = set(weight_names(network)) if trainable is None else set(trainable)
-    fixed = sorted(trainable - names)
-    if fixed:
-        raise ParameterError(f"the NEST backend trains {', '.join(sorted(names))}; {', '.join(fixed)} are not "
-                             "parameters of this network that it learns: pass trainable without them")
-    return rule, trainable
+from .parameters import (
+    HIDDEN_FIRST_STEP,
+    MASK_PORT,
+    READOUT_MODEL,
+    TARGET_PORT,
+    hidden_parameters,
+    neuron_optimizer_settings,
+    pause_steps_for,
+    readout_parameters,
+    synapse_defaults,
+)
+from .pcm_synapses import (
+    PCM_DEVICE_KEYS,
+    PCM_MODEL,
+    PCM_SYNAPSE_KEYS,
+    check_pcm_supported,
+    pcm_defaults,
+    push_pcm_state,
+)
+from .readout_records import ReadoutRecords
+from .support import check_supported, neuron_parameter_names
+from .wiring import (
+    CATCH_UP_EVERY,
+    catch_up_synapses,
+    connect_softmax_readouts,
+    connection_indices,
+    copy_readout_weights,
+)
 
 
 class NestNetwork:
@@ -450,16 +220,9 @@ class NestNetwork:
         self.masks = nest.Create("step_current_generator", ro.size)
         nest.Connect(self.targets, self.readout, "one_to_one", {"receptor_type": TARGET_PORT, "delay": 1.0})
         nest.Connect(self.masks, self.readout, "one_to_one", {"receptor_type": MASK_PORT, "delay": 1.0})
-        # the readout's summed loss at the end of every trial (constant through the pause)
-        self.loss_recorder = nest.Create("multimeter", {"record_from": ["loss"], "interval": float(self.period),
-                                                        "offset": float(self.readout_first_step + T)})
-        nest.Connect(self.loss_recorder, self.readout)
-        self.recorder = None
-        if self.record_outputs:
-            self.recorder = nest.Create("multimeter", {"record_from": ["output_value"], "interval": 1.0})
-            nest.Connect(self.recorder, self.readout)
-        #: every trial's loss so far, and each readout neuron's running loss at the last trial end
-        self._losses, self._loss_last = [], np.zeros(ro.size)
+        #: the readout's losses and outputs (nestml_models.readout_records)
+        self.readout_records = ReadoutRecords(nest, self.readout, T, self.period, self.readout_first_step,
+                                              self.softmax, self.record_outputs)
         # the regulariser's rates: the hidden spikes (a spike is an output y = 1)
         self.spike_recorder = None
         if self.regularisation is not None:
@@ -467,8 +230,6 @@ class NestNetwork:
             for population in self.hidden_layers:
                 nest.Connect(population, self.spike_recorder)
         self._regularisation_losses = []
-        #: softmax: each scheduled trial's (target, mask) until its loss is computed, and outputs
-        self._scheduled, self._outputs = {}, {}
 
     def _rates(self):
         """The optimiser's current rate of every trainable parameter (a schedule changes them)."""
@@ -587,9 +348,8 @@ class NestNetwork:
         # a continuous port is read at the end of the update: set one step early (the readout's step 0 is
         # update start + depth); 0 after each trial
         times = np.concatenate([np.arange(T + 1) + start + self.depth - 1 for start in starts]).astype(float)
-        if self.softmax:
-            for k, (_, target, mask) in enumerate(trials):
-                self._scheduled[first + k] = (target, mask)
+        for k, (_, target, mask) in enumerate(trials):
+            self.readout_records.schedule(first + k, target, mask)
         for j in range(self.network.n_out):
             self.targets[j].set(amplitude_times=times, amplitude_values=np.concatenate(
                 [np.append(target[:, j], 0.0) for _, target, _ in trials]))
@@ -615,7 +375,7 @@ class NestNetwork:
         # chunk boundaries sit two steps before a trial's first hidden update, so that the next
         # trial's first input spike is still in the future
         self.nest.Simulate(float(self.period))
-        loss, outputs = self._collect(self.trial)
+        loss, outputs = self.readout_records.trial(self.trial)
         self.trial += 1
         if self.trial % CATCH_UP_EVERY == 0:
             catch_up_synapses(self.nest)
@@ -646,18 +406,12 @@ class NestNetwork:
         self.trial += n_trials
         catch_up_synapses(self.nest)
         losses = self.trial_losses()[-n_trials:]   # softmax: from the recorded potentials
-        if self.recorder is not None:
-            self.recorder.n_events = 0
-        self._outputs.clear()
+        self.readout_records.forget_outputs()
         return losses
 
     def trial_losses(self):
         """The loss of every trial simulated so far (summed over the readout neurons)."""
-        if self.softmax:
-            self._read_softmax(self.trial)
-        else:
-            self._read_losses()
-        return np.array(self._losses)
+        return self.readout_records.trial_losses(self.trial)
 
     def recorded_weights(self):
         """The weight recorder's events since the last read (``record_weights``): ``{"times",
@@ -689,63 +443,6 @@ class NestNetwork:
             self._regularisation_losses.append(sum(self.regularisation.penalty(layer[k], self.steps)[0]
                                                    for layer in counts))
         return np.array(self._regularisation_losses)
-
-    def _read_losses(self):
-        """Append the losses of the trials recorded since the last read. The loss recorder
-        holds each readout neuron's running loss at every trial end (on the process that owns
-        the neuron); a trial's loss is the increase over the previous trial end."""
-        events = parallel.recorded_events(self.nest, self.loss_recorder, ("times", "senders", "loss"))
-        self.loss_recorder.n_events = 0
-        trials = np.rint((events["times"] - (self.readout_first_step + self.steps)) / self.period).astype(int)
-        neurons = np.asarray(events["senders"]) - self.readout[0].global_id
-        for k in sorted(set(trials.tolist())):
-            if k < len(self._losses):
-                continue
-            now = self._loss_last.copy()
-            now[neurons[trials == k]] = events["loss"][trials == k]
-            self._losses.append(float(np.sum(now - self._loss_last)))
-            self._loss_last = now
-
-    def _read_softmax(self, trials_done):
-        """Softmax readout: the recorded potentials of the trials up to ``trials_done`` (those
-        simulated since the last read) give
-        their outputs ``softmax(a^t)`` and losses ``-sum_t m^t sum_k y*_k log softmax(a^t)_k``
-        (ostl.network.Readout; the readouts normalised the same way for their errors)."""
-        from ostl.ops import NumpyOps
-
-        events = parallel.recorded_events(self.nest, self.recorder, ("times", "senders", "output_value"))
-        self.recorder.n_events = 0
-        updates = np.asarray(events["times"]).round().astype(int) - 1 - self.readout_first_step
-        trials, steps = updates // self.period, updates % self.period
-        senders = np.asarray(events["senders"]) - self.readout[0].global_id
-        keep = (updates >= 0) & (steps < self.steps)
-        for k in range(len(self._losses), trials_done):
-            chosen = keep & (trials == k)
-            potentials = np.zeros((self.steps, self.network.n_out))
-            potentials[steps[chosen], senders[chosen]] = np.asarray(events["output_value"])[chosen]
-            target, mask = self._scheduled.pop(k)
-            step_losses = -np.sum(target * NumpyOps.log_softmax(potentials), axis=1)
-            self._losses.append(float(np.sum(mask * step_losses)))
-            self._outputs[k] = NumpyOps.softmax(potentials)
-
-    def _collect(self, k, outputs=True):
-        if self.softmax:
-            self._read_softmax(k + 1)
-            return self._losses[k], self._outputs.pop(k) if outputs else None
-        self._read_losses()
-        loss = self._losses[k]
-        out = None
-        if outputs and self.recorder is not None:
-            events = parallel.recorded_events(self.nest, self.recorder, ("times", "senders", "output_value"))
-            times = np.asarray(events["times"]).round().astype(int)
-            senders = np.asarray(events["senders"]) - self.readout[0].global_id
-            # readout update u is recorded at u + 1 ms; step r of trial k is u = first + k period + r
-            steps = times - 1 - (self.readout_first_step + k * self.period)
-            keep = (steps >= 0) & (steps < self.steps)
-            out = np.zeros((self.steps, self.network.n_out))
-            out[steps[keep], senders[keep]] = np.asarray(events["output_value"])[keep]
-            self.recorder.n_events = 0
-        return loss, out
 
     # -- state -----------------------------------------------------------------------------
     def _connections(self, name):

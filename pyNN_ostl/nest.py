@@ -62,25 +62,25 @@ from pyNN.standardmodels import build_translations
 import nestml_models
 from nestml_models import parallel
 from nestml_models.generate import nest_name
-from nestml_models.network import (
-    CATCH_UP_EVERY,
+from nestml_models.parameters import (
     MASK_PORT,
     PAUSE_STEPS,
-    PCM_MODEL,
     TARGET_PORT,
-    catch_up_synapses,
-    check_supported,
-    connect_softmax_readouts,
-    connection_indices,
-    copy_readout_weights,
     hidden_parameters,
     neuron_model,
     neuron_optimizer_settings,
     pause_steps_for,
-    pcm_defaults,
-    push_pcm_state,
     readout_parameters,
     synapse_defaults,
+)
+from nestml_models.pcm_synapses import PCM_MODEL, pcm_defaults, push_pcm_state
+from nestml_models.support import check_supported
+from nestml_models.wiring import (
+    CATCH_UP_EVERY,
+    catch_up_synapses,
+    connect_softmax_readouts,
+    connection_indices,
+    copy_readout_weights,
 )
 from ostl.errors import ParameterError
 from ostl.network import Layer, Network

@@ -236,7 +236,7 @@ def test_hidden_neurons_learn_their_own_parameter_on_nest_like_the_reference(net
     NESTML model computes the parameter's eligibility trace, generated from the reference cell;
     the neuron keeps it until its learning signal arrives): every parameter of the network after
     every update equals the reference engine's (1e-9), with the regulariser too."""
-    from nestml_models.network import learnable_names, neuron_parameter_names
+    from nestml_models.support import learnable_names, neuron_parameter_names
 
     net, params, rule, feedback, trials, optimizer = _setup(case, 6)
     names = learnable_names(net)
@@ -305,7 +305,7 @@ def test_eligibility_vectors_traces_and_gradients_during_trials(network_class, c
         records.append(result.records)
         opt.step(learner.params, {k: result.grads[k] for k in names})
     sim = network_class(net, rule, params, steps=steps, feedback=feedback, optimizer=optimizer)
-    from nestml_models.network import HIDDEN_FIRST_STEP
+    from nestml_models.parameters import HIDDEN_FIRST_STEP
 
     checked = 0
     # (at a trial's last step NEST reports the gradient and filtered trace after the trial's update
@@ -393,7 +393,7 @@ def test_two_threads_give_the_same_weights(network_class):
     ({"rule": "ostl", "recurrent": True}, "exact OSTL traces"),
 ])
 def test_unsupported_settings_are_refused_before_building(change, message):
-    from nestml_models.network import check_supported
+    from nestml_models.support import check_supported
 
     readout = Readout(2, activation=change.get("readout", "linear"))
     net = Network(3, [Layer(4, SNU(), recurrent=change.get("recurrent", False))], readout)
@@ -559,7 +559,7 @@ def test_the_weight_recorder_sees_the_reference_weights(network_class):
     """NestNetwork(record_weights=True): NEST's weight_recorder on our plastic synapses records, at
     every spike a synapse transmits, the weight the reference engine has after the trials before
     (measured: every one of 17,502 events to 1e-9 of the matrix's scale)."""
-    from nestml_models.network import HIDDEN_FIRST_STEP
+    from nestml_models.parameters import HIDDEN_FIRST_STEP
 
     net, params, rule, feedback, trials, optimizer = _setup("eprop-lif-recurrent-random", 0)
     _, ref_weights = _reference(net, params, rule, feedback, trials, optimizer)
@@ -590,7 +590,7 @@ def test_a_multimeter_records_the_hidden_learning_signal_and_factors(network_cla
     signal as it arrives, ``readout_lag`` + 1 updates after its step (recorded one update later
     still, at the update's end); the per-step factors are recordables of the step itself. Equal to
     the reference's learning signal (the target projection for OSTTP) and pseudo-derivative."""
-    from nestml_models.network import HIDDEN_FIRST_STEP
+    from nestml_models.parameters import HIDDEN_FIRST_STEP
 
     net, params, rule, feedback, trials, optimizer = _setup(case, 2, n_trials=2)
     learner = OnlineLearner(net, rule, params, feedback=feedback, trainable=_weights(net), block=1)

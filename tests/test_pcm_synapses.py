@@ -59,7 +59,7 @@ def test_write_and_verify_keeps_the_pulses_spread_from_accumulating():
 
 
 def test_write_and_verify_is_refused_where_the_synapses_apply_open_loop_pulses():
-    from nestml_models.network import check_pcm_supported
+    from nestml_models.pcm_synapses import check_pcm_supported
     from ostl.hardware.pcm.loop import PCMConfig
 
     class Weights:

@@ -28,7 +28,7 @@ def _check(report, nest):
     assert report["kib_per_trial"] < KIB_PER_TRIAL_BOUND, report
     assert report["loss_last"] < report["loss_first"], report   # it learned all along
     if nest:
-        from nestml_models.network import CATCH_UP_EVERY
+        from nestml_models.wiring import CATCH_UP_EVERY
 
         # at most the trials between two catch-ups (and the current one) are kept
         assert report["history_steps_max"] <= (CATCH_UP_EVERY + 2) * (STEPS + 4), report
