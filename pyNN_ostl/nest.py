@@ -27,10 +27,11 @@ layer at step ``t`` (as on pyNN.brian2). NEST's update ``u`` advances the state 
 ``u`` to ``u + 1`` ms, so the hidden layer's step ``t`` is NEST's update ``t - 1`` and its
 spikes carry the same time stamp ``t`` as on pyNN.brian2. The readout sees hidden step ``t``
 one update later (every NEST connection has a delay of one step): its step ``t`` is update
-``t``, recorded at ``t + 1`` ms. The very first step of a simulation (update -1) does not
-exist: the hidden layer starts it at rest (biases must be <= 0, so that no neuron fires
-spontaneously), and no current generator reaches the readout's steps 0 and 1 (NEST's first
-two updates): their ``loss_mask`` must be 0.
+``t``, recorded at ``t + 1`` ms. The very first step of a simulation (update -1) comes before
+NEST's first update: each hidden neuron runs it at its first update, from rest and without
+input (biases must be <= 0, so that no neuron fires spontaneously; nothing reaches that step),
+so that its factors exist; no current generator reaches the readout's steps 0 and 1 (NEST's
+first two updates): their ``loss_mask`` must be 0.
 pyNN.nest cannot emit spike-source spikes at 0 or 1 ms (its parrot neurons need one step):
 inputs start at step 3.
 
@@ -44,8 +45,10 @@ on pyNN.brian2 makes them contribute nothing to the gradient, so both simulators
 same weights. With symmetric feedback the learning-signal weights are the readout weights
 of the moment: :func:`run` stops inside every trial's pause to copy them (``sim.run`` is
 refused for such a network). The readout's ``learn_bias`` learns in the readout neurons
-(``learn_bias``) with the plastic synapses' optimiser; a hidden population's learned bias or
-threshold is refused (the first trial's step 0 is NEST's update -1, see ``build``).
+(``learn_bias``), a hidden population's learned bias or threshold in the hidden neurons
+(``learn_neuron_param``), with the plastic synapses' optimiser. The first trial's step 0 is NEST's
+update -1: a hidden neuron runs it at its first update, from rest (nothing reaches it), so that
+its factors and its parameter's trace exist.
 
 Recordings: :func:`get_data` puts a hidden population's signals on pyNN.brian2's time grid, and
 :func:`record_synapses` records the synapses step by step (:mod:`pyNN_ostl.nest_recording`).
@@ -399,13 +402,6 @@ class Controller:
         for pop in layers:
             celltype = pop.celltype
             parameter = celltype.neuron_parameter
-            if parameter and celltype.learned[parameter]:
-                # pyNN.nest's time mapping: the first trial's step 0 is NEST's update -1, which no neuron
-                # runs; a weight's trace is 0 there (no input spike can reach it), a neuron parameter's not
-                raise ParameterError(f"a learned {parameter} is not built for pyNN.nest (the first trial's step 0 "
-                                     "comes before NEST's first update, where its trace is not 0): declare "
-                                     f"{type(celltype).__name__}(..., learn_{parameter}=False) for population "
-                                     f"{pop.label!r}; it learns on pyNN.brian2 and through ostl train --backend nest")
             autapses = True
             if id(pop) in rec:
                 W = rec[id(pop)].weights()
@@ -440,6 +436,11 @@ class Controller:
                                                  geometry, syn_type.regularisation)
             pop.node_collection.set(dict(hidden_params, readout_lag=self.layer_lags[index]))
         readout.node_collection.set(readout_parameters(activation, leak, rule, self.readout_first, geometry))
+        for index, pop in enumerate(layers):   # a learned bias / threshold: the neurons learn it
+            name = f"layer{index}.{pop.celltype.neuron_parameter}"
+            if name in trainable:
+                pop.node_collection.set({"learn_neuron_param": True,
+                                         "neuron_param_optimizer": neuron_optimizer_settings(optimizer, name)})
         if softmax:
             connect_softmax_readouts(nest, readout.node_collection)
         self._learn_readout_bias(trainable, optimizer, readout)

@@ -102,6 +102,11 @@ CASES = {
                             "random", 0.7),
     "eprop-alif-recurrent": (lambda types: types.ALIF(tau_m=20.0, tau_a=100.0, beta=0.5, v_th=0.4),
                              ALIF(tau_m=20.0, tau_a=100.0, beta=0.5, v_th=0.4), True, "eprop", "symmetric", 0.7),
+    # the hidden neurons learn their own parameter (learn_bias / learn_threshold by default)
+    "ostl-snu-learned-bias": (lambda types: types.SNU(decay=0.8, bias=-0.1, pseudo="tanh"),
+                              SNU(decay=0.8, pseudo="tanh"), False, "ostl", "symmetric", 0.6),
+    "ostl_no_h-softreset-learned-threshold": (lambda types: types.SoftResetSNU(decay=0.9, threshold=0.5),
+                                              SoftResetSNU(decay=0.9), True, "ostl_no_h", "symmetric", 0.0),
 }
 
 
@@ -186,9 +191,12 @@ def _run_case(name, iterations=3, seed=4, split=None, threads=1, learn_bias=Fals
               for key, projection in projections.items()}
     if learn_bias:
         result["readout.b"] = np.asarray(readout.get("bias"), dtype=float)
+    parameter = hidden.celltype.neuron_parameter
+    if parameter and hidden.celltype.learned[parameter]:   # the hidden neurons learn it
+        result[f"layer0.{parameter}"] = np.asarray(hidden.get(parameter), dtype=float)
     sim.end()
 
-    trainable = [k for k in params if k.endswith((".W", ".H")) or (learn_bias and k in result)]
+    trainable = [k for k in params if k.endswith((".W", ".H")) or k in result]
     learner = OnlineLearner(net, rule, params, feedback=feedback, trainable=trainable)
     optimizer = Adam(0.01)
     for _ in range(iterations):
@@ -396,7 +404,6 @@ def _small(**overrides):
 
 
 @pytest.mark.parametrize("overrides,message", [
-    ({"learn_bias": True}, r"a learned bias is not built for pyNN.nest .* declare SNU\(..., learn_bias=False\)"),
     ({"mask_start": 1.0}, "loss_mask must start with 2 zeros"),
     ({"pause_mask": 1.0}, "Readout loss_mask must be 0 there"),
     ({"pause_spike": True}, "input 0 must not spike there"),

@@ -399,7 +399,9 @@ struct RunningSums
  */
 struct SegmentEnd
 {
-  long last = -1;   //!< -1 while the segment is open
+  long last = OPEN;   //!< OPEN while the segment is open
+  //! ``last`` of an open segment (steps may be negative: pyNN_ostl.nest's first trial starts at update -1)
+  static constexpr long OPEN = std::numeric_limits< long >::min() / 4;
   double P = 1.0;
   double u = 0.0;
   double leak = 1.0;
@@ -606,7 +608,7 @@ public:
     segments_.clear();
     first_segment_ = 0;
     next_segment_ = 0;
-    running_last_ = -1;
+    running_last_ = NO_STEP;
     origin_ = 0;
     holders_.clear();
     rate_signals_.clear();
@@ -841,7 +843,9 @@ private:
   StepBuffer< SegmentEnd > segments_;   //!< D = 1: per segment, from number first_segment_
   long first_segment_ = 0;
   long next_segment_ = 0;
-  long running_last_ = -1;
+  //! "no step yet" (steps may be negative: pyNN_ostl.nest's first trial starts at update -1)
+  static constexpr long NO_STEP = std::numeric_limits< long >::min() / 4;
+  long running_last_ = NO_STEP;
   long origin_ = 0;
   long last_step_ = -1;
   std::map< long, long > holders_;   //!< trial -> synapses that still need its history
@@ -879,7 +883,7 @@ private:
         {
           close_segment( *p, t - 1 );
         }
-        else if ( not segments_.empty() and segments_[ segments_.size() - 1 ].last < 0 )
+        else if ( not segments_.empty() and segments_[ segments_.size() - 1 ].last == SegmentEnd::OPEN )
         {
           segments_[ segments_.size() - 1 ].last = t - 1;   // cut off by pruning: no synapse is in it
         }
@@ -1252,6 +1256,7 @@ private:
     {
       keep_from = std::min( keep_from, geometry.first_step + holders_.begin()->first * geometry.period() );
     }
+    bool dropped = false;
     while ( origin_ < keep_from and not entries_.empty() )
     {
       entries_.pop_front();
@@ -1260,14 +1265,18 @@ private:
         running_.pop_front();
       }
       ++origin_;
+      dropped = true;
     }
-    running_last_ = std::max( running_last_, origin_ - 1 );
+    if ( dropped )   // (an empty history keeps its origin of before: nothing to say about the sums)
+    {
+      running_last_ = std::max( running_last_, origin_ - 1 );
+    }
     const long first_trial = geometry.trial_of( origin_ );
     while ( not rate_signals_.empty() and rate_signals_.begin()->first < first_trial )
     {
       rate_signals_.erase( rate_signals_.begin() );
     }
-    while ( not segments_.empty() and segments_[ 0 ].last >= 0 and segments_[ 0 ].last < origin_ )
+    while ( not segments_.empty() and segments_[ 0 ].last != SegmentEnd::OPEN and segments_[ 0 ].last < origin_ )
     {
       segments_.pop_front();
       ++first_segment_;

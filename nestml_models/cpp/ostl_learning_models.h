@@ -37,7 +37,15 @@ reference engine) with what a plastic ``ostl_synapse`` needs:
 
 Trials: ``trial_steps`` active updates from ``first_step`` on, each followed by
 ``pause_steps`` silent updates, at least ``readout_lag + 1`` (2 for the last hidden layer of a
-linear readout): the time a learning signal needs to arrive.
+linear readout): the time a learning signal needs to arrive. ``first_step`` -1 (pyNN_ostl.nest's
+time mapping): a hidden neuron runs the first trial's step 0, which comes before NEST's first
+update, at its first update, from rest and without input (nothing reaches it), one step back in
+time and unrecorded, so that its factors and its own parameter's trace of that step exist.
+
+Recordables: those of the NESTML model (its state and per-step factors: ``pseudo_derivative``,
+``jacobian``, ...) and, on hidden neurons, ``learning_signal``: the learning signal of the update
+``readout_lag`` + 1 before, the newest complete one (as NEST's ``eprop_iaf`` records its learning
+signal when it arrives).
 
 Parameters
 ++++++++++

@@ -426,20 +426,25 @@ protected:
       const long t = origin.get_steps() + lag;
       if constexpr ( not Factors::is_readout )
       {
+        if ( t == 0 and history_.geometry.first_step == -1 and history_.last_step() < 0 )
+        {
+          // the first trial's step 0 is update -1 (pyNN_ostl.nest's time mapping), before NEST's first:
+          // the neuron runs it now, from rest and without input (none can reach it), one step back in
+          // time (not recorded), so that its factors and its own parameter's trace exist
+          this->set_step_index( -1 );
+          Base::update( origin - nest::Time::step( 1 ), lag, lag + 1 );
+          archive( -1 );
+          if ( history_.sums_traces )
+          {
+            count_output( -1 );
+          }
+        }
         // the recordable learning_signal: the signal of the latest complete update, t - readout_lag - 1
         // (NEST's eprop_iaf records its learning signal as it arrives, too)
         this->set_learning_signal( history_.learning_signal( t - readout_lag_ - LEARNING_SIGNAL_DELAY ) );
       }
       Base::update( origin, lag, lag + 1 );
-      auto& f = history_.append( t );
-      Factors::read( *this, f );
-      if constexpr ( NeuronParameter::exists )
-      {
-        if ( learn_neuron_param_ and history_.geometry.phase( t ) >= 0 )
-        {
-          param_traces_.emplace_back( t, NeuronParameter::trace( *this ) );
-        }
-      }
+      auto& f = archive( t );
       if constexpr ( Factors::is_readout )
       {
         if ( softmax_ )
@@ -490,6 +495,23 @@ protected:
   }
 
 private:
+  //! Archive the factors of update ``t`` (the base model has just run it) and the trace of the
+  //! neuron's own learned parameter.
+  StepFactors< D, Factors::unit_input_gain >&
+  archive( long t )
+  {
+    auto& f = history_.append( t );
+    Factors::read( *this, f );
+    if constexpr ( NeuronParameter::exists )
+    {
+      if ( learn_neuron_param_ and history_.geometry.phase( t ) >= 0 )
+      {
+        param_traces_.emplace_back( t, NeuronParameter::trace( *this ) );
+      }
+    }
+    return f;
+  }
+
   /**
    * A softmax readout's error of step ``s`` (the previous update), from every readout's potential of
    * it: m (pi - y*) with pi = exp(a - max) / sum_j exp(a_j - max), summed in readout order (as
