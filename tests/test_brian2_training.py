@@ -56,3 +56,28 @@ def test_brian2_backend_refuses_what_it_cannot_run():
     result = subprocess.run([sys.executable, "-m", "ostl", "train", "--brian2-target", "numpy", "--iterations", "1"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "--brian2-target needs --backend brian2" in result.stderr
+
+
+def test_evidence_accumulation_with_softmax_batches_and_regulariser_on_brian2_follows_the_reference():
+    """Issue 24: the classification task's network (recurrent ALIF, softmax readout with cross-entropy)
+    trained in batches of 4 with the firing-rate regulariser (c_reg 300 towards 10 Hz, the task's
+    default) on Brian2: the reference engine's run (losses, accuracy, regulariser values, weights)."""
+    task = {"name": "evidence_accumulation", "n_cues": 1, "cue_steps": 10, "spacing_steps": 5, "delay_steps": 10,
+            "recall_steps": 10, "seed": 0}
+    net = presets.build_network(task, "eprop", hidden=8)
+    assert net.readout.activation == "softmax" and net.layers[0].recurrent
+    runs = {}
+    for backend, options in (("reference", None), ("brian2", {"target": "numpy"})):
+        trainer = Trainer(task, net, "eprop", {"name": "adam", "lr": 0.005}, seed=1, batch_size=4,
+                          init=presets.init_for("evidence_accumulation"), backend=backend, backend_options=options,
+                          regularisation={"c_reg": 300.0, "f_target": 0.01})
+        initial = {name: value.copy() for name, value in trainer.params.items()}
+        trainer.train(2)
+        runs[backend] = trainer
+    for name, value in runs["reference"].params.items():
+        assert relative_deviation(runs["brian2"].params[name], value) < 1e-9, name
+        assert np.abs(value - initial[name]).max() > 1e-6, name   # it learned
+    for a, b in zip(runs["reference"].history, runs["brian2"].history):
+        for key in ("loss", "accuracy", "regularisation_loss"):
+            assert b[key] == pytest.approx(a[key], rel=1e-9), key
+        assert a["regularisation_loss"] > 0
