@@ -281,8 +281,10 @@ class _NestReadoutType(_NestSynapseType):
 
     def _get_nest_synapse_model(self):
         if self.learning_rate is not None and parallel.processes(_nest()) > 1:
-            # measured: with the copied model the readout learned other weights on two processes
-            # (0.29 of their scale), exact on one; not understood yet, so refused rather than wrong
+            # measured: with the copy of ostl_synapse_lbl the readout's loss differs on two processes already in
+            # the first trial, before any update (83.3 vs 80.4 on the example's network), while the initial
+            # weights, the feedback weights and the copy's optimiser read right on every process; without the
+            # copy two processes equal one to 1e-13. Not understood yet, so refused rather than wrong
             raise ParameterError("a ReadoutSynapse learning_rate of its own is not available under MPI on "
                                  "pyNN.nest yet; run on one process (threads are fine)")
         return super()._get_nest_synapse_model()
