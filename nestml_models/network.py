@@ -54,6 +54,7 @@ from .parameters import (
 from .pcm_synapses import (
     PCM_DEVICE_KEYS,
     PCM_MODEL,
+    PCM_READOUT_MODEL,
     PCM_SYNAPSE_KEYS,
     check_pcm_supported,
     pcm_defaults,
@@ -120,9 +121,6 @@ class NestNetwork:
         self.record_weights = bool(record_weights)
         self.regularisation = FiringRateRegularisation.make(regularisation)
         self.pcm = pcm
-        if pcm is not None and self._readout_rate_of_its_own():
-            raise ParameterError("a readout learning rate of its own (readout_lr) is not built for PCM synapses on "
-                                 "NEST (ostl_pcm_synapse holds one optimiser); use one rate, or the reference engine")
         if pcm is not None:
             check_pcm_supported(pcm)
         self.trial = 0
@@ -190,19 +188,18 @@ class NestNetwork:
                 population, _, prefix = self._neuron_parameter(name)
                 population.set({"learn_bias" if prefix == "bias" else "learn_neuron_param": True})
         self._configure_neuron_optimisers()
-        if self._readout_rate_of_its_own() and READOUT_MODEL not in nest.synapse_models:
-            nest.CopyModel("ostl_synapse", READOUT_MODEL)
+        base = "ostl_synapse" if self.pcm is None else PCM_MODEL
+        for model in self._synapse_models():   # the readout's own rate: a copy with an optimiser of its own
+            if model not in nest.synapse_models:
+                nest.CopyModel(base, model)
+            if self.pcm is not None:
+                nest.SetDefaults(model, {"pcm": pcm_defaults(self.pcm.config, self.steps)})
         self._configure_optimisers()
-        if self.pcm is not None:
-            nest.SetDefaults(PCM_MODEL, dict(synapse_defaults(self.optimizer, batch_size=self.batch_size),
-                                             pcm=pcm_defaults(self.pcm.config, self.steps)))
         self.weight_recorder = None
         if self.record_weights:   # NEST's weight_recorder, set on the plastic synapse models
             self.weight_recorder = nest.Create("weight_recorder")
-            for model in ("ostl_synapse", READOUT_MODEL if self._readout_rate_of_its_own() else None,
-                          PCM_MODEL if self.pcm is not None else None):
-                if model is not None:
-                    nest.SetDefaults(model, {"weight_recorder": self.weight_recorder})
+            for model in self._synapse_models():
+                nest.SetDefaults(model, {"weight_recorder": self.weight_recorder})
         self.projections = {}
         source = self.parrots
         for index, (layer, population) in enumerate(zip(net.layers, self.hidden_layers)):
@@ -237,13 +234,29 @@ class NestNetwork:
 
     def _configure_optimisers(self):
         """The synapse models' optimiser settings at the optimiser's current rates."""
-        nest = self.nest
-        nest.SetDefaults("ostl_synapse", synapse_defaults(self.optimizer, batch_size=self.batch_size))
-        if self._readout_rate_of_its_own():
-            nest.SetDefaults(READOUT_MODEL, synapse_defaults(self.optimizer, "readout.W", self.batch_size))
-        if self.pcm is not None:
-            nest.SetDefaults(PCM_MODEL, synapse_defaults(self.optimizer, batch_size=self.batch_size))
+        for model, name in self._synapse_models().items():
+            self.nest.SetDefaults(model, synapse_defaults(self.optimizer, name, self.batch_size))
         self._configured_rates = self._rates()
+
+    def _synapse_models(self):
+        """``{model: the parameter whose rate it learns at (None: the optimiser's rate)}`` of the plastic
+        synapse models: ``ostl_synapse`` (``ostl_pcm_synapse`` on PCM devices) and, for a readout rate of
+        its own (SGD's ``readout_lr``), a copy of it for the readout's synapses."""
+        if self.pcm is None:
+            models = {"ostl_synapse": None}
+            if self._readout_rate_of_its_own():
+                models[READOUT_MODEL] = "readout.W"
+            return models
+        models = {PCM_MODEL: None}
+        if self._readout_rate_of_its_own():
+            models[PCM_READOUT_MODEL] = "readout.W"
+        return models
+
+    def _plastic_model(self, name):
+        """The synapse model that learns parameter ``name``."""
+        models = self._synapse_models()
+        own = [model for model, rate_of in models.items() if rate_of == name]
+        return own[0] if own else next(iter(models))
 
     def _configure_neuron_optimisers(self):
         """The optimiser settings of the parameters the neurons learn (no weight bounds on them)."""
@@ -270,14 +283,10 @@ class NestNetwork:
     def _connect(self, name, pre, post, conn_spec):
         nest = self.nest
         plastic = name in self.trainable
-        model = "ostl_synapse" if plastic else "static_synapse"
-        if plastic and name == "readout.W" and self._readout_rate_of_its_own():
-            model = READOUT_MODEL
-        if plastic and self.pcm is not None:
-            model = PCM_MODEL
+        model = self._plastic_model(name) if plastic else "static_synapse"
         nest.Connect(pre, post, conn_spec, {"synapse_model": model, "delay": 1.0, "weight": self.params[name]})
         self.projections[name] = (pre, post, model)
-        if model == PCM_MODEL:
+        if plastic and self.pcm is not None:
             self._push_pcm(name)
 
     # -- PCM synapses ----------------------------------------------------------------------
@@ -303,7 +312,7 @@ class NestNetwork:
     def pull_pcm(self, read=None):
         """The synapses' device states (caught up to the last complete trial) into ``pcm``;
         ``read``: what :meth:`read_back` returned with :attr:`PCM_KEYS` (read now if None)."""
-        names = [name for name, (_, _, model) in self.projections.items() if model == PCM_MODEL]
+        names = [name for name, (_, _, model) in self.projections.items() if model in (PCM_MODEL, PCM_READOUT_MODEL)]
         if read is None:
             read = self.read_back(names, self.PCM_KEYS)
         clocks = []

@@ -8,6 +8,9 @@ import numpy as np
 from ostl.errors import ParameterError
 
 PCM_MODEL = "ostl_pcm_synapse"
+#: the readout's PCM synapses when they learn at a rate of their own (SGD's readout_lr): a copy of
+#: ``ostl_pcm_synapse`` (NEST's CopyModel; its common properties hold one optimiser)
+PCM_READOUT_MODEL = "ostl_pcm_readout_synapse"
 #: per-device status keys of ostl_pcm_synapse and the PCMDevices arrays they hold
 PCM_DEVICE_KEYS = {"pcm_G": "G", "pcm_P": "P", "pcm_t_programmed": "t_programmed", "pcm_nu": "nu",
                    "pcm_events": "events", "pcm_reads": "reads", "pcm_pulses": "pulses", "pcm_resets": "resets"}

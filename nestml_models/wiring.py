@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .parameters import PYNN_READOUT_MODEL, READOUT_MODEL
+from .pcm_synapses import PCM_MODEL, PCM_READOUT_MODEL
 
 
 def connection_indices(connections, pre, post):
@@ -40,8 +41,8 @@ def copy_readout_weights(signals, readout_weights, readout, hidden):
 CATCH_UP_EVERY = 20
 
 
-def catch_up_synapses(nest, models=("ostl_synapse", "ostl_synapse_lbl", "ostl_pcm_synapse", "ostl_pcm_synapse_lbl",
-                                    READOUT_MODEL, PYNN_READOUT_MODEL)):
+def catch_up_synapses(nest, models=("ostl_synapse", "ostl_synapse_lbl", PCM_MODEL, PCM_MODEL + "_lbl", READOUT_MODEL,
+                                    PYNN_READOUT_MODEL, PCM_READOUT_MODEL, PCM_READOUT_MODEL + "_lbl")):
     """Let every plastic synapse integrate its target's complete history now. A synapse catches
     up at its presynaptic spikes; one whose source stays silent would keep its target's history
     of the trial it last learned in, and the history would grow with the number of trials. The

@@ -76,7 +76,7 @@ from nestml_models.parameters import (
     readout_parameters,
     synapse_defaults,
 )
-from nestml_models.pcm_synapses import PCM_MODEL, pcm_defaults, push_pcm_state
+from nestml_models.pcm_synapses import PCM_MODEL, PCM_READOUT_MODEL, pcm_defaults, push_pcm_state
 from nestml_models.support import check_supported
 from nestml_models.wiring import (
     CATCH_UP_EVERY,
@@ -165,6 +165,7 @@ def setup(timestep=1.0, **kwargs):
     _nest().set(spike_buffer_shrink_limit=0.0)
     nestml_models.install()
     _nest().CopyModel(PLASTIC_MODEL + "_lbl", READOUT_MODEL + "_lbl")
+    _nest().CopyModel(PCM_MODEL + "_lbl", PCM_READOUT_MODEL + "_lbl")
     return result
 
 
@@ -283,7 +284,7 @@ class _NestReadoutType(_NestSynapseType):
         """``ostl_synapse``; with a learning rate of its own ``ostl_pynn_readout_synapse`` (a copy with
         its own optimiser); ``ostl_pcm_synapse`` on PCM devices."""
         if self.pcm_config is not None:
-            return PCM_MODEL
+            return PCM_MODEL if self.learning_rate is None else PCM_READOUT_MODEL
         return PLASTIC_MODEL if self.learning_rate is None else READOUT_MODEL
 
 
@@ -452,6 +453,9 @@ class Controller:
         else:
             nest.SetDefaults(PCM_MODEL + "_lbl", dict(synapse_defaults(optimizer),
                                                       pcm=pcm_defaults(self.pcm.config, trial)))
+            if ro.synapse_type.learning_rate is not None:
+                nest.SetDefaults(PCM_READOUT_MODEL + "_lbl", dict(synapse_defaults(optimizer, "readout.W"),
+                                                                  pcm=pcm_defaults(self.pcm.config, trial)))
             self._push_pcm(ff, rec, ro, layers)
         self._connect_targets(readout, target, mask)
         self.readout_projection, self.signal_projections = ro, feedback
@@ -528,7 +532,7 @@ class Controller:
         if id(hidden) in rec:
             named["layer0.H"] = rec[id(hidden)]
         for name, record in named.items():
-            conns = _connections(PCM_MODEL, record.nest_label)
+            conns = _connections(record.synapse_type.nest_name, record.nest_label)
             rows, cols = connection_indices(conns, record.pre.node_collection, record.post.node_collection)
             push_pcm_state(conns, rows, cols, self.pcm, name)
 
@@ -620,7 +624,8 @@ class Controller:
         if self.pcm is None:
             W_out = np.nan_to_num(ro.weights()).T   # (readout, hidden)
         else:   # on PCM devices: the weights as read for the next trial
-            W_out = np.nan_to_num(self._weights(PCM_MODEL, ro.nest_label, ro.pre, ro.post, "pcm_read_weight")).T
+            W_out = np.nan_to_num(self._weights(ro.synapse_type.nest_name, ro.nest_label, ro.pre, ro.post,
+                                                "pcm_read_weight")).T
         for record in self.signal_projections:   # readout -> hidden
             conns = _connections(SIGNAL_MODEL, record.nest_label)
             copy_readout_weights(conns, W_out, record.pre.node_collection, record.post.node_collection)

@@ -30,6 +30,8 @@ def _pair(rule, optimizer, iterations, recurrent=False, **pcm):
 @pytest.mark.parametrize("rule,optimizer,pcm", [
     ("osttp", {"name": "adam", "lr": 0.02}, {}),
     ("eprop", {"name": "sgd", "lr": 0.05}, {"devices": 2, "drift": "ibm", "read_noise": "1/f"}),
+    # the readout's own rate: its synapses are a copy of ostl_pcm_synapse with an optimiser of their own
+    ("osttp", {"name": "sgd", "lr": 0.05, "readout_lr": 0.01}, {}),
 ])
 def test_nest_pcm_synapses_equal_the_reference_pcm_run(rule, optimizer, pcm):
     reference, simulated = _pair(rule, optimizer, 4, recurrent=rule == "eprop", **pcm)
@@ -80,9 +82,11 @@ def test_nest_refuses_what_its_pcm_synapses_cannot_do():
                 synapses={})
 
 
-def test_a_pynn_script_with_pcm_synapses_on_nest_equals_the_reference_pcm_run():
+@pytest.mark.parametrize("readout_rate", [None, 0.01])
+def test_a_pynn_script_with_pcm_synapses_on_nest_equals_the_reference_pcm_run(readout_rate):
     """Reachable from PyNN: OSTLSynapse / ReadoutSynapse(..., synapses={...PCM settings...})
-    on pyNN.nest learn what the reference engine's PCM arrays learn (1e-9)."""
+    on pyNN.nest learn what the reference engine's PCM arrays learn (1e-9); with Adam, and with SGD
+    and a readout rate of its own (ReadoutSynapse(learning_rate=...): a copy of ostl_pcm_synapse_lbl)."""
     pytest.importorskip("pyNN.nest")
     from types import SimpleNamespace
 
@@ -90,7 +94,7 @@ def test_a_pynn_script_with_pcm_synapses_on_nest_equals_the_reference_pcm_run():
     from pyNN.parameters import Sequence
 
     import pyNN_ostl
-    from ostl import SNU, Adam, Layer, Network, OnlineLearner, Readout
+    from ostl import SGD, SNU, Adam, Layer, Network, OnlineLearner, Readout
     from ostl.hardware.pcm.loop import PCMWeights
 
     ostl = pyNN_ostl.for_simulator(sim)
@@ -116,11 +120,13 @@ def test_a_pynn_script_with_pcm_synapses_on_nest_equals_the_reference_pcm_run():
     readout = sim.Population(n_out, ostl.Readout(leak=0.0, learn_bias=False,
                                                  target=[Sequence(targets[:, k]) for k in range(n_out)],
                                                  loss_mask=Sequence(np.tile(mask, iterations))))
-    plastic = dict(rule="osttp", learning_rate=0.05, optimizer="adam", trial_duration=steps, synapses=settings)
+    plastic = dict(rule="osttp", learning_rate=0.05, optimizer="adam" if readout_rate is None else "sgd",
+                   trial_duration=steps, synapses=settings)
     w_in = sim.Projection(inputs, hidden, sim.AllToAllConnector(),
                           ostl.OSTLSynapse(weight=params["layer0.W"].T, **plastic))
     w_out = sim.Projection(hidden, readout, sim.AllToAllConnector(),
-                           ostl.ReadoutSynapse(weight=params["readout.W"].T, synapses=settings))
+                           ostl.ReadoutSynapse(weight=params["readout.W"].T, synapses=settings,
+                                               learning_rate=readout_rate))
     sim.Projection(readout, hidden, sim.AllToAllConnector(),
                    ostl.LearningSignalConnection(feedback="target_projection", weight=feedback["feedback.layer0"].T))
     ostl.run(iterations * steps)
@@ -138,7 +144,7 @@ def test_a_pynn_script_with_pcm_synapses_on_nest_equals_the_reference_pcm_run():
             learner.params = run_params
             return learner.run(trial.x, trial.target, trial.mask)
 
-    optimizer = Adam(0.05)
+    optimizer = Adam(0.05) if readout_rate is None else SGD(0.05, readout_lr=readout_rate)
     for _ in range(iterations):
         res = pcm.run_trial(Backend(), weights, SimpleNamespace(x=x, target=target, mask=mask))
         pcm.apply(optimizer, weights, res.grads)

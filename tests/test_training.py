@@ -126,12 +126,6 @@ def test_sgd_with_a_readout_rate_updates_the_readout_at_its_own_rate_and_round_t
 def test_a_readout_rate_is_refused_where_a_backend_would_ignore_it(tmp_path, capsys):
     from ostl.cli import main
 
-    pytest.importorskip("nest")
-    # NEST's PCM synapses hold one optimiser (the readout's own rate is a copy of ostl_synapse)
-    assert main(["train", "--backend", "nest", "--rule", "eprop", "--optimizer", "sgd", "--readout-lr", "0.001",
-                 "--synapses", "pcm", "--iterations", "1", "--out", str(tmp_path / "a"), "--no-progress"]) == 2
-    assert "readout learning rate of its own (readout_lr) is not built for PCM synapses on NEST" in \
-        capsys.readouterr().err
     assert main(["train", "--optimizer", "adam", "--readout-lr", "0.001", "--iterations", "1",
                  "--out", str(tmp_path / "b"), "--no-progress"]) == 2
     assert "--readout-lr applies to --optimizer sgd" in capsys.readouterr().err
