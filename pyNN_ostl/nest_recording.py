@@ -133,9 +133,9 @@ def aligned_hidden_signal(signal, layer, readout_lag, trial, pause, factors=("ps
     ``s`` arrives ``readout_lag`` updates after the step and is recorded one update later still:
     it moves ``readout_lag + l`` samples earlier; the last ones, not yet arrived, are 0 in a trial's
     pause (where the readout sends none) and NaN inside a trial. States that NEST has not reached at
-    the end of a run (layers below the first) are NaN too. The first layer's ``factors`` of the first
-    step (pseudo-derivative, ...) are NaN: no NEST neuron computes them (it runs that step at rest,
-    its states and output the resting ones: pyNN.nest's checks)."""
+    the end of a run (the third layer on) are NaN too. The first layer's ``factors`` of the first
+    step (pseudo-derivative, ...) are NaN: its neurons run that step before NEST's first update,
+    unrecorded (its states and output are the resting ones, the initial values: pyNN.nest's checks)."""
     raw = np.asarray(signal.magnitude, dtype=float)
     if raw.shape[0] == 0:   # under MPI, a process that holds no recording
         return signal

@@ -491,7 +491,7 @@ def test_recordings_are_the_same_neo_signals_as_on_pynn_brian2(name, activation)
         rows = np.r_[False, active] if key[0] in ("hidden", "readout") else active
         values, expected = values[rows], expected[rows]
         unknown = np.isnan(values)
-        if key == ("hidden", "pseudo_derivative"):   # the first step's factors: no NEST neuron computes them
+        if key == ("hidden", "pseudo_derivative"):   # the first step's factors: NEST does not record them
             assert np.all(unknown[0]) and not np.any(unknown[1:]), key
         else:
             assert not np.any(unknown), key
