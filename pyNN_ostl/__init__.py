@@ -33,8 +33,8 @@ from .standardmodels import (
 from .structure import spike_times
 
 __all__ = ["for_simulator", "SNU", "SoftResetSNU", "LIF", "ALIF", "Readout", "OSTLSynapse", "EPropSynapse",
-           "ReadoutSynapse", "LearningSignalConnection", "record_synapses", "get_synapse_data", "spike_times",
-           "signal_array"]
+           "ReadoutSynapse", "LearningSignalConnection", "record_synapses", "get_synapse_data", "get_data",
+           "spike_times", "signal_array"]
 
 #: PyNN simulator module -> our translation
 TRANSLATIONS = {"pyNN.brian2": "pyNN_ostl.brian2", "pyNN.nest": "pyNN_ostl.nest",
@@ -46,7 +46,7 @@ def for_simulator(sim):
     (``pyNN.brian2`` or ``pyNN.nest``): a module with ``SNU``, ``SoftResetSNU``, ``LIF``,
     ``ALIF``, ``Readout``, ``OSTLSynapse``, ``EPropSynapse``, ``ReadoutSynapse``,
     ``LearningSignalConnection``, ``setup``, ``run``, ``record_synapses``,
-    ``get_synapse_data`` and ``spike_times``."""
+    ``get_synapse_data``, ``get_data`` and ``spike_times``."""
     from ostl.errors import ParameterError
 
     name = getattr(sim, "__name__", sim)
@@ -55,12 +55,12 @@ def for_simulator(sim):
     return importlib.import_module(TRANSLATIONS[name])
 
 
-def _backend(projection):
-    module = type(projection).__module__
+def _backend(item):
+    module = type(item).__module__
     for simulator, translation in TRANSLATIONS.items():
         if module.startswith(simulator):
             return importlib.import_module(translation)
-    raise TypeError(f"{projection!r} is not a projection of a supported PyNN simulator")
+    raise TypeError(f"{item!r} is not a projection or population of a supported PyNN simulator")
 
 
 def record_synapses(projection, variables=("weight", "eligibility_vector", "eligibility_trace")):
@@ -73,6 +73,16 @@ def get_synapse_data(projection):
     """A :class:`neo.Segment` with one AnalogSignal per recorded variable, one channel
     per connection (annotated with ``source_index`` and ``target_index``)."""
     return _backend(projection).get_synapse_data(projection)
+
+
+def get_data(population, variables="all", gather=True, clear=False, locations=None):
+    """``population.get_data(...)`` with the signals on one time grid on every simulator (see the
+    simulator's translation, e.g. :func:`pyNN_ostl.nest.get_data`; a translation without one, as
+    pyNN.spiNNaker's, gives PyNN's own)."""
+    translation = _backend(population)
+    if not hasattr(translation, "get_data"):
+        return population.get_data(variables, gather=gather, clear=clear)
+    return translation.get_data(population, variables, gather=gather, clear=clear, locations=locations)
 
 
 def signal_array(signal):

@@ -451,8 +451,8 @@ def _recordings(simulator, name, iterations, seed=4, activation="linear"):
     for projection in projections.values():
         types.record_synapses(projection)
     types.run(iterations * STEPS)
-    out = {("hidden", signal.name): pyNN_ostl.signal_array(signal)
-           for signal in types.get_data(hidden).segments[0].analogsignals}
+    out = {("hidden", signal.name): pyNN_ostl.signal_array(signal)   # (the dispatcher of every simulator)
+           for signal in pyNN_ostl.get_data(hidden).segments[0].analogsignals}
     out.update({("readout", signal.name): pyNN_ostl.signal_array(signal)
                 for signal in types.get_data(readout).segments[0].analogsignals})
     raw = {signal.name: pyNN_ostl.signal_array(signal) for signal in hidden.get_data().segments[0].analogsignals}
