@@ -210,13 +210,6 @@ class _NestCellType:
     def default_initial_values(self):
         return {name: 0.0 for name in self.variable_map}
 
-    def can_record(self, variable, location=None):
-        if location is None and variable in self.recordable and variable != "spikes" \
-                and variable not in self.variable_map:
-            raise ParameterError(f"pyNN.nest cannot record {[variable]} of {type(self).__name__} (NEST's learning "
-                                 f"models keep it in the synapses' history); recordable: "
-                                 f"{sorted(self.variable_map) + ['spikes']}")
-        return super().can_record(variable, location)
 
 
 SNU, SoftResetSNU, LIF, ALIF = (sm.translated(declaration, _NestCellType, __name__)
@@ -435,13 +428,12 @@ class Controller:
         for index, pop in enumerate(layers):
             _, hidden_params = hidden_parameters(net_layers[index].cell, rule, HIDDEN_FIRST_STEP + index, leak,
                                                  geometry, syn_type.regularisation)
+            name = f"layer{index}.{pop.celltype.neuron_parameter}"
+            if name in trainable:   # a learned bias / threshold: the neurons learn it
+                hidden_params.update(learn_neuron_param=True,
+                                     neuron_param_optimizer=neuron_optimizer_settings(optimizer, name))
             pop.node_collection.set(dict(hidden_params, readout_lag=self.layer_lags[index]))
         readout.node_collection.set(readout_parameters(activation, leak, rule, self.readout_first, geometry))
-        for index, pop in enumerate(layers):   # a learned bias / threshold: the neurons learn it
-            name = f"layer{index}.{pop.celltype.neuron_parameter}"
-            if name in trainable:
-                pop.node_collection.set({"learn_neuron_param": True,
-                                         "neuron_param_optimizer": neuron_optimizer_settings(optimizer, name)})
         if softmax:
             connect_softmax_readouts(nest, readout.node_collection)
         self._learn_readout_bias(trainable, optimizer, readout)
@@ -474,12 +466,16 @@ class Controller:
             raise ParameterError(f"record_synapses: projection {projection.label!r} has no learning synapses")
         model, label = record.synapse_type.nest_name, record.nest_label
         to_readout = record.post is readout
-        index = None if to_readout else next(k for k, pop in enumerate(self.hidden) if pop is record.post)
+        index = self.layer_of(record.post)
         two_dimensional = not to_readout and len(net_layers[index].cell.state_names) == 2
         first_step = self.readout_first if to_readout else HIDDEN_FIRST_STEP + index
         return record, SynapseRecording(lambda: _connections(model, label), record.pre, record.post, variables,
                                         first_step, self.trial_steps, self.pause, two_dimensional,
                                         eligibility=not to_readout)
+
+    def layer_of(self, population):
+        """The index of ``population`` among the learning hidden layers, or None."""
+        return next((index for index, pop in enumerate(self.hidden) if pop is population), None)
 
     def record_step(self, t):
         """A PyNN run callback (record_synapses): every step, file each recorded projection's state of
@@ -699,7 +695,7 @@ def get_data(population, variables="all", gather=True, clear=False, locations=No
             _replace_signals(segment, lambda signal: aligned_readout_signal(
                 softmax_outputs(signal) if controller.softmax and signal.name == "output" else signal, depth))
         return block
-    layer = next((index for index, pop in enumerate(controller.hidden) if pop is population), None)
+    layer = controller.layer_of(population)
     if layer is None:
         return block
     factors = [v for v in population.celltype.factor_variables if v != "learning_signal"]

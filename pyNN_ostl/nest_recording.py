@@ -94,11 +94,11 @@ class SynapseRecording:
                 known = np.nonzero(~np.isnan(values).any(axis=1))[0]
                 if known.size and (self.trial == 0 or known[0] < self.trial):
                     values[:known[0]] = values[known[0]]
-            if variable == "weight" and self.trial > 0:
-                # the update follows a trial's last learning step: that step's weight is the one before
-                last = np.arange(self.trial - self.pause - 1, steps, self.trial)
-                last = last[last >= 1]
-                values[last] = values[last - 1]
+                if self.trial > 0:
+                    # the update follows a trial's last learning step: that step's weight is the one before
+                    last = np.arange(self.trial - self.pause - 1, steps, self.trial)
+                    last = last[last >= 1]
+                    values[last] = values[last - 1]
             if variable == "eligibility_vector":
                 out["eligibility_vector"] = (values[..., 0], *self.order)
                 if self.two_dimensional:
@@ -116,11 +116,13 @@ def shift_signal(signal, values):
 def shifted(raw, offset, fill):
     """``out[j] = raw[j + offset]`` along the first axis; before the start the first sample (the
     initial value), after the end ``fill(j)``."""
-    out = np.empty_like(raw)
     n = raw.shape[0]
-    for j in range(n):
-        k = j + offset
-        out[j] = raw[max(k, 0)] if k < n else fill(j)
+    source = np.arange(n) + offset
+    inside = source < n
+    out = np.empty_like(raw)
+    out[inside] = raw[np.maximum(source[inside], 0)]
+    for j in np.nonzero(~inside)[0]:
+        out[j] = fill(j)
     return out
 
 

@@ -54,6 +54,10 @@ namespace ostl
 //! layer, whose readout_lag is larger, to its target's complete step, LearningNode::complete_step).
 constexpr long LEARNING_SIGNAL_LAG = 3;
 
+//! "No step": none yet, or the last step of a segment still open (steps may be negative:
+//! pyNN_ostl.nest's first trial starts at update -1).
+constexpr long NO_STEP = std::numeric_limits< long >::min() / 4;
+
 //! Smallest pause between trials that lets every deferred update complete in time.
 constexpr long MIN_PAUSE_STEPS = 2;
 
@@ -399,9 +403,7 @@ struct RunningSums
  */
 struct SegmentEnd
 {
-  long last = OPEN;   //!< OPEN while the segment is open
-  //! ``last`` of an open segment (steps may be negative: pyNN_ostl.nest's first trial starts at update -1)
-  static constexpr long OPEN = std::numeric_limits< long >::min() / 4;
+  long last = NO_STEP;   //!< NO_STEP while the segment is open
   double P = 1.0;
   double u = 0.0;
   double leak = 1.0;
@@ -843,8 +845,6 @@ private:
   StepBuffer< SegmentEnd > segments_;   //!< D = 1: per segment, from number first_segment_
   long first_segment_ = 0;
   long next_segment_ = 0;
-  //! "no step yet" (steps may be negative: pyNN_ostl.nest's first trial starts at update -1)
-  static constexpr long NO_STEP = std::numeric_limits< long >::min() / 4;
   long running_last_ = NO_STEP;
   long origin_ = 0;
   long last_step_ = -1;
@@ -883,7 +883,7 @@ private:
         {
           close_segment( *p, t - 1 );
         }
-        else if ( not segments_.empty() and segments_[ segments_.size() - 1 ].last == SegmentEnd::OPEN )
+        else if ( not segments_.empty() and segments_[ segments_.size() - 1 ].last == NO_STEP )
         {
           segments_[ segments_.size() - 1 ].last = t - 1;   // cut off by pruning: no synapse is in it
         }
@@ -1276,7 +1276,7 @@ private:
     {
       rate_signals_.erase( rate_signals_.begin() );
     }
-    while ( not segments_.empty() and segments_[ 0 ].last != SegmentEnd::OPEN and segments_[ 0 ].last < origin_ )
+    while ( not segments_.empty() and segments_[ 0 ].last != NO_STEP and segments_[ 0 ].last < origin_ )
     {
       segments_.pop_front();
       ++first_segment_;

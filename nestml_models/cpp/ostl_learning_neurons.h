@@ -434,17 +434,13 @@ protected:
           this->set_step_index( -1 );
           Base::update( origin - nest::Time::step( 1 ), lag, lag + 1 );
           archive( -1 );
-          if ( history_.sums_traces )
-          {
-            count_output( -1 );
-          }
         }
         // the recordable learning_signal: the signal of the latest complete update, t - readout_lag - 1
         // (NEST's eprop_iaf records its learning signal as it arrives, too)
         this->set_learning_signal( history_.learning_signal( t - readout_lag_ - LEARNING_SIGNAL_DELAY ) );
       }
       Base::update( origin, lag, lag + 1 );
-      auto& f = archive( t );
+      [[maybe_unused]] auto& f = archive( t );   // (a readout files its error there)
       if constexpr ( Factors::is_readout )
       {
         if ( softmax_ )
@@ -455,16 +451,6 @@ protected:
           previous_ = { t, this->get_potential(), this->get_target_value(), this->get_mask_value(), active };
           continue;
         }
-      }
-      if constexpr ( not Factors::is_readout )
-      {
-        if ( history_.sums_traces )
-        {
-          count_output( t );
-        }
-      }
-      if constexpr ( Factors::is_readout )
-      {
         f.learning_signal = this->get_error();
         signal[ lag - from ] = send_target_ ? this->get_mask_value() * this->get_target_value() : this->get_error();
         if ( history_.geometry.phase( t ) < 0 )
@@ -495,13 +481,20 @@ protected:
   }
 
 private:
-  //! Archive the factors of update ``t`` (the base model has just run it) and the trace of the
-  //! neuron's own learned parameter.
+  //! Archive the factors of update ``t`` (the base model has just run it), the trace of the
+  //! neuron's own learned parameter and, with the regulariser, a hidden neuron's output.
   StepFactors< D, Factors::unit_input_gain >&
   archive( long t )
   {
     auto& f = history_.append( t );
     Factors::read( *this, f );
+    if constexpr ( not Factors::is_readout )
+    {
+      if ( history_.sums_traces )
+      {
+        count_output( t );
+      }
+    }
     if constexpr ( NeuronParameter::exists )
     {
       if ( learn_neuron_param_ and history_.geometry.phase( t ) >= 0 )
